@@ -1,0 +1,322 @@
+"""The typed syntax tree of a query.
+
+Decisions:
+* Nodes are frozen pydantic models in a discriminated union (``kind`` for expressions, ``type`` for
+  literal values), so a tree validates itself and serialises to and from JSON (``node.model_dump_json()``,
+  :func:`node_from_json`).
+* Every node may carry a ``span`` (character offsets in the query text) for error messages. Spans are
+  excluded from equality, hashing and JSON: two trees are equal when they mean the same query.
+* ``And``/``Or`` are n-ary and the parser flattens them (``a and (b and c)`` is one ``And`` of three), so
+  the canonical printer needs no parentheses for associativity and ``parse(unparse(n)) == n``.
+* A bare boolean field ``x`` is ``Compare(x, "==", true)``; the printer writes it back as ``x``.
+* A field reference keeps the canonical short ``name`` (what the printer writes) and the resolved,
+  qualified ``path`` (what targets and the evaluator use), e.g. ``tracker-strip`` /
+  ``lumisection.rr.tracker-strip``. Paths are the variable names RR's JSON portal evaluates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter, field_validator
+
+
+class Span(BaseModel):
+    """Half-open range ``[start, end)`` of character offsets in the query text."""
+
+    model_config = ConfigDict(frozen=True)
+    start: int
+    end: int
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    span: Span | None = Field(default=None, exclude=True, repr=False)
+
+    def _key(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+    def __str__(self) -> str:
+        from .unparse import unparse
+
+        return unparse(self)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+class IntValue(_Node):
+    """An integer literal."""
+
+    type: Literal["int"] = "int"
+    value: StrictInt
+
+
+class FloatValue(_Node):
+    """A finite floating-point literal."""
+
+    type: Literal["float"] = "float"
+    value: float
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if isinstance(v, bool) or not math.isfinite(v):
+            raise ValueError("float literals must be finite numbers")
+        return float(v)
+
+
+class StringValue(_Node):
+    """A quoted string literal."""
+
+    type: Literal["string"] = "string"
+    value: str
+
+
+class BoolValue(_Node):
+    """``true`` or ``false``."""
+
+    type: Literal["bool"] = "bool"
+    value: StrictBool
+
+
+class StatusValue(_Node):
+    """A bare upper-case word: a Run Registry status constant such as ``GOOD``."""
+
+    type: Literal["status"] = "status"
+    value: str
+
+
+class DateValue(_Node):
+    """An ISO date, ``2018-05-01``."""
+
+    type: Literal["date"] = "date"
+    value: _dt.date
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_datetime(cls, v: Any) -> Any:
+        if isinstance(v, _dt.datetime):
+            raise ValueError("use DateTimeValue for a datetime")
+        return v
+
+
+class DateTimeValue(_Node):
+    """An ISO datetime, stored in UTC (a time without an offset is taken as UTC)."""
+
+    type: Literal["datetime"] = "datetime"
+    value: _dt.datetime
+
+    @field_validator("value")
+    @classmethod
+    def _utc(cls, v: _dt.datetime) -> _dt.datetime:
+        if v.tzinfo is None:
+            return v.replace(tzinfo=_dt.timezone.utc)
+        return v.astimezone(_dt.timezone.utc)
+
+
+Value = Annotated[
+    Union[IntValue, FloatValue, StringValue, BoolValue, StatusValue, DateValue, DateTimeValue],
+    Field(discriminator="type"),
+]
+VALUE_CLASSES: tuple[type[_Node], ...] = (
+    IntValue,
+    FloatValue,
+    StringValue,
+    BoolValue,
+    StatusValue,
+    DateValue,
+    DateTimeValue,
+)
+
+
+def python_value(v: Value) -> Any:
+    """The plain Python value of a literal (status words become their upper-case string)."""
+    return v.value
+
+
+# ---------------------------------------------------------------------------------------------- fields
+
+
+class FieldRef(_Node):
+    """A field as written (canonical short ``name``) and as resolved (qualified ``path``)."""
+
+    name: str
+    path: str
+
+
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+COMPARE_OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=")
+
+
+# ---------------------------------------------------------------------------------------------- predicates
+
+
+class Compare(_Node):
+    """``field op value``; a bare boolean field is ``field == true``."""
+
+    kind: Literal["compare"] = "compare"
+    field: FieldRef
+    op: CompareOp
+    value: Value
+
+
+class InRange(_Node):
+    """``field in low..high`` (inclusive at both ends), or ``not in``."""
+
+    kind: Literal["in_range"] = "in_range"
+    field: FieldRef
+    low: Value
+    high: Value
+    negated: bool = False
+
+
+class InSet(_Node):
+    """``field in [v1, v2, ...]``, or ``not in``."""
+
+    kind: Literal["in_set"] = "in_set"
+    field: FieldRef
+    values: tuple[Value, ...] = Field(min_length=1)
+    negated: bool = False
+
+
+class Like(_Node):
+    """``field like "pattern"`` (SQL LIKE, case-insensitive), or ``not like``."""
+
+    kind: Literal["like"] = "like"
+    field: FieldRef
+    pattern: str
+    negated: bool = False
+
+
+class Regex(_Node):
+    """``field ~ "regex"`` (case-sensitive search), or ``!~``."""
+
+    kind: Literal["regex"] = "regex"
+    field: FieldRef
+    pattern: str
+    negated: bool = False
+
+
+class Contains(_Node):
+    """``field contains value``: case-sensitive substring, or membership for list fields."""
+
+    kind: Literal["contains"] = "contains"
+    field: FieldRef
+    value: Value
+
+
+class IsNull(_Node):
+    """``field is null`` (the value is missing), or ``is not null``."""
+
+    kind: Literal["is_null"] = "is_null"
+    field: FieldRef
+    negated: bool = False
+
+
+class Not(_Node):
+    """Logical NOT (three-valued: not unknown is unknown)."""
+
+    kind: Literal["not"] = "not"
+    operand: Node
+
+
+class And(_Node):
+    """Logical AND of two or more operands (Kleene)."""
+
+    kind: Literal["and"] = "and"
+    operands: tuple[Node, ...] = Field(min_length=2)
+
+
+class Or(_Node):
+    """Logical OR of two or more operands (Kleene)."""
+
+    kind: Literal["or"] = "or"
+    operands: tuple[Node, ...] = Field(min_length=2)
+
+
+Node = Annotated[
+    Union[Compare, InRange, InSet, Like, Regex, Contains, IsNull, Not, And, Or],
+    Field(discriminator="kind"),
+]
+PREDICATE_CLASSES: tuple[type[_Node], ...] = (Compare, InRange, InSet, Like, Regex, Contains, IsNull)
+NODE_CLASSES: tuple[type[_Node], ...] = PREDICATE_CLASSES + (Not, And, Or)
+Predicate = Union[Compare, InRange, InSet, Like, Regex, Contains, IsNull]
+
+for _cls in (Not, And, Or):
+    _cls.model_rebuild()
+
+_NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Node)
+
+
+def node_from_json(data: str | bytes | dict[str, Any]) -> Any:
+    """Rebuild a node from its JSON text or ``model_dump()`` dict (validated)."""
+    if isinstance(data, (str, bytes)):
+        return _NODE_ADAPTER.validate_json(data)
+    return _NODE_ADAPTER.validate_python(data)
+
+
+def node_to_json(node: Any, indent: int | None = None) -> str:
+    """The JSON text of a node (spans omitted)."""
+    return _NODE_ADAPTER.dump_json(node, indent=indent).decode()
+
+
+def fields_of(node: Any) -> list[FieldRef]:
+    """Every field reference in a tree, in source order."""
+    out: list[FieldRef] = []
+
+    def walk(n: Any) -> None:
+        if isinstance(n, (And, Or)):
+            for o in n.operands:
+                walk(o)
+        elif isinstance(n, Not):
+            walk(n.operand)
+        else:
+            out.append(n.field)
+
+    walk(node)
+    return out
+
+
+def predicates_of(node: Any) -> list[Any]:
+    """Every predicate (leaf) in a tree, in source order."""
+    out: list[Any] = []
+
+    def walk(n: Any) -> None:
+        if isinstance(n, (And, Or)):
+            for o in n.operands:
+                walk(o)
+        elif isinstance(n, Not):
+            walk(n.operand)
+        else:
+            out.append(n)
+
+    walk(node)
+    return out
+
+
+def make_and(operands: list[Any]) -> Any:
+    """And of the operands, flattening nested Ands; a single operand is returned as is."""
+    flat: list[Any] = []
+    for o in operands:
+        flat.extend(o.operands if isinstance(o, And) else [o])
+    return flat[0] if len(flat) == 1 else And(operands=tuple(flat))
+
+
+def make_or(operands: list[Any]) -> Any:
+    """Or of the operands, flattening nested Ors; a single operand is returned as is."""
+    flat: list[Any] = []
+    for o in operands:
+        flat.extend(o.operands if isinstance(o, Or) else [o])
+    return flat[0] if len(flat) == 1 else Or(operands=tuple(flat))

@@ -1,0 +1,833 @@
+"""Golden JSONs (lumi masks): immutable sets of (run, lumisection) pairs stored as ranges.
+
+A *golden JSON* (also called a lumi mask or, in CMSSW, a ``LumiList``) maps run numbers to inclusive
+lumisection ranges: ``{"315257": [[1, 88], [91, 92]], ...}``. :class:`GoldenJSON` is that set.
+
+Decisions:
+
+* **LumiList-compatible normalisation.** Every way of building a :class:`GoldenJSON` sorts the ranges
+  of each run and merges overlapping *and adjacent* ones (``[[1, 5], [6, 9]] -> [[1, 9]]``), then drops
+  runs left without ranges, exactly like CMSSW's ``FWCore/PythonUtilities/python/LumiList.py``. Two
+  objects holding the same pairs are therefore equal, hash equally and serialise identically.
+* **Stricter than LumiList on input.** LumiList accepts anything; here inverted ranges, zero, negative or
+  non-integer run/lumisection numbers (``bool`` and ``3.0`` included), ranges that are not
+  ``[first, last]`` pairs and non-numeric run keys raise :class:`GoldenJSONError`, a ``ValueError``,
+  naming the run and the offending range. Run keys may be ``int`` or numeric ``str`` (as in JSON files);
+  keys naming the same run are merged. Numbers must fit CMSSW's unsigned 32-bit types.
+* **Immutable and never mutating.** The caller's input is copied, never edited (LumiList edits it in
+  place). Instances have ``__slots__``, refuse attribute assignment, are hashable and can be used as
+  dict keys or set members. Every operation returns a new object.
+* **Range arithmetic.** ``&``, ``|``, ``-``, ``^``, comparisons and counts work on ranges with a
+  per-run interval sweep, never by expanding to pairs, so full-year files (~250k lumisections) take well
+  under a millisecond per run-set operation. ``len()`` is the number of lumisections (LumiList's is the
+  number of runs); ``in`` only accepts ``(run, ls)`` pairs.
+* **numpy is optional.** It is imported lazily and only used by :meth:`GoldenJSON.contains_many` and
+  :meth:`GoldenJSON.from_runs_and_lumis`, which fall back to pure Python (returning lists) without it.
+* **Output layout.** :meth:`GoldenJSON.to_json` writes the layout of the certification files: one run per
+  line, two-space indent, run keys sorted numerically; a run whose line would exceed ``width`` (80 by
+  default, as in the 2018 Legacy file; the 2016 and 2022 files use 44) is broken into one range per
+  line. No trailing newline. ``load`` accepts any whitespace and gzip-compressed files.
+* **Atomic write.** :meth:`GoldenJSON.write` writes a temporary file in the destination directory,
+  fsyncs it and ``os.replace``\\ s it over the destination; on any failure the destination is untouched
+  and the temporary file is removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import heapq
+import html
+import json
+import numbers
+import os
+import re
+import reprlib
+import secrets
+import stat
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+__all__ = ["GoldenDiff", "GoldenJSON", "GoldenJSONError"]
+
+#: Largest run or lumisection number (CMSSW ``RunNumber_t``/``LuminosityBlockNumber_t`` are uint32).
+MAX_NUMBER = 2**32 - 1
+
+Range = tuple[int, int]
+RunRanges = tuple[Range, ...]
+Data = tuple[tuple[int, RunRanges], ...]
+PathLike = Union[str, "os.PathLike[str]"]
+
+_DIGITS = re.compile(r"[0-9]+")
+_CMSSW_ITEM = re.compile(r"([0-9]+):([0-9]+)(?:-([0-9]+):([0-9]+))?")
+_short_repr = reprlib.Repr()
+_short_repr.maxlist = 6
+_short_repr.maxstring = 40
+_short_repr.maxother = 40
+
+
+class GoldenJSONError(ValueError):
+    """Invalid golden-JSON input (bad run key, range, lumisection number, file content or text)."""
+
+
+def _numpy() -> Any:
+    """Return the numpy module, or None when it is not installed (imported lazily; patched in tests)."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - exercised by patching this function
+        return None
+    return numpy
+
+
+# --------------------------------------------------------------------------------------------------
+# validation and normalisation helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    """True for integers (Python or numpy), False for bool, float, str and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {_short_repr.repr(value)}"
+
+
+def _run_key(key: object, ranges: object) -> int:
+    """Convert a mapping key (int or numeric str) to a run number, or raise naming key and ranges."""
+    if isinstance(key, str) and _DIGITS.fullmatch(key):
+        run = int(key)
+    elif _is_int(key):
+        run = int(key)  # type: ignore[call-overload]
+    else:
+        raise GoldenJSONError(
+            f"run key {_short_repr.repr(key)} (ranges {_short_repr.repr(ranges)}) is not an integer run number"
+        )
+    if run < 1 or run > MAX_NUMBER:
+        raise GoldenJSONError(
+            f"run {run} (ranges {_short_repr.repr(ranges)}): run numbers must be between 1 and {MAX_NUMBER}"
+        )
+    return run
+
+
+def _check_range(run: int, rng: object) -> Range:
+    """Validate one ``[first, last]`` item of ``run`` and return it as a tuple."""
+    if not isinstance(rng, (list, tuple)) or len(rng) != 2:
+        raise GoldenJSONError(f"run {run}: range {_short_repr.repr(rng)} is not a [first, last] pair")
+    first, last = rng
+    for value in (first, last):
+        if not _is_int(value):
+            raise GoldenJSONError(
+                f"run {run}: range {_short_repr.repr(rng)}: lumisection numbers must be integers, "
+                f"got {_describe(value)}"
+            )
+    first, last = int(first), int(last)
+    if first < 1 or last < 1:
+        raise GoldenJSONError(f"run {run}: range {_short_repr.repr(rng)}: lumisection numbers must be >= 1")
+    if first > MAX_NUMBER or last > MAX_NUMBER:
+        raise GoldenJSONError(
+            f"run {run}: range {_short_repr.repr(rng)}: lumisection numbers must be <= {MAX_NUMBER}"
+        )
+    if first > last:
+        raise GoldenJSONError(f"run {run}: range {_short_repr.repr(rng)} is inverted (first > last)")
+    return first, last
+
+
+def _merge_sorted(ranges: Iterable[Range]) -> RunRanges:
+    """Merge overlapping and adjacent ranges of an iterable sorted by first element."""
+    out: list[list[int]] = []
+    for first, last in ranges:
+        if out and first <= out[-1][1] + 1:
+            if last > out[-1][1]:
+                out[-1][1] = last
+        else:
+            out.append([first, last])
+    return tuple((a, b) for a, b in out)
+
+
+def _intersect(a: RunRanges, b: RunRanges) -> RunRanges:
+    """Intersection of two normalised range tuples (two-pointer sweep)."""
+    out: list[Range] = []
+    i = j = 0
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        a0, a1 = a[i]
+        b0, b1 = b[j]
+        lo = a0 if a0 > b0 else b0
+        hi = a1 if a1 < b1 else b1
+        if lo <= hi:
+            out.append((lo, hi))
+        if a1 < b1:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def _subtract(a: RunRanges, b: RunRanges) -> RunRanges:
+    """``a`` minus ``b`` for two normalised range tuples (sweep; splits ranges as needed)."""
+    out: list[Range] = []
+    j = 0
+    nb = len(b)
+    for first, last in a:
+        cur = first
+        while j < nb and b[j][1] < cur:
+            j += 1
+        k = j
+        while k < nb and b[k][0] <= last:
+            b0, b1 = b[k]
+            if b0 > cur:
+                out.append((cur, b0 - 1))
+            if b1 + 1 > cur:
+                cur = b1 + 1
+            if cur > last:
+                break
+            k += 1
+        if cur <= last:
+            out.append((cur, last))
+    return tuple(out)
+
+
+def _union(a: RunRanges, b: RunRanges) -> RunRanges:
+    """Union of two normalised range tuples."""
+    if not a:
+        return b
+    if not b:
+        return a
+    return _merge_sorted(heapq.merge(a, b))
+
+
+def _count(ranges: RunRanges) -> int:
+    return sum(last - first + 1 for first, last in ranges)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _format_ranges(ranges: Sequence[Range], limit: int | None = None) -> str:
+    shown = ranges if limit is None else ranges[:limit]
+    text = ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in shown)
+    if limit is not None and len(ranges) > limit:
+        text += f",... ({len(ranges) - limit} more)"
+    return text
+
+
+def _pairs_to_data(grouped: Mapping[int, Iterable[int]]) -> Data:
+    """Build normalised data from ``{run: iterable of lumisections}`` (already validated)."""
+    data = []
+    for run in sorted(grouped):
+        lumis = sorted(set(grouped[run]))
+        if not lumis:
+            continue
+        ranges: list[Range] = []
+        start = prev = lumis[0]
+        for ls in lumis[1:]:
+            if ls != prev + 1:
+                ranges.append((start, prev))
+                start = ls
+            prev = ls
+        ranges.append((start, prev))
+        data.append((run, tuple(ranges)))
+    return tuple(data)
+
+
+def _pair_error(run: object, ls: object, reason: str) -> GoldenJSONError:
+    return GoldenJSONError(f"run {_short_repr.repr(run)}, lumisection {_short_repr.repr(ls)}: {reason}")
+
+
+def _check_pair(run: object, ls: object) -> tuple[int, int]:
+    if not _is_int(run):
+        raise _pair_error(run, ls, f"run numbers must be integers, got {_describe(run)}")
+    if not _is_int(ls):
+        raise _pair_error(run, ls, f"lumisection numbers must be integers, got {_describe(ls)}")
+    r, n = int(run), int(ls)  # type: ignore[call-overload]
+    if not 1 <= r <= MAX_NUMBER:
+        raise _pair_error(run, ls, f"run numbers must be between 1 and {MAX_NUMBER}")
+    if not 1 <= n <= MAX_NUMBER:
+        raise _pair_error(run, ls, f"lumisection numbers must be between 1 and {MAX_NUMBER}")
+    return r, n
+
+
+# --------------------------------------------------------------------------------------------------
+# the type
+# --------------------------------------------------------------------------------------------------
+
+
+class GoldenJSON:
+    """An immutable set of (run, lumisection) pairs stored as sorted, merged, inclusive ranges.
+
+    ``GoldenJSON({"315257": [[1, 88], [91, 92]]})`` (int or str run keys), ``GoldenJSON()`` (empty),
+    :meth:`load`, :meth:`from_json`, :meth:`from_pairs`, :meth:`from_runs_and_lumis`, :meth:`from_cmssw`.
+    """
+
+    __slots__ = ("_data", "_by_run", "_bounds", "_n_ls", "_n_ranges", "_hash", "_arrays", "__weakref__")
+
+    _data: Data
+    _by_run: dict[int, RunRanges]
+    _bounds: dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
+    _n_ls: int
+    _n_ranges: int
+    _hash: int | None
+    _arrays: Any
+
+    # ----------------------------------------------------------------------------- construction
+
+    def __init__(self, mapping: Mapping[Any, Iterable[Sequence[int]]] | GoldenJSON | None = None) -> None:
+        """Build from ``{run: [[first, last], ...]}``; validates, copies and normalises the input."""
+        if mapping is None:
+            self._set_data(())
+            return
+        if isinstance(mapping, GoldenJSON):
+            self._set_data(mapping._data)
+            return
+        if not isinstance(mapping, Mapping):
+            raise GoldenJSONError(
+                f"a golden JSON must be a mapping {{run: [[first, last], ...]}}, got {_describe(mapping)}"
+            )
+        collected: dict[int, list[Range]] = {}
+        for key, ranges in mapping.items():
+            run = _run_key(key, ranges)
+            if isinstance(ranges, (str, bytes, Mapping)) or not isinstance(ranges, Iterable):
+                raise GoldenJSONError(
+                    f"run {run}: expected a list of [first, last] ranges, got {_describe(ranges)}"
+                )
+            checked = [_check_range(run, rng) for rng in ranges]
+            collected.setdefault(run, []).extend(checked)
+        data = []
+        for run in sorted(collected):
+            merged = _merge_sorted(sorted(collected[run]))
+            if merged:
+                data.append((run, merged))
+        self._set_data(tuple(data))
+
+    def _set_data(self, data: Data) -> None:
+        """Install already-normalised data and the derived lookup tables."""
+        by_run: dict[int, RunRanges] = {}
+        bounds: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        n_ls = n_ranges = 0
+        for run, ranges in data:
+            by_run[run] = ranges
+            bounds[run] = (tuple(a for a, _ in ranges), tuple(b for _, b in ranges))
+            n_ls += _count(ranges)
+            n_ranges += len(ranges)
+        setter = object.__setattr__
+        setter(self, "_data", data)
+        setter(self, "_by_run", by_run)
+        setter(self, "_bounds", bounds)
+        setter(self, "_n_ls", n_ls)
+        setter(self, "_n_ranges", n_ranges)
+        setter(self, "_hash", None)
+        setter(self, "_arrays", None)
+
+    @classmethod
+    def _from_data(cls, data: Data) -> GoldenJSON:
+        """Wrap already-normalised data without validation (internal)."""
+        obj = cls.__new__(cls)
+        obj._set_data(tuple(item for item in data if item[1]))
+        return obj
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> GoldenJSON:
+        """Parse golden-JSON text (any whitespace; duplicate run keys are an error)."""
+
+        def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, value in pairs:
+                if key in out:
+                    raise GoldenJSONError(f"run key {key!r} appears twice (ranges {_short_repr.repr(value)})")
+                out[key] = value
+            return out
+
+        try:
+            obj = json.loads(text, object_pairs_hook=no_duplicates)
+        except json.JSONDecodeError as exc:
+            raise GoldenJSONError(f"not valid JSON: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise GoldenJSONError(f"a golden JSON must be a JSON object, got {_describe(obj)}")
+        return cls(obj)
+
+    @classmethod
+    def load(cls, path: PathLike) -> GoldenJSON:
+        """Read a golden JSON file (plain or gzip-compressed, detected from its content)."""
+        raw = Path(path).read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError) as exc:
+                raise GoldenJSONError(f"{path}: corrupt gzip data: {exc}") from exc
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise GoldenJSONError(f"{path}: not UTF-8 text: {exc}") from exc
+        try:
+            return cls.from_json(text)
+        except GoldenJSONError as exc:
+            raise GoldenJSONError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[int, int]]) -> GoldenJSON:
+        """Build from an iterable of ``(run, lumisection)`` pairs (duplicates and any order allowed)."""
+        grouped: dict[int, list[int]] = {}
+        for item in pairs:
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                raise GoldenJSONError(f"expected a (run, lumisection) pair, got {_describe(item)}")
+            run, ls = _check_pair(item[0], item[1])
+            grouped.setdefault(run, []).append(ls)
+        return cls._from_data(_pairs_to_data(grouped))
+
+    @classmethod
+    def from_runs_and_lumis(cls, runs: Sequence[int] | Any, lumis: Sequence[int] | Any) -> GoldenJSON:
+        """Build from two parallel sequences/arrays of run and lumisection numbers (vectorised with numpy)."""
+        np = _numpy()
+        if np is None:
+            runs_list, lumis_list = list(runs), list(lumis)
+            if len(runs_list) != len(lumis_list):
+                raise GoldenJSONError(
+                    f"runs and lumis must have the same length, got {len(runs_list)} and {len(lumis_list)}"
+                )
+            return cls.from_pairs(zip(runs_list, lumis_list))
+        r = np.asarray(runs)
+        ls = np.asarray(lumis)
+        if r.ndim != 1 or ls.ndim != 1 or r.shape != ls.shape:
+            raise GoldenJSONError(
+                f"runs and lumis must be one-dimensional and of the same length, got shapes {r.shape} and {ls.shape}"
+            )
+        if r.size == 0:
+            return cls()
+        for name, arr in (("run", r), ("lumisection", ls)):
+            if arr.dtype.kind not in "iu":
+                bad = arr.flat[0]
+                raise GoldenJSONError(
+                    f"{name} numbers must be integers, got array of dtype {arr.dtype} (first value {bad!r})"
+                )
+        bad_mask = (r < 1) | (r > MAX_NUMBER) | (ls < 1) | (ls > MAX_NUMBER)
+        if bad_mask.any():
+            i = int(np.flatnonzero(bad_mask)[0])
+            raise _pair_error(
+                int(r[i]), int(ls[i]), f"run and lumisection numbers must be between 1 and {MAX_NUMBER}"
+            )
+        keys = np.unique((r.astype(np.uint64) << np.uint64(32)) | ls.astype(np.uint64))
+        breaks = np.flatnonzero(np.diff(keys) != 1)
+        starts = keys[np.concatenate(([0], breaks + 1))]
+        ends = keys[np.concatenate((breaks, [keys.size - 1]))]
+        low = np.uint64(MAX_NUMBER)
+        start_runs = (starts >> np.uint64(32)).tolist()
+        firsts = (starts & low).tolist()
+        lasts = (ends & low).tolist()
+        data: list[tuple[int, RunRanges]] = []
+        current: list[Range] = []
+        current_run = None
+        for run, first, last in zip(start_runs, firsts, lasts):
+            if run != current_run:
+                if current:
+                    data.append((current_run, tuple(current)))  # type: ignore[arg-type]
+                current, current_run = [], run
+            current.append((first, last))
+        if current:
+            data.append((current_run, tuple(current)))  # type: ignore[arg-type]
+        return cls._from_data(tuple(data))
+
+    @classmethod
+    def from_cmssw(cls, text: str) -> GoldenJSON:
+        """Parse a CMSSW lumi-range string such as ``"315257:1-315257:88,315257:91"``.
+
+        Items spanning two runs (``1:5-2:10``) are rejected: their extent within the runs is unbounded.
+        """
+        if not isinstance(text, str):
+            raise GoldenJSONError(f"expected a CMSSW lumi-range string, got {_describe(text)}")
+        collected: dict[int, list[Sequence[int]]] = {}
+        if not text.strip():
+            return cls()
+        for raw_item in text.split(","):
+            item = raw_item.strip()
+            if not item:
+                raise GoldenJSONError(f"empty item in CMSSW lumi-range string {_short_repr.repr(text)}")
+            m = _CMSSW_ITEM.fullmatch(item)
+            if m is None:
+                raise GoldenJSONError(f"cannot parse CMSSW lumi range {item!r} (expected R:a or R:a-R:b)")
+            run_a, first = int(m.group(1)), int(m.group(2))
+            if m.group(3) is None:
+                run_b, last = run_a, first
+            else:
+                run_b, last = int(m.group(3)), int(m.group(4))
+            if run_a != run_b:
+                raise GoldenJSONError(
+                    f"run {run_a}: CMSSW lumi range {item!r} spans runs {run_a} to {run_b}; not supported"
+                )
+            collected.setdefault(run_a, []).append([first, last])
+        return cls(collected)
+
+    # ----------------------------------------------------------------------------- immutability
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self)._from_data, (self._data,))
+
+    def __copy__(self) -> GoldenJSON:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GoldenJSON:
+        return self
+
+    # ----------------------------------------------------------------------------- basic protocol
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            object.__setattr__(self, "_hash", hash(self._data))
+        return self._hash  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GoldenJSON):
+            return NotImplemented
+        return self._n_ls == other._n_ls and self._data == other._data
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __len__(self) -> int:
+        """Number of lumisections (not runs, unlike CMSSW's LumiList)."""
+        return self._n_ls
+
+    def __contains__(self, item: object) -> bool:
+        """``(run, ls) in g``. Anything but a pair of integers raises TypeError."""
+        if not isinstance(item, (tuple, list)) or len(item) != 2 or not all(_is_int(v) for v in item):
+            raise TypeError(
+                f"GoldenJSON membership needs a (run, lumisection) pair of integers, got {_describe(item)};"
+                " use `run in g.runs` to test a run"
+            )
+        bounds = self._bounds.get(int(item[0]))
+        if bounds is None:
+            return False
+        ls = int(item[1])
+        starts, ends = bounds
+        i = bisect_right(starts, ls) - 1
+        return i >= 0 and ls <= ends[i]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        """All (run, lumisection) pairs in increasing order."""
+        for run, ranges in self._data:
+            for first, last in ranges:
+                for ls in range(first, last + 1):
+                    yield run, ls
+
+    # ----------------------------------------------------------------------------- accessors
+
+    @property
+    def runs(self) -> tuple[int, ...]:
+        """Run numbers, sorted numerically."""
+        return tuple(run for run, _ in self._data)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self._data)
+
+    @property
+    def n_ranges(self) -> int:
+        return self._n_ranges
+
+    @property
+    def n_lumisections(self) -> int:
+        return self._n_ls
+
+    def ranges(self, run: int | str) -> list[list[int]]:
+        """The ``[first, last]`` ranges of ``run`` (fresh lists; empty if the run is absent)."""
+        if isinstance(run, str) and _DIGITS.fullmatch(run):
+            key = int(run)
+        elif _is_int(run):
+            key = int(run)
+        else:
+            raise TypeError(f"run must be an integer, got {_describe(run)}")
+        return [[a, b] for a, b in self._by_run.get(key, ())]
+
+    def items(self) -> Iterator[tuple[int, RunRanges]]:
+        """``(run, ((first, last), ...))`` in run order (the internal immutable tuples)."""
+        return iter(self._data)
+
+    # ----------------------------------------------------------------------------- set algebra
+
+    def _binary(self, other: object, op: Callable[[RunRanges, RunRanges], RunRanges], runs: str) -> Any:
+        if not isinstance(other, GoldenJSON):
+            return NotImplemented
+        mine, theirs = self._by_run, other._by_run
+        if runs == "both":
+            # both dicts iterate in run order; walk the smaller one
+            small, big = (mine, theirs) if len(mine) <= len(theirs) else (theirs, mine)
+            keys: Iterable[int] = [r for r in small if r in big]
+        elif runs == "left":
+            keys = mine
+        else:
+            keys = sorted(mine.keys() | theirs.keys())
+        data = []
+        empty: RunRanges = ()
+        for run in keys:
+            result = op(mine.get(run, empty), theirs.get(run, empty))
+            if result:
+                data.append((run, result))
+        return type(self)._from_data(tuple(data))
+
+    def __and__(self, other: GoldenJSON) -> GoldenJSON:
+        return self._binary(other, _intersect, "both")
+
+    def __or__(self, other: GoldenJSON) -> GoldenJSON:
+        return self._binary(other, _union, "all")
+
+    def __sub__(self, other: GoldenJSON) -> GoldenJSON:
+        return self._binary(other, _subtract, "left")
+
+    def __xor__(self, other: GoldenJSON) -> GoldenJSON:
+        return self._binary(other, lambda a, b: _union(_subtract(a, b), _subtract(b, a)), "all")
+
+    def isdisjoint(self, other: GoldenJSON) -> bool:
+        return not (self & other)
+
+    def issubset(self, other: GoldenJSON) -> bool:
+        return not (self - other)
+
+    def issuperset(self, other: GoldenJSON) -> bool:
+        return not (other - self)
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, GoldenJSON):
+            return NotImplemented
+        return self.issubset(other)
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, GoldenJSON):
+            return NotImplemented
+        return self.issuperset(other)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, GoldenJSON):
+            return NotImplemented
+        return self != other and self.issubset(other)
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, GoldenJSON):
+            return NotImplemented
+        return self != other and self.issuperset(other)
+
+    def filter_runs(self, runs: Callable[[int], object] | Iterable[int | str]) -> GoldenJSON:
+        """Keep the runs for which ``runs(run)`` is true, or the runs listed in ``runs`` (ints or strs)."""
+        if callable(runs):
+            predicate = runs
+        else:
+            wanted = set()
+            for r in runs:
+                if isinstance(r, str) and _DIGITS.fullmatch(r):
+                    wanted.add(int(r))
+                elif _is_int(r):
+                    wanted.add(int(r))
+                else:
+                    raise TypeError(f"run numbers must be integers, got {_describe(r)}")
+            predicate = wanted.__contains__
+        return type(self)._from_data(tuple(item for item in self._data if predicate(item[0])))
+
+    def restrict(self, run_min: int | None = None, run_max: int | None = None) -> GoldenJSON:
+        """Keep runs with ``run_min <= run <= run_max`` (inclusive; ``None`` means unbounded)."""
+        lo = 0 if run_min is None else run_min
+        hi = MAX_NUMBER if run_max is None else run_max
+        return type(self)._from_data(tuple(item for item in self._data if lo <= item[0] <= hi))
+
+    # ----------------------------------------------------------------------------- vectorised membership
+
+    def _range_arrays(self) -> tuple[Any, Any]:
+        """Flattened uint64 keys ``run << 32 | ls`` of range starts and ends (cached)."""
+        if self._arrays is None:
+            np = _numpy()
+            starts = [(run << 32) | a for run, ranges in self._data for a, _ in ranges]
+            ends = [(run << 32) | b for run, ranges in self._data for _, b in ranges]
+            arrays = (np.array(starts, dtype=np.uint64), np.array(ends, dtype=np.uint64))
+            object.__setattr__(self, "_arrays", arrays)
+        return self._arrays  # type: ignore[no-any-return]
+
+    def contains_many(self, runs: Any, lumis: Any) -> Any:
+        """Vectorised ``(run, ls) in self``: a boolean numpy array (broadcast shape), or a list without numpy.
+
+        Integers outside 1..2**32-1 are simply not contained; non-integer arrays raise TypeError.
+        """
+        np = _numpy()
+        if np is None:
+            runs_list, lumis_list = list(runs), list(lumis)
+            if len(runs_list) != len(lumis_list):
+                raise ValueError(f"runs and lumis differ in length: {len(runs_list)} and {len(lumis_list)}")
+            return [(r, ls) in self for r, ls in zip(runs_list, lumis_list)]
+        r = np.asarray(runs)
+        ls = np.asarray(lumis)
+        if r.size == 0 and r.dtype.kind == "f":
+            r = r.astype(np.int64)
+        if ls.size == 0 and ls.dtype.kind == "f":
+            ls = ls.astype(np.int64)
+        for name, arr in (("runs", r), ("lumis", ls)):
+            if arr.dtype.kind not in "iu":
+                raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
+        r, ls = np.broadcast_arrays(r, ls)
+        valid = (r >= 1) & (r <= MAX_NUMBER) & (ls >= 1) & (ls <= MAX_NUMBER)
+        if not self._data:
+            return np.zeros(r.shape, dtype=bool)
+        if not valid.all():
+            r = np.where(valid, r, 1)
+            ls = np.where(valid, ls, 1)
+        keys = (r.astype(np.uint64) << np.uint64(32)) | ls.astype(np.uint64)
+        starts, ends = self._range_arrays()
+        idx = np.searchsorted(starts, keys, side="right") - 1
+        hit = (idx >= 0) & (keys <= ends[np.maximum(idx, 0)])
+        return hit & valid
+
+    # ----------------------------------------------------------------------------- output
+
+    def to_dict(self) -> dict[str, list[list[int]]]:
+        """``{str(run): [[first, last], ...]}`` with keys in numeric order (fresh lists)."""
+        return {str(run): [[a, b] for a, b in ranges] for run, ranges in self._data}
+
+    def to_json(self, compact: bool = False, *, width: int | None = 80) -> str:
+        """Golden-JSON text: the certification-file layout (one run per line), or minimal with ``compact``.
+
+        In the default layout a run whose line (with its trailing comma) is longer than ``width`` is written
+        with one range per line; ``width=None`` never breaks a run.
+        """
+        if compact:
+            return json.dumps(self.to_dict(), separators=(",", ":"))
+        if not self._data:
+            return "{}"
+        lines = []
+        last_index = len(self._data) - 1
+        for i, (run, ranges) in enumerate(self._data):
+            one = f'  "{run}": [' + ", ".join(f"[{a}, {b}]" for a, b in ranges) + "]"
+            if width is None or len(one) + (i != last_index) <= width:
+                lines.append(one)
+            else:
+                inner = ",\n".join(f"    [{a}, {b}]" for a, b in ranges)
+                lines.append(f'  "{run}": [\n{inner}\n  ]')
+        return "{\n" + ",\n".join(lines) + "\n}"
+
+    def write(self, path: PathLike, *, compact: bool = False, width: int | None = 80) -> None:
+        """Atomically write :meth:`to_json` to ``path`` (gzip-compressed if it ends in ``.gz``).
+
+        The text goes to a temporary file in the same directory, which is fsynced and then ``os.replace``\\ d
+        over ``path``; on failure ``path`` is untouched and the temporary file removed. An existing
+        destination's permission bits are kept.
+        """
+        dest = Path(path)
+        payload = self.to_json(compact=compact, width=width).encode("utf-8")
+        if dest.name.endswith(".gz"):
+            payload = gzip.compress(payload, mtime=0)
+        directory = dest.parent
+        try:
+            mode: int | None = stat.S_IMODE(os.stat(dest).st_mode)
+        except FileNotFoundError:
+            mode = None
+        while True:
+            tmp = directory / f".{dest.name}.{secrets.token_hex(6)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            except FileExistsError:  # pragma: no cover - 48 random bits
+                continue
+            break
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if mode is not None:
+                    os.chmod(tmp, mode)
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        try:  # make the rename durable; best effort (not possible on every platform)
+            dir_fd = os.open(directory, os.O_RDONLY)
+        except OSError:  # pragma: no cover
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError:  # pragma: no cover
+            pass
+        finally:
+            os.close(dir_fd)
+
+    def to_cmssw(self) -> str:
+        """CMSSW lumi-range string as ``LumiList.getCMSSWString``: ``"R:a-R:b,R:c"`` (single LS as ``R:c``)."""
+        parts = []
+        for run, ranges in self._data:
+            for a, b in ranges:
+                parts.append(f"{run}:{a}" if a == b else f"{run}:{a}-{run}:{b}")
+        return ",".join(parts)
+
+    def diff(self, other: GoldenJSON) -> GoldenDiff:
+        """What is only in ``self`` (left) and only in ``other`` (right)."""
+        if not isinstance(other, GoldenJSON):
+            raise TypeError(f"can only diff against a GoldenJSON, got {_describe(other)}")
+        return GoldenDiff(only_left=self - other, only_right=other - self)
+
+    # ----------------------------------------------------------------------------- display
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({_plural(self.n_runs, 'run')}, {_plural(self._n_ranges, 'range')}, "
+            f"{_plural(self._n_ls, 'lumisection')})"
+        )
+
+    def _repr_html_(self, max_runs: int = 20) -> str:
+        rows = []
+        for run, ranges in self._data[:max_runs]:
+            rows.append(
+                f"<tr><td>{run}</td><td>{html.escape(_format_ranges(ranges, 8))}</td>"
+                f"<td style='text-align:right'>{_count(ranges):,}</td></tr>"
+            )
+        if self.n_runs > max_runs:
+            rows.append(f"<tr><td colspan='3'>&hellip; {self.n_runs - max_runs:,} more runs</td></tr>")
+        return (
+            "<table class='dqquery-goldenjson'>"
+            f"<caption>{html.escape(repr(self))}</caption>"
+            "<thead><tr><th>run</th><th>lumisection ranges</th><th>lumisections</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class GoldenDiff:
+    """Result of :meth:`GoldenJSON.diff`: the pairs only in the left and only in the right operand."""
+
+    only_left: GoldenJSON
+    only_right: GoldenJSON
+
+    @property
+    def identical(self) -> bool:
+        return not self.only_left and not self.only_right
+
+    def summary(self, max_runs: int = 5, left: str = "left", right: str = "right") -> str:
+        """Counts on each side plus the first ``max_runs`` differing runs, one per line."""
+        if self.identical:
+            return "identical"
+        lines = [
+            f"only in {left}: {_plural(self.only_left.n_runs, 'run')}, "
+            f"{_plural(self.only_left.n_lumisections, 'lumisection')}",
+            f"only in {right}: {_plural(self.only_right.n_runs, 'run')}, "
+            f"{_plural(self.only_right.n_lumisections, 'lumisection')}",
+        ]
+        differing = sorted(set(self.only_left.runs) | set(self.only_right.runs))
+        for run in differing[:max_runs]:
+            pieces = []
+            for label, side in ((left, self.only_left), (right, self.only_right)):
+                ranges = side._by_run.get(run)
+                if ranges:
+                    pieces.append(f"only {label} {_format_ranges(ranges, 6)}")
+            lines.append(f"  run {run}: " + "; ".join(pieces))
+        if len(differing) > max_runs:
+            lines.append(f"  ... and {len(differing) - max_runs:,} more differing runs")
+        return "\n".join(lines)

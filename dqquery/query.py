@@ -1,0 +1,45 @@
+"""Parse and check: the front door for every function that takes a query.
+
+Decision: every public function accepts either query text or an already parsed node (:func:`as_node`).
+A node built by hand in Python is checked too, so its fields are resolved like parsed ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+from . import ast as A
+from .check import check
+from .errors import QueryError
+from .parser import parse_syntax
+
+QueryLike = Union[str, A.Compare, A.InRange, A.InSet, A.Like, A.Regex, A.Contains, A.IsNull, A.Not, A.And, A.Or]
+
+
+def parse(text: str) -> Any:
+    """Parse and check a query; returns the typed tree or raises :class:`QueryError` (and nothing else)."""
+    tree = parse_syntax(text)
+    try:
+        return check(tree)
+    except QueryError as err:
+        raise err.with_query(text) from None
+    except RecursionError:
+        raise QueryError("syntax", "the query is nested too deeply", query=text, offset=0) from None
+
+
+def as_node(query: Any) -> Any:
+    """A checked tree from query text or a node."""
+    if isinstance(query, str):
+        return parse(query)
+    if isinstance(query, A.NODE_CLASSES):
+        return check(query)
+    raise TypeError(f"expected query text or a dqquery node, not {type(query).__name__}")
+
+
+def source_text(query: Any) -> str:
+    """The text to show in error messages for a query given as text or node."""
+    if isinstance(query, str):
+        return query
+    from .unparse import unparse
+
+    return unparse(query)
