@@ -1,0 +1,220 @@
+"""The reference meaning of a query on one row: three-valued (Kleene) logic.
+
+This is the executable form of ``docs/semantics.md``. It is deliberately simple (one row at a time);
+the fast golden-JSON evaluator and every target compiler are tested against it.
+
+A *row* maps qualified field paths (``run.oms.energy``, ``lumisection.rr.dt-dt``) to values. A path
+that is absent, or whose value is ``None``, is *missing*.
+
+Decisions:
+* A comparison with a missing value is unknown (``None``); ``not`` unknown is unknown; ``and``/``or``
+  follow Kleene's tables; a row is selected only when the whole query is ``True``.
+* ``is null`` / ``is not null`` are never unknown: they test for missing data.
+* Values compare only with values of their own kind: numbers with numbers (``bool`` is not a number),
+  strings with strings, booleans with booleans, statuses with strings, dates with ISO date/datetime
+  strings or ``datetime`` objects. A present value of another kind makes the comparison unknown.
+* ``like`` is SQL LIKE, case-insensitive as in RR (``ILIKE``): ``%`` any run, ``_`` one character,
+  ``\\`` escapes the next character; the whole value must match.
+* ``~`` is a case-sensitive regular-expression *search* (anywhere in the value), as in DIALS.
+* ``contains`` is a case-sensitive substring test on strings and a membership test on lists, as
+  json-logic's ``in``.
+* A date literal means midnight UTC of that day.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import re
+from typing import Any, Mapping, Optional
+
+from . import ast as A
+
+Truth = Optional[bool]
+
+
+def kleene_and(values: list[Truth]) -> Truth:
+    """False if any is False, else unknown if any is unknown, else True."""
+    if any(v is False for v in values):
+        return False
+    if any(v is None for v in values):
+        return None
+    return True
+
+
+def kleene_or(values: list[Truth]) -> Truth:
+    """True if any is True, else unknown if any is unknown, else False."""
+    if any(v is True for v in values):
+        return True
+    if any(v is None for v in values):
+        return None
+    return False
+
+
+def kleene_not(value: Truth) -> Truth:
+    return None if value is None else not value
+
+
+@functools.lru_cache(maxsize=4096)
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """The compiled regular expression of a SQL LIKE pattern (case-insensitive, whole value)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+
+
+@functools.lru_cache(maxsize=4096)
+def search_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def like_match(pattern: str, value: str) -> bool:
+    return like_regex(pattern).fullmatch(value) is not None
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def to_datetime(x: Any) -> _dt.datetime | None:
+    """A UTC datetime from a datetime/date object or an ISO string; ``None`` if it is none of those."""
+    if isinstance(x, _dt.datetime):
+        return x if x.tzinfo else x.replace(tzinfo=_dt.timezone.utc)
+    if isinstance(x, _dt.date):
+        return _dt.datetime(x.year, x.month, x.day, tzinfo=_dt.timezone.utc)
+    if isinstance(x, str):
+        text = x.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            d = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return d if d.tzinfo else d.replace(tzinfo=_dt.timezone.utc)
+    return None
+
+
+def literal(v: Any) -> Any:
+    """The comparable Python value of a literal node."""
+    if isinstance(v, (A.DateValue, A.DateTimeValue)):
+        return to_datetime(v.value)
+    return v.value
+
+
+def _coerce_pair(data: Any, lit: Any) -> tuple[Any, Any] | None:
+    """The (data, literal) pair in a comparable form, or ``None`` when their kinds differ."""
+    if isinstance(lit, (A.IntValue, A.FloatValue)):
+        return (data, lit.value) if _is_number(data) else None
+    if isinstance(lit, A.BoolValue):
+        return (data, lit.value) if isinstance(data, bool) else None
+    if isinstance(lit, (A.StringValue, A.StatusValue)):
+        return (data, lit.value) if isinstance(data, str) else None
+    if isinstance(lit, (A.DateValue, A.DateTimeValue)):
+        d = to_datetime(data)
+        return (d, literal(lit)) if d is not None else None
+    return None  # pragma: no cover
+
+
+def compare(data: Any, op: str, lit: Any) -> Truth:
+    """``data op literal`` in three-valued logic."""
+    if data is None:
+        return None
+    pair = _coerce_pair(data, lit)
+    if pair is None:
+        return None
+    a, b = pair
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    if isinstance(b, (str, bool)) and op not in ("==", "!="):
+        return None
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    raise ValueError(f"unknown operator {op!r}")  # pragma: no cover
+
+
+def evaluate_predicate(node: Any, data: Any) -> Truth:
+    """One predicate on the value of its field (``None`` = missing)."""
+    if isinstance(node, A.IsNull):
+        missing = data is None
+        return (not missing) if node.negated else missing
+    if data is None:
+        return None
+    if isinstance(node, A.Compare):
+        return compare(data, node.op, node.value)
+    if isinstance(node, A.InRange):
+        lo = compare(data, ">=", node.low)
+        hi = compare(data, "<=", node.high)
+        inside = kleene_and([lo, hi])
+        return kleene_not(inside) if node.negated else inside
+    if isinstance(node, A.InSet):
+        result = kleene_or([compare(data, "==", v) for v in node.values])
+        return kleene_not(result) if node.negated else result
+    if isinstance(node, A.Like):
+        if not isinstance(data, str):
+            return None
+        hit = like_match(node.pattern, data)
+        return (not hit) if node.negated else hit
+    if isinstance(node, A.Regex):
+        if not isinstance(data, str):
+            return None
+        hit = search_regex(node.pattern).search(data) is not None
+        return (not hit) if node.negated else hit
+    if isinstance(node, A.Contains):
+        needle = node.value.value
+        if isinstance(data, str):
+            return needle in data if isinstance(needle, str) else None
+        if isinstance(data, (list, tuple)):
+            return any(type(x) is type(needle) and x == needle for x in data)
+        return None
+    raise TypeError(f"not a predicate: {node!r}")  # pragma: no cover
+
+
+def evaluate(node: Any, row: Mapping[str, Any]) -> Truth:
+    """The three-valued truth of a checked tree on one row (paths -> values)."""
+    if isinstance(node, A.And):
+        result: Truth = True
+        for o in node.operands:
+            v = evaluate(o, row)
+            if v is False:
+                return False
+            if v is None:
+                result = None
+        return result
+    if isinstance(node, A.Or):
+        result = False
+        for o in node.operands:
+            v = evaluate(o, row)
+            if v is True:
+                return True
+            if v is None:
+                result = None
+        return result
+    if isinstance(node, A.Not):
+        return kleene_not(evaluate(node.operand, row))
+    return evaluate_predicate(node, row.get(node.field.path))
+
+
+def selects(node: Any, row: Mapping[str, Any]) -> bool:
+    """Whether the row is selected: only when the query is True (not unknown)."""
+    return evaluate(node, row) is True
