@@ -19,22 +19,22 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, StrictBool, StrictInt, TypeAdapter, field_validator
 
 
-class Span(BaseModel):
+class Span(NamedTuple):
     """Half-open range ``[start, end)`` of character offsets in the query text."""
 
-    model_config = ConfigDict(frozen=True)
     start: int
     end: int
 
 
 class _Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    span: Span | None = Field(default=None, exclude=True, repr=False)
+    # Spans are set by the parser from token offsets; they are not validated (hot path) and not compared.
+    span: SkipValidation[Optional[Span]] = Field(default=None, exclude=True, repr=False)
 
     def _key(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)

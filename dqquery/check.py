@@ -49,6 +49,8 @@ def resolve_field(ref: A.FieldRef) -> tuple[A.FieldRef, FieldInfo]:
         else:
             hint = (hint + " " if hint else "") + "see `dqquery fields` for the list of known fields"
         raise _err("unknown-field", f"unknown field '{ref.path}'", ref, hint)
+    if ref.name == row.name and ref.path == row.path:
+        return ref, row
     return A.FieldRef(name=row.name, path=row.path, span=ref.span), row
 
 
@@ -79,6 +81,8 @@ def _status(value: Any, row: FieldInfo) -> A.StatusValue:
         hits = difflib.get_close_matches(up, STATUSES, n=1, cutoff=0.5)
         hint = f"did you mean {hits[0]}?" if hits else "statuses are " + ", ".join(STATUSES)
         raise _err("unknown-value", f"unknown status '{raw}'", value, hint)
+    if isinstance(value, A.StatusValue) and value.value == up:
+        return value
     return A.StatusValue(value=up, span=value.span)
 
 
@@ -95,7 +99,7 @@ def _equality_value(value: Any, row: FieldInfo, field: A.FieldRef) -> Any:
         return _status(value, row)
     if isinstance(value, A.StatusValue):
         if t == "any" and value.value.upper() in STATUSES:
-            return A.StatusValue(value=value.value.upper(), span=value.span)
+            return value if value.value.isupper() else A.StatusValue(value=value.value.upper(), span=value.span)
         raise _err(
             "type-mismatch",
             f"bare word {value.value} is not a value for '{row.name}' ({_type_label(row)})",
@@ -182,6 +186,8 @@ def _check_predicate(node: Any) -> Any:
             value = _equality_value(node.value, row, field)
         else:
             value = _ordered_value(node.value, row, field, f"'{node.op}'")
+        if field is node.field and value is node.value:
+            return node
         return A.Compare(field=field, op=node.op, value=value, span=node.span)
     if isinstance(node, A.InRange):
         low = _ordered_value(node.low, row, field, "a range")
@@ -195,9 +201,13 @@ def _check_predicate(node: Any) -> Any:
                 node.low,
                 f"write the smaller bound first: {field.name} in {high.value}..{low.value}" if _kind_of(low) == "number" else "write the earlier date first",
             )
+        if field is node.field and low is node.low and high is node.high:
+            return node
         return A.InRange(field=field, low=low, high=high, negated=node.negated, span=node.span)
     if isinstance(node, A.InSet):
         values = tuple(_equality_value(v, row, field) for v in node.values)
+        if field is node.field and all(a is b for a, b in zip(values, node.values)):
+            return node
         return A.InSet(field=field, values=values, negated=node.negated, span=node.span)
     if isinstance(node, (A.Like, A.Regex)):
         op = "like" if isinstance(node, A.Like) else "~"
@@ -215,27 +225,29 @@ def _check_predicate(node: Any) -> Any:
                 re.compile(node.pattern)
             except re.error as exc:
                 raise _err("syntax", f"invalid regular expression: {exc}", node, "regular expressions follow Python/PostgreSQL syntax; escape special characters with \\") from None
-        return node.model_copy(update={"field": field})
+        return node if field is node.field else node.model_copy(update={"field": field})
     if isinstance(node, A.Contains):
         if row.type not in ("string", "string-list", "any"):
             raise _err("type-mismatch", f"'contains' needs a string or list field; '{row.name}' is {_type_label(row)}", node)
         _null_guard(node.value, field)
         if not isinstance(node.value, A.StringValue):
             if row.type == "any" and isinstance(node.value, (A.IntValue, A.FloatValue, A.BoolValue)):
-                return A.Contains(field=field, value=node.value, span=node.span)
+                return node if field is node.field else A.Contains(field=field, value=node.value, span=node.span)
             raise _err("type-mismatch", "'contains' needs a quoted string", node.value, f'write `{field.name} contains "TEXT"`')
-        return A.Contains(field=field, value=node.value, span=node.span)
+        return node if field is node.field else A.Contains(field=field, value=node.value, span=node.span)
     if isinstance(node, A.IsNull):
-        return A.IsNull(field=field, negated=node.negated, span=node.span)
+        return node if field is node.field else A.IsNull(field=field, negated=node.negated, span=node.span)
     raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
 
 
 def check(node: Any) -> Any:
     """Validate and normalise a tree; raises :class:`QueryError` (without query text: callers add it)."""
-    if isinstance(node, A.And):
-        return A.And(operands=tuple(check(o) for o in node.operands), span=node.span)
-    if isinstance(node, A.Or):
-        return A.Or(operands=tuple(check(o) for o in node.operands), span=node.span)
+    if isinstance(node, (A.And, A.Or)):
+        operands = tuple(check(o) for o in node.operands)
+        if all(a is b for a, b in zip(operands, node.operands)):
+            return node
+        return type(node)(operands=operands, span=node.span)
     if isinstance(node, A.Not):
-        return A.Not(operand=check(node.operand), span=node.span)
+        operand = check(node.operand)
+        return node if operand is node.operand else A.Not(operand=operand, span=node.span)
     return _check_predicate(node)

@@ -1,0 +1,430 @@
+"""The ``dqquery`` command line.
+
+Decisions:
+* argparse (standard library), one sub-command per job, every option with a help text and examples in the
+  epilog. Imports of the heavier modules happen inside each command, so ``dqquery check`` stays instant.
+* A query is a positional argument; ``@FILE`` reads it from a file and ``-`` from standard input.
+* Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``);
+  2 a user error (bad query, bad file, unsupported clause, missing credential), printed on stderr as
+  a one-screen message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import QueryError
+
+EPILOG = """\
+examples:
+  dqquery check 'run_number in 315000..316000 and tracker-strip == GOOD'
+  dqquery compile --to rr-raw 'class like "Collisions%" and energy in 6000..7000'
+  dqquery compile --to dials:lumisection 'run_number >= 367100 and dataset ~ "ZeroBias"'
+  dqquery golden --snapshot demo "$(python -c 'import dqquery.demo as d; print(d.DEMO_QUERY_2018)')"
+  dqquery demo
+  dqquery json diff A.json B.json
+
+docs: docs/language.md (the language), docs/semantics.md (what a query means), docs/targets.md
+"""
+
+
+class UserError(Exception):
+    """An error to print as a one-screen message with exit status 2."""
+
+
+def _read_query(arg: str) -> str:
+    if arg == "-":
+        return sys.stdin.read()
+    if arg.startswith("@"):
+        path = Path(arg[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot read the query file {path}: {exc.strerror or exc}") from None
+    return arg
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .query import parse
+    from .unparse import unparse
+
+    node = parse(_read_query(args.query))
+    print(unparse(node))
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from .ast import node_to_json
+    from .query import parse
+
+    print(node_to_json(parse(_read_query(args.query)), indent=2))
+    return 0
+
+
+def cmd_fields(args: argparse.Namespace) -> int:
+    from .catalog import FIELDS
+
+    rows = [f for f in FIELDS if (not args.level or f.level == args.level) and (not args.grep or args.grep in f.path)]
+    width = max((len(f.name) for f in rows), default=4)
+    for f in rows:
+        print(f"{f.name:<{width}}  {f.type:<11}  {f.level:<11}  {f.path}")
+    return 0
+
+
+def _compile(target: str, node: Any) -> Any:
+    name, _, option = target.partition(":")
+    if name in ("rr", "rr-raw", "rr-datasets", "rr-datasets-raw"):
+        from .targets.runregistry import to_rr
+
+        kind = "datasets" if name.startswith("rr-datasets") else "runs"
+        return dict(to_rr(node, kind=kind, raw=name.endswith("-raw")))
+    if name == "dials":
+        from .targets.dials import to_dials
+
+        return to_dials(node, endpoint=option or "run")
+    if name == "oms":
+        from .targets.oms import to_oms
+
+        return to_oms(node, resource=option or "runs")
+    if name == "jsonlogic":
+        from .targets.jsonlogic import to_jsonlogic
+
+        return to_jsonlogic(node)
+    if name == "rr-portal":
+        from .targets.jsonlogic import rr_portal_request
+
+        return rr_portal_request(node, dataset=option or None)
+    raise UserError(f"unknown target {target!r}; choose rr, rr-raw, rr-datasets, rr-datasets-raw, dials[:ENDPOINT], oms[:RESOURCE], jsonlogic, rr-portal[:DATASET]")
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .query import parse
+    from .unparse import unparse
+
+    if args.from_jsonlogic:
+        from .targets.jsonlogic import from_jsonlogic
+
+        try:
+            text = Path(args.from_jsonlogic).read_text(encoding="utf-8") if args.from_jsonlogic != "-" else sys.stdin.read()
+            rule = json.loads(text)
+        except OSError as exc:
+            raise UserError(f"cannot read {args.from_jsonlogic}: {exc.strerror or exc}") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{args.from_jsonlogic} is not valid JSON: {exc}") from None
+        print(unparse(from_jsonlogic(rule)))
+        return 0
+    if not args.query:
+        raise UserError("give a query, or --from-jsonlogic FILE")
+    if not args.to:
+        raise UserError("say which target with --to (rr, rr-raw, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE], jsonlogic)")
+    text = _read_query(args.query)
+    node = parse(text)
+    try:
+        out = _compile(args.to, node)
+    except QueryError as err:
+        raise err.with_query(text) if not err.query else err
+    _print_json(out)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import plan
+    from .query import parse
+
+    text = _read_query(args.query)
+    p = plan(parse(text), args.to)
+    print(p.describe() if hasattr(p, "describe") else repr(p))
+    return 0
+
+
+def _load_snapshot(spec: str) -> Any:
+    if spec == "demo":
+        from .demo import load_demo
+
+        return load_demo()
+    from .snapshot import Snapshot
+
+    try:
+        return Snapshot.load(spec)
+    except OSError as exc:
+        raise UserError(f"cannot read the snapshot {spec}: {exc.strerror or exc}") from None
+
+
+def _default_dataset(spec: str, dataset: str | None) -> str | None:
+    if dataset is None and spec == "demo":
+        from .demo import DEMO_DATASET
+
+        return DEMO_DATASET
+    return dataset
+
+
+def _snapshot_for(args: argparse.Namespace, text: str) -> Any:
+    if args.snapshot:
+        return _load_snapshot(args.snapshot)
+    if getattr(args, "rr", None):
+        from .fetch import fetch_snapshot
+
+        return fetch_snapshot(text, dataset=args.dataset or "online", rr=args.rr, oms=getattr(args, "oms", None))
+    raise UserError("say where the data comes from: --snapshot FILE (or 'demo'), or --rr URL to fetch it")
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    from .lumiranges import GoldenJSON
+    from .query import parse
+
+    text = _read_query(args.query)
+    node = parse(text)
+    dataset = _default_dataset(args.snapshot or "", args.dataset)
+    if args.remote:
+        from .fetch import remote_golden
+
+        if not args.rr:
+            raise UserError("--remote needs --rr URL (the Run Registry to ask)")
+        result = remote_golden(node, dataset=dataset or "online", rr=args.rr)
+    else:
+        from .evaluator import golden
+
+        snapshot = _snapshot_for(args, text)
+        result = golden(node, snapshot, dataset=dataset)
+    status = 0
+    if args.compare_remote:
+        from .fetch import remote_golden
+
+        if not args.rr:
+            raise UserError("--compare-remote needs --rr URL")
+        remote = remote_golden(node, dataset=dataset or "online", rr=args.rr)
+        diff = result.diff(remote)
+        print(("local and remote agree" if diff.identical else "local and remote DIFFER\n" + diff.summary()), file=sys.stderr)
+        status = 0 if diff.identical else 1
+    if args.compare:
+        other = GoldenJSON.load(args.compare)
+        diff = result.diff(other)
+        print(("identical to " + args.compare) if diff.identical else ("differs from " + args.compare + "\n" + diff.summary()), file=sys.stderr)
+        status = 0 if diff.identical else 1
+    if args.output:
+        result.write(args.output)
+        print(f"wrote {args.output}: {result.n_runs} runs, {result.n_lumisections} lumisections", file=sys.stderr)
+    else:
+        print(result.to_json())
+    return status
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+    from .query import parse
+
+    text = _read_query(args.query)
+    node = parse(text)
+    snapshot = _snapshot_for(args, text)
+    report = explain(node, snapshot, dataset=_default_dataset(args.snapshot or "", args.dataset))
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.table())
+    if args.plot:
+        from .plots import plot_loss
+
+        plot_loss(report, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from .fetch import fetch_snapshot
+
+    text = _read_query(args.query)
+    snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=args.rr, oms=args.oms)
+    snap.save(args.output)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_json(args: argparse.Namespace) -> int:
+    from .lumiranges import GoldenJSON
+
+    def load(p: str) -> GoldenJSON:
+        try:
+            return GoldenJSON.load(p)
+        except OSError as exc:
+            raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
+
+    if args.op == "cmssw":
+        print(load(args.a).to_cmssw())
+        return 0
+    if args.b is None:
+        raise UserError(f"'dqquery json {args.op}' needs two files")
+    a, b = load(args.a), load(args.b)
+    if args.op == "diff":
+        diff = a.diff(b)
+        print(diff.summary())
+        if args.plot:
+            from .plots import plot_diff
+
+            plot_diff(diff, args.plot)
+            print(f"wrote {args.plot}", file=sys.stderr)
+        return 0 if diff.identical else 1
+    result = {"and": a & b, "or": a | b, "sub": a - b}[args.op]
+    if args.output:
+        result.write(args.output)
+    else:
+        print(result.to_json())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on bundled data: reproduce the official 2018 golden JSON from the demo snapshot."""
+    from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, load_demo
+    from .evaluator import golden
+    from .lumiranges import GoldenJSON
+    import time
+
+    print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
+    snapshot = load_demo()
+    t0 = time.perf_counter()
+    result = golden(DEMO_QUERY_2018, snapshot, dataset=DEMO_DATASET)
+    elapsed = time.perf_counter() - t0
+    official = GoldenJSON.load(OFFICIAL_2018)
+    diff = result.diff(official)
+    print(f"dataset: {DEMO_DATASET}")
+    print(f"golden JSON: {result.n_runs} runs, {result.n_lumisections} lumisections, computed in {elapsed * 1000:.0f} ms")
+    if args.output:
+        result.write(args.output)
+        print(f"wrote {args.output}")
+    if diff.identical:
+        print(f"identical to the official file {Path(OFFICIAL_2018).name}")
+        return 0
+    print("DIFFERS from the official file:\n" + diff.summary())
+    return 1
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dqquery",
+        description="One small query language for CMS data quality: check queries, compile them to Run Registry, "
+        "DIALS, OMS and json-logic, and compute golden JSONs locally.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"dqquery {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    q_help = "the query text, @FILE to read it from a file, or - for standard input"
+
+    s = sub.add_parser("check", help="check a query; print its canonical form", description="Check a query and print its canonical form (exit 2 with a located error if it is wrong).")
+    s.add_argument("query", help=q_help)
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("parse", help="print the syntax tree of a query as JSON", description="Print the checked syntax tree of a query as JSON.")
+    s.add_argument("query", help=q_help)
+    s.set_defaults(func=cmd_parse)
+
+    s = sub.add_parser("fields", help="list the known fields", description="List the field catalog: short name, type, level, qualified path.")
+    s.add_argument("--level", choices=["run", "dataset", "lumisection"], help="only fields of this level")
+    s.add_argument("--grep", metavar="TEXT", help="only fields whose path contains TEXT")
+    s.set_defaults(func=cmd_fields)
+
+    s = sub.add_parser(
+        "compile",
+        help="compile a query to a service's filter format",
+        description="Compile a query to a target's filter and print it as JSON. A clause the target cannot express exactly "
+        "is an error (exit 2) naming the clause; use `dqquery plan` for a superset request plus a local residual.",
+        epilog="targets: rr (runregistry.get_runs filter), rr-raw (ignore_filter_transformation=True), rr-datasets, "
+        "rr-datasets-raw, dials[:run|lumisection|th1|th2|file-index|dataset-index|ml-bad-lumisection|ml-models-index|mes], "
+        "oms[:runs|lumisections], jsonlogic (RR JSON portal rule), rr-portal[:DATASET] (the whole portal request)",
+    )
+    s.add_argument("query", nargs="?", help=q_help)
+    s.add_argument("--to", metavar="TARGET", help="target format (see below)")
+    s.add_argument("--from-jsonlogic", metavar="FILE", help="instead: read an RR json-logic rule and print it as a query")
+    s.set_defaults(func=cmd_compile)
+
+    s = sub.add_parser("plan", help="show the requests and local residual for a target", description="Show what dqquery would send to a target (a superset) and what it evaluates locally.")
+    s.add_argument("query", help=q_help)
+    s.add_argument("--to", required=True, metavar="TARGET", help="rr, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE]")
+    s.set_defaults(func=cmd_plan)
+
+    def data_source(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--snapshot", metavar="FILE", help="snapshot file (.json or .json.gz), or 'demo' for the bundled 2018 demo")
+        sp.add_argument("--dataset", metavar="PATTERN", help="dataset name pattern (RR style: %% and _ wildcards, (A|B)); default 'online' (the demo's dataset with --snapshot demo)")
+        sp.add_argument("--rr", metavar="URL", help="fetch from this Run Registry instead of a snapshot")
+        sp.add_argument("--oms", metavar="URL", help="OMS URL to use when fetching")
+
+    s = sub.add_parser("golden", help="compute a golden JSON", description="Compute the golden JSON of a query: locally from a snapshot or fetched data, or remotely with RR's JSON portal (--remote).")
+    s.add_argument("query", help=q_help)
+    data_source(s)
+    s.add_argument("-o", "--output", metavar="FILE", help="write the golden JSON here (atomically) instead of printing it")
+    s.add_argument("--compare", metavar="FILE", help="compare with an existing golden JSON (exit 1 if different)")
+    s.add_argument("--remote", action="store_true", help="ask RR's JSON portal to compute it (slow) instead of computing locally")
+    s.add_argument("--compare-remote", action="store_true", help="compute locally and also remotely, and report any lumisection where they differ")
+    s.set_defaults(func=cmd_golden)
+
+    s = sub.add_parser("explain", help="luminosity lost per clause", description="For each clause of a top-level 'and', the lumisections and recorded luminosity it removes, inclusively and exclusively.")
+    s.add_argument("query", help=q_help)
+    data_source(s)
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--plot", metavar="PNG", help="also draw the loss per clause (needs matplotlib)")
+    s.set_defaults(func=cmd_explain)
+
+    s = sub.add_parser("fetch", help="fetch the data a query needs into a snapshot file", description="Fetch runs, datasets and lumisection ranges from RR (and OMS) into a snapshot file.")
+    s.add_argument("query", help=q_help)
+    s.add_argument("--dataset", metavar="PATTERN", help="dataset name pattern; default 'online'")
+    s.add_argument("--rr", metavar="URL", help="Run Registry URL (default: production)")
+    s.add_argument("--oms", metavar="URL", help="OMS URL (default: production)")
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="snapshot file to write (.json or .json.gz)")
+    s.set_defaults(func=cmd_fetch)
+
+    s = sub.add_parser("json", help="golden-JSON arithmetic: and, or, sub, diff, cmssw", description="Combine or compare golden JSON files (as CMSSW's compareJSON.py does).")
+    s.add_argument("op", choices=["and", "or", "sub", "diff", "cmssw"], help="and/or/sub: combine A and B; diff: what each has alone (exit 1 if different); cmssw: print A as a CMSSW lumi string")
+    s.add_argument("a", metavar="A", help="first golden JSON file")
+    s.add_argument("b", metavar="B", nargs="?", help="second golden JSON file")
+    s.add_argument("-o", "--output", metavar="FILE", help="write the result here (atomically)")
+    s.add_argument("--plot", metavar="PNG", help="with diff: draw the differences per run (needs matplotlib)")
+    s.set_defaults(func=cmd_json)
+
+    s = sub.add_parser("demo", help="reproduce the official 2018 golden JSON from the bundled demo snapshot", description="The main job on bundled data: evaluate the standard 2018 golden-JSON query on the demo snapshot and compare with the official file.")
+    s.add_argument("-o", "--output", metavar="FILE", help="also write the computed golden JSON here")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except QueryError as err:
+        print(err.render(), file=sys.stderr)
+        return 2
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # errors from fetching/servers carry their own readable message
+        from_fetch = type(err).__module__.startswith("dqquery.")
+        if from_fetch and isinstance(err, (ValueError, OSError, RuntimeError)):
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""In-memory interpreters of each service's filter semantics, traps included (used by tests and fake servers)."""

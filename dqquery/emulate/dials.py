@@ -1,0 +1,285 @@
+"""An in-memory model of how the DIALS server filters a list endpoint (django-filter on PostgreSQL).
+
+Used by property tests (compiled parameters must mean what the query means) and by the fake DIALS
+server. It is written from the reference notes on the backend (v1.12.0 ``FilterSet``s, django-filter and
+Django forms), independently of :mod:`dqquery.targets.dials`, so that a test comparing the two can fail.
+
+Behaviour modelled, traps included:
+* Only declared filters act (:data:`FILTERSETS`); **every other parameter is silently ignored**
+  (``run_number__gt``, ``ls_numbet__lte``, ``order_by`` ...).
+* A repeated key uses its **last** value (``QueryDict.get``); an empty value means no filter.
+* Numbers are Django ``DecimalField``s (NumberFilter): ``" 5 "`` and ``"5.0"`` are fine, anything else
+  raises :class:`DialsBadRequest` ``{param: ["Enter a number."]}`` (HTTP 400). ``__in`` takes one
+  comma-separated value; each item is a number (an empty item matches nothing).
+* Booleans follow ``BooleanWidget``: lower-cased ``true``/``1`` and ``false``/``0``; **anything else
+  means no filter**.
+* Strings are Django ``CharField``s: stripped of surrounding whitespace (an all-blank value is no filter);
+  a NUL character is a 400.
+* ``__regex`` is PostgreSQL's case-sensitive ``~`` (search, unanchored), modelled with Python ``re`` in
+  ``DOTALL`` mode (``.`` matches a newline in PostgreSQL too). Close enough for the portable subset
+  dqquery emits; a pattern Python cannot compile is a :class:`DialsServerError` (PostgreSQL's
+  ``invalid regular expression`` is an HTTP 500).
+* ``dataset``/``me``/``logical_file_name`` (and their ``__regex``) are method filters on dimension tables;
+  here they test the row's own name column. A row without that column never matches (an unknown name
+  returns an empty result, not an error).
+* ml-models-index follows the cmsdials 2.4.1 client filter names (``id``, ``name``, ``active`` ...); the
+  semantics of ``input_signature_contains_me`` and ``tag_*`` are unknown, so they are not modelled
+  (ignored, like any undeclared parameter).
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+__all__ = [
+    "DEFAULT_ORDERING",
+    "DialsBadRequest",
+    "DialsServerError",
+    "FILTERSETS",
+    "PAGINATED",
+    "Filter",
+    "apply_dials_filters",
+    "declared_params",
+    "effective_page_size",
+    "sort_rows",
+]
+
+
+class DialsBadRequest(ValueError):
+    """HTTP 400: ``errors`` is the per-parameter body, e.g. ``{"run_number": ["Enter a number."]}``."""
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        self.errors = dict(errors)
+        super().__init__(self.errors)
+
+
+class DialsServerError(RuntimeError):
+    """HTTP 500: the database rejected the query (e.g. an invalid regular expression)."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One declared query parameter: the row column it reads, its lookup and its value kind."""
+
+    column: str
+    lookup: str  # exact | gte | lte | in | regex
+    kind: str  # number | string | bool
+
+
+def _declare(fields: Mapping[str, tuple[str, ...]], *, methods: tuple[str, ...] = (), extra: Mapping[str, Filter] | None = None) -> dict[str, Filter]:
+    """A FilterSet the django-filter way: ``Meta.fields = {field: [lookups]}`` plus method filters."""
+    out: dict[str, Filter] = {}
+    for column, lookups in fields.items():
+        for lookup in lookups:
+            name = column if lookup == "exact" else f"{column}__{lookup}"
+            out[name] = Filter(column, lookup, _KIND.get(column, "number"))
+    for column in methods:  # DatasetFilterMethods, MEFilterMethods, FileIndexFilterMethods
+        out[column] = Filter(column, "exact", "string")
+        out[f"{column}__regex"] = Filter(column, "regex", "string")
+    out.update(extra or {})
+    return out
+
+
+_KIND = {
+    "dataset": "string",
+    "me": "string",
+    "logical_file_name": "string",
+    "status": "string",
+    "name": "string",
+    "type": "string",
+    "active": "bool",
+    "ready": "bool",
+}
+
+_HISTOGRAM_FIELDS = {
+    "dataset_id": ("exact",),
+    "file_id": ("exact",),
+    "run_number": ("exact", "lte", "gte"),
+    "ls_number": ("exact", "lte", "gte"),
+    "me_id": ("exact",),
+    "entries": ("gte",),
+}
+
+FILTERSETS: dict[str, dict[str, Filter]] = {
+    "run": _declare({"dataset_id": ("exact", "in"), "run_number": ("exact", "lte", "gte")}, methods=("dataset",)),
+    "lumisection": _declare(
+        {"dataset_id": ("exact",), "run_number": ("exact", "lte", "gte"), "ls_number": ("exact", "lte", "gte")},
+        methods=("dataset",),
+    ),
+    "th1": _declare(_HISTOGRAM_FIELDS, methods=("dataset", "me", "logical_file_name")),
+    "th2": _declare(_HISTOGRAM_FIELDS, methods=("dataset", "me", "logical_file_name")),
+    "file-index": _declare(
+        {"dataset_id": ("exact",), "logical_file_name": ("exact", "regex"), "status": ("exact",)},
+        methods=("dataset",),
+        extra={"min_size": Filter("file_size", "gte", "number")},
+    ),
+    "dataset-index": _declare({"dataset": ("exact", "regex")}),
+    "mes": _declare({"me": ("exact", "regex"), "dim": ("exact",)}),
+    "ml-bad-lumisection": _declare(
+        {
+            "model_id": ("exact", "in"),
+            "dataset_id": ("exact", "in"),
+            "me_id": ("exact",),
+            "run_number": ("exact", "in"),
+            "ls_number": ("exact",),
+        },
+        methods=("dataset", "me"),
+    ),
+    "ml-models-index": _declare(
+        {"id": ("exact", "in"), "name": ("exact", "regex"), "active": ("exact",), "ready": ("exact",), "type": ("exact",)}
+    ),
+}
+"""Endpoint -> declared parameter -> filter. Anything else is ignored by the server."""
+
+_ALIASES = {"h1d": "th1", "h2d": "th2"}
+
+DEFAULT_ORDERING: dict[str, tuple[str, ...]] = {
+    "run": ("dataset_id", "run_number"),
+    "lumisection": ("dataset_id", "run_number", "ls_number"),
+    "th1": ("dataset_id", "run_number", "ls_number", "me_id"),
+    "th2": ("dataset_id", "run_number", "ls_number", "me_id"),
+    "file-index": ("dataset_id", "file_id"),
+    "dataset-index": ("dataset_id",),
+    "mes": ("me_id",),  # UNVERIFIED: primary key of the ME dimension
+    "ml-bad-lumisection": ("model_id", "dataset_id", "run_number", "ls_number"),  # UNVERIFIED: client retrieve key
+    "ml-models-index": ("id",),  # UNVERIFIED
+}
+"""Default ordering (the composite primary key) of each endpoint's list."""
+
+PAGINATED: frozenset[str] = frozenset(FILTERSETS) - {"mes"}
+"""Endpoints with cursor pagination; ``mes`` returns a bare JSON array."""
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 500
+
+
+def _endpoint(endpoint: str) -> str:
+    name = _ALIASES.get(endpoint, endpoint)
+    if name not in FILTERSETS:
+        raise KeyError(f"unknown DIALS endpoint {endpoint!r}")
+    return name
+
+
+def declared_params(endpoint: str) -> frozenset[str]:
+    """The parameter names the endpoint's FilterSet declares."""
+    return frozenset(FILTERSETS[_endpoint(endpoint)])
+
+
+def effective_page_size(raw: str | None) -> int:
+    """DRF ``page_size``: above 500 is capped to 500; missing, zero, negative or garbage is 10."""
+    try:
+        size = int(str(raw).strip()) if raw is not None else 0
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return DEFAULT_PAGE_SIZE if size <= 0 else min(size, MAX_PAGE_SIZE)
+
+
+def sort_rows(endpoint: str, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Rows in the endpoint's default order."""
+    order = DEFAULT_ORDERING[_endpoint(endpoint)]
+    return sorted(rows, key=lambda r: tuple(r[c] for c in order))
+
+
+# ------------------------------------------------------------------------------------------ value parsing
+
+_NO_FILTER = object()
+_EMPTY_VALUES = ("", None)
+
+
+def _last(value: Any) -> Any:
+    """``QueryDict.get``: the last value of a repeated key."""
+    if isinstance(value, (list, tuple)):
+        return value[-1] if value else None
+    return value
+
+
+def _wire(value: Any) -> str | None:
+    """What reaches the server for a Python value (``requests`` sends ``True`` as ``True``)."""
+    return None if value is None else str(value)
+
+
+def _number(text: str) -> decimal.Decimal:
+    try:
+        d = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise ValueError("Enter a number.") from None
+    if not d.is_finite():
+        raise ValueError("Enter a number.")
+    return d
+
+
+def _string(text: str) -> Any:
+    if "\x00" in text:
+        raise ValueError("Null characters are not allowed.")
+    stripped = text.strip()
+    return _NO_FILTER if stripped == "" else stripped
+
+
+def _boolean(text: str) -> Any:
+    return {"true": True, "1": True, "false": False, "0": False}.get(text.lower(), _NO_FILTER)
+
+
+def _parse(flt: Filter, text: str) -> Any:
+    if flt.lookup == "in":
+        items = text.split(",")
+        return [_number(i) if i.strip() else None for i in items] if flt.kind == "number" else items
+    if flt.kind == "number":
+        return _number(text)
+    if flt.kind == "bool":
+        return _boolean(text)
+    return _string(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error as exc:
+        raise DialsServerError(f"invalid regular expression: {exc}") from None
+
+
+def _matcher(flt: Filter, value: Any) -> Callable[[Any], bool]:
+    if flt.lookup == "exact":
+        return lambda x: x is not None and x == value
+    if flt.lookup == "gte":
+        return lambda x: x is not None and x >= value
+    if flt.lookup == "lte":
+        return lambda x: x is not None and x <= value
+    if flt.lookup == "in":
+        wanted = [v for v in value if v is not None]
+        return lambda x: x is not None and any(x == v for v in wanted)
+    if flt.lookup == "regex":
+        rx = _regex(value)
+        return lambda x: isinstance(x, str) and rx.search(x) is not None
+    raise AssertionError(f"unknown lookup {flt.lookup}")  # pragma: no cover
+
+
+def apply_dials_filters(endpoint: str, params: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows the DIALS ``endpoint`` list would return for these query parameters (in input order).
+
+    ``params`` values are strings (or lists of strings for a repeated key; other values are sent as
+    ``str(value)`` like ``requests`` does). Raises :class:`DialsBadRequest` for invalid values and
+    :class:`DialsServerError` for an invalid regex.
+    """
+    filterset = FILTERSETS[_endpoint(endpoint)]
+    active: list[tuple[str, Callable[[Any], bool]]] = []
+    errors: dict[str, list[str]] = {}
+    for name, flt in filterset.items():
+        text = _wire(_last(params.get(name)))
+        if text in _EMPTY_VALUES:
+            continue
+        try:
+            value = _parse(flt, text)  # type: ignore[arg-type]
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+            continue
+        if value is _NO_FILTER or value == []:
+            continue
+        active.append((flt.column, _matcher(flt, value)))
+    if errors:
+        raise DialsBadRequest(errors)
+    return [row for row in rows if all(test(row.get(column)) for column, test in active)]

@@ -1,0 +1,262 @@
+"""Fetch a :class:`~dqquery.snapshot.Snapshot` for a query from the services, and ask RR for its golden JSON.
+
+:func:`fetch_snapshot` decisions:
+* Push-down: the run-level clauses of the query (the operands of a top-level ``and`` that use only run
+  fields: ``run_number``, ``run.oms.*``, ``run.rr.*``) are compiled with
+  ``dqquery.targets.runregistry.to_rr(..., raw=True)`` and sent to RR; an operand RR cannot express is simply
+  not pushed (pushing is only a pre-selection: the snapshot is evaluated locally with the WHOLE query, so
+  the pushed filter may select more, never less). A query with no run-level part fetches every run: warned.
+* Then: the matching runs (``runs_filtered_ordered``, the online view) and datasets
+  (``datasets_filtered_ordered`` with the same run clauses and ``dataset == <name>``), then, concurrently
+  (``workers`` threads), the RR and OMS lumisection ranges of every (run, dataset). A run whose online cache
+  row is missing (so ``runs_filtered_ordered`` omits it) is rebuilt from the dataset's included ``Run``.
+* OMS ranges from RR carry ``{}`` for lumisections without OMS data; those are dropped so such
+  lumisections are "without OMS data", as in RR's own golden-JSON view. With ``oms=`` an
+  :class:`~dqquery.sources.oms.OMSClient`, OMS bits and per-lumisection luminosity come from OMS itself.
+* Nothing silently incomplete: if any request fails after its retries, :class:`FetchError` is raised with
+  ``partial`` (a dict of what was fetched) and ``resume`` (a :class:`FetchState`); pass it back as
+  ``resume_from=`` and only the missing pieces are requested.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from . import ast as A
+from .catalog import OMS_LUMISECTION_BITS, lookup
+from .query import as_node
+from .sources.http import FetchError, run_concurrently
+from .sources.runregistry import PagedResume, RunRegistryClient
+
+__all__ = ["FetchState", "fetch_snapshot", "remote_golden", "remote_golden_row", "run_level_part"]
+
+log = logging.getLogger("dqquery.fetch")
+
+ONLINE = "online"
+
+
+@dataclass
+class FetchState:
+    """Progress of one :func:`fetch_snapshot` call (the ``resume`` of its :class:`FetchError`)."""
+
+    key: str  # canonical (run filter, dataset filter) the state belongs to
+    runs_paging: PagedResume | None = None
+    datasets_paging: PagedResume | None = None
+    runs: list[dict[str, Any]] | None = None
+    datasets: list[dict[str, Any]] | None = None
+    lumisections: dict[tuple[str, int, str], Any] = field(default_factory=dict)  # (kind, run, dataset) -> answer
+
+    def partial(self) -> dict[str, Any]:
+        return {"runs": list(self.runs or []), "datasets": list(self.datasets or []),
+                "lumisections": dict(self.lumisections)}
+
+
+# ------------------------------------------------------------------------------------------- push-down
+
+
+def _is_run_level(node: Any) -> bool:
+    for ref in A.fields_of(node):
+        info = lookup(ref.path)
+        if info is None or info.level != "run":
+            return False
+    return True
+
+
+def run_level_part(query: Any) -> Any:
+    """The conjunction of the query's top-level operands that use only run-level fields (``None`` if none)."""
+    node = as_node(query)
+    operands = list(node.operands) if isinstance(node, A.And) else [node]
+    run_ops = [op for op in operands if _is_run_level(op)]
+    return A.make_and(run_ops) if run_ops else None
+
+
+def _pushable(operands: Iterable[Any], kind: str) -> tuple[list[Any], list[Any]]:
+    """Operands ``to_rr`` accepts for ``kind``, and the ones it refuses (those stay local)."""
+    from .errors import QueryError
+    from .targets.runregistry import to_rr
+
+    ok, refused = [], []
+    for op in operands:
+        try:
+            to_rr(op, kind=kind, raw=True)
+        except QueryError:
+            refused.append(op)
+        else:
+            ok.append(op)
+    return ok, refused
+
+
+def _dataset_clause(dataset: str) -> Any:
+    value = A.StringValue(value=dataset)
+    ref = A.FieldRef(name="dataset", path="dataset.name")
+    if any(ch in dataset for ch in "%_"):
+        return as_node(A.Like(field=ref, pattern=dataset))
+    return as_node(A.Compare(field=ref, op="==", value=value))
+
+
+def backend_filters(query: Any, dataset: str | None) -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
+    """(runs filter, datasets filter, run-level operands not pushed) in RR's backend format."""
+    from .targets.runregistry import to_rr
+
+    run_ops: list[Any] = []
+    if query is not None:
+        part = run_level_part(query)
+        if part is not None:
+            run_ops = list(part.operands) if isinstance(part, A.And) else [part]
+    runs_ops, refused = _pushable(run_ops, "runs")
+    ds_ops, _ = _pushable(runs_ops, "datasets")
+    if not runs_ops:
+        warnings.warn(
+            "the query has no run-level clause Run Registry can evaluate: fetching EVERY run "
+            "(add e.g. run_number in 355100..362760 to fetch less)",
+            stacklevel=3,
+        )
+    runs_filter = to_rr(A.make_and(runs_ops), kind="runs", raw=True) if runs_ops else {}
+    ds_node = A.make_and(ds_ops + ([_dataset_clause(dataset)] if dataset is not None else []))
+    datasets_filter = to_rr(ds_node, kind="datasets", raw=True) if (ds_ops or dataset is not None) else {}
+    return runs_filter, datasets_filter, refused
+
+
+# ---------------------------------------------------------------------------------------------- fetch
+
+
+def _drop_empty(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in ranges if any(k not in ("start", "end") for k in r)]
+
+
+def _oms_ranges_from_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """OMS lumisection rows -> (bit ranges, luminosity block)."""
+    keep = set(OMS_LUMISECTION_BITS) | {"prescale_index", "prescale_name", "pileup"}
+    ranges: list[dict[str, Any]] = []
+    recorded: dict[int, Any] = {}
+    delivered: dict[int, Any] = {}
+    for row in sorted(rows, key=lambda r: r["lumisection_number"]):
+        ls = int(row["lumisection_number"])
+        bits = {k: v for k, v in row.items() if k in keep}
+        recorded[ls] = row.get("recorded_lumi_per_lumisection")
+        delivered[ls] = row.get("delivered_lumi_per_lumisection")
+        last = ranges[-1] if ranges else None
+        if last is not None and last["end"] == ls - 1 and {k: v for k, v in last.items() if k not in ("start", "end")} == bits:
+            last["end"] = ls
+        else:
+            ranges.append({**bits, "start": ls, "end": ls})
+    if not recorded:
+        return ranges, None
+    first, last_ls = min(recorded), max(recorded)
+    block = {"start": first, "recorded": [recorded.get(ls) for ls in range(first, last_ls + 1)],
+             "delivered": [delivered.get(ls) for ls in range(first, last_ls + 1)]}
+    return ranges, block
+
+
+def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegistryClient | None = None, oms: Any = None,
+                   cache: Any = None, workers: int = 8, *, resume_from: FetchState | None = None,
+                   progress: bool | None = None) -> Any:
+    """Fetch what ``query`` needs for ``dataset`` (``None``: every dataset) into a :class:`~dqquery.snapshot.Snapshot`.
+
+    ``rr``/``oms``: clients (default: a :class:`RunRegistryClient` from the environment, using ``cache``).
+    Raises :class:`~dqquery.sources.http.FetchError` (``.partial``, ``.resume``) when it cannot finish.
+    """
+    from .snapshot import Snapshot
+
+    if rr is None:
+        rr = RunRegistryClient(cache=cache, workers=workers, progress=progress)
+    runs_filter, datasets_filter, refused = backend_filters(query, dataset)
+    if refused:
+        log.info("not pushed to Run Registry (evaluated locally): %s", ", ".join(str(op) for op in refused))
+    key = json.dumps({"runs": runs_filter, "datasets": datasets_filter, "oms": oms is not None}, sort_keys=True)
+    state = resume_from if resume_from is not None else FetchState(key)
+    if state.key != key:
+        raise ValueError("resume_from belongs to a different fetch (other query or dataset)")
+
+    def fail(message: str, exc: BaseException, errors: list[tuple[Any, BaseException]] | None = None) -> FetchError:
+        return FetchError(f"{message}: {exc}. Pass resume_from=error.resume to continue.", partial=state.partial(),
+                          resume=state, errors=errors or [(None, exc)])
+
+    if state.runs is None:
+        try:
+            state.runs = rr.runs(runs_filter, resume_from=state.runs_paging)
+        except FetchError as exc:
+            state.runs_paging = exc.resume
+            raise fail("fetching runs failed", exc) from exc
+    if state.datasets is None:
+        try:
+            state.datasets = rr.datasets(datasets_filter, resume_from=state.datasets_paging)
+        except FetchError as exc:
+            state.datasets_paging = exc.resume
+            raise fail("fetching datasets failed", exc) from exc
+
+    runs = {int(r["run_number"]): r for r in state.runs}
+    for ds in state.datasets:  # a run the online view omitted: take it from the dataset's included Run
+        number = int(ds["run_number"])
+        if number not in runs:
+            included = ds.get("Run") or {}
+            runs[number] = {"run_number": number, "oms_attributes": included.get("oms_attributes") or {},
+                            "rr_attributes": included.get("rr_attributes") or {}}
+    targets = {(int(ds["run_number"]), ds["name"]) for ds in state.datasets}
+    if dataset == ONLINE:
+        targets |= {(number, ONLINE) for number in runs}
+    units: list[tuple[str, int, str]] = []
+    for run, name in sorted(targets):
+        units.append(("rr", run, name))
+        if oms is None:
+            units.append(("oms", run, name))
+    if oms is not None:
+        units.extend(("oms-api", run, "") for run in sorted({run for run, _ in targets}))
+    todo = [u for u in units if u not in state.lumisections]
+
+    def work(unit: tuple[str, int, str]) -> Any:
+        kind, run, name = unit
+        if kind == "rr":
+            return rr.lumisection_ranges(run, name)
+        if kind == "oms":
+            return rr.oms_lumisection_ranges(run, name)
+        return oms.lumisections(run)
+
+    done, errors = run_concurrently(todo, work, workers=workers, desc="lumisections", progress=progress)
+    state.lumisections.update(done)
+    if errors:
+        errors.sort(key=lambda e: e[0])
+        failed = ", ".join(f"{k} run {r}" + (f" {n!r}" if n else "") for (k, r, n), _ in errors[:5])
+        more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+        raise fail(f"{len(errors)} of {len(units)} lumisection requests failed ({failed}{more})", errors[0][1], errors) from errors[0][1]
+
+    lumisections: dict[int, dict[str, Any]] = {}
+    for run, name in sorted(targets):
+        entry: dict[str, Any] = {"rr": state.lumisections[("rr", run, name)]}
+        if oms is None:
+            entry["oms"] = _drop_empty(state.lumisections[("oms", run, name)])
+        else:
+            entry["oms"], block = _oms_ranges_from_rows(state.lumisections[("oms-api", run, "")])
+            if block is not None:
+                entry["luminosity"] = block
+        lumisections.setdefault(run, {})[name] = entry
+    datasets = [ds for ds in state.datasets]
+    return Snapshot.from_dict({"runs": [runs[n] for n in sorted(runs)], "datasets": datasets,
+                               "lumisections": lumisections})
+
+
+# --------------------------------------------------------------------------------------- remote golden
+
+
+def remote_golden_row(query: Any, dataset: str | None = None, rr: RunRegistryClient | None = None, *,
+                      poll_interval: float = 2.0, max_interval: float = 30.0, timeout: float = 3600.0) -> dict[str, Any]:
+    """Submit the query to RR's JSON portal (``rr_portal_request``), poll with backoff, return the GeneratedJson row."""
+    from .targets.jsonlogic import rr_portal_request
+
+    request = rr_portal_request(query, dataset)
+    client = rr or RunRegistryClient()
+    return client.create_json(request["json_logic"], request["dataset_name_filter"], poll_interval=poll_interval,
+                              max_interval=max_interval, timeout=timeout)
+
+
+def remote_golden(query: Any, dataset: str | None = None, rr: RunRegistryClient | None = None, **kwargs: Any) -> Any:
+    """RR's own golden JSON for the query (a :class:`~dqquery.lumiranges.GoldenJSON`; see :func:`remote_golden_row`)."""
+    from .lumiranges import GoldenJSON
+
+    row = remote_golden_row(query, dataset, rr, **kwargs)
+    generated: Mapping[str, Any] = row.get("generated_json") or {}
+    return GoldenJSON(generated)

@@ -1,0 +1,391 @@
+"""Snapshots: Run Registry run, dataset and lumisection data stored as the services return it.
+
+A :class:`Snapshot` is what the local golden-JSON evaluator (:mod:`dqquery.evaluator`) reads. Its layout
+mirrors Run Registry responses so fetched data can be saved unchanged::
+
+    {"runs": [<run objects as runs_filtered_ordered returns them: run_number, oms_attributes, rr_attributes, ...>],
+     "datasets": [<dataset objects as datasets_filtered_ordered returns them: run_number, name, dataset_attributes, ...>],
+     "lumisections": {"<run_number>": {"<dataset name, or online>": {
+         "rr":  [<rr_lumisection_ranges items: {"<ws>-<col>": {"status", "comment", "cause"}, ..., "start", "end"}>],
+         "oms": [<oms_lumisection_ranges items: {"<bit>": true | false | null, ..., "start", "end"}>],
+         "luminosity": {"start": <first LS>, "recorded": [<per LS>], "delivered": [<per LS>]}   # optional
+     }}}}
+
+Decisions:
+* Run and dataset objects keep every key they came with (``extra="allow"``); only ``run_number``, ``name``,
+  ``oms_attributes``, ``rr_attributes`` and ``dataset_attributes`` are interpreted.
+* Range lists are validated by hand (not one pydantic model per range) so a full year loads fast: every range is
+  an object with integer ``start <= end`` (1-based, inclusive), ranges of one list are in increasing order and
+  never overlap. An RR range maps flags to triplet objects (``{"status": ...}``; comment/cause optional).
+* Per-lumisection luminosity breaks OMS ranges at every lumisection (Run Registry's own
+  ``oms_lumisection_ranges`` leaves it out for that reason). So luminosity may be given either inside OMS ranges
+  (``recorded``/``delivered`` keys: the value of *each* lumisection of the range) or, compactly, in the optional
+  ``luminosity`` block: dense per-lumisection lists starting at lumisection ``start`` (``null`` allowed). Where a
+  block list covers a lumisection, its value wins over the range's key (a ``null`` there means missing). The block alone does not make a lumisection "have OMS
+  data": only OMS ranges do.
+* Every problem is a :class:`SnapshotError` (a ``ValueError``) that says where: ``run 315257, dataset 'online',
+  rr range #3 (start 40, end 12): start is after end``.
+* Consistency: run numbers are unique; each dataset and each lumisection entry belongs to a run of ``runs``;
+  a (run, dataset name) appears at most once in ``datasets``. A lumisection entry without a dataset object is
+  allowed (the evaluator then knows only the dataset's name), since the ``online`` dataset is often not fetched.
+* Files: ``.json`` or gzip-compressed JSON (detected from the content, any file name). ``save`` is atomic
+  (temporary file in the same directory, fsync, ``os.replace``) and gzips when the name ends with ``.gz``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+__all__ = ["DatasetRecord", "LumisectionData", "RunRecord", "Snapshot", "SnapshotError", "ONLINE"]
+
+ONLINE = "online"
+"""Run Registry's name of the online dataset of every run."""
+
+PathLike = Union[str, "os.PathLike[str]"]
+_RANGE_KEYS = ("start", "end")
+
+
+class SnapshotError(ValueError):
+    """A snapshot file or object is invalid; the message says where."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class RunRecord(BaseModel):
+    """One run object as ``runs_filtered_ordered`` returns it (unknown keys are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    run_number: int = Field(ge=1)
+    oms_attributes: dict[str, Any] = Field(default_factory=dict)
+    rr_attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("oms_attributes", "rr_attributes", mode="before")
+    @classmethod
+    def _null_is_empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+
+class DatasetRecord(BaseModel):
+    """One dataset object as ``datasets_filtered_ordered`` returns it (unknown keys are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+    run_number: int = Field(ge=1)
+    name: str
+    dataset_attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("dataset_attributes", mode="before")
+    @classmethod
+    def _null_is_empty(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+
+class LumisectionData(BaseModel):
+    """RR and OMS lumisection ranges of one (run, dataset), and optional per-lumisection luminosity."""
+
+    model_config = ConfigDict(extra="allow")
+    rr: list[dict[str, Any]] = Field(default_factory=list)
+    oms: list[dict[str, Any]] = Field(default_factory=list)
+    luminosity: dict[str, Any] | None = None
+
+    def luminosity_value(self, key: str, ls: int, range_value: Any = None) -> Any:
+        """The ``recorded``/``delivered`` value of one lumisection: the block's when it covers ``ls`` for that
+        key, else ``range_value`` (the value of the OMS range holding ``ls``)."""
+        block = self.luminosity
+        if block:
+            values = block.get(key)
+            i = ls - block["start"]
+            if values is not None and 0 <= i < len(values):
+                return values[i]
+        return range_value
+
+    def luminosity_span(self) -> tuple[int, int] | None:
+        """First and last lumisection the luminosity block covers, or ``None``."""
+        block = self.luminosity
+        if not block:
+            return None
+        n = max((len(block[k]) for k in ("recorded", "delivered") if block.get(k) is not None), default=0)
+        return (block["start"], block["start"] + n - 1) if n else None
+
+
+def _where(run: Any, dataset: str, side: str, index: int | None = None, rng: Any = None) -> str:
+    text = f"run {run}, dataset {dataset!r}, {side}"
+    if index is not None:
+        text += f" range #{index}"
+        if isinstance(rng, Mapping):
+            text += f" (start {rng.get('start')!r}, end {rng.get('end')!r})"
+    return text
+
+
+def _check_ranges(run: Any, dataset: str, side: str, ranges: list[dict[str, Any]]) -> None:
+    """Validate one range list: integer bounds, start <= end, increasing and non-overlapping."""
+    previous_end = 0
+    for i, rng in enumerate(ranges):
+        start, end = rng.get("start"), rng.get("end")
+        if not _is_int(start) or not _is_int(end):
+            raise SnapshotError(f"{_where(run, dataset, side, i, rng)}: 'start' and 'end' must be integers")
+        if start < 1:
+            raise SnapshotError(f"{_where(run, dataset, side, i, rng)}: lumisection numbers start at 1")
+        if start > end:
+            raise SnapshotError(f"{_where(run, dataset, side, i, rng)}: start is after end (inverted range)")
+        if start <= previous_end:
+            raise SnapshotError(
+                f"{_where(run, dataset, side, i, rng)}: overlaps or precedes the previous range (which ends at "
+                f"{previous_end}); ranges must be in increasing order without overlap"
+            )
+        previous_end = end
+        if side == "rr":
+            for key, triplet in rng.items():
+                if key in _RANGE_KEYS:
+                    continue
+                if not isinstance(triplet, Mapping):
+                    raise SnapshotError(
+                        f"{_where(run, dataset, side, i, rng)}: flag {key!r} must be a triplet object "
+                        f'{{"status": ..., "comment": ..., "cause": ...}}, got {type(triplet).__name__}'
+                    )
+                status = triplet.get("status")
+                if status is not None and not isinstance(status, str):
+                    raise SnapshotError(
+                        f"{_where(run, dataset, side, i, rng)}: flag {key!r} has a non-string status {status!r}"
+                    )
+
+
+def _check_luminosity(run: Any, dataset: str, block: Mapping[str, Any]) -> None:
+    where = f"run {run}, dataset {dataset!r}, luminosity"
+    start = block.get("start")
+    if not _is_int(start) or start < 1:
+        raise SnapshotError(f"{where}: 'start' must be an integer >= 1")
+    for key in ("recorded", "delivered"):
+        values = block.get(key)
+        if values is None:
+            continue
+        if not isinstance(values, list):
+            raise SnapshotError(f"{where}: {key!r} must be a list of per-lumisection numbers")
+        for i, v in enumerate(values):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, str))):
+                raise SnapshotError(f"{where}: {key}[{i}] (lumisection {start + i}) is {v!r}, not a number")
+
+
+class Snapshot(BaseModel):
+    """Runs, datasets and lumisection ranges (see the module docstring for the layout)."""
+
+    model_config = ConfigDict(extra="allow")
+    runs: list[RunRecord] = Field(default_factory=list)
+    datasets: list[DatasetRecord] = Field(default_factory=list)
+    lumisections: dict[int, dict[str, LumisectionData]] = Field(default_factory=dict)
+    _runs_index: dict[int, RunRecord] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Snapshot:
+        seen: set[int] = set()
+        for i, run in enumerate(self.runs):
+            if run.run_number in seen:
+                raise SnapshotError(f"runs[{i}]: run {run.run_number} appears twice")
+            seen.add(run.run_number)
+        names: set[tuple[int, str]] = set()
+        for i, ds in enumerate(self.datasets):
+            if ds.run_number not in seen:
+                raise SnapshotError(f"datasets[{i}] ({ds.name!r}): run {ds.run_number} is not in 'runs'")
+            if (ds.run_number, ds.name) in names:
+                raise SnapshotError(f"datasets[{i}]: run {ds.run_number}, dataset {ds.name!r} appears twice")
+            names.add((ds.run_number, ds.name))
+        for run_number, per_dataset in self.lumisections.items():
+            if run_number not in seen:
+                raise SnapshotError(f"lumisections: run {run_number} has lumisection data but is not in 'runs'")
+            for name, data in per_dataset.items():
+                _check_ranges(run_number, name, "rr", data.rr)
+                _check_ranges(run_number, name, "oms", data.oms)
+                if data.luminosity is not None:
+                    _check_luminosity(run_number, name, data.luminosity)
+        return self
+
+    # ------------------------------------------------------------------------------------------ I/O
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Snapshot:
+        """Validate a decoded snapshot; raises :class:`SnapshotError` naming the place of the first problem."""
+        if not isinstance(data, Mapping):
+            raise SnapshotError(f"a snapshot must be a JSON object, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SnapshotError(_describe_validation_error(exc, data)) from None
+
+    @classmethod
+    def load(cls, path: PathLike) -> Snapshot:
+        """Read a snapshot from JSON or gzip-compressed JSON."""
+        raw = Path(path).read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            try:
+                raw = gzip.decompress(raw)
+            except (OSError, EOFError) as exc:
+                raise SnapshotError(f"{path}: corrupt gzip data: {exc}") from None
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SnapshotError(f"{path}: not valid JSON: {exc}") from None
+        try:
+            return cls.from_dict(data)
+        except SnapshotError as exc:
+            raise SnapshotError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready layout (run keys of ``lumisections`` as strings; unset luminosity omitted)."""
+        out = self.model_dump(mode="json", exclude_none=False)
+        for per_dataset in out["lumisections"].values():
+            for data in per_dataset.values():
+                if data.get("luminosity") is None:
+                    data.pop("luminosity", None)
+        out["lumisections"] = {str(k): v for k, v in out["lumisections"].items()}
+        return out
+
+    def save(self, path: PathLike, *, indent: int | None = None) -> None:
+        """Write atomically; gzip-compressed when the file name ends with ``.gz``."""
+        target = Path(path)
+        text = json.dumps(self.to_dict(), indent=indent, separators=None if indent else (",", ":"))
+        payload = text.encode()
+        if target.name.endswith(".gz"):
+            payload = gzip.compress(payload, compresslevel=9, mtime=0)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+        try:
+            os.chmod(tmp, _file_mode(target))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    @property
+    def runs_by_number(self) -> dict[int, RunRecord]:
+        """Run objects by run number."""
+        if self._runs_index is None or len(self._runs_index) != len(self.runs):
+            self._runs_index = {r.run_number: r for r in self.runs}
+        return self._runs_index
+
+    def datasets_of(self, run: int) -> dict[str, DatasetRecord | None]:
+        """Every dataset of a run known to the snapshot (dataset objects and lumisection entries), by name.
+
+        A name that only appears in ``lumisections`` maps to ``None`` (no dataset object).
+        """
+        out: dict[str, DatasetRecord | None] = {}
+        for ds in self.datasets:
+            if ds.run_number == run:
+                out[ds.name] = ds
+        for name in self.lumisections.get(run, {}):
+            out.setdefault(name, None)
+        return dict(sorted(out.items()))
+
+    def dataset_names(self) -> list[str]:
+        """Sorted distinct dataset names."""
+        names = {ds.name for ds in self.datasets}
+        for per_dataset in self.lumisections.values():
+            names.update(per_dataset)
+        return sorted(names)
+
+    def iter_datasets(self) -> Iterator[tuple[RunRecord, str, DatasetRecord | None, LumisectionData | None]]:
+        """``(run, dataset name, dataset object or None, lumisection data or None)`` in run then name order."""
+        by_run: dict[int, dict[str, DatasetRecord | None]] = {}
+        for ds in self.datasets:
+            by_run.setdefault(ds.run_number, {})[ds.name] = ds
+        for run_number, per_dataset in self.lumisections.items():
+            names = by_run.setdefault(run_number, {})
+            for name in per_dataset:
+                names.setdefault(name, None)
+        runs = self.runs_by_number
+        for run_number in sorted(by_run):
+            per_ls = self.lumisections.get(run_number, {})
+            for name in sorted(by_run[run_number]):
+                yield runs[run_number], name, by_run[run_number][name], per_ls.get(name)
+
+    def n_lumisections(self) -> int:
+        """Lumisections with both RR and OMS data, summed over (run, dataset)."""
+        from .evaluator import intersect_ranges
+
+        return sum(
+            end - start + 1
+            for per_dataset in self.lumisections.values()
+            for data in per_dataset.values()
+            for start, end, _, _ in intersect_ranges(data.rr, data.oms)
+        )
+
+    def to_pandas(self) -> Any:
+        """One row per (run, dataset, RR range x OMS range intersection); needs pandas.
+
+        Columns: ``run_number``, ``dataset``, ``start``, ``end``, ``rr.<flag>`` (status), ``oms.<key>``.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("Snapshot.to_pandas needs pandas: pip install 'dqquery[pandas]'") from exc
+        from .evaluator import intersect_ranges
+
+        rows: list[dict[str, Any]] = []
+        for run_number, per_dataset in sorted(self.lumisections.items()):
+            for name, data in sorted(per_dataset.items()):
+                for start, end, i, j in intersect_ranges(data.rr, data.oms):
+                    row: dict[str, Any] = {"run_number": run_number, "dataset": name, "start": start, "end": end}
+                    for k, v in data.rr[i].items():
+                        if k not in _RANGE_KEYS:
+                            row[f"rr.{k}"] = v.get("status")
+                    for k, v in data.oms[j].items():
+                        if k not in _RANGE_KEYS:
+                            row[f"oms.{k}"] = v
+                    rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _file_mode(target: Path) -> int:
+    """Keep the mode of an existing file; a new one gets the usual ``0o666 & ~umask`` (mkstemp would give 0o600)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _describe_validation_error(exc: ValidationError, data: Mapping[str, Any]) -> str:
+    """A pydantic error rewritten with run numbers and dataset names instead of list indexes."""
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    where = ".".join(str(p) for p in loc)
+    if loc and loc[0] in ("runs", "datasets") and len(loc) >= 2 and isinstance(loc[1], int):
+        items = data.get(loc[0]) or []
+        item = items[loc[1]] if loc[1] < len(items) else None
+        label = f"{loc[0]}[{loc[1]}]"
+        if isinstance(item, Mapping) and "run_number" in item:
+            label += f" (run {item.get('run_number')!r}"
+            label += f", dataset {item.get('name')!r})" if loc[0] == "datasets" else ")"
+        rest = ".".join(str(p) for p in loc[2:])
+        where = f"{label}{': ' + rest if rest else ''}"
+    elif loc and loc[0] == "lumisections" and len(loc) >= 2:
+        parts = [f"run {loc[1]}"]
+        if len(loc) >= 3:
+            parts.append(f"dataset {loc[2]!r}")
+        if len(loc) >= 4:
+            side = str(loc[3])
+            parts.append(f"{side} range #{loc[4]}" if len(loc) >= 5 and isinstance(loc[4], int) else side)
+        where = "lumisections: " + ", ".join(parts)
+    count = exc.error_count()
+    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
+    return f"{where}: {msg}{more}" if where else f"{msg}{more}"

@@ -1,0 +1,246 @@
+"""Credentials for the CMS services: SSO client-credentials tokens, bearer tokens, DIALS secret keys.
+
+Decisions:
+* Every credential object has ``apply(headers)`` (adds its header, fetching a token when needed) and
+  ``invalidate()`` (forget a cached token, used after a 401).
+* Client credentials are exchanged at CERN's SSO token endpoint (configurable: ``token_url=`` or
+  ``DQQUERY_SSO_TOKEN_URL``) for an audience; the token is cached IN MEMORY until shortly before it expires
+  and shared by the client's threads (one exchange at a time). Tokens and secrets are never logged, never
+  put in ``repr``, never written to the cache.
+* Credentials come from arguments or environment variables; a missing one raises
+  :class:`MissingCredentials` at the first request that needs it, naming the variables to set:
+
+  ========== ================================================= =========================================
+  service    environment variables                             meaning
+  ========== ================================================= =========================================
+  RR         ``SSO_CLIENT_ID``, ``SSO_CLIENT_SECRET``          as the official ``runregistry`` client
+  OMS        ``OMS_CLIENT_ID``, ``OMS_CLIENT_SECRET``          falls back to ``SSO_CLIENT_ID``/``SECRET``
+  DIALS      ``DIALS_TOKEN``                                   a bearer token (``Authorization``)
+  DIALS      ``DIALS_CLIENT_ID``, ``DIALS_CLIENT_SECRET``      client credentials exchanged for a token
+  DIALS      ``DIALS_SECRET_KEY``                              legacy ``X-CLIENT-SECRET`` header
+  all        ``DQQUERY_SSO_TOKEN_URL``                         token endpoint (default CERN's)
+  ========== ================================================= =========================================
+
+* Services on a loopback address (fakes, a local RR backend) need no credentials by default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, MutableMapping
+from urllib.parse import urlsplit
+
+import requests
+
+from .http import SourceError
+
+__all__ = [
+    "AUDIENCES",
+    "BearerToken",
+    "ClientCredentials",
+    "DEFAULT_TOKEN_URL",
+    "MissingCredentials",
+    "NoAuth",
+    "SecretKey",
+    "auth_from_env",
+    "is_local",
+]
+
+log = logging.getLogger("dqquery.sources")
+
+DEFAULT_TOKEN_URL = "https://auth.cern.ch/auth/realms/cern/api-access/token"
+
+AUDIENCES: dict[str, str] = {
+    "rr": "cmsrunregistry-sso-proxy",
+    "oms": "cmsoms-prod",
+    "dials": "cms-dials-prod-confidential-app",
+}
+"""SSO audience (target application) of each production service."""
+
+ENV_CLIENT_CREDENTIALS: dict[str, tuple[tuple[str, str], ...]] = {
+    "rr": (("SSO_CLIENT_ID", "SSO_CLIENT_SECRET"),),
+    "oms": (("OMS_CLIENT_ID", "OMS_CLIENT_SECRET"), ("SSO_CLIENT_ID", "SSO_CLIENT_SECRET")),
+    "dials": (("DIALS_CLIENT_ID", "DIALS_CLIENT_SECRET"),),
+}
+"""Environment variables holding client credentials, in order of preference, per service."""
+
+SERVICE_NAMES = {"rr": "Run Registry", "oms": "OMS", "dials": "DIALS"}
+
+
+class MissingCredentials(SourceError):
+    """No credentials for a service that needs them; the message names the environment variables to set."""
+
+
+class AuthenticationFailed(SourceError):
+    """The SSO token endpoint refused the credentials (the secret is not shown)."""
+
+
+class NoAuth:
+    """No credentials (local services, fakes)."""
+
+    def apply(self, headers: MutableMapping[str, str]) -> None:
+        return None
+
+    def invalidate(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "NoAuth()"
+
+
+class BearerToken:
+    """A fixed bearer token (``Authorization: Bearer <token>``)."""
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise MissingCredentials("an empty bearer token was given")
+        self._token = token
+
+    def apply(self, headers: MutableMapping[str, str]) -> None:
+        headers["Authorization"] = f"Bearer {self._token}"
+
+    def invalidate(self) -> None:
+        return None  # nothing to refresh: a fixed token stays what it is
+
+    def __repr__(self) -> str:
+        return "BearerToken(***)"
+
+
+class SecretKey:
+    """DIALS' legacy secret key, sent as ``X-CLIENT-SECRET`` (DIALS announced it will stop accepting it)."""
+
+    def __init__(self, secret: str) -> None:
+        if not secret:
+            raise MissingCredentials("an empty DIALS secret key was given")
+        self._secret = secret
+
+    def apply(self, headers: MutableMapping[str, str]) -> None:
+        headers["X-CLIENT-SECRET"] = self._secret
+
+    def invalidate(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "SecretKey(***)"
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float  # time.monotonic()
+
+
+class ClientCredentials:
+    """SSO client-credentials exchange; the token is cached in memory until ``margin`` seconds before expiry.
+
+    ``client_id``/``client_secret`` may be ``None``: they are then read from ``env_names`` when the first token
+    is needed, and :class:`MissingCredentials` names those variables if they are unset.
+    """
+
+    def __init__(self, client_id: str | None = None, client_secret: str | None = None, *, audience: str,
+                 token_url: str | None = None, env_names: tuple[tuple[str, str], ...] = (),
+                 service: str = "", timeout: tuple[float, float] = (10.0, 30.0), margin: float = 30.0,
+                 session: requests.Session | None = None) -> None:
+        self._client_id, self._client_secret = client_id, client_secret
+        self.audience = audience
+        self.token_url = token_url or os.environ.get("DQQUERY_SSO_TOKEN_URL") or DEFAULT_TOKEN_URL
+        self.env_names = env_names
+        self.service = service
+        self.timeout = timeout
+        self.margin = margin
+        self._session = session or requests.Session()
+        self._token: _Token | None = None
+        self._lock = threading.Lock()
+        self.exchanges = 0
+
+    def _credentials(self) -> tuple[str, str]:
+        if self._client_id and self._client_secret:
+            return self._client_id, self._client_secret
+        for id_name, secret_name in self.env_names:
+            client_id, secret = os.environ.get(id_name), os.environ.get(secret_name)
+            if client_id and secret:
+                return client_id, secret
+        wanted = " or ".join(f"{a} and {b}" for a, b in self.env_names) or "client_id and client_secret"
+        if self.service == "dials":
+            wanted += ", or DIALS_TOKEN (a bearer token), or DIALS_SECRET_KEY (legacy secret key)"
+        name = SERVICE_NAMES.get(self.service, self.service or "this service")
+        raise MissingCredentials(
+            f"no SSO client credentials for {name}: set the environment variables {wanted} "
+            "(an SSO application registered at CERN's application portal), or pass them to the client"
+        )
+
+    def token(self) -> str:
+        """A valid access token (exchanging credentials when none is cached or it is about to expire)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._token is not None and now < self._token.expires_at - self.margin:
+                return self._token.value
+            client_id, secret = self._credentials()
+            log.debug("requesting an SSO token for audience %s from %s", self.audience, self.token_url)
+            try:
+                response = self._session.post(
+                    self.token_url,
+                    data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+                          "audience": self.audience},
+                    headers={"Accept": "application/json"},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise AuthenticationFailed(f"could not reach the SSO token endpoint {self.token_url}: {type(exc).__name__}") from None
+            if response.status_code != 200:
+                detail = ""
+                try:
+                    body = response.json()
+                    detail = f": {body.get('error_description') or body.get('error') or ''}"
+                except ValueError:
+                    pass
+                raise AuthenticationFailed(
+                    f"the SSO token endpoint refused client {client_id!r} (HTTP {response.status_code}{detail})"
+                )
+            body = response.json()
+            value = body.get("access_token")
+            if not value:
+                raise AuthenticationFailed("the SSO token endpoint answered without an access_token")
+            expires_in = float(body.get("expires_in") or 300)
+            self._token = _Token(value, time.monotonic() + expires_in)
+            self.exchanges += 1
+            log.debug("got an SSO token for audience %s, valid %.0f s", self.audience, expires_in)
+            return value
+
+    def apply(self, headers: MutableMapping[str, str]) -> None:
+        headers["Authorization"] = f"Bearer {self.token()}"
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+    def __repr__(self) -> str:
+        return f"ClientCredentials(client_id={self._client_id or '<from environment>'!r}, audience={self.audience!r})"
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` points at this machine (no SSO in front of it)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def auth_from_env(service: str, url: str, *, token_url: str | None = None, env: Mapping[str, str] | None = None) -> Any:
+    """The default credentials of a service for ``url`` (see the module table).
+
+    Loopback URLs get :class:`NoAuth`. Otherwise DIALS prefers ``DIALS_TOKEN``, then client credentials, then
+    ``DIALS_SECRET_KEY``; RR and OMS use client credentials (read lazily, so constructing a client never fails).
+    """
+    environ = os.environ if env is None else env
+    if is_local(url):
+        return NoAuth()
+    if service == "dials":
+        if environ.get("DIALS_TOKEN"):
+            return BearerToken(environ["DIALS_TOKEN"])
+        if not (environ.get("DIALS_CLIENT_ID") and environ.get("DIALS_CLIENT_SECRET")) and environ.get("DIALS_SECRET_KEY"):
+            return SecretKey(environ["DIALS_SECRET_KEY"])
+    return ClientCredentials(audience=AUDIENCES[service], token_url=token_url, env_names=ENV_CLIENT_CREDENTIALS[service],
+                             service=service)

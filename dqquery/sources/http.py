@@ -1,0 +1,393 @@
+"""The HTTP transport shared by the Run Registry, DIALS and OMS clients.
+
+Decisions:
+* One ``requests.Session`` per client (connection reuse, thread-safe enough for our concurrent GET/POST use;
+  the pool is sized to the worker count).
+* Timeouts are ``(connect, read)`` seconds on every request; nothing waits forever.
+* Retries are bounded (``RetryPolicy.attempts``) with exponential backoff and full jitter, on: connection
+  errors, timeouts, broken/truncated bodies, bodies that are not JSON on a 2xx, HTTP 429 (honouring
+  ``Retry-After``, seconds or an HTTP date, capped) and 5xx. Other 4xx fail at once with
+  :class:`ServiceError` (the caller's mistake does not get better by asking again). A 401 with token auth
+  drops the cached token and is retried once.
+* Cache: a successful JSON answer is stored under (service, endpoint, canonical request); credentials never
+  take part in the key and are never stored. In ``offline`` mode the network is never used.
+* Nothing is ever silently incomplete: work that cannot finish raises :class:`FetchError` carrying what
+  was fetched (``partial``) and how to continue (``resume``).
+* Logging (logger ``dqquery.sources``) names method, URL, status, attempt and wait; never headers, tokens
+  or secrets.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Mapping, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+
+__all__ = [
+    "FetchError",
+    "HttpClient",
+    "RetryPolicy",
+    "ServiceError",
+    "SourceError",
+    "TransportError",
+    "run_concurrently",
+]
+
+log = logging.getLogger("dqquery.sources")
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+class SourceError(Exception):
+    """Base class of every error raised while talking to RR, DIALS or OMS."""
+
+
+class ServiceError(SourceError):
+    """The service answered with an error that retrying will not fix (4xx, or RR's ``{"err": ...}``)."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str = "", body: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.url, self.body = status, url, body
+
+
+class TransportError(SourceError):
+    """The request could not complete after every retry (connection, timeout, 5xx, 429, broken body)."""
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.url, self.status, self.attempts = url, status, attempts
+
+
+class FetchError(SourceError):
+    """A multi-request fetch that could not finish.
+
+    ``partial`` is what was fetched so far (never presented as complete); ``resume`` is an object to pass
+    back as ``resume_from=`` to continue without refetching what completed. ``__cause__`` is the first
+    underlying error; ``errors`` lists every failed unit of work with its error.
+    """
+
+    def __init__(self, message: str, *, partial: Any = None, resume: Any = None,
+                 errors: list[tuple[Any, BaseException]] | None = None) -> None:
+        super().__init__(message)
+        self.partial, self.resume, self.errors = partial, resume, errors or []
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter.
+
+    Attempt ``n`` (1-based) that fails waits ``uniform(0, min(max_backoff, backoff * 2**(n-1)))`` (full jitter
+    spreads concurrent workers), or the server's ``Retry-After`` capped at ``max_retry_after``.
+    """
+
+    attempts: int = 5
+    backoff: float = 0.5
+    max_backoff: float = 20.0
+    max_retry_after: float = 60.0
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    seed: int | None = None
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0.0, min(self.max_backoff, self.backoff * (2 ** (attempt - 1))))
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,  # includes ConnectTimeout
+    requests.Timeout,  # ReadTimeout
+    requests.exceptions.ChunkedEncodingError,  # truncated body
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (delta seconds, fractional accepted, or an HTTP date); ``None`` if absent/invalid."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def canonical(obj: Any) -> str:
+    """Deterministic JSON text (sorted keys, no spaces): the cache key of a request."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class HttpClient:
+    """JSON over HTTP with auth, timeouts, bounded retries and an optional cache.
+
+    ``service`` names the cache namespace (``rr``, ``dials``, ``oms``); ``auth`` is an object from
+    :mod:`dqquery.sources.auth` (``apply(headers)``, ``invalidate()``); ``sleep`` is injectable for tests.
+    """
+
+    def __init__(self, base_url: str, *, service: str, auth: Any = None, timeout: tuple[float, float] = (10.0, 120.0),
+                 retry: RetryPolicy | None = None, cache: Any = None, session: requests.Session | None = None,
+                 pool_size: int = 16, user_agent: str | None = None, sleep: Callable[[float], None] = time.sleep,
+                 fatal_status: Callable[[int, Any], bool] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.service = service
+        self.auth = auth
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.cache = cache
+        self.sleep = sleep
+        self.fatal_status = fatal_status
+        self._rng = random.Random(self.retry.seed)
+        self._rng_lock = threading.Lock()
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
+        from .. import __version__
+
+        self.user_agent = user_agent or f"dqquery/{__version__} (python {sys.version_info.major}.{sys.version_info.minor})"
+        self.requests_sent = 0
+        self._count_lock = threading.Lock()
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    # ---- the public call
+
+    def request_json(self, method: str, path: str, *, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+                     json_body: Any = None, cacheable: bool = True, headers: Mapping[str, str] | None = None,
+                     scope: Mapping[str, str] | None = None) -> Any:
+        """Send a request and return the decoded JSON answer (from the cache when possible).
+
+        ``scope``: non-secret header values that select the data (DIALS' ``Workspace``); part of the cache key.
+        """
+        request: dict[str, Any] = {"method": method, "path": "/" + path.lstrip("/"), "params": _param_list(params),
+                                   "body": json_body}
+        if scope:
+            request["scope"] = dict(scope)
+        key = canonical(request)
+        if self.cache is not None and cacheable:
+            hit, value = self.cache.lookup(self.service, path, key)
+            if hit:
+                log.debug("%s %s served from cache", method, self.url(path))
+                return value
+        response = self.send(method, path, params=params, json_body=json_body, headers=headers)
+        value = self._decoded(response)
+        if self.cache is not None and cacheable:
+            self.cache.put(self.service, path, key, value)
+        return value
+
+    def send(self, method: str, path: str, *, params: Any = None, json_body: Any = None,
+             headers: Mapping[str, str] | None = None, accept: Iterable[int] = (), decode_json: bool = True) -> requests.Response:
+        """The raw response after retries. Statuses in ``accept`` are returned as they are (not errors)."""
+        if self.cache is not None and getattr(self.cache, "offline", False):
+            from .cache import CacheMiss
+
+            raise CacheMiss(f"offline mode: {method} {self.url(path)} is not in the cache")
+        url = self.url(path)
+        accepted = set(accept)
+        refreshed_token = False
+        last_error = ""
+        last_status: int | None = None
+        attempt = 0
+        while True:
+            attempt += 1
+            wait_for: float | None = None
+            try:
+                response = self._once(method, url, params, json_body, headers)
+            except RETRYABLE_EXCEPTIONS as exc:
+                last_error, last_status = f"{type(exc).__name__}: {_short(exc)}", None
+                log.debug("%s %s attempt %d failed: %s", method, url, attempt, last_error)
+            else:
+                status = response.status_code
+                body = _maybe_json(response)
+                if status in accepted:
+                    return response
+                if status == 401 and self.auth is not None and not refreshed_token and hasattr(self.auth, "invalidate"):
+                    refreshed_token = True
+                    self.auth.invalidate()
+                    attempt -= 1  # a refreshed token is not a retry of a failure
+                    continue
+                if 200 <= status < 300:
+                    if not decode_json:
+                        return response
+                    if body is not _NOT_JSON:
+                        response._dqquery_json = body  # type: ignore[attr-defined]
+                        return response
+                    last_error, last_status = "the answer is not valid JSON (truncated?)", status
+                elif self.fatal_status is not None and self.fatal_status(status, body):
+                    raise ServiceError(_error_message(self.service, status, url, body), status=status, url=url,
+                                       body=None if body is _NOT_JSON else body)
+                elif status in self.retry.retry_statuses:
+                    last_error, last_status = f"HTTP {status}", status
+                    if status == 429 or "Retry-After" in response.headers:
+                        after = parse_retry_after(response.headers.get("Retry-After"))
+                        if after is not None:
+                            wait_for = min(after, self.retry.max_retry_after)
+                else:
+                    raise ServiceError(_error_message(self.service, status, url, body), status=status, url=url,
+                                       body=None if body is _NOT_JSON else body)
+                log.debug("%s %s attempt %d: %s", method, url, attempt, last_error)
+            if attempt >= self.retry.attempts:
+                raise TransportError(f"{method} {url} failed after {attempt} attempt(s): {last_error}",
+                                     url=url, status=last_status, attempts=attempt)
+            if wait_for is None:
+                with self._rng_lock:
+                    wait_for = self.retry.delay(attempt, self._rng)
+            log.debug("retrying %s %s in %.2f s", method, url, wait_for)
+            self.sleep(wait_for)
+
+    def _once(self, method: str, url: str, params: Any, json_body: Any, headers: Mapping[str, str] | None) -> requests.Response:
+        all_headers = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
+        if self.auth is not None:
+            self.auth.apply(all_headers)
+        with self._count_lock:
+            self.requests_sent += 1
+        log.debug("%s %s", method, url)
+        data = None
+        if json_body is not None:
+            data = json.dumps(json_body)
+            all_headers["Content-Type"] = "application/json"
+        response = self.session.request(method, url, params=params, data=data, headers=all_headers, timeout=self.timeout)
+        response.content  # read the whole body now so a truncated body fails inside the retry loop
+        return response
+
+    @staticmethod
+    def _decoded(response: requests.Response) -> Any:
+        cached = getattr(response, "_dqquery_json", _NOT_JSON)
+        return response.json() if cached is _NOT_JSON else cached
+
+    def close(self) -> None:
+        self.session.close()
+
+
+_NOT_JSON = object()
+
+
+def _maybe_json(response: requests.Response) -> Any:
+    if not response.content:
+        return _NOT_JSON
+    try:
+        return response.json()
+    except ValueError:
+        return _NOT_JSON
+
+
+def _param_list(params: Any) -> list[list[Any]]:
+    if params is None:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    return sorted([str(k), v if isinstance(v, (int, float, bool)) or v is None else str(v)] for k, v in items)
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _error_message(service: str, status: int, url: str, body: Any) -> str:
+    detail = ""
+    if isinstance(body, Mapping):
+        for key in ("err", "detail", "errors", "error_description", "error"):
+            if key in body:
+                detail = f": {body[key]}"
+                break
+        else:
+            detail = f": {canonical(body)[:300]}"
+    return f"{service} answered HTTP {status} for {url}{detail}"
+
+
+# ------------------------------------------------------------------------------------------ concurrency
+
+
+@dataclass
+class Progress:
+    """A tqdm bar when tqdm is installed and stderr is a terminal; otherwise nothing."""
+
+    total: int
+    desc: str
+    enabled: bool | None = None
+    _bar: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        enabled = self.enabled if self.enabled is not None else sys.stderr.isatty()
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=self.total, desc=self.desc, leave=False)
+
+    def update(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def run_concurrently(keys: Iterable[K], work: Callable[[K], T], *, workers: int = 8, desc: str = "fetching",
+                     progress: bool | None = None, stop_on_error: bool = False) -> tuple[dict[K, T], list[tuple[K, BaseException]]]:
+    """Run ``work(key)`` for every key on a bounded thread pool.
+
+    Returns ``(results by key, [(key, error), ...])``: every key is either in the results or in the errors,
+    so the caller can report exactly what is missing. ``stop_on_error`` cancels work not yet started after
+    the first failure. KeyboardInterrupt cancels pending work and propagates.
+    """
+    keys = list(keys)
+    results: dict[K, T] = {}
+    errors: list[tuple[K, BaseException]] = []
+    bar = Progress(len(keys), desc, progress)
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dqquery-fetch")
+    try:
+        futures: dict[Future[T], K] = {pool.submit(work, key): key for key in keys}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION, timeout=0.5)
+            for future in done:
+                key = futures[future]
+                error = future.exception()
+                if error is None:
+                    results[key] = future.result()
+                else:
+                    errors.append((key, error))
+                bar.update()
+            if errors and stop_on_error:
+                for future in pending:
+                    future.cancel()
+                done, _ = wait(pending)
+                for future in done:
+                    if not future.cancelled():
+                        key = futures[future]
+                        error = future.exception()
+                        if error is None:
+                            results[key] = future.result()
+                        else:
+                            errors.append((key, error))
+                break
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+        raise
+    pool.shutdown(wait=True)
+    bar.close()
+    return results, errors

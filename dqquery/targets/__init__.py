@@ -1,0 +1,1 @@
+"""Compilers from the query tree to each service's filter language."""

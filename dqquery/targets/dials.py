@@ -1,0 +1,748 @@
+"""Compile a query to the query parameters of one DIALS list endpoint.
+
+DIALS (``/api/v1/<endpoint>/``) filters with django-filter ``FilterSet``s: every declared
+``field__lookup`` is one query parameter, all parameters are AND-ed, and **anything undeclared is
+silently ignored** (the server then returns *unfiltered* data). So this compiler works from an explicit
+allow-list per endpoint (:data:`PARAMS`, the executable form of the reference's endpoint table) and
+never emits a parameter outside it.
+
+Decisions:
+* Allow-lists follow the backend v1.12.0 filter sets, except ``ml-models-index``, which follows the
+  cmsdials 2.4.1 client (``id``, ``id__in``, ``name``, ``name__regex``, ``active``): the client is newer than
+  the last backend source we have, and its field names (``id``/``name``) replaced v1.12.0's
+  ``model_id``/``filename``/``target_me``. ``dials.target_me`` is therefore not filterable anywhere.
+* The query is first put in negation normal form (De Morgan and comparison flipping are exact in
+  three-valued logic), then must be a conjunction of predicates; constraints are grouped per field and
+  turned into the fewest parameters that mean *exactly* the same thing:
+  - integers: ``==`` -> ``x``; ``>=``/``<=`` -> ``x__gte``/``x__lte``; strict ``>``/``<`` -> ``__gte v+1`` /
+    ``__lte v-1`` (there is no ``__gt``/``__lt``: they would be ignored); several bounds are intersected;
+    a value list -> ``x__in`` (CSV) where declared, else a gte/lte pair when the values are consecutive;
+    a bounded range on a field with only ``__in`` is enumerated (at most :data:`MAX_IN_VALUES` values);
+    an empty intersection is sent as ``x__gte=1&x__lte=0`` where both exist (it selects nothing).
+  - strings: ``==`` -> ``x`` (unless the value is empty or has edge whitespace: Django's ``CharField``
+    strips values and skips empty ones, which would silently drop the filter; then an anchored regex is
+    used); ``like`` -> an anchored ``__regex`` (``^...\\Z``) where ``%`` is ``.*``, ``_`` is ``.``, every
+    cased letter becomes a class of all its case variants (``[kKK]``, computed with Python's own
+    case-insensitive matching) so the case-insensitive LIKE stays exact on the case-sensitive
+    PostgreSQL regex; ``~`` is passed through (both are case-sensitive searches) after a portability
+    lint; ``contains`` -> an escaped literal search. Several patterns on one field are combined with
+    lookaheads at the start (``^(?=a\\Z)(?=.*?b)``), at most one of them a user regex. Equality values
+    are checked against the other constraints locally, so ``x == "a" and x like "%a%"`` is just ``x=a``.
+  - booleans: ``true``/``false`` strings (BooleanWidget lower-cases; ``x != true`` is ``x=false``).
+* Unsupported (a located :class:`~dqquery.errors.QueryError`, never a dropped clause): ``or``, ``!=`` on
+  numbers and strings, ``not like``, ``!~``, ``not in``, ``is null``, and a field or lookup the endpoint
+  does not declare. ``dqquery.plan(query, "dials:<endpoint>")`` fetches a superset and filters locally.
+* Regex portability: DIALS runs PostgreSQL ARE, dqquery's reference evaluation runs Python ``re``.
+  User regexes are limited to the common subset (no ``\\b``, named groups, possessive quantifiers,
+  inline flags, POSIX classes ...). Remaining known difference: ``.`` matches a newline in PostgreSQL;
+  DIALS names (datasets, MEs, files) contain none.
+* ``as_filters=True`` returns the cmsdials 2.4.1 filter object instead of the dict, and refuses what the
+  client model would drop: its th1/th2 models spell ``ls_number__lte`` as ``ls_numbet__lte``, and
+  ``RunFilters`` has no ``dataset_id__in``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import re
+from typing import Any, Callable, Iterable, NamedTuple
+
+from .. import ast as A
+from ..catalog import lookup as catalog_lookup
+from ..errors import QueryError
+from ..query import as_node, source_text
+from ..semantics import evaluate_predicate
+
+__all__ = [
+    "ENDPOINTS",
+    "ENDPOINT_ALIASES",
+    "MAX_IN_VALUES",
+    "PARAMS",
+    "SUPPORT",
+    "Param",
+    "canonical_endpoint",
+    "case_insensitive_class",
+    "conjuncts",
+    "filterable_paths",
+    "like_to_regex",
+    "literal_regex",
+    "negation_normal_form",
+    "response_columns",
+    "row_paths",
+    "to_dials",
+]
+
+MAX_IN_VALUES = 100
+"""Largest value list sent as one ``__in`` parameter (also the largest range enumerated into one)."""
+
+
+class Param(NamedTuple):
+    """What one declared DIALS query parameter filters: a catalog path and a django lookup."""
+
+    path: str
+    lookup: str  # "exact" | "gte" | "lte" | "in" | "regex"
+
+
+def _p(path: str, *lookups: str) -> dict[str, Param]:
+    """Django's naming: ``column`` for exact, ``column__lookup`` otherwise."""
+    column = _DEFAULT_PARAM_BASE[path]
+    return {(column if lk == "exact" else f"{column}__{lk}"): Param(path, lk) for lk in lookups}
+
+
+# Catalog path -> the DIALS column / parameter stem (django field name). The response rows use the same
+# names, except where noted in _COLUMN_OVERRIDES.
+_DEFAULT_PARAM_BASE: dict[str, str] = {
+    "run.run_number": "run_number",
+    "lumisection.lumisection_number": "ls_number",
+    "dataset.name": "dataset",
+    "dials.dataset_id": "dataset_id",
+    "dials.me": "me",
+    "dials.me_id": "me_id",
+    "dials.entries": "entries",
+    "dials.file_id": "file_id",
+    "dials.logical_file_name": "logical_file_name",
+    "dials.file_size": "file_size",
+    "dials.file_status": "status",
+    "dials.model_id": "model_id",
+    "dials.dim": "dim",
+    "dials.model_active": "active",
+}
+
+_DATASET_NAME = _p("dataset.name", "exact", "regex")  # method filters on the dataset dimension
+_ME_NAME = _p("dials.me", "exact", "regex")  # method filters on the ME dimension
+_FILE_NAME = _p("dials.logical_file_name", "exact", "regex")
+_HISTOGRAM: dict[str, Param] = {
+    **_p("dials.dataset_id", "exact"),
+    **_p("dials.file_id", "exact"),
+    **_p("run.run_number", "exact", "lte", "gte"),
+    **_p("lumisection.lumisection_number", "exact", "lte", "gte"),
+    **_p("dials.me_id", "exact"),
+    **_p("dials.entries", "gte"),  # no entries__lte, no entries exact
+    **_DATASET_NAME,
+    **_ME_NAME,
+    **_FILE_NAME,
+}
+
+PARAMS: dict[str, dict[str, Param]] = {
+    # backend v1.12.0 backend/run/filters.py
+    "run": {
+        **_p("dials.dataset_id", "exact", "in"),
+        **_p("run.run_number", "exact", "lte", "gte"),
+        **_DATASET_NAME,
+    },
+    # backend/lumisection/filters.py
+    "lumisection": {
+        **_p("dials.dataset_id", "exact"),
+        **_p("run.run_number", "exact", "lte", "gte"),
+        **_p("lumisection.lumisection_number", "exact", "lte", "gte"),
+        **_DATASET_NAME,
+    },
+    # backend/th1/filters.py, backend/th2/filters.py (the server's correct ls_number__lte)
+    "th1": dict(_HISTOGRAM),
+    "th2": dict(_HISTOGRAM),
+    # backend/file_index/filters.py: min_size is file_size__gte under another name
+    "file-index": {
+        **_p("dials.dataset_id", "exact"),
+        **_FILE_NAME,
+        **_p("dials.file_status", "exact"),
+        "min_size": Param("dials.file_size", "gte"),
+        **_DATASET_NAME,
+    },
+    # backend/dataset_index/filters.py (plain field filters on the dimension itself)
+    "dataset-index": dict(_DATASET_NAME),
+    # backend/dim_mes/filters.py (unpaginated endpoint)
+    "mes": {**_ME_NAME, **_p("dials.dim", "exact")},
+    # backend/ml_bad_lumisection/filters.py (= client 2.4.1 MLBadLumisectionFilters); no range lookups
+    "ml-bad-lumisection": {
+        **_p("dials.model_id", "exact", "in"),
+        **_p("dials.dataset_id", "exact", "in"),
+        **_p("dials.me_id", "exact"),
+        **_p("run.run_number", "exact", "in"),
+        **_p("lumisection.lumisection_number", "exact"),
+        **_DATASET_NAME,
+        **_ME_NAME,
+    },
+    # cmsdials 2.4.1 MLModelsIndexFilters (no backend source for this filter set; see module docstring)
+    "ml-models-index": {
+        "id": Param("dials.model_id", "exact"),
+        "id__in": Param("dials.model_id", "in"),
+        "name": Param("dials.model_name", "exact"),
+        "name__regex": Param("dials.model_name", "regex"),
+        "active": Param("dials.model_active", "exact"),
+    },
+}
+
+ENDPOINTS: tuple[str, ...] = tuple(PARAMS)
+ENDPOINT_ALIASES: dict[str, str] = {"h1d": "th1", "h2d": "th2"}
+"""cmsdials client names of endpoints."""
+
+# Parameters whose row column is not the parameter stem.
+_COLUMN_OVERRIDES: dict[str, str] = {"min_size": "file_size"}
+
+# cmsdials 2.4.1 filter classes (``cmsdials.filters``).
+CMSDIALS_FILTER_CLASSES: dict[str, str] = {
+    "run": "RunFilters",
+    "lumisection": "LumisectionFilters",
+    "th1": "LumisectionHistogram1DFilters",
+    "th2": "LumisectionHistogram2DFilters",
+    "file-index": "FileIndexFilters",
+    "dataset-index": "DatasetIndexFilters",
+    "mes": "MEFilters",
+    "ml-bad-lumisection": "MLBadLumisectionFilters",
+    "ml-models-index": "MLModelsIndexFilters",
+}
+
+# Known field-name mistakes in cmsdials 2.4.1 filter models: (endpoint, server name) -> client name.
+CMSDIALS_MISSPELLED: dict[tuple[str, str], str] = {
+    ("th1", "ls_number__lte"): "ls_numbet__lte",
+    ("th2", "ls_number__lte"): "ls_numbet__lte",
+}
+
+
+def canonical_endpoint(endpoint: str) -> str:
+    """The endpoint name (``h1d`` -> ``th1``); ``ValueError`` for an unknown one."""
+    name = ENDPOINT_ALIASES.get(endpoint, endpoint)
+    if name not in PARAMS:
+        close = difflib.get_close_matches(endpoint, list(PARAMS) + list(ENDPOINT_ALIASES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown DIALS endpoint {endpoint!r}{hint}; known: {', '.join(ENDPOINTS)}")
+    return name
+
+
+def response_columns(endpoint: str) -> dict[str, str]:
+    """Catalog path -> column of a DIALS response row, for the fields the endpoint filters on.
+
+    ``logical_file_name`` (th1/th2), ``me``/``dataset``/``me_id`` (ml-bad-lumisection) are filtered through a
+    dimension table and are not columns of the served rows; a row that lacks a column just lacks the field.
+    """
+    out: dict[str, str] = {}
+    for name, param in PARAMS[canonical_endpoint(endpoint)].items():
+        out.setdefault(param.path, _COLUMN_OVERRIDES.get(name, name.split("__")[0]))
+    return out
+
+
+def row_paths(endpoint: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A DIALS response row as a ``dqquery.semantics`` row (catalog path -> value)."""
+    return {path: row[col] for path, col in response_columns(endpoint).items() if col in row}
+
+
+def filterable_paths(endpoint: str) -> tuple[str, ...]:
+    """Catalog paths the endpoint can filter on, in allow-list order."""
+    return tuple(response_columns(endpoint))
+
+
+# ================================================================================ regex building blocks
+
+# ASCII punctuation is escaped with a backslash: "\<non-alphanumeric>" is that literal character in both
+# Python re and PostgreSQL ARE. Letters, digits, "_" and non-ASCII characters are never escaped ("\<letter>"
+# is an escape class, e.g. "\m", in ARE).
+def _escape_char(ch: str) -> str:
+    return "\\" + ch if ch.isascii() and not ch.isalnum() and ch != "_" else ch
+
+
+def literal_regex(text: str) -> str:
+    """A regex matching exactly ``text`` (case-sensitive), valid in Python re and PostgreSQL ARE."""
+    return "".join(_escape_char(c) for c in text)
+
+
+@functools.cache
+def _cased_characters() -> tuple[str, ...]:
+    # Every code point with a case mapping (about 2,900; computed once, ~0.1 s).
+    return tuple(c for c in map(chr, range(0x110000)) if c.lower() != c or c.upper() != c)
+
+
+@functools.cache
+def case_insensitive_class(ch: str) -> str:
+    """Every character Python's case-insensitive matching equates with ``ch`` (``k`` -> ``KkK``)."""
+    matcher = re.compile(re.escape(ch), re.IGNORECASE)
+    members = {ch} | {c for c in _cased_characters() if matcher.fullmatch(c)}
+    return "".join(sorted(members))
+
+
+def _ci_char(ch: str) -> str:
+    members = case_insensitive_class(ch)
+    if len(members) == 1:
+        return _escape_char(ch)
+    return "[" + "".join(_escape_char(c) for c in members) + "]"
+
+
+def like_to_regex(pattern: str) -> str:
+    """The unanchored regex body of a case-insensitive SQL LIKE pattern (same reading as semantics.like_regex).
+
+    ``%`` -> ``.*``, ``_`` -> ``.``, ``\\x`` -> literal ``x``, letters -> classes of their case variants.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(_ci_char(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else _ci_char(ch))
+        i += 1
+    return "".join(out)
+
+
+# Portability lint for user regexes: constructs whose meaning differs between Python re and PostgreSQL ARE
+# (or that one of them rejects). Escapes allowed before an ASCII letter/digit; everything else is refused.
+_PORTABLE_ESCAPES = set("dDsSwWAZ123456789")
+_PORTABLE_GROUPS = ("(?:", "(?=", "(?!")
+_BOUND = re.compile(r"\{(\d+)(,(\d*))?\}")
+_ARE_DUPMAX = 255
+
+
+def regex_portability_problem(pattern: str) -> str | None:
+    """Why ``pattern`` might mean something else in PostgreSQL than in Python, or ``None`` if portable."""
+    i, n, in_class, class_start = 0, len(pattern), False, False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1] if i + 1 < n else ""
+            if nxt.isascii() and nxt.isalnum() and (nxt not in _PORTABLE_ESCAPES or (in_class and nxt in "AZ123456789")):
+                return f"the escape \\{nxt} differs between Python and PostgreSQL (\\b is a backspace in PostgreSQL; use \\y there)"
+            i += 2
+            continue
+        if in_class:
+            if ch == "[" and pattern[i + 1 : i + 2] in (":", "=", "."):
+                return "POSIX bracket classes such as [[:alpha:]] are not understood by Python"
+            if ch == "]" and not class_start:
+                in_class = False
+            class_start = False
+            i += 1
+            continue
+        if ch == "[":
+            in_class, class_start = True, True
+            i += 1
+            if pattern[i : i + 1] == "^":
+                i += 1
+            continue
+        if ch == "(" and pattern[i + 1 : i + 2] == "?" and not pattern.startswith(_PORTABLE_GROUPS, i):
+            return "only (?:...), (?=...) and (?!...) groups work in both Python and PostgreSQL"
+        if ch in "*+?}" and pattern[i + 1 : i + 2] == "+":
+            return "possessive quantifiers (*+, ++) are Python-only"
+        if ch == "{":
+            m = _BOUND.match(pattern, i)
+            if not m:
+                return "write a literal { as \\{ (an unescaped { must be a bound such as {2,5})"
+            if any(g and int(g) > _ARE_DUPMAX for g in (m.group(1), m.group(3))):
+                return f"PostgreSQL repetition bounds stop at {_ARE_DUPMAX}"
+            i = m.end()
+            continue
+        i += 1
+    return None
+
+
+def _strip_safe(regex: str) -> str:
+    """Django strips parameter values: protect edge whitespace with a group; never send an empty regex."""
+    if regex == "":
+        return "^"
+    return f"(?:{regex})" if regex != regex.strip() else regex
+
+
+# ================================================================================ query normalisation
+
+_FLIPPED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def negation_normal_form(node: Any, negate: bool = False) -> Any:
+    """Push every ``not`` down to the predicates (exact in Kleene logic).
+
+    ``not (a and b)`` -> ``not a or not b``; ``not x < 5`` -> ``x >= 5``; ``not x in 1..5`` -> ``x not in 1..5``.
+    Only ``not contains`` keeps a :class:`~dqquery.ast.Not` (there is no negated contains node).
+    """
+    if isinstance(node, A.Not):
+        return negation_normal_form(node.operand, not negate)
+    if isinstance(node, (A.And, A.Or)):
+        operands = tuple(negation_normal_form(o, negate) for o in node.operands)
+        flip = {A.And: A.Or, A.Or: A.And}
+        cls = flip[type(node)] if negate else type(node)
+        return cls(operands=operands, span=node.span)
+    if not negate:
+        return node
+    if isinstance(node, A.Compare):
+        return node.model_copy(update={"op": _FLIPPED[node.op]})
+    if isinstance(node, A.Contains):
+        return A.Not(operand=node, span=node.span)
+    return node.model_copy(update={"negated": not node.negated})
+
+
+def conjuncts(node: Any, on_or: Callable[[Any], Exception]) -> list[Any]:
+    """The predicates of a negation-normal-form conjunction; ``on_or(or_node)`` is raised for an ``or``."""
+    if isinstance(node, A.And):
+        out: list[Any] = []
+        for o in node.operands:
+            out.extend(conjuncts(o, on_or))
+        return out
+    if isinstance(node, A.Or):
+        raise on_or(node)
+    return [node]
+
+
+# ================================================================================ compilation
+
+
+class _Ctx:
+    """Where errors point: the query text, whether node spans refer to it, and the target name."""
+
+    def __init__(self, query: Any, target: str, plan_target: str) -> None:
+        self.text = query if isinstance(query, str) else source_text(query)
+        self.use_spans = isinstance(query, str)
+        self.target = target
+        self.plan_hint = f'dqquery.plan(query, "{plan_target}") fetches a superset and filters the rest locally'
+
+    def unsupported(self, node: Any, message: str, hint: str = "") -> QueryError:
+        span = getattr(node, "span", None) if self.use_spans else None
+        full_hint = f"{hint}; {self.plan_hint}" if hint else self.plan_hint
+        return QueryError(
+            "unsupported",
+            message,
+            query=self.text,
+            offset=span.start if span else None,
+            end=span.end if span else None,
+            hint=full_hint,
+            target=self.target,
+        )
+
+
+# Why a predicate kind (after negation normal form) has no DIALS form. Keys: (kind, negated).
+_UNSUPPORTED_PREDICATES: dict[tuple[str, bool], str] = {
+    ("in_range", True): "DIALS has no 'not in' range filter (it would need an or of two bounds)",
+    ("in_set", True): "DIALS has no 'not in' list filter",
+    ("like", True): "DIALS has no negated pattern filter ('not like')",
+    ("regex", True): "DIALS has no negated regex filter ('!~')",
+    ("is_null", False): "DIALS has no null filter",
+    ("is_null", True): "DIALS has no null filter",
+    ("not", True): "DIALS has no negated 'contains' filter",
+}
+
+
+def _integral(x: float | int) -> bool:
+    return isinstance(x, int) or float(x).is_integer()
+
+
+class _FieldCompiler:
+    """Turns all constraints on one field into DIALS parameters (exactly, or raises)."""
+
+    def __init__(self, ctx: _Ctx, endpoint: str, path: str, atoms: list[Any]) -> None:
+        self.ctx, self.endpoint, self.path, self.atoms = ctx, endpoint, path, atoms
+        self.lookups = {p.lookup: name for name, p in PARAMS[endpoint].items() if p.path == path}
+        row = catalog_lookup(path)
+        self.name = row.name if row else path
+        self.type = row.type if row else "any"
+        self.out: dict[str, Any] = {}
+        self.origin: dict[str, Any] = {}
+
+    def emit(self, lookup: str, value: Any, node: Any) -> None:
+        name = self.lookups[lookup]
+        self.out[name] = value
+        self.origin[name] = node
+
+    def fail(self, node: Any, message: str, hint: str = "") -> QueryError:
+        return self.ctx.unsupported(node, message, hint)
+
+    def no_lookup(self, node: Any, what: str) -> QueryError:
+        declared = ", ".join(n for n in PARAMS[self.endpoint] if PARAMS[self.endpoint][n].path == self.path)
+        return self.fail(
+            node,
+            f"DIALS {self.endpoint}/ cannot filter '{self.name}' by {what}",
+            f"its filters for this field are: {declared} (undeclared lookups are silently ignored by DIALS)",
+        )
+
+    def contradiction(self, node: Any) -> QueryError:
+        return self.fail(
+            node,
+            f"the conditions on '{self.name}' contradict each other, so the query selects nothing; "
+            f"DIALS {self.endpoint}/ cannot express an empty selection on this field",
+            "remove the contradiction",
+        )
+
+    def compile(self) -> dict[str, Any]:
+        for atom in self.atoms:
+            key = (atom.kind, True if isinstance(atom, A.Not) else getattr(atom, "negated", False))
+            if key in _UNSUPPORTED_PREDICATES:
+                raise self.fail(atom, _UNSUPPORTED_PREDICATES[key])
+        handler = {"int": self.integer, "string": self.string, "bool": self.boolean}.get(self.type)
+        if handler is None:  # pragma: no cover - every DIALS field is int, string or bool
+            raise self.fail(self.atoms[0], f"'{self.name}' has no DIALS filter")
+        handler()
+        return self.out
+
+    # ---- integers
+
+    def integer(self) -> None:
+        lo = hi = None
+        lo_node = hi_node = None
+        allowed: set[int] | None = None
+        set_node = None
+        for atom in self.atoms:
+            if isinstance(atom, A.Compare):
+                v = atom.value.value
+                if atom.op == "!=":
+                    raise self.fail(atom, "DIALS has no 'not equal' filter")
+                if atom.op == "==":
+                    values = {int(v)} if _integral(v) else set()
+                    allowed = values if allowed is None else allowed & values
+                    set_node = atom
+                    continue
+                bound = {">=": math.ceil(v), ">": math.floor(v) + 1, "<=": math.floor(v), "<": math.ceil(v) - 1}[atom.op]
+                if atom.op in (">=", ">"):
+                    if lo is None or bound > lo:
+                        lo, lo_node = bound, atom
+                elif hi is None or bound < hi:
+                    hi, hi_node = bound, atom
+            elif isinstance(atom, A.InRange):
+                low, high = math.ceil(atom.low.value), math.floor(atom.high.value)
+                if lo is None or low > lo:
+                    lo, lo_node = low, atom
+                if hi is None or high < hi:
+                    hi, hi_node = high, atom
+            elif isinstance(atom, A.InSet):
+                values = {int(x.value) for x in atom.values if _integral(x.value)}
+                allowed = values if allowed is None else allowed & values
+                set_node = atom
+            else:
+                raise self.fail(atom, f"'{self.name}' is a number; DIALS cannot apply this filter to it")
+        last = self.atoms[-1]
+        if allowed is not None:
+            members = sorted(v for v in allowed if (lo is None or v >= lo) and (hi is None or v <= hi))
+            self.integer_set(members, set_node or last)
+            return
+        if lo is not None and hi is not None and lo > hi:
+            self.nothing(last)
+            return
+        if lo is not None and lo == hi and "exact" in self.lookups:
+            self.emit("exact", lo, last)
+            return
+        if (lo is not None and "gte" not in self.lookups) or (hi is not None and "lte" not in self.lookups):
+            if lo is not None and hi is not None and "in" in self.lookups and hi - lo < MAX_IN_VALUES:
+                self.emit("in", ",".join(str(v) for v in range(lo, hi + 1)), last)
+                return
+            missing = lo_node if lo is not None and "gte" not in self.lookups else hi_node
+            raise self.no_lookup(missing, "a lower bound" if missing is lo_node else "an upper bound")
+        if lo is not None:
+            self.emit("gte", lo, lo_node)
+        if hi is not None:
+            self.emit("lte", hi, hi_node)
+
+    def integer_set(self, members: list[int], node: Any) -> None:
+        if not members:
+            self.nothing(node)
+        elif len(members) == 1 and "exact" in self.lookups:
+            self.emit("exact", members[0], node)
+        elif "in" in self.lookups and len(members) <= MAX_IN_VALUES:
+            self.emit("in", ",".join(str(v) for v in members), node)
+        elif members[-1] - members[0] == len(members) - 1 and {"gte", "lte"} <= set(self.lookups):
+            self.emit("gte", members[0], node)
+            self.emit("lte", members[-1], node)
+        else:
+            raise self.no_lookup(node, "a list of values")
+
+    def nothing(self, node: Any) -> None:
+        if {"gte", "lte"} <= set(self.lookups):
+            self.emit("gte", 1, node)
+            self.emit("lte", 0, node)
+        else:
+            raise self.contradiction(node)
+
+    # ---- booleans
+
+    def boolean(self) -> None:
+        wanted: set[bool] | None = None
+        for atom in self.atoms:
+            if isinstance(atom, A.Compare) and atom.op in ("==", "!="):
+                values = {atom.value.value if atom.op == "==" else not atom.value.value}
+            elif isinstance(atom, A.InSet):
+                values = {x.value for x in atom.values}
+            else:  # pragma: no cover - the check pass allows nothing else on booleans
+                raise self.fail(atom, f"'{self.name}' is a boolean; DIALS cannot apply this filter to it")
+            wanted = values if wanted is None else wanted & values
+        if not wanted:
+            raise self.contradiction(self.atoms[-1])
+        if len(wanted) == 2:
+            raise self.fail(self.atoms[-1], f"DIALS cannot select both values of '{self.name}' (it cannot exclude nulls)")
+        if "exact" not in self.lookups:  # pragma: no cover - booleans are exact-only in every table
+            raise self.no_lookup(self.atoms[-1], "value")
+        self.emit("exact", "true" if wanted.pop() else "false", self.atoms[-1])
+
+    # ---- strings
+
+    def string(self) -> None:
+        allowed: set[str] | None = None
+        set_node = None
+        patterns: list[Any] = []
+        for atom in self.atoms:
+            if isinstance(atom, A.Compare) and atom.op == "==":
+                values = {atom.value.value}
+            elif isinstance(atom, A.InSet):
+                values = {x.value for x in atom.values}
+            elif isinstance(atom, (A.Like, A.Regex, A.Contains)):
+                patterns.append(atom)
+                continue
+            elif isinstance(atom, A.Compare) and atom.op == "!=":
+                raise self.fail(atom, "DIALS has no 'not equal' filter")
+            else:
+                raise self.fail(atom, f"'{self.name}' is a string; DIALS cannot apply this filter to it")
+            allowed = values if allowed is None else allowed & values
+            set_node = atom
+        for atom in patterns:
+            text = atom.value.value if isinstance(atom, A.Contains) else atom.pattern
+            if not isinstance(text, str):  # pragma: no cover - contains on a string field takes a string
+                raise self.fail(atom, "'contains' needs a string here")
+            if "\x00" in text:
+                raise self.fail(atom, "DIALS (PostgreSQL) cannot receive a NUL character")
+            if isinstance(atom, A.Regex):
+                problem = regex_portability_problem(atom.pattern)
+                if problem:
+                    raise self.fail(atom, f"this regular expression is not portable to DIALS: {problem}")
+        if allowed is not None:
+            members = sorted(v for v in allowed if all(evaluate_predicate(p, v) is True for p in patterns))
+            self.string_set(members, set_node)
+            return
+        if "regex" not in self.lookups:
+            raise self.no_lookup(patterns[0], "a pattern")
+        self.emit("regex", self.combined_regex(patterns), patterns[-1])
+
+    def string_set(self, members: list[str], node: Any) -> None:
+        if not members:
+            raise self.contradiction(node)
+        if any("\x00" in m for m in members):
+            raise self.fail(node, "DIALS (PostgreSQL) cannot receive a NUL character")
+        only = members[0]
+        if len(members) == 1 and "exact" in self.lookups and only and only == only.strip():
+            self.emit("exact", only, node)
+        elif "regex" in self.lookups:
+            body = "|".join(literal_regex(m) for m in members)
+            self.emit("regex", f"^(?:{body})\\Z" if len(members) > 1 else f"^{body}\\Z", node)
+        elif len(members) == 1 and "exact" in self.lookups:
+            raise self.fail(node, "DIALS strips whitespace around values and ignores empty ones, so this value cannot be sent exactly")
+        else:
+            raise self.no_lookup(node, "a list of values")
+
+    def combined_regex(self, patterns: list[Any]) -> str:
+        user = [p for p in patterns if isinstance(p, A.Regex)]
+        if len(patterns) == 1:
+            (p,) = patterns
+            if isinstance(p, A.Like):
+                regex = f"^{like_to_regex(p.pattern)}\\Z"
+            elif isinstance(p, A.Contains):
+                regex = literal_regex(p.value.value)
+            else:
+                regex = p.pattern
+        else:
+            if len(user) > 1:
+                raise self.fail(user[1], f"DIALS takes one regex per field; combine the regular expressions on '{self.name}' into one")
+            head = "".join(
+                f"(?={like_to_regex(p.pattern)}\\Z)" if isinstance(p, A.Like) else f"(?=.*?{literal_regex(p.value.value)})"
+                for p in patterns
+                if not isinstance(p, A.Regex)
+            )
+            regex = "^" + head + (f".*?(?:{user[0].pattern})" if user else "")
+        regex = _strip_safe(regex)
+        try:
+            re.compile(regex)
+        except re.error:
+            raise self.fail(patterns[-1], f"the patterns on '{self.name}' cannot be combined into one DIALS regex") from None
+        return regex
+
+
+def _group_by_field(atoms: Iterable[Any]) -> dict[str, list[Any]]:
+    groups: dict[str, list[Any]] = {}
+    for atom in atoms:
+        field = atom.operand.field if isinstance(atom, A.Not) else atom.field
+        groups.setdefault(field.path, []).append(atom)
+    return groups
+
+
+def _compile(query: Any, endpoint: str) -> tuple[dict[str, Any], dict[str, Any], _Ctx]:
+    ep = canonical_endpoint(endpoint)
+    ctx = _Ctx(query, f"dials:{ep}", f"dials:{ep}")
+    node = negation_normal_form(as_node(query))
+
+    def on_or(n: Any) -> QueryError:
+        return ctx.unsupported(n, "DIALS combines its filters with 'and' only; 'or' cannot be sent", "split the query into one request per alternative")
+
+    params: dict[str, Any] = {}
+    origin: dict[str, Any] = {}
+    paths = filterable_paths(ep)
+    for path, atoms in _group_by_field(conjuncts(node, on_or)).items():
+        if path not in paths:
+            row = catalog_lookup(path)
+            name = row.name if row else path
+            names = ", ".join(catalog_lookup(p).name for p in paths)  # type: ignore[union-attr]
+            raise ctx.unsupported(atoms[0], f"DIALS {ep}/ cannot filter on '{name}'", f"its filterable fields are: {names}")
+        fc = _FieldCompiler(ctx, ep, path, atoms)
+        params.update(fc.compile())
+        origin.update(fc.origin)
+    order = list(PARAMS[ep])
+    ordered = {k: params[k] for k in sorted(params, key=order.index)}
+    return ordered, origin, ctx
+
+
+def to_dials(query: Any, endpoint: str = "run", as_filters: bool = False) -> Any:
+    """DIALS query parameters for ``endpoint`` that select exactly the rows the query selects.
+
+    Returns ``{param: value}`` (ints as ``int``, patterns and CSV lists as ``str``, booleans as ``"true"`` /
+    ``"false"``), or with ``as_filters=True`` the cmsdials 2.4.1 filter object for the endpoint (requires
+    cmsdials). Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for anything DIALS cannot
+    express exactly on this endpoint; ``ValueError`` for an unknown endpoint.
+    """
+    params, origin, ctx = _compile(query, endpoint)
+    if as_filters:
+        return _as_filters(ENDPOINT_ALIASES.get(endpoint, endpoint), params, origin, ctx)
+    return params
+
+
+def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], ctx: _Ctx) -> Any:
+    import cmsdials.filters as cmsdials_filters  # optional dependency
+
+    cls = getattr(cmsdials_filters, CMSDIALS_FILTER_CLASSES[endpoint])
+    for name in params:
+        if name in cls.model_fields:
+            continue
+        misspelled = CMSDIALS_MISSPELLED.get((endpoint, name))
+        if misspelled:
+            raise ctx.unsupported(
+                origin[name],
+                f"cmsdials' {cls.__name__} misspells {name} as {misspelled}, so the client would send a parameter "
+                f"DIALS ignores and the upper bound would be lost",
+                f"call to_dials(..., as_filters=False) and send the dict as raw query parameters",
+            )
+        raise ctx.unsupported(
+            origin[name],
+            f"cmsdials' {cls.__name__} has no field {name}, so the client would drop this filter",
+            "call to_dials(..., as_filters=False) and send the dict as raw query parameters",
+        )
+    kwargs = {k: [int(x) for x in v.split(",")] if k.endswith("__in") else v for k, v in params.items()}
+    filters = cls(**kwargs)
+    kept = set(filters.cleandict()) - {"next_token", "page_size"}
+    if kept != set(params):  # pragma: no cover - defensive: a future client silently dropping a field
+        raise ctx.unsupported(None, f"cmsdials' {cls.__name__} dropped {sorted(set(params) - kept)}")
+    return filters
+
+
+# ================================================================================ support matrix
+
+
+def _support(endpoint: str) -> dict[str, str]:
+    lookups = {p.lookup for p in PARAMS[endpoint].values()}
+    has_regex, has_range = "regex" in lookups, bool(lookups & {"gte", "lte"}) or "in" in lookups
+    no_regex = f"no __regex filter on dials:{endpoint}"
+    return {
+        "compare": "exact",
+        "in_range": "exact" if has_range else f"no range or __in filter on dials:{endpoint}",
+        "in_set": "exact" if ("in" in lookups or has_regex) else "one value only (no __in or __regex filter)",
+        "like": "exact" if has_regex else no_regex,
+        "regex": "exact" if has_regex else no_regex,
+        "contains": "exact" if has_regex else no_regex,
+        "is_null": "DIALS has no null filter",
+        "not": "only when it can be pushed into a comparison (not x < 5 is x >= 5); DIALS has no negation",
+        "and": "exact",
+        "or": "DIALS combines filters with and only",
+    }
+
+
+SUPPORT: dict[str, dict[str, str]] = {ep: _support(ep) for ep in ENDPOINTS}
+"""Endpoint -> node kind -> ``"exact"`` or why it is not supported (for the docs support matrix)."""

@@ -1,0 +1,281 @@
+"""Compile a query to CMS OMS aggregation-API filters (``/agg/api/v1/runs`` or ``/lumisections``).
+
+OMS filters are ``filter[<attribute>][<OP>]=<value>`` query parameters, all AND-ed, with
+``OP`` in ``EQ NEQ LT GT LE GE LIKE``. There is no OR, no IN and no regex.
+
+Decisions:
+* Fields: on ``runs``, ``run.run_number`` and ``run.oms.<attr>``; on ``lumisections``, ``run.run_number``,
+  ``lumisection.lumisection_number`` and ``lumisection.oms.<attr>``. The OMS attribute is the last path
+  component, except for the renames in :data:`OMS_RENAMES` (RR's ``recorded``/``delivered`` are OMS'
+  ``*_per_lumisection``). Anything else (RR flags, DIALS fields, run attributes on lumisections) is
+  unsupported.
+* The query is put in negation normal form (exact in Kleene logic), then must be a conjunction.
+  ``==``/``!=``/``<``/``<=``/``>``/``>=`` map one to one (``!=`` is ``NEQ``; SQL drops nulls for both, as
+  dqquery does), a range is ``GE`` + ``LE``, ``not x == v`` is ``NEQ``, ``is not null`` is
+  ``NEQ null`` (the CMSSW client's idiom). A one-value list is ``EQ``; a list of consecutive integers on an
+  integer attribute is ``GE`` + ``LE``; other lists are unsupported (no IN).
+* Values are strings: ``true``/``false``, numbers by ``repr``, datetimes as ``YYYY-MM-DDTHH:MM:SSZ``
+  (dates at midnight UTC; sub-second times are unsupported). The string ``"null"`` and the empty string
+  are unsupported as values (OMS reads ``null`` as SQL NULL; its handling of empty values is undocumented).
+* ``like``: OMS' LIKE is undocumented. dqquery's ``like`` is case-insensitive and OMS (Oracle) is
+  presumably case-sensitive, which would *lose* rows, so only patterns without cased letters and without
+  ``\\`` escapes are sent, and such a filter is marked inexact (:func:`oms_exact` is ``False``): callers
+  re-check those rows locally. Under the SQL-LIKE assumption the result is exact.
+* A dict cannot hold two filters with the same attribute and operator: lower bounds are merged into the
+  largest, upper bounds into the smallest, identical filters into one; anything else (``== 1 and == 2``,
+  two different ``!=``) is unsupported rather than silently keeping the last.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from .. import ast as A
+from ..catalog import lookup as catalog_lookup
+from ..query import as_node
+from ..semantics import literal
+from .dials import _Ctx, case_insensitive_class, conjuncts, negation_normal_form
+
+__all__ = [
+    "OMS_OPS",
+    "OMS_RENAMES",
+    "RESOURCES",
+    "SUPPORT",
+    "attribute_of",
+    "oms_exact",
+    "oms_params",
+    "row_paths",
+    "to_oms",
+]
+
+RESOURCES: tuple[str, ...] = ("runs", "lumisections")
+
+# Fixed paths per resource, then prefixes whose last component is the OMS attribute.
+_FIXED: dict[str, dict[str, str]] = {
+    "runs": {"run.run_number": "run_number"},
+    "lumisections": {"run.run_number": "run_number", "lumisection.lumisection_number": "lumisection_number"},
+}
+_PREFIXES: dict[str, str] = {"runs": "run.oms.", "lumisections": "lumisection.oms."}
+
+OMS_RENAMES: dict[str, str] = {
+    "recorded": "recorded_lumi_per_lumisection",
+    "delivered": "delivered_lumi_per_lumisection",
+}
+"""dqquery attribute (RR's name) -> OMS lumisection attribute."""
+
+OMS_OPS: dict[str, str] = {"==": "EQ", "!=": "NEQ", "<": "LT", "<=": "LE", ">": "GT", ">=": "GE"}
+
+# How merging two filters with the same attribute and operator works: keep the max / min value.
+_MERGE_BY: dict[str, Any] = {"GE": max, "GT": max, "LE": min, "LT": min}
+
+OMS_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _resource(resource: str) -> str:
+    if resource not in RESOURCES:
+        raise ValueError(f"unknown OMS resource {resource!r}; known: {', '.join(RESOURCES)}")
+    return resource
+
+
+def attribute_of(path: str, resource: str) -> str | None:
+    """The OMS attribute a catalog path maps to on ``resource``, or ``None``."""
+    fixed = _FIXED[_resource(resource)].get(path)
+    if fixed:
+        return fixed
+    prefix = _PREFIXES[resource]
+    if path.startswith(prefix):
+        name = path[len(prefix) :]
+        return OMS_RENAMES.get(name, name) if resource == "lumisections" else name
+    return None
+
+
+def row_paths(resource: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    """OMS ``attributes`` of one row as a ``dqquery.semantics`` row (catalog path -> value)."""
+    fixed = {v: k for k, v in _FIXED[_resource(resource)].items()}
+    renamed = {v: k for k, v in OMS_RENAMES.items()} if resource == "lumisections" else {}
+    return {fixed.get(k) or _PREFIXES[resource] + renamed.get(k, k): v for k, v in attributes.items()}
+
+
+class _Clause:
+    """One ``filter[attribute][op]=text`` with the literal it came from (for merging) and its node."""
+
+    def __init__(self, attribute: str, op: str, text: str, value: Any, node: Any) -> None:
+        self.attribute, self.op, self.text, self.value, self.node = attribute, op, text, value, node
+
+    @property
+    def key(self) -> str:
+        return f"filter[{self.attribute}][{self.op}]"
+
+
+def _value_text(ctx: _Ctx, v: Any, node: Any) -> str:
+    """A literal as OMS expects it."""
+    if isinstance(v, A.BoolValue):
+        return "true" if v.value else "false"
+    if isinstance(v, A.IntValue):
+        return str(v.value)
+    if isinstance(v, A.FloatValue):
+        return repr(v.value)
+    if isinstance(v, (A.DateValue, A.DateTimeValue)):
+        moment = literal(v)
+        if moment.microsecond:
+            raise ctx.unsupported(node, "OMS times have whole seconds; this time has a fraction of a second")
+        return moment.strftime(OMS_DATETIME_FORMAT)
+    text = v.value
+    if text == "" or text.lower() == "null":
+        raise ctx.unsupported(node, f"OMS cannot compare with the string {text!r} (empty values and 'null' are not plain strings there)")
+    return text
+
+
+def _has_case(pattern: str) -> bool:
+    return any(len(case_insensitive_class(c)) > 1 for c in pattern)
+
+
+class _Compiler:
+    def __init__(self, query: Any, resource: str) -> None:
+        self.resource = _resource(resource)
+        self.ctx = _Ctx(query, f"oms:{resource}", f"oms:{resource}")
+        self.node = negation_normal_form(as_node(query))
+        self.exact = True
+
+    def run(self) -> dict[str, str]:
+        def on_or(n: Any) -> Exception:
+            return self.ctx.unsupported(n, "OMS combines its filters with 'and' only; 'or' cannot be sent", "split the query into one request per alternative")
+
+        clauses: list[_Clause] = []
+        for atom in conjuncts(self.node, on_or):
+            clauses.extend(self.atom(atom))
+        return self.merge(clauses)
+
+    def atom(self, atom: Any) -> list[_Clause]:
+        ctx = self.ctx
+        if isinstance(atom, A.Not):  # not contains
+            raise ctx.unsupported(atom, "OMS has no negated 'contains' filter")
+        row = catalog_lookup(atom.field.path)
+        attribute = attribute_of(atom.field.path, self.resource)
+        if attribute is None:
+            raise ctx.unsupported(
+                atom,
+                f"'{atom.field.name}' is not an attribute of OMS {self.resource}",
+                "OMS knows run.oms.* on runs and lumisection.oms.* on lumisections (plus run and lumisection numbers)",
+            )
+
+        def clause(op: str, v: Any) -> _Clause:
+            return _Clause(attribute, op, _value_text(ctx, v, atom), v, atom)
+
+        if isinstance(atom, A.Compare):
+            return [clause(OMS_OPS[atom.op], atom.value)]
+        if isinstance(atom, A.InRange):
+            if atom.negated:
+                raise ctx.unsupported(atom, "OMS has no 'not in' range filter (it would need an or)")
+            return [clause("GE", atom.low), clause("LE", atom.high)]
+        if isinstance(atom, A.InSet):
+            values = list(dict.fromkeys(atom.values))
+            if len(values) == 1:
+                return [clause("NEQ" if atom.negated else "EQ", values[0])]
+            ints = sorted({v.value for v in values}) if all(isinstance(v, A.IntValue) for v in values) else None
+            consecutive = ints is not None and ints[-1] - ints[0] == len(ints) - 1
+            if not atom.negated and row is not None and row.type == "int" and consecutive:
+                return [clause("GE", A.IntValue(value=ints[0])), clause("LE", A.IntValue(value=ints[-1]))]  # type: ignore[index]
+            raise ctx.unsupported(atom, "OMS has no IN filter (only single values or runs of consecutive integers can be sent)", "split the query into one request per value")
+        if isinstance(atom, A.Like):
+            if atom.negated:
+                raise ctx.unsupported(atom, "OMS has no 'not like' filter")
+            if _has_case(atom.pattern) or "\\" in atom.pattern:
+                raise ctx.unsupported(
+                    atom,
+                    "OMS' LIKE is undocumented and presumably case-sensitive, so a pattern with letters (or \\ escapes) could lose rows",
+                )
+            if atom.pattern == "":
+                raise ctx.unsupported(atom, "OMS' handling of an empty LIKE pattern is undocumented")
+            self.exact = False
+            return [_Clause(attribute, "LIKE", atom.pattern, None, atom)]
+        if isinstance(atom, A.Regex):
+            raise ctx.unsupported(atom, "OMS has no regular-expression filter")
+        if isinstance(atom, A.Contains):
+            raise ctx.unsupported(atom, "OMS' CT operator is undocumented (and cmsdials' OMS proxy cannot send it)")
+        if isinstance(atom, A.IsNull):
+            if atom.negated:
+                return [_Clause(attribute, "NEQ", "null", None, atom)]
+            raise ctx.unsupported(atom, "OMS has no documented 'is null' filter (only NEQ null, for 'is not null')")
+        raise AssertionError(f"unhandled predicate {atom!r}")  # pragma: no cover
+
+    def merge(self, clauses: Iterable[_Clause]) -> dict[str, str]:
+        merged: dict[str, _Clause] = {}
+        for c in clauses:
+            prev = merged.get(c.key)
+            if prev is None or prev.text == c.text:
+                merged.setdefault(c.key, c)
+                continue
+            pick = _MERGE_BY.get(c.op)
+            comparable = prev.value is not None and c.value is not None and _kind(prev.value) == _kind(c.value) != "other"
+            if comparable and literal(prev.value) == literal(c.value):
+                continue  # 5 and 5.0
+            if pick is None or not comparable:
+                raise self.ctx.unsupported(
+                    c.node,
+                    f"OMS takes one filter[{c.attribute}][{c.op}]; these conditions cannot be merged into one",
+                    "the conditions contradict each other" if c.op == "EQ" else "",
+                )
+            merged[c.key] = c if pick(literal(prev.value), literal(c.value)) == literal(c.value) else prev
+        return {key: c.text for key, c in merged.items()}
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, (A.IntValue, A.FloatValue)):
+        return "number"
+    if isinstance(v, (A.DateValue, A.DateTimeValue)):
+        return "time"
+    return "other"
+
+
+def to_oms(query: Any, resource: str = "runs") -> dict[str, str]:
+    """``{"filter[attr][OP]": "value", ...}`` for the OMS ``resource`` (``runs`` or ``lumisections``).
+
+    Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for what OMS cannot express; see
+    :func:`oms_exact` for whether the filters are exact or a superset to re-check locally.
+    """
+    return _Compiler(query, resource).run()
+
+
+def oms_exact(query: Any, resource: str = "runs") -> bool:
+    """Whether :func:`to_oms` is exact (``False`` when it sends LIKE, whose OMS semantics are assumed)."""
+    compiler = _Compiler(query, resource)
+    compiler.run()
+    return compiler.exact
+
+
+def oms_params(
+    filters: dict[str, str],
+    fields: Sequence[str] | None = None,
+    sort: Sequence[str] | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> list[tuple[str, str]]:
+    """The full OMS query: filters, ``fields=a,b``, ``sort=a,-b`` (order kept), ``page[offset]``, ``page[limit]``."""
+    if offset < 0 or limit < 1:
+        raise ValueError("offset must be >= 0 and limit >= 1")
+    out = list(filters.items())
+    if fields:
+        out.append(("fields", ",".join(fields)))
+    if sort:
+        out.append(("sort", ",".join(sort)))
+    out += [("page[offset]", str(offset)), ("page[limit]", str(limit))]
+    return out
+
+
+SUPPORT: dict[str, dict[str, str]] = {
+    resource: {
+        "compare": "exact",
+        "in_range": "exact",
+        "in_set": "one value, or consecutive integers only (OMS has no IN)",
+        "like": "superset: only patterns without letters; OMS' LIKE is undocumented, re-checked locally",
+        "regex": "OMS has no regular expressions",
+        "contains": "OMS' CT operator is undocumented",
+        "is_null": "is not null only (NEQ null)",
+        "not": "only when it can be pushed into a comparison (not x == 1 is x != 1)",
+        "and": "exact",
+        "or": "OMS combines filters with and only",
+    }
+    for resource in RESOURCES
+}
+"""Resource -> node kind -> ``"exact"``, ``"superset: ..."`` or why it is not supported."""

@@ -1,0 +1,789 @@
+"""Compile a query to a Run Registry filter: the dict ``runregistry.get_runs(filter=...)`` /
+``get_datasets(filter=...)`` take.
+
+Semantics: the filter selects every run (dataset) that has **at least one lumisection satisfying the query**
+(the query is evaluated per lumisection row, :mod:`dqquery.semantics`). RR itself only knows per run (dataset)
+attributes and, for lumisection flags, a cached count of lumisections per status (``triplet_summary``), so:
+
+* run/dataset-level predicates compile exactly (they are constant over a run's lumisections);
+* ``flag == S`` is "some lumisection has status S" (``triplet_summary.<flag>.S > 0``): exact. ``flag != S``
+  and ``flag (not) in [...]`` are ``or``\\ s of such counts over the other statuses (including the
+  ``NO VALUE FOUND`` status RR stores when no classifier matched): exact;
+* ``or`` distributes over "some lumisection" and stays exact; ``and`` of two or more lumisection-level
+  operands is only a **superset** (each may hold on a different lumisection). :attr:`RRFilter.exact` says
+  which, :attr:`RRFilter.notes` explains every superset clause. Filter the result locally (``dqquery.plan``)
+  when ``exact`` is false.
+
+Data model behind the exactness claim (stated once): a lumisection's flag value is the status RR's
+lumisection API reports, where a lumisection without a triplet for a flag the run has reads ``EMPTY`` (that is
+what the ``EMPTY`` counter counts) and a flag the run never had is missing; stored times are OMS ISO strings
+``YYYY-MM-DDTHH:MM:SSZ`` (compared as text by RR); ``<component>_included`` is true exactly for the upper-case
+names in ``components``; a run has at least one lumisection. Statuses outside RR's known set (a legacy empty
+string) are invisible to ``!=``.
+
+Two output formats (``target`` in errors: ``rr`` and ``rr-raw``):
+
+* ``raw=False`` (default): the client's user format, for ``get_runs(filter=f)`` *without*
+  ``ignore_filter_transformation``. Keys are the client's attribute names; every output goes through
+  ``runregistry.utils.transform_to_rr_run_filter`` / ``transform_to_rr_dataset_filter`` (3.1.2) without error
+  and without a dropped constraint. The client's whitelists (:data:`RUN_OMS_ATTRIBUTES` ... kept here as
+  data, typos included) decide which fields are expressible. For runs, a field the whitelist lacks is sent
+  under the client's documented pass-through prefixes (``oms_attributes.``, ``rr_attributes.``,
+  ``triplet_summary.``); datasets have no pass-through. What the client would drop or break (an ``or`` on a
+  flag, an ``or``/``and`` list on a numeric or boolean OMS/RR attribute, an ``or`` across attributes) is
+  ``unsupported`` with the hint ``raw=True``.
+* ``raw=True``: the backend format, for ``ignore_filter_transformation=True``. It avoids the backend's traps
+  (reference section 2.5): numeric and boolean JSON attributes are only compared directly under their key
+  (sibling operators in one dict are AND-ed and cast), membership lists use the ``key::float`` cast; an ``or``
+  never mixes tables (the backend would split it and AND the parts: ``unsupported``), and when several tables
+  are involved the filter is a top-level ``and`` of one member per table, so that the backend's per-table
+  projection never leaves an empty ``or`` (which it would turn into "no result").
+
+Decisions:
+* ``not`` is pushed down to the predicates (De Morgan and comparison flips hold in three-valued logic).
+* ``<component>_included`` keys exist only when true, so ``pixel_included == false`` (or ``not pixel_included``)
+  selects nothing in RR. That is also what dqquery's semantics says on RR's data (a missing value is unknown),
+  so it is compiled as written, ``{"=": false}``, and a warning suggests ``pixel_included is null``.
+* ``components contains "PIXEL"`` compiles to ``pixel_included == true`` (exact under the data model above;
+  only for upper-case component names).
+* ``like`` is ILIKE (case-insensitive, as in dqquery). Regular expressions and case-sensitive substring tests
+  do not exist in RR filters: ``unsupported`` (hint: ``like``). Lumisection OMS bits, lumisection numbers and
+  DIALS fields are not in RR filters: ``unsupported`` (hint: ``dqquery.plan(query, "rr")`` keeps them as a residual).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Union
+
+from .. import ast as A
+from ..catalog import STATUSES, FieldInfo, lookup
+from ..errors import QueryError
+from ..query import as_node, source_text
+from ..unparse import unparse
+
+Kind = Literal["runs", "datasets"]
+
+__all__ = [
+    "RRFilter",
+    "to_rr",
+    "compile_rr",
+    "client_route",
+    "describe",
+    "SUPPORT",
+    "SUPPORT_RAW",
+    "SUPPORT_BY_TARGET",
+]
+
+# ------------------------------------------------------------------------------------------------ client tables
+# runregistry 3.1.2, runregistry/attributes.py (the client's whitelists, verbatim, typos included).
+
+RUN_TABLE_ATTRIBUTES: str = "run_number"
+"""A *string* in the client, so ``key in RUN_TABLE_ATTRIBUTES`` is a substring test (``run`` passes)."""
+
+RUN_RR_ATTRIBUTES: tuple[str, ...] = tuple(
+    (
+        "class state significant stop_reason short_run run_needs_to_be_updated_manually "
+    ).split()
+)
+RUN_OMS_ATTRIBUTES: tuple[str, ...] = tuple(
+    (
+        "energy l1_key b_field hlt_key l1_menu l1_rate end_time sequence duration end_lumi init_lumi "
+        "clock_type components run_number start_time fill_number l1_hlt_mode last_update ls_duration "
+        "stable_beam hf_included dt_included es_included csc_included cow_included daq_included "
+        "dcs_included dqm_included gem_included ltc_included rpc_included trg_included trigger_mode "
+        "hcal_included scal_included efed_included recorded_lumi ecal_included lumi_included "
+        "tcds_included cmssw_version delivered_lumi totem_included tier0_transfer pixel_included "
+        "ctpps_included hflumi_included l1_key_stripped castor_included hlt_physics_size fill_type_party2 "
+        "tracker_included dt_efed_included fill_type_party1 injection_scheme hlt_physics_rate "
+        "rpc_efed_included trg_efed_included fill_type_runtime pixel_up_included csc_efed_included "
+        "ctpps_tot_included ecal_efed_included hcal_efed_included l1_triggers_counter hlt_physics_counter "
+        "l1_hlt_mode_stripped tracker_efed_included initial_prescale_index hlt_physics_throughput "
+        "beams_present_and_stable "
+    ).split()
+)
+RUN_TRIPLET_ATTRIBUTES: tuple[str, ...] = tuple(
+    (
+        "castor-castor cms-cms csc-csc ctpps-ctpps dt-dt ecal-ecal ecal-es hcal-hcal hlt-hlt l1t-l1t "
+        "l1t-l1tcalo l1t-l1tmu lumi-lumi rpc-rpc tracker-pixel tracker-strip btag-btag csc-mep csc-mem "
+        "csc-triggerpe csc-csctf csc-ddus csc-efficiency csc-gasgains csc-integrity csc-timing csc-strips "
+        "csc-resolution csc-segments csc-pedestals csc-occupancy ctpps-rp56_220 ctpps-rp56_cyl "
+        "ctpps-rp56_210 ctpps-rp45_cyl ctpps-rp45_220 ctpps-rp45_210 ecal-tpg ecal-timing ecal-preshower "
+        "ecal-noise ecal-laser ecal-esp ecal-esm ecal-eep ecal-eem ecal-ebp ecal-ebm ecal-collisions "
+        "ecal-analysis egamma-egamma egamma-es hcal-hb hcal-ho12ls hcal-ho0ls hcal-hfls hcal-hels "
+        "hcal-hbls hcal-ho12 hcal-ho0 hcal-hf hcal-he hlt-muons hlt-electrons hlt-photons hlt-jetmet "
+        "hlt-tau hlt-bjets hlt-technical hlt-global jetmet-jetmet l1t-bptx_tech l1t-bcs_tech l1t-hf_tech "
+        "l1t-rpc_tech l1t-software l1t-muon l1t-muon_dt l1t-muon_rpc l1t-muon_csc l1t-e_gamma l1t-jet "
+        "l1t-energy_sums l1t-hf_rings rpc-elog rpc-lv rpc-hv rpc-feb rpc-noise rpc-strip tau-tau "
+    ).split()
+)
+DATASET_ATTRIBUTES: tuple[str, ...] = tuple(
+    (
+        "appeared_in global_state dt_state cms_state csc_state hlt_state l1t_state rpc_state tau_state "
+        "btag_state ecal_state hcal_state lumi_state muon_state ctpps_state castor_state egamma_state "
+        "jetmet_state tracker_state "
+    ).split()
+)
+DATASET_TRIPLET_ATTRIBUTES: tuple[str, ...] = tuple(
+    (
+        "dt-dt csc-tf rpc-hv rpc-lv cms-cms csc-csc ecal-es hcal-hb hcal-he hcal-hf hlt-hlt hlt-tau "
+        "l1t-l1t rpc-feb rpc-rpc tau-tau ecal-ebm ecal-ebp ecal-eem ecal-eep ecal-esm ecal-esp ecal-tpg "
+        "hcal-ho0 rpc-elog btag-btag ecal-ecal hcal-hcal hcal-ho12 hlt-bjets hlt-muons l1t-l1tmu "
+        "lumi-lumi muon-muon rpc-noise csc-strips csc-timing ecal-laser ecal-noise hcal-hb_ls hcal-he_ls "
+        "hcal-hf_ls hlt-jetmet ctpps-ctpps ecal-timing hcal-hoO_ls hlt-photons l1t-e_gamma l1t-hf_tech "
+        "l1t-l1tcalo l1t-muon_dt tracker-pix csc-gasgains csc-segments hcal-ho12_ls l1t-bcs_tech "
+        "l1t-hg_rings l1t-muon_csc l1t-muon_rpc l1t-rpc_tech l1t-software castor-castor csc-integrity "
+        "csc-occupancy csc-pedestals ecal-analysis egamma-egamma hlt-electrons hlt-technical "
+        "jetmet-jetmet l1t-bptx_tech tracker-strip tracker-track csc-efficiency csc-resolution "
+        "csc-triggergpe ctpps-rp45_220 ctpps-rp45_cyl ctpps-rp56_210 ctpps-rp56_220 ctpps-rp56_cyl "
+        "ecal-preshower hlt-hlt_global ecal-collisions l1t-energy_sums cms-infrastructure "
+    ).split()
+)
+
+DATASET_TABLE_ATTRIBUTES: tuple[str, ...] = ("run_number", "dataset_name")
+RUN_PASSTHROUGH_PREFIXES: tuple[str, ...] = ("rr_attributes", "oms_attributes", "triplet_summary")
+CLIENT_STATUSES: tuple[str, ...] = ("GOOD", "BAD", "STANDBY", "EXCLUDED", "NOTSET", "EMPTY")
+"""The only statuses the client accepts for a flag (it upper-cases the value and raises otherwise)."""
+
+DATA_STATUSES: tuple[str, ...] = STATUSES + ("NO VALUE FOUND",)
+"""Every status a lumisection can carry in RR's data (what ``!=`` must count)."""
+
+
+def client_route(kind: Kind, key: str) -> str | None:
+    """The backend key the client's transform maps a user key to (``triplet_summary.<flag>`` for a status
+    flag, whose status the value supplies), or ``None`` when the client raises. Same order as ``utils.py``."""
+    if kind == "runs":
+        if key in RUN_TABLE_ATTRIBUTES:
+            return key
+        if key in RUN_RR_ATTRIBUTES:
+            return "rr_attributes." + key
+        if key in RUN_TRIPLET_ATTRIBUTES:
+            return "triplet_summary." + key
+        if key in RUN_OMS_ATTRIBUTES:
+            return "oms_attributes." + key
+        if key.startswith(RUN_PASSTHROUGH_PREFIXES):
+            return key
+        return None
+    if key in DATASET_TABLE_ATTRIBUTES:
+        return "name" if key == "dataset_name" else key
+    if key in DATASET_ATTRIBUTES:
+        return "dataset_attributes." + key
+    if key in DATASET_TRIPLET_ATTRIBUTES:
+        return "triplet_summary." + key
+    if key in RUN_RR_ATTRIBUTES:
+        return "rr_attributes." + key
+    if key in RUN_OMS_ATTRIBUTES:
+        return "oms_attributes." + key
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ field tables
+
+Storage = Literal["integer", "text", "jsonb", "triplet"]
+Table = Literal["run", "dataset", "triplet"]
+
+# Real (non-JSON) columns, by field path and kind: (table, backend key, storage).
+_REAL_COLUMNS: dict[tuple[Kind, str], tuple[Table, str, Storage]] = {
+    ("runs", "run.run_number"): ("run", "run_number", "integer"),
+    ("datasets", "run.run_number"): ("dataset", "run_number", "integer"),
+    ("datasets", "dataset.name"): ("dataset", "name", "text"),
+}
+# Everything else by namespace: (table, backend key prefix, storage), or the reason it cannot be filtered.
+_NAMESPACES: dict[tuple[Kind, str], Union[tuple[Table, str, Storage], tuple[str, str]]] = {
+    ("runs", "run.oms"): ("run", "oms_attributes.", "jsonb"),
+    ("runs", "run.rr"): ("run", "rr_attributes.", "jsonb"),
+    ("runs", "lumisection.rr"): ("triplet", "triplet_summary.", "triplet"),
+    ("runs", "dataset"): ("dataset attributes are not run filters", 'use kind="datasets"'),
+    ("datasets", "run.oms"): ("run", "oms_attributes.", "jsonb"),
+    ("datasets", "run.rr"): ("run", "rr_attributes.", "jsonb"),
+    ("datasets", "dataset"): ("dataset", "dataset_attributes.", "jsonb"),
+    ("datasets", "lumisection.rr"): ("triplet", "triplet_summary.", "triplet"),
+}
+_RESIDUAL_HINT = 'use dqquery.plan(query, "rr"), which keeps it as a residual to evaluate locally'
+_NOT_IN_RR: dict[str, str] = {
+    "lumisection.oms": "RR filters cannot test OMS lumisection bits",
+    "lumisection": "RR filters cannot select lumisection numbers",
+    "dials": "DIALS fields do not exist in Run Registry",
+}
+# List fields whose membership RR keeps as derived flags: path -> backend key template (per member).
+_DERIVED_MEMBERSHIP: dict[str, str] = {"run.oms.components": "oms_attributes.{}_included"}
+_COMPONENT_NAME = re.compile(r"[A-Z0-9_]+")
+# Boolean attributes RR stores only when true.
+_ONLY_WHEN_TRUE_SUFFIX = "_included"
+
+_NEGATED_COMPARE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_BACKEND_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+# ------------------------------------------------------------------------------------------------ support
+
+SUPPORT_RAW: dict[str, str] = {
+    "compare": "exact: = <> < <= > >= on run/dataset attributes; flag == S as count(S) > 0, flag != S as counts of the other statuses",
+    "in_range": "exact: sibling >= and <= in one dict; not in: < or > (filter-level or)",
+    "in_set": "exact: or-list (key::float for numbers); on flags an or of status counts",
+    "like": "exact: like (ILIKE) and notlike (NOT ILIKE)",
+    "regex": "unsupported: RR filters have no regular expressions (use like)",
+    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
+    "is_null": "exact: {\"=\": null} / {\"<>\": null}; on flags, the EMPTY counter",
+    "not": "exact: pushed down to the predicates",
+    "and": "exact with at most one lumisection-level operand, superset otherwise",
+    "or": "exact within one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
+}
+SUPPORT: dict[str, str] = {
+    "compare": "exact: attributes of the client's whitelists (runs: also pass-through keys); flag == S only (not !=)",
+    "in_range": "exact: sibling >= and <= in one dict; not in: only on strings and run_number",
+    "in_set": "partial: strings and run_number only (the client's or-wrapping breaks numeric and boolean JSON attributes)",
+    "like": "exact: like (ILIKE) and notlike (NOT ILIKE)",
+    "regex": "unsupported: RR filters have no regular expressions (use like)",
+    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
+    "is_null": "partial: attributes only ({\"=\": null}); flags only for runs (pass-through)",
+    "not": "exact: pushed down to the predicates",
+    "and": "exact with at most one lumisection-level operand, superset otherwise; one condition per flag",
+    "or": "unsupported: the user format has no or across attributes (use raw=True); or on one string attribute is exact",
+}
+SUPPORT_BY_TARGET: dict[str, dict[str, str]] = {"rr": SUPPORT, "rr-raw": SUPPORT_RAW}
+"""Node kind -> ``exact: ...`` | ``partial: ...`` | ``superset: ...`` | ``unsupported: reason``, per target."""
+
+
+# ------------------------------------------------------------------------------------------------ result
+
+
+class RRFilter(dict):  # type: ignore[type-arg]
+    """A Run Registry filter (a plain ``dict``, ready for ``get_runs(filter=...)``) that also says how
+    faithful it is: ``exact`` (selects exactly the runs/datasets with a lumisection satisfying the query)
+    or a superset, ``notes`` (why, per clause), ``warnings`` (exact but probably not what was meant),
+    ``kind`` and ``raw`` (backend format, for ``ignore_filter_transformation=True``)."""
+
+    def __init__(
+        self,
+        mapping: dict[str, Any],
+        *,
+        exact: bool,
+        notes: Iterable[str] = (),
+        warnings: Iterable[str] = (),
+        kind: Kind = "runs",
+        raw: bool = False,
+    ) -> None:
+        super().__init__(mapping)
+        self.exact = exact
+        self.notes = list(notes)
+        self.warnings = list(warnings)
+        self.kind = kind
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"RRFilter({dict.__repr__(self)}, exact={self.exact}, kind={self.kind!r}, raw={self.raw})"
+
+
+# ------------------------------------------------------------------------------------------------ IR
+
+
+@dataclass(frozen=True)
+class _Cond:
+    """One backend condition ``{key: {op: value}}`` on one table."""
+
+    table: Table
+    key: str
+    op: str
+    value: Any
+    storage: Storage
+    node: Any = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """``and``/``or`` of conditions (``node`` is the query node it comes from, for errors)."""
+
+    kind: Literal["and", "or"]
+    items: tuple[Any, ...]
+    node: Any = field(compare=False, repr=False)
+
+
+_IR = Union[_Cond, _Group]
+
+
+@dataclass(frozen=True)
+class _NotContains:
+    """``not (field contains value)`` (``Contains`` has no negated form in the tree)."""
+
+    node: A.Contains
+
+    @property
+    def field(self) -> A.FieldRef:
+        return self.node.field
+
+    @property
+    def span(self) -> Any:
+        return self.node.span
+
+
+def _tables(ir: _IR) -> set[str]:
+    if isinstance(ir, _Cond):
+        return {ir.table}
+    out: set[str] = set()
+    for item in ir.items:
+        out |= _tables(item)
+    return out
+
+
+def _conjuncts(ir: _IR) -> list[_IR]:
+    """The operands of a (nested) ``and``; anything else is one conjunct."""
+    if isinstance(ir, _Group) and ir.kind == "and":
+        out: list[_IR] = []
+        for item in ir.items:
+            out.extend(_conjuncts(item))
+        return out
+    return [ir]
+
+
+def _disjuncts(ir: _IR) -> list[_IR]:
+    if isinstance(ir, _Group) and ir.kind == "or":
+        out: list[_IR] = []
+        for item in ir.items:
+            out.extend(_disjuncts(item))
+        return out
+    return [ir]
+
+
+# ------------------------------------------------------------------------------------------------ compiler
+
+
+@dataclass
+class _Compiler:
+    kind: Kind
+    raw: bool
+    text: str
+    located: bool  # spans refer to ``text``
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return "rr-raw" if self.raw else "rr"
+
+    def unsupported(self, node: Any, message: str, hint: str = "") -> QueryError:
+        span = getattr(node, "span", None) if self.located else None
+        return QueryError(
+            "unsupported",
+            f"{message} (target {self.target})",
+            query=self.text,
+            offset=span.start if span else None,
+            end=span.end if span else None,
+            hint=hint,
+            target=self.target,
+        )
+
+    # -------------------------------------------------------------------- not
+
+    def push_not(self, node: Any, negate: bool = False) -> Any:
+        """The same query with ``not`` only inside predicates (three-valued De Morgan)."""
+        if isinstance(node, A.Not):
+            return self.push_not(node.operand, not negate)
+        if isinstance(node, (A.And, A.Or)):
+            flip = (isinstance(node, A.And)) == negate  # and under not -> or
+            cls = A.Or if flip else A.And
+            return cls(operands=tuple(self.push_not(o, negate) for o in node.operands), span=node.span)
+        if not negate:
+            return node
+        if isinstance(node, A.Compare):
+            return node.model_copy(update={"op": _NEGATED_COMPARE[node.op]})
+        if isinstance(node, (A.InRange, A.InSet, A.Like, A.Regex, A.IsNull)):
+            return node.model_copy(update={"negated": not node.negated})
+        if isinstance(node, A.Contains):
+            return _NotContains(node)
+        raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
+
+    # -------------------------------------------------------------------- structure
+
+    def compile(self, node: Any) -> tuple[_IR, bool, bool]:
+        """(IR, exact, depends on lumisections) of a tree without ``not``."""
+        if isinstance(node, (A.And, A.Or)):
+            parts = [self.compile(o) for o in node.operands]
+            ir = _Group("and" if isinstance(node, A.And) else "or", tuple(p[0] for p in parts), node)
+            exact = all(p[1] for p in parts)
+            per_ls = [o for o, p in zip(node.operands, parts) if p[2]]
+            if isinstance(node, A.Or):
+                if len(_tables(ir)) > 1:
+                    raise self.unsupported(
+                        node,
+                        "RR cannot combine these with `or`: the backend splits an `or` over "
+                        + " and ".join(sorted(_TABLE_WORDS[t] for t in _tables(ir)))
+                        + " and requires both parts",
+                        _RESIDUAL_HINT,
+                    )
+            elif len(per_ls) > 1:
+                exact = False
+                self.notes.append(
+                    "superset: "
+                    + ", ".join(f"`{unparse(o)}`" for o in per_ls)
+                    + " are each required of some lumisection, not necessarily the same one"
+                    " (RR only counts lumisections per status)"
+                )
+            return ir, exact, bool(per_ls)
+        return self.predicate(node), True, self.row(node).level == "lumisection"
+
+    def row(self, node: Any) -> FieldInfo:
+        info = lookup(node.field.path)
+        if info is None:  # check() resolved it already; a hand-built FieldRef may still be odd
+            raise self.unsupported(node, f"unknown field '{node.field.path}'")
+        return info
+
+    # -------------------------------------------------------------------- predicates
+
+    def column(self, node: Any) -> tuple[Table, str, Storage]:
+        info = self.row(node)
+        real = _REAL_COLUMNS.get((self.kind, info.path))
+        if real is not None:
+            return real
+        where = _NAMESPACES.get((self.kind, info.namespace))
+        if where is None:
+            reason = _NOT_IN_RR.get(info.namespace) or _NOT_IN_RR.get(info.namespace.split(".")[0], "RR cannot filter on it")
+            raise self.unsupported(node, f"'{info.name}': {reason}", _RESIDUAL_HINT)
+        if len(where) == 2:
+            raise self.unsupported(node, f"'{info.name}': {where[0]}", where[1])
+        table, prefix, storage = where  # type: ignore[misc]
+        return table, prefix + info.attribute, storage
+
+    def predicate(self, node: Any) -> _IR:
+        table, key, storage = self.column(node)
+        if storage == "triplet":
+            return self.flag_predicate(node, key)
+        cond = lambda op, value: _Cond(table, key, op, value, storage, node)  # noqa: E731
+        if isinstance(node, A.Compare):
+            self.warn_only_when_true(node)
+            return cond(_BACKEND_OP[node.op], self.literal(node, node.value))
+        if isinstance(node, A.InRange):
+            low, high = self.literal(node, node.low), self.literal(node, node.high)
+            if node.negated:
+                return _Group("or", (cond("<", low), cond(">", high)), node)
+            return _Group("and", (cond(">=", low), cond("<=", high)), node)
+        if isinstance(node, A.InSet):
+            values = list(dict.fromkeys(json.dumps(self.literal(node, v)) for v in node.values))
+            conds = tuple(cond("<>" if node.negated else "=", json.loads(v)) for v in values)
+            return conds[0] if len(conds) == 1 else _Group("and" if node.negated else "or", conds, node)
+        if isinstance(node, A.Like):
+            return cond("notlike" if node.negated else "like", node.pattern)
+        if isinstance(node, A.IsNull):
+            return cond("<>" if node.negated else "=", None)
+        if isinstance(node, A.Regex):
+            raise self.unsupported(node, "RR filters have no regular expressions", 'use like with % and _ wildcards, e.g. like "%25ns%"')
+        if isinstance(node, (A.Contains, _NotContains)):
+            return self.membership(node, table)
+        raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
+
+    def membership(self, node: Any, table: Table) -> _IR:
+        contains = node.node if isinstance(node, _NotContains) else node
+        info = self.row(node)
+        template = _DERIVED_MEMBERSHIP.get(info.path)
+        needle = contains.value.value if isinstance(contains.value, A.StringValue) else None
+        if template is None or needle is None or not _COMPONENT_NAME.fullmatch(needle):
+            if info.type == "string":
+                raise self.unsupported(node, "RR filters have no case-sensitive substring test", f'use `{info.name} like "%text%"` (case-insensitive)')
+            raise self.unsupported(
+                node,
+                f"RR cannot test membership in '{info.name}'"
+                + (" (only upper-case component names map to <component>_included)" if template else ""),
+                _RESIDUAL_HINT,
+            )
+        flag = template.format(needle.lower())
+        if isinstance(node, _NotContains):
+            list_key = "oms_attributes." + info.attribute
+            return _Group(
+                "and",
+                (_Cond(table, flag, "=", None, "jsonb", node), _Cond(table, list_key, "<>", None, "jsonb", node)),
+                node,
+            )
+        return _Cond(table, flag, "=", True, "jsonb", node)
+
+    def flag_predicate(self, node: Any, key: str) -> _IR:
+        """Lumisection status predicates as ``triplet_summary`` counts ("some lumisection has status S")."""
+
+        def some(statuses: Iterable[str]) -> _IR:
+            conds = tuple(_Cond("triplet", f"{key}.{s}", ">", 0, "triplet", node) for s in statuses)
+            return conds[0] if len(conds) == 1 else _Group("or", conds, node)
+
+        if isinstance(node, A.Compare):
+            status = node.value.value
+            return some([status] if node.op == "==" else [s for s in DATA_STATUSES if s != status])
+        if isinstance(node, A.InSet):
+            listed = list(dict.fromkeys(v.value for v in node.values))
+            return some([s for s in DATA_STATUSES if s not in listed] if node.negated else listed)
+        if isinstance(node, A.IsNull):
+            # EMPTY is present (a count, possibly 0) exactly when the run has the flag at all.
+            return _Cond("triplet", f"{key}.EMPTY", "<>" if node.negated else "=", None, "triplet", node)
+        raise self.unsupported(node, "RR can only test lumisection flags for a status", _RESIDUAL_HINT)  # pragma: no cover
+
+    def literal(self, node: Any, value: Any) -> Any:
+        """A query literal as the JSON value RR compares (dates as OMS ISO strings, compared as text)."""
+        if isinstance(value, A.DateValue):
+            return value.value.isoformat() + "T00:00:00Z"
+        if isinstance(value, A.DateTimeValue):
+            if value.value.microsecond:
+                raise self.unsupported(node, "RR compares times as text to the second", "write the time without fractions of a second")
+            return value.value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.value
+
+    def warn_only_when_true(self, node: A.Compare) -> None:
+        attribute = node.field.path.rpartition(".")[2]
+        means_false = (node.op == "==" and node.value.value is False) or (node.op == "!=" and node.value.value is True)
+        if attribute.endswith(_ONLY_WHEN_TRUE_SUFFIX) and isinstance(node.value, A.BoolValue) and means_false:
+            self.warnings.append(
+                f"`{unparse(node)}` never matches in RR: it stores {attribute} only when true;"
+                f" write `{node.field.name} is null` for runs without the component"
+            )
+
+
+_TABLE_WORDS: dict[str, str] = {"run": "run attributes", "dataset": "dataset attributes", "triplet": "lumisection flags"}
+
+
+def _text(node: Any) -> str:
+    return f"not ({unparse(node.node)})" if isinstance(node, _NotContains) else unparse(node)
+
+
+# ------------------------------------------------------------------------------------------------ backend format
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _shared_list_key(conds: list[_Cond]) -> str | None:
+    """The key under which conditions on one attribute can share an attribute-level ``or`` list, or ``None``.
+
+    Real columns and text comparisons are safe in lists; numbers need the ``::float`` cast (inside a list
+    Sequelize leaves the JSON text uncast); booleans and mixed lists are not (use a filter-level ``or``)."""
+    if len({c.key for c in conds}) != 1:
+        return None
+    first = conds[0]
+    values = [c.value for c in conds]
+    if first.storage in ("integer", "text") or all(isinstance(v, str) or v is None for v in values):
+        return first.key
+    if all(_is_number(v) for v in values):
+        return first.key + "::float"
+    return None
+
+
+def _raw_conjunction(items: list[_IR]) -> dict[str, Any]:
+    """Conditions of one table AND-ed in one filter dict (sibling operators on a key are AND-ed and each
+    cast by Sequelize); repeated keys or ``or`` entries fall back to a filter-level ``and`` list."""
+    entries: list[tuple[str, Any]] = []
+    for item in items:
+        if isinstance(item, _Cond):
+            entries.append((item.key, {item.op: item.value}))
+            continue
+        alternatives = _disjuncts(item)
+        conds = [d for d in alternatives if isinstance(d, _Cond)]
+        key = _shared_list_key(conds) if len(conds) == len(alternatives) else None
+        if key is not None:
+            entries.append((key, {"or": [{c.op: c.value} for c in conds]}))
+        else:
+            entries.append(("or", [_raw_conjunction(_conjuncts(d)) for d in alternatives]))
+    merged: dict[str, Any] = {}
+    for key, value in entries:
+        if key not in merged:
+            merged[key] = value
+        elif key != "or" and "or" not in value and "or" not in merged[key] and not set(value) & set(merged[key]):
+            merged[key] = {**merged[key], **value}
+        else:
+            return {"and": [{k: v} for k, v in entries]}
+    return merged
+
+
+def _raw(ir: _IR) -> dict[str, Any]:
+    """The backend-format filter: one dict per table; several tables with any filter-level list become a
+    top-level ``and`` of one member per table (the backend's projection drops members without content for a
+    table, instead of leaving an empty ``or`` that would select nothing)."""
+    by_table: dict[str, list[_IR]] = {}
+    for item in _conjuncts(ir):
+        (table,) = _tables(item)  # ``or``s are single-table (checked while compiling)
+        by_table.setdefault(table, []).append(item)
+    members = [_raw_conjunction(items) for items in by_table.values()]
+    if len(members) == 1:
+        return members[0]
+    if any("and" in m or "or" in m for m in members):
+        return {"and": members}
+    merged: dict[str, Any] = {}
+    for m in members:
+        merged.update(m)
+    return merged
+
+
+# ------------------------------------------------------------------------------------------------ user format
+
+_RAW_HINT = "use to_rr(query, raw=True) and get_runs(filter=..., ignore_filter_transformation=True)"
+
+
+def _short_key(kind: Kind, key: str) -> str:
+    """The client's attribute name for a backend key (``oms_attributes.energy`` -> ``energy``)."""
+    if kind == "datasets" and key == "name":
+        return "dataset_name"
+    return key.rpartition(".")[2]
+
+
+def _user_key(kind: Kind, key: str) -> str | None:
+    """The first user key the client routes to ``key``: its attribute name, else the pass-through key."""
+    for candidate in (_short_key(kind, key), key):
+        if client_route(kind, candidate) == key:
+            return candidate
+    return None
+
+
+def _user_flag_entries(comp: _Compiler, cond: _Cond) -> list[tuple[str, Any]]:
+    """Ways to send one flag condition, preferred first: ``{"dt-dt": "GOOD"}``, then a pass-through key."""
+    options: list[tuple[str, Any]] = []
+    flag_key, _, status = cond.key.rpartition(".")
+    flag = flag_key.partition(".")[2]
+    if cond.op == ">" and cond.value == 0 and status in CLIENT_STATUSES and client_route(comp.kind, flag) == flag_key:
+        options.append((flag, status))
+    if client_route(comp.kind, cond.key) == cond.key:
+        options.append((cond.key, {cond.op: cond.value}))
+    return options
+
+
+def _user_value(comp: _Compiler, key: str, items: list[_IR]) -> Any:
+    """The condition for one user key. Several conditions: sibling operators when distinct, else an
+    ``and`` list; ``or`` of values: an ``or`` list. Lists are refused on numeric and boolean JSON attributes
+    (the backend compares their text uncast inside lists and fails)."""
+    parts: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, _Cond):
+            parts.append({item.op: item.value})
+        else:
+            parts.append({"or": [{c.op: c.value} for c in _disjuncts(item)]})  # type: ignore[union-attr]
+    conds = [c for item in items for c in (_disjuncts(item) if isinstance(item, _Group) else [item])]
+    json_scalar = conds[0].storage == "jsonb" and any(isinstance(c.value, (bool, int, float)) for c in conds)  # type: ignore[union-attr]
+    if len(parts) == 1 and "or" not in parts[0]:
+        return parts[0]
+    ops = [op for p in parts for op in p]
+    if "or" not in ops and len(set(ops)) == len(ops):
+        return {op: v for p in parts for op, v in p.items()}
+    if json_scalar:
+        offender = next((i for i in items if isinstance(i, _Group)), items[-1])
+        raise comp.unsupported(
+            offender.node,
+            f"the runregistry client cannot send this combination of conditions on '{_short_key(comp.kind, key)}':"
+            " inside and/or lists RR compares numbers and booleans with the attribute's text and fails",
+            _RAW_HINT,
+        )
+    return parts[0] if len(parts) == 1 else {"and": parts}
+
+
+def _user(ir: _IR, comp: _Compiler) -> dict[str, Any]:
+    """The client's user format: one flat dict of attribute names, AND-ed."""
+    groups: dict[str, list[_IR]] = {}
+    for item in _conjuncts(ir):
+        alternatives = _disjuncts(item)
+        if not all(isinstance(d, _Cond) for d in alternatives) or len({d.key for d in alternatives}) != 1:  # type: ignore[union-attr]
+            flags = all(isinstance(d, _Cond) and d.table == "triplet" for d in alternatives)
+            raise comp.unsupported(
+                item.node,
+                "the runregistry client's filter format has no `or` across flags or statuses (one status per flag)"
+                if flags
+                else "the runregistry client's filter format has no `or` across attributes",
+                _RAW_HINT,
+            )
+        groups.setdefault(alternatives[0].key, []).append(item)  # type: ignore[union-attr]
+    out: dict[str, Any] = {}
+    for key, items in groups.items():
+        first = items[0]
+        if isinstance(first, _Cond) and first.table == "triplet":
+            for cond in items:
+                options = [o for o in _user_flag_entries(comp, cond) if o[0] not in out]  # type: ignore[arg-type]
+                if not options:
+                    flag = cond.key.split(".")[1]  # type: ignore[union-attr]
+                    raise comp.unsupported(
+                        cond.node,
+                        f"the runregistry client cannot send this condition on flag '{flag}' for {comp.kind}"
+                        + (" (its dataset whitelist lacks the flag)" if client_route(comp.kind, flag) is None else ""),
+                        _RAW_HINT,
+                    )
+                out[options[0][0]] = options[0][1]
+            continue
+        user_key = _user_key(comp.kind, key)
+        if user_key is None:
+            raise comp.unsupported(
+                first.node,
+                f"the runregistry client does not know '{_short_key(comp.kind, key)}' for {comp.kind}",
+                _RAW_HINT,
+            )
+        out[user_key] = _user_value(comp, key, items)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ entry point
+
+
+def to_rr(query: Any, kind: Kind = "runs", raw: bool = False) -> RRFilter:
+    """Compile a query (text or tree) to a Run Registry filter for ``get_runs`` (``kind="runs"``) or
+    ``get_datasets`` (``kind="datasets"``); ``raw=True`` gives the backend format for
+    ``ignore_filter_transformation=True``. Raises :class:`QueryError` (``unsupported``) for what RR cannot
+    express; never drops a clause."""
+    if kind not in ("runs", "datasets"):
+        raise ValueError(f"kind must be 'runs' or 'datasets', not {kind!r}")
+    node = as_node(query)
+    comp = _Compiler(kind=kind, raw=raw, text=source_text(query), located=isinstance(query, str))
+    ir, exact, _ = comp.compile(comp.push_not(node))
+    mapping = _raw(ir) if raw else _user(ir, comp)
+    return RRFilter(mapping, exact=exact, notes=comp.notes, warnings=comp.warnings, kind=kind, raw=raw)
+
+
+compile_rr = to_rr
+
+
+# ------------------------------------------------------------------------------------------------ docs
+
+EXAMPLES: tuple[tuple[str, Kind], ...] = (
+    ("run_number in 309000..310000", "runs"),
+    ("energy in 6000..7000 and b_field >= 3.7", "runs"),
+    ("fill_number in [7000, 7001]", "runs"),
+    ("energy not in 6000..7000", "runs"),
+    ('class like "Collisions%"', "runs"),
+    ('class in ["Collisions18", "Collisions17"]', "runs"),
+    ('hlt_key not like "%WMass%"', "runs"),
+    ("start_time >= 2018-05-01", "runs"),
+    ('state != "OPEN"', "runs"),
+    ("pixel_included is null", "runs"),
+    ('components contains "PIXEL"', "runs"),
+    ("tracker-strip == GOOD", "runs"),
+    ("tracker-strip != BAD", "runs"),
+    ("tracker-strip in [GOOD, STANDBY]", "runs"),
+    ("tracker-strip == GOOD and dt-dt == GOOD", "runs"),
+    ("dt-dt == GOOD or csc-csc == GOOD", "runs"),
+    ("energy > 6000 and (dt-dt == GOOD or csc-csc == GOOD)", "runs"),
+    ("gem-gem == GOOD", "runs"),
+    ("last_lumisection_number > 10", "runs"),
+    ("dt-dt == GOOD or energy > 6000", "runs"),
+    ('hlt_key ~ "Physics"', "runs"),
+    ("beam1_present", "runs"),
+    ('dataset like "/PromptReco/%" and global_state == "OPEN"', "datasets"),
+    ("tracker-pixel == GOOD", "datasets"),
+)
+
+
+def _cell(query: str, kind: Kind, raw: bool) -> str:
+    try:
+        f = to_rr(query, kind=kind, raw=raw)
+    except QueryError as err:
+        return "unsupported: " + err.message.replace("|", "\\|")
+    text = "`" + json.dumps(f, separators=(", ", ": ")).replace("|", "\\|") + "`"
+    return text if f.exact else text + " (superset)"
+
+
+def describe() -> str:
+    """The mapping as a Markdown table, computed by compiling :data:`EXAMPLES` (never stale)."""
+    lines = [
+        "| query | kind | user format (`get_runs(filter=...)`) | backend format (`ignore_filter_transformation=True`) |",
+        "|---|---|---|---|",
+    ]
+    for query, kind in EXAMPLES:
+        lines.append(f"| `{query}` | {kind} | {_cell(query, kind, False)} | {_cell(query, kind, True)} |")
+    return "\n".join(lines) + "\n"
+
+
+def support_markdown() -> str:
+    """The support table (node kind x format) as Markdown."""
+    lines = ["| node | rr (user format) | rr-raw (backend format) |", "|---|---|---|"]
+    for kind in SUPPORT_RAW:
+        lines.append(f"| {kind} | {SUPPORT[kind]} | {SUPPORT_RAW[kind]} |")
+    return "\n".join(lines) + "\n"

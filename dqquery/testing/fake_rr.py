@@ -1,0 +1,613 @@
+"""A fake Run Registry backend serving a :class:`~dqquery.snapshot.Snapshot` over HTTP.
+
+Routes are at the ROOT, as the real backend's (``http://localhost:9500`` for the official client's
+``ENVIRONMENT=local``); the ``/api`` prefix of production belongs to the SSO proxy.
+
+Decisions:
+* Filtering is delegated to :mod:`dqquery.emulate.runregistry` (``select_runs`` / ``select_datasets``), the one
+  interpreter of RR's backend filter semantics (traps included). This module only builds the backend's row
+  objects from the snapshot, pages, sorts and frames answers. An error raised by the emulator becomes
+  HTTP 500 ``{"err": message}`` like every error of the real backend.
+* Row objects have the real shapes (reference: run-registry.md 3.4-3.6): runs carry
+  ``DatasetTripletCache.triplet_summary`` computed from the online dataset's lumisections; datasets carry
+  ``Run`` and ``DatasetTripletCache``.
+* The JSON portal evaluates the submitted json-logic per lumisection on RR's evaluated object
+  (``format_lumisection``) with a json-logic library (``dqquery.jsonlogic_engine.apply_rule`` when present,
+  else ``json_logic_qubit``), NOT with dqquery's evaluator, so that comparing the two is a real test. A
+  lumisection exists for the portal only if it has both an RR and an OMS lumisection (the backend's INNER
+  JOIN); pass/fail is JavaScript truthiness; ranges are built exactly as ``golden-json-helpers`` does (no sort,
+  no de-duplication), datasets in ascending run order.
+* Polling a portal job answers 203 (waiting), then 202 ``{"progress": p}``, then 200 ``{"final_json": row}``;
+  the number of polls before completion is configurable (``portal_polls``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import itertools
+import json
+import math
+import re
+import threading
+from typing import Any, Callable, Iterable, Mapping
+
+from .server import Request, Response, json_error
+
+__all__ = ["FakeRunRegistry", "SnapshotData", "similar_to_regex", "ranges_of_list", "js_truthy"]
+
+OMS_LUMISECTION_WHITELIST: tuple[str, ...] = tuple(
+    (
+        "rp_time_ready cscp_ready physics_flag dt0_ready beam1_present bpix_ready ho_ready dtp_ready tecm_ready "
+        "tibtid_ready fpix_ready rpc_ready rp_sect_56_ready castor_ready esp_ready eep_ready hbhea_ready ebm_ready "
+        "dtm_ready eem_ready esm_ready tecp_ready ebp_ready hf_ready rp_sect_45_ready cscm_ready cms_active zdc_ready "
+        "hbheb_ready tob_ready beam1_stable hbhec_ready beam2_stable beam2_present gemp_ready gemm_ready "
+        "prescale_index prescale_name"
+    ).split()
+)
+"""OMS lumisection keys RR keeps for ``oms_lumisection_ranges`` (luminosity excluded: run-registry.md 3.6)."""
+
+EMPTY_TRIPLET = {"status": "EMPTY", "comment": "", "cause": ""}
+NO_OMS_DATA = {"err": "No data available for this lumisection"}
+
+
+# ------------------------------------------------------------------------------------------ snapshot data
+
+
+def _as_plain(snapshot: Any) -> dict[str, Any]:
+    if isinstance(snapshot, Mapping):
+        return dict(snapshot)
+    if hasattr(snapshot, "to_dict"):
+        return snapshot.to_dict()  # type: ignore[no-any-return]
+    if hasattr(snapshot, "model_dump"):
+        return snapshot.model_dump(mode="json")
+    raise TypeError(f"expected a Snapshot or a mapping, not {type(snapshot).__name__}")
+
+
+def _triplet(value: Any) -> dict[str, Any]:
+    """A stored RR flag as a triplet (snapshots may keep just the status string)."""
+    if isinstance(value, Mapping):
+        return {"status": value.get("status"), "comment": value.get("comment") or "", "cause": value.get("cause") or ""}
+    return {"status": value, "comment": "", "cause": ""}
+
+
+def expand_ranges(ranges: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """``[{..., "start": s, "end": e}]`` -> ``{ls: {...}}`` (a later range overrides an earlier one)."""
+    out: dict[int, dict[str, Any]] = {}
+    for rng in ranges:
+        content = {k: v for k, v in rng.items() if k not in ("start", "end")}
+        for ls in range(int(rng["start"]), int(rng["end"]) + 1):
+            out[ls] = dict(content)
+    return out
+
+
+def ranges_of_list(items: list[Any]) -> list[dict[str, Any]]:
+    """RR's ``getLumisectionRanges``: merge consecutive deep-equal items; start/end are 1-based positions."""
+    out: list[dict[str, Any]] = []
+    for index, item in enumerate(items, start=1):
+        if out and _same({k: v for k, v in out[-1].items() if k not in ("start", "end")}, item):
+            out[-1]["end"] = index
+        else:
+            out.append({**item, "start": index, "end": index})
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+class SnapshotData:
+    """The snapshot, normalised to the backend's tables, with the lumisections expanded per LS.
+
+    Accepts a :class:`~dqquery.snapshot.Snapshot` or a plain mapping with ``runs`` (list, or mapping by run),
+    ``datasets`` (list), ``lumisections[run][dataset] = {"rr": [ranges], "oms": [ranges]}`` and optional
+    ``dials`` tables. Runs may use ``oms_attributes``/``rr_attributes`` or ``oms``/``rr`` keys; datasets
+    ``dataset_attributes`` or ``attributes``.
+    """
+
+    def __init__(self, snapshot: Any) -> None:
+        plain = _as_plain(snapshot)
+        self.extra = plain
+        runs = plain.get("runs") or []
+        if isinstance(runs, Mapping):
+            runs = list(runs.values())
+        self.runs: dict[int, dict[str, Any]] = {}
+        for run in runs:
+            number = int(run["run_number"])
+            self.runs[number] = {
+                "run_number": number,
+                "oms_attributes": dict(run.get("oms_attributes", run.get("oms")) or {}),
+                "rr_attributes": dict(run.get("rr_attributes", run.get("rr")) or {}),
+            }
+        self.datasets: list[dict[str, Any]] = []
+        for ds in plain.get("datasets") or []:
+            attrs = dict(ds.get("dataset_attributes", ds.get("attributes")) or {})
+            self.datasets.append(
+                {
+                    "run_number": int(ds["run_number"]),
+                    "name": ds["name"],
+                    "dataset_attributes": attrs,
+                    "datasets_in_gui": list(ds.get("datasets_in_gui") or []),
+                }
+            )
+        # (run, dataset) -> {ls: {comp: triplet}} and {ls: {bit: value}}
+        self.rr_ls: dict[tuple[int, str], dict[int, dict[str, Any]]] = {}
+        self.oms_ls: dict[tuple[int, str], dict[int, dict[str, Any]]] = {}
+        for run_key, by_dataset in (plain.get("lumisections") or {}).items():
+            for name, data in (by_dataset or {}).items():
+                key = (int(run_key), name)
+                rr = expand_ranges(data.get("rr") or [])
+                self.rr_ls[key] = {ls: {c: _triplet(v) for c, v in row.items()} for ls, row in rr.items()}
+                oms = expand_ranges(data.get("oms") or [])
+                block = data.get("luminosity") or {}
+                for offset_key in ("recorded", "delivered"):  # the compact per-LS luminosity block wins
+                    for i, value in enumerate(block.get(offset_key) or []):
+                        ls = int(block["start"]) + i
+                        if ls in oms and value is not None:
+                            oms[ls][offset_key] = value
+                self.oms_ls[key] = oms
+        known = {(d["run_number"], d["name"]) for d in self.datasets}
+        for run, name in sorted(set(self.rr_ls) | set(self.oms_ls)):
+            if (run, name) not in known and run in self.runs:
+                self.datasets.append({"run_number": run, "name": name, "dataset_attributes": {}, "datasets_in_gui": []})
+        self.datasets.sort(key=lambda d: (d["run_number"], d["name"]))
+
+    # ---- per-lumisection views (what RR's SQL views return)
+
+    def rr_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
+        """Dense list (index i = LS i+1) with EMPTY triplets for missing components and gap lumisections."""
+        rows = self.rr_ls.get((run, name)) or {}
+        if not rows:
+            return []
+        components = sorted({c for row in rows.values() for c in row})
+        return [
+            {c: dict(rows.get(ls, {}).get(c, EMPTY_TRIPLET)) for c in components}
+            for ls in range(1, max(rows) + 1)
+        ]
+
+    def oms_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
+        """Dense list of OMS lumisections; dataset-specific data falls back to the online dataset's."""
+        rows = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        if not rows:
+            return []
+        return [dict(rows.get(ls, NO_OMS_DATA)) for ls in range(1, max(rows) + 1)]
+
+    def triplet_summary(self, run: int, name: str) -> dict[str, Any] | None:
+        """``DatasetTripletCache.triplet_summary``: per component, a count per status plus causes/comments."""
+        rows = self.rr_ls.get((run, name))
+        if rows is None:
+            return None
+        summary: dict[str, dict[str, Any]] = {}
+        for ls in sorted(rows):
+            for comp, trip in rows[ls].items():
+                entry = summary.setdefault(comp, {"EMPTY": 0, "causes": [], "comments": []})
+                status = trip["status"] if trip["status"] is not None else "NOTSET"
+                entry[status] = entry.get(status, 0) + 1
+                if trip["cause"] and trip["cause"] not in entry["causes"]:
+                    entry["causes"].append(trip["cause"])
+                if trip["comment"] and trip["comment"] not in entry["comments"]:
+                    entry["comments"].append(trip["comment"])
+        return summary
+
+    def dcs_summary(self, run: int, name: str) -> dict[str, Any]:
+        rows = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        summary: dict[str, dict[str, int]] = {}
+        for row in rows.values():
+            for bit, value in row.items():
+                if bit not in OMS_LUMISECTION_WHITELIST or not isinstance(value, (bool, type(None))):
+                    continue
+                entry = summary.setdefault(bit, {"NULL": 0, "TRUE": 0, "EMPTY": 0, "FALSE": 0})
+                entry["NULL" if value is None else ("TRUE" if value else "FALSE")] += 1
+        return summary
+
+    # ---- backend row objects
+
+    def run_rows(self) -> list[dict[str, Any]]:
+        """Raw run objects as ``runs_filtered_ordered`` returns them (``DatasetTripletCache`` of ``online``)."""
+        out = []
+        for number in sorted(self.runs):
+            run = self.runs[number]
+            summary = self.triplet_summary(number, "online")
+            has_online = summary is not None or any(
+                d["run_number"] == number and d["name"] == "online" for d in self.datasets
+            )
+            out.append(
+                {
+                    "run_number": number,
+                    "oms_attributes": run["oms_attributes"],
+                    "rr_attributes": run["rr_attributes"],
+                    "version": number,
+                    "deleted": False,
+                    "DatasetTripletCache": {"triplet_summary": summary or {}} if has_online else None,
+                }
+            )
+        return out
+
+    def dataset_rows(self) -> list[dict[str, Any]]:
+        """Raw dataset objects as ``datasets_filtered_ordered`` returns them."""
+        out = []
+        for ds in self.datasets:
+            run = self.runs.get(ds["run_number"], {"rr_attributes": {}, "oms_attributes": {}})
+            out.append(
+                {
+                    **ds,
+                    "deleted": False,
+                    "version": ds["run_number"],
+                    "Run": {"rr_attributes": run["rr_attributes"], "oms_attributes": run["oms_attributes"]},
+                    "DatasetTripletCache": {
+                        "triplet_summary": self.triplet_summary(ds["run_number"], ds["name"]) or {},
+                        "dcs_summary": self.dcs_summary(ds["run_number"], ds["name"]),
+                    },
+                }
+            )
+        return out
+
+    def evaluated_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
+        """RR's ``format_lumisection`` objects: only lumisections with both RR and OMS data (INNER JOIN)."""
+        rr = self.rr_ls.get((run, name)) or {}
+        oms = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        dataset = next((d for d in self.datasets if d["run_number"] == run and d["name"] == name), None)
+        run_row = self.runs.get(run)
+        if dataset is None or run_row is None:
+            return []
+        out = []
+        for ls in sorted(set(rr) & set(oms)):
+            out.append(
+                {
+                    "dataset": {**dataset["dataset_attributes"], "name": name},
+                    "run": {"oms": run_row["oms_attributes"], "rr": run_row["rr_attributes"], "run_number": run},
+                    "lumisection": {
+                        "lumisection_number": ls,
+                        "oms": oms[ls],
+                        "rr": {comp: trip["status"] for comp, trip in rr[ls].items()},
+                    },
+                }
+            )
+        return out
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+
+def similar_to_regex(pattern: str) -> re.Pattern[str]:
+    """PostgreSQL ``SIMILAR TO`` as a Python regular expression (whole-string, case-sensitive).
+
+    ``%`` any string, ``_`` one character, ``| * + ? {m,n} ( ) [...]`` as in regular expressions, ``.`` and
+    every other character literal, ``\\`` escapes the next character.
+    """
+    out: list[str] = []
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if in_class:
+            out.append(ch if ch not in "\\" else "\\\\")
+            in_class = ch != "]"
+        elif ch == "[":
+            out.append(ch)
+            in_class = True
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        elif ch in "|*+?{}(),0123456789":
+            out.append(ch)
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+def convert_array_of_list_to_array_of_ranges(numbers: list[int]) -> list[list[int]]:
+    """``golden-json-helpers`` 1.2.3, faithfully: no sorting, no de-duplication (run-registry.md 4.5)."""
+    ranges: list[list[int]] = []
+    for index, number in enumerate(numbers):
+        if not ranges:
+            ranges.append([number, number])
+        if index != len(numbers) - 1:
+            if numbers[index + 1] == number + 1:
+                ranges[-1][1] = number + 1
+            else:
+                ranges.append([numbers[index + 1], numbers[index + 1]])
+    return ranges
+
+
+def js_truthy(value: Any) -> bool:
+    """JavaScript truthiness (``[]`` and ``{}`` are true; ``0``, ``""``, ``NaN``, null are false)."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value != 0 and not (isinstance(value, float) and math.isnan(value))
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+def json_logic_apply() -> Callable[[Any, Any], Any]:
+    """The json-logic implementation the portal uses: dqquery's engine if present, else json-logic-qubit."""
+    try:
+        engine = importlib.import_module("dqquery.jsonlogic_engine")
+        return engine.apply_rule  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        from json_logic import jsonLogic
+
+        return jsonLogic  # type: ignore[no-any-return]
+
+
+def _emulator() -> Any:
+    return importlib.import_module("dqquery.emulate.runregistry")
+
+
+def _sort_key_value(row: Mapping[str, Any], key: str, kind: str) -> Any:
+    if "-" in key:  # a triplet column: DatasetTripletCache.triplet_summary#>>'{key}' (text)
+        cache = row.get("DatasetTripletCache") or {}
+        value = (cache.get("triplet_summary") or {}).get(key)
+        return None if value is None else json.dumps(value, sort_keys=True)
+    value: Any = row
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if key == "rr_attributes.class" and kind == "datasets":
+        value = ((row.get("Run") or {}).get("rr_attributes") or {}).get("class")
+    return value
+
+
+def sort_rows(rows: list[dict[str, Any]], sortings: list[Any], default: list[tuple[str, str]], kind: str) -> list[dict[str, Any]]:
+    """Order by ``sortings`` ([[key, "ASC"|"DESC"], ...]) then the default order; NULLs as PostgreSQL (largest)."""
+    order = [(str(k), str(d).upper()) for k, d in (sortings or [])] + default
+    out = list(rows)
+    for key, direction in reversed(order):
+        present = [r for r in out if _sort_key_value(r, key, kind) is not None]
+        missing = [r for r in out if _sort_key_value(r, key, kind) is None]
+        present.sort(key=lambda r: _orderable(_sort_key_value(r, key, kind)), reverse=direction == "DESC")
+        out = missing + present if direction == "DESC" else present + missing
+    return out
+
+
+def _orderable(value: Any) -> tuple[int, Any]:
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, str(value))
+
+
+# ------------------------------------------------------------------------------------------------- app
+
+RUN_ORDER = [("run_number", "DESC")]
+DATASET_ORDER = [("run_number", "DESC"), ("name", "ASC")]
+
+
+class FakeRunRegistry:
+    """The Run Registry backend as an app for :class:`~dqquery.testing.server.FakeServer`.
+
+    ``require_token``: a ``token -> bool`` check (e.g. ``FakeSSO.verifier()``); requests without a valid
+    ``Authorization: Bearer`` token get 401 (what the SSO proxy in front of RR does, simplified).
+    ``portal_polls``: polls of a JSON-portal job answered 203/202 before the 200.
+    """
+
+    def __init__(self, snapshot: Any, require_token: Callable[[str | None], bool] | None = None,
+                 portal_polls: int = 2) -> None:
+        self.data = SnapshotData(snapshot)
+        self.require_token = require_token
+        self.portal_polls = portal_polls
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._run_rows = self.data.run_rows()
+        self._dataset_rows = self.data.dataset_rows()
+        self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {
+            ("POST", "/runs_filtered_ordered"): self.runs_filtered_ordered,
+            ("POST", "/datasets_filtered_ordered"): self.datasets_filtered_ordered,
+            ("POST", "/json_portal/generate"): self.portal_generate,
+            ("POST", "/json_portal/json"): self.portal_json,
+        }
+        for endpoint, builder in self.LUMISECTION_ENDPOINTS.items():
+            self.routes[("POST", "/lumisections/" + endpoint)] = self._lumisection_route(builder)
+
+    def handle(self, request: Request) -> Response:
+        if self.require_token is not None and not self.require_token(request.bearer()):
+            return Response.json({"err": "Unauthorized: a valid SSO bearer token is required"}, 401)
+        route = self.routes.get((request.method, request.path.rstrip("/") or "/"))
+        if route is None and request.method == "GET" and request.path.startswith("/get_all_dataset_names_of_run/"):
+            route = self.dataset_names
+        if route is None:
+            return json_error(f"Cannot {request.method} {request.path}", 404)
+        try:
+            return route(request)
+        except json.JSONDecodeError as exc:
+            return json_error(f"Unexpected token in JSON: {exc}", 400)
+        except _Thrown as exc:
+            return json_error(str(exc))
+
+    # ---- runs and datasets
+
+    def _page(self, request: Request, kind: str) -> Response:
+        body = request.json() or {}
+        page, page_size = int(body.get("page", 0)), int(body.get("page_size", 50))
+        backend_filter = body.get("filter") or {}
+        emulate = _emulator()
+        try:
+            if kind == "runs":
+                rows = [r for r in self._run_rows if r["DatasetTripletCache"] is not None]
+                selected = emulate.select_runs(backend_filter, rows)
+            else:
+                selected = emulate.select_datasets(backend_filter, self._dataset_rows)
+        except Exception as exc:  # the backend's convention: any thrown error -> 500 {"err": message}
+            raise _Thrown(str(exc)) from exc
+        ordered = sort_rows(list(selected), body.get("sortings") or [], RUN_ORDER if kind == "runs" else DATASET_ORDER, kind)
+        count = len(ordered)
+        pages = math.ceil(count / page_size) if page_size > 0 else 0
+        chunk = ordered[page * page_size : (page + 1) * page_size] if page_size > 0 else []
+        return Response.json({kind: chunk, "pages": pages, "count": count})
+
+    def runs_filtered_ordered(self, request: Request) -> Response:
+        return self._page(request, "runs")
+
+    def datasets_filtered_ordered(self, request: Request) -> Response:
+        return self._page(request, "datasets")
+
+    def dataset_names(self, request: Request) -> Response:
+        try:
+            run = int(request.path.rsplit("/", 1)[1])
+        except ValueError:
+            return json_error("invalid run number")
+        return Response.json(sorted({d["name"] for d in self.data.datasets if d["run_number"] == run}))
+
+    # ---- lumisections (run-registry.md 3.6)
+
+    def _rr_ranges(self, run: int, name: str) -> list[dict[str, Any]]:
+        return ranges_of_list(self.data.rr_lumisections(run, name))
+
+    def _rr_ranges_by_component(self, run: int, name: str) -> dict[str, Any]:
+        rows = self.data.rr_ls.get((run, name)) or {}
+        merged = [rows[ls] for ls in sorted(rows)]  # rows as SQL returns them: no EMPTY or gap filling
+        components = sorted({c for row in merged for c in row})
+        return {c: ranges_of_list([row[c] if c in row else {} for row in merged]) for c in components}
+
+    def _oms_ranges(self, run: int, name: str) -> list[dict[str, Any]]:
+        rows = self.data.oms_lumisections(run, name)
+        return ranges_of_list([{k: v for k, v in row.items() if k in OMS_LUMISECTION_WHITELIST} for row in rows])
+
+    def _joint_ranges(self, run: int, name: str) -> list[dict[str, Any]]:
+        rr, oms = self.data.rr_lumisections(run, name), self.data.oms_lumisections(run, name)
+        longest = max(len(rr), len(oms))
+        joint = [{**(oms[i] if i < len(oms) else {}), **(rr[i] if i < len(rr) else {})} for i in range(longest)]
+        return ranges_of_list(joint)
+
+    LUMISECTION_ENDPOINTS: dict[str, Callable[[FakeRunRegistry, int, str], Any]] = {
+        "rr_lumisections": lambda self, r, n: self.data.rr_lumisections(r, n),
+        "oms_lumisections": lambda self, r, n: self.data.oms_lumisections(r, n),
+        "rr_lumisection_ranges": lambda self, r, n: self._rr_ranges(r, n),
+        "rr_lumisection_ranges_by_component": lambda self, r, n: self._rr_ranges_by_component(r, n),
+        "oms_lumisection_ranges": lambda self, r, n: self._oms_ranges(r, n),
+        "joint_lumisection_ranges": lambda self, r, n: self._joint_ranges(r, n),
+    }
+
+    def _lumisection_route(self, builder: Callable[[FakeRunRegistry, int, str], Any]) -> Callable[[Request], Response]:
+        def route(request: Request) -> Response:
+            body = request.json() or {}
+            try:
+                run = int(body["run_number"])
+            except (KeyError, TypeError, ValueError):
+                raise _Thrown("run_number is required") from None
+            return Response.json(builder(self, run, body.get("dataset_name") or "online"))
+
+        return route
+
+    # ---- JSON portal (run-registry.md 3.7, 4.3-4.5)
+
+    def portal_generate(self, request: Request) -> Response:
+        body = request.json() or {}
+        logic_text = body.get("json_logic")
+        if not isinstance(logic_text, str):  # JSON.parse of an object fails: the client must send a string
+            raise _Thrown("JSON logic sent is not in json format")
+        try:
+            logic = json.loads(logic_text)
+        except json.JSONDecodeError:
+            raise _Thrown("JSON logic sent is not in json format") from None
+        if not logic:
+            raise _Thrown("Empty json logic sent")
+        name_filter = body.get("dataset_name_filter")
+        if not name_filter:
+            raise _Thrown("No dataset name specified")
+        pattern = similar_to_regex(name_filter)
+        datasets = [d for d in self.data.datasets if pattern.fullmatch(d["name"])]
+        if not datasets:
+            raise _Thrown("No datasets matched that dataset name")
+        try:
+            final: dict[str, Any] | None = self._generate(logic, name_filter, datasets, body)
+        except Exception:  # the Bull job fails; polling it answers 500 with an empty body
+            final = None
+        job_id = str(next(self._ids))
+        now = int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000)
+        data = {"dataset_name_filter": name_filter, "json_logic": logic, "created_by": request.headers.get("email", ""),
+                "tags": body.get("tags", ""), "official": bool(body.get("official", False))}
+        with self._lock:
+            self._jobs[job_id] = {"final": None if final is None else {**final, "id": int(job_id)}, "polls": 0}
+        return Response.json({"id": job_id, "name": "__default__", "data": data,
+                              "opts": {"jobId": int(job_id), "attempts": 5, "delay": 0, "timestamp": now},
+                              "progress": 0, "delay": 0, "timestamp": now, "attemptsMade": 0, "stacktrace": [],
+                              "returnvalue": None, "finishedOn": None, "processedOn": None})
+
+    def portal_json(self, request: Request) -> Response:
+        body = request.json() or {}
+        job_id = str(body.get("id_json"))
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return json_error("Cannot read properties of null (reading 'isWaiting')")
+            job["polls"] += 1
+            polls = job["polls"]
+        if polls > self.portal_polls:
+            if job["final"] is None:
+                return Response.empty(500)
+            return Response.json({"final_json": job["final"]})
+        if polls == 1:
+            return Response.empty(203)
+        return Response.json({"progress": round((polls - 1) / self.portal_polls, 3)}, 202)
+
+    def _generate(self, logic: Any, name_filter: str, datasets: list[dict[str, Any]], body: Mapping[str, Any]) -> dict[str, Any]:
+        apply = json_logic_apply()
+        good: dict[int, list[int]] = {}
+        good_named: dict[str, list[int]] = {}
+        bad: dict[int, list[int]] = {}
+        bad_named: dict[str, list[int]] = {}
+        lumi = {"total_recorded": 0.0, "total_delivered": 0.0, "in_recorded": 0.0, "in_delivered": 0.0}
+        for ds in sorted(datasets, key=lambda d: d["run_number"]):
+            for obj in self.data.evaluated_lumisections(ds["run_number"], ds["name"]):
+                run, ls = obj["run"]["run_number"], obj["lumisection"]["lumisection_number"]
+                recorded, delivered = _js_number(obj["lumisection"]["oms"].get("recorded")), _js_number(obj["lumisection"]["oms"].get("delivered"))
+                lumi["total_recorded"] += recorded
+                lumi["total_delivered"] += delivered
+                key = f"{run}-{ds['name']}"
+                if js_truthy(apply(logic, obj)):
+                    good.setdefault(run, []).append(ls)
+                    good_named.setdefault(key, []).append(ls)
+                    lumi["in_recorded"] += recorded
+                    lumi["in_delivered"] += delivered
+                else:
+                    bad.setdefault(run, []).append(ls)
+                    bad_named.setdefault(key, []).append(ls)
+
+        def to_ranges(lists: Mapping[Any, list[int]]) -> dict[str, list[list[int]]]:
+            keys = sorted(lists, key=lambda k: (0, k) if isinstance(k, int) else (1, str(k)))
+            return {str(k): convert_array_of_list_to_array_of_ranges(lists[k]) for k in keys}
+
+        runs = [d["run_number"] for d in datasets]
+        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return {
+            "dataset_name_filter": name_filter, "tags": body.get("tags", ""), "created_by": "api@api",
+            "official": bool(body.get("official", False)), "runregistry_version": "1",
+            "json_logic": logic,
+            "generated_json": to_ranges(good),
+            "generated_json_with_dataset_names": to_ranges(good_named),
+            "generated_anti_json": to_ranges(bad),
+            "generated_anti_json_with_dataset_names": to_ranges(bad_named),
+            "min_run_number": min(runs), "max_run_number": max(runs),
+            "total_recorded_luminosity": lumi["total_recorded"], "total_delivered_luminosity": lumi["total_delivered"],
+            "recorded_luminosity_in_json": lumi["in_recorded"], "delivered_luminosity_in_json": lumi["in_delivered"],
+            "total_recorded_luminosity_lost": lumi["total_recorded"] - lumi["in_recorded"],
+            "total_delivered_luminosity_lost": lumi["total_delivered"] - lumi["in_delivered"],
+            "total_recorded_luminosity_from_run_range": lumi["total_recorded"],
+            "total_delivered_luminosity_from_run_range": lumi["total_delivered"],
+            "rules_flagged_false_quantity_luminosity": {}, "rules_flagged_false_combination_luminosity": {},
+            "runs_lumisections_responsible_for_rule": {},
+            "deleted": False, "createdAt": now, "updatedAt": now,
+        }
+
+
+def _js_number(value: Any) -> float:
+    """JavaScript ``+value || 0``."""
+    try:
+        number = float(value) if value is not None and value != "" and not isinstance(value, bool) else (1.0 if value is True else 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(number) else number
+
+
+class _Thrown(Exception):
+    """An error the backend throws (answered as HTTP 500 ``{"err": message}``)."""

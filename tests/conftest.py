@@ -1,0 +1,34 @@
+"""Shared fixtures: fake services started per test and stopped afterwards (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Any], Any]]:
+    """``serve(server)`` starts a :class:`dqquery.testing.FakeServer` (e.g. ``serve(run_registry(snap))``) and
+    returns it; every server started this way is stopped at the end of the test."""
+    started: list[Any] = []
+
+    def start(server: Any) -> Any:
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def no_sleep() -> Callable[[float], None]:
+    """A ``sleep`` replacement for clients under test: records waits instead of waiting."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    sleep.waits = waits  # type: ignore[attr-defined]
+    return sleep

@@ -1,0 +1,63 @@
+"""The compliance corpus (tests/compliance/*.yaml): data, validated against schema.json, run case by case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+import dqquery
+from dqquery.ast import node_from_json, node_to_json
+
+HERE = Path(__file__).parent / "compliance"
+
+
+def _load(name: str) -> list[dict]:
+    return yaml.safe_load((HERE / name).read_text(encoding="utf-8")) or []
+
+
+VALID = _load("valid.yaml")
+INVALID = _load("invalid.yaml")
+
+
+def test_corpus_matches_schema() -> None:
+    schema = json.loads((HERE / "schema.json").read_text())
+    document = {"valid": VALID, "invalid": INVALID}
+    targets = HERE / "targets.yaml"
+    if targets.exists():
+        document["targets"] = _load("targets.yaml")
+    jsonschema.validate(document, schema)
+
+
+def test_corpus_queries_are_unique() -> None:
+    queries = [c["query"] for c in VALID + INVALID]
+    assert len(queries) == len(set(queries))
+
+
+@pytest.mark.parametrize("case", VALID, ids=[f"valid::{i}" for i in range(len(VALID))])
+def test_valid_query(case: dict) -> None:
+    node = dqquery.parse(case["query"])
+    assert dqquery.unparse(node) == case["canonical"]
+    assert json.loads(node_to_json(node)) == case["ast"]
+    # The canonical text is a fixed point and means the same tree.
+    assert dqquery.parse(case["canonical"]) == node
+    assert node_from_json(case["ast"]) == node
+
+
+@pytest.mark.parametrize("case", INVALID, ids=[f"invalid::{i}" for i in range(len(INVALID))])
+def test_invalid_query(case: dict) -> None:
+    with pytest.raises(dqquery.QueryError) as info:
+        dqquery.parse(case["query"])
+    err = info.value
+    assert err.category == case["category"], str(err)
+    assert (err.line, err.column) == (case["line"], case["column"]), str(err)
+    # The rendered message shows the offending line and a caret under the column.
+    rendered = str(err)
+    if case["query"].strip():
+        src_line = case["query"].split("\n")[err.line - 1]
+        assert f"  | {src_line}" in rendered
+        caret_line = rendered.split("\n")[2]
+        assert caret_line.index("^") - len("  | ") == err.column - 1

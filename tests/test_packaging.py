@@ -1,0 +1,58 @@
+"""The grammar and data ship inside the wheel; the parser builds from an installed wheel and from the checkout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_strict_lalr_parser_builds_from_the_grammar_file() -> None:
+    from lark import Lark
+
+    from dqquery.parser import grammar_text
+
+    text = grammar_text()
+    assert text == (ROOT / "grammar" / "dqquery.lark").read_text(encoding="utf-8")
+    Lark(text, parser="lalr", strict=True)  # raises on any conflict or terminal collision
+
+
+def test_an_ambiguous_grammar_is_rejected_in_strict_mode() -> None:
+    """Guards the guard: strict mode really rejects a shift/reduce conflict."""
+    from lark import Lark
+    from lark.exceptions import GrammarError
+
+    with pytest.raises(GrammarError):
+        Lark('?e: e "and" e | e "or" e | NAME\n%import common.CNAME -> NAME\n%ignore " "', start="e", parser="lalr", strict=True)
+
+
+@pytest.mark.slow
+def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = dist.glob("dqquery-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "dqquery/grammar/dqquery.lark" in names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    code = (
+        "import dqquery, dqquery.parser as p, importlib.resources as r;"
+        "assert 'venv' in dqquery.__file__, dqquery.__file__;"
+        "assert r.files('dqquery').joinpath('grammar','dqquery.lark').is_file();"
+        "print(dqquery.unparse(dqquery.parse('tracker-strip == good and run_number in 1..2')))"
+    )
+    out = subprocess.run([str(py), "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "tracker-strip == GOOD and run_number in 1..2"
+    cli = subprocess.run([str(venv / "bin" / "dqquery"), "check", "bpix_ready"], cwd=tmp_path, capture_output=True, text=True)
+    assert cli.returncode == 0 and cli.stdout.strip() == "bpix_ready", cli.stderr

@@ -1,0 +1,92 @@
+"""Hypothesis properties of the language: round trip through the printer, robustness of the parser."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dqquery
+from dqquery import ast as A
+from dqquery.strategies import queries, query_texts
+
+ROUND_TRIP = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@ROUND_TRIP
+@given(queries())
+def test_parse_of_unparse_is_identity(node) -> None:
+    text = dqquery.unparse(node)
+    again = dqquery.parse(text)
+    assert again == node
+    assert dqquery.unparse(again) == text
+
+
+@ROUND_TRIP
+@given(queries())
+def test_json_round_trip(node) -> None:
+    assert A.node_from_json(A.node_to_json(node)) == node
+
+
+@settings(max_examples=200, deadline=None)
+@given(query_texts())
+def test_checking_a_parsed_node_again_changes_nothing(text: str) -> None:
+    node = dqquery.parse(text)
+    assert dqquery.as_node(node) == node
+
+
+_PIECES = st.sampled_from(
+    list("abxz_-.019 \"'\\()[],=!<>~%#\n\t")
+    + ["and", "or", "not", "in", "like", "contains", "is", "null", "true", "false", "..", "2018-05-01",
+       "T12:00Z", "tracker-strip", "GOOD", "energy", "bpix_ready", "==", "1e999", "run.oms."]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.text(), st.lists(_PIECES, max_size=12).map("".join)))
+def test_parse_raises_only_query_errors_located_in_the_text(text: str) -> None:
+    try:
+        dqquery.parse(text)
+    except dqquery.QueryError as err:
+        lines = text.split("\n")
+        assert 1 <= err.line <= len(lines)
+        assert 1 <= err.column <= len(lines[err.line - 1]) + 1
+        assert err.category in ("syntax", "unknown-field", "unknown-value", "type-mismatch")
+
+
+def test_spans_do_not_take_part_in_equality() -> None:
+    a = dqquery.parse("bpix_ready and energy > 1")
+    b = dqquery.parse("   bpix_ready   and   energy>1")
+    assert a == b and hash(a) == hash(b)
+    assert a.operands[1].span != b.operands[1].span
+
+
+def _spans(node) -> list:
+    out = [node.span]
+    for child in getattr(node, "operands", ()) or ([node.operand] if hasattr(node, "operand") else []):
+        out.extend(_spans(child))
+    if hasattr(node, "field"):
+        out.append(node.field.span)
+    return out
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(query_texts(), st.lists(_PIECES, max_size=10).map("".join)))
+def test_fast_driver_builds_the_same_tree_as_larks_parser(text: str) -> None:
+    """The fast LALR driver runs Lark's tables; it must agree with Lark's own driver on every input."""
+    from lark.exceptions import LarkError
+
+    from dqquery.parser import _FAILED, _fast, _parser
+
+    try:
+        expected = _parser().parse(text)
+    except (LarkError, dqquery.QueryError):
+        expected = _FAILED
+    try:
+        got = _fast().parse(text)
+    except dqquery.QueryError:
+        got = _FAILED
+    if expected is _FAILED:
+        assert got is _FAILED
+    else:
+        assert got == expected
+        assert _spans(got) == _spans(expected)

@@ -1,0 +1,303 @@
+"""DIALS compiler: parameter mapping, the DIALS traps, and the real cmsdials 2.4.1 filter classes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dqquery.ast as A
+from dqquery.emulate.dials import FILTERSETS
+from dqquery.errors import QueryError
+from dqquery.query import parse
+from dqquery.semantics import like_match
+from dqquery.targets import dials as D
+from dqquery.targets.dials import PARAMS, SUPPORT, to_dials
+
+
+def unsupported(query: str, endpoint: str = "run", **kw) -> QueryError:
+    with pytest.raises(QueryError) as info:
+        to_dials(query, endpoint, **kw)
+    assert info.value.category == "unsupported"
+    assert info.value.target == f"dials:{D.canonical_endpoint(endpoint)}"
+    return info.value
+
+
+# ---------------------------------------------------------------------------- allow-lists
+
+
+def test_compiler_allow_lists_are_declared_by_the_server_model():
+    # Two tables written independently from the reference must agree: everything the compiler may emit
+    # is declared by the emulated FilterSet (else DIALS would silently ignore it).
+    for endpoint, params in PARAMS.items():
+        assert set(params) <= set(FILTERSETS[endpoint]), endpoint
+    # ...and the compiler uses every backend-declared filter (ml-models-index: only the modelled subset).
+    for endpoint in set(PARAMS) - {"ml-models-index"}:
+        assert set(PARAMS[endpoint]) == set(FILTERSETS[endpoint]), endpoint
+
+
+def test_endpoint_aliases_and_unknown_endpoint():
+    assert to_dials("run == 5", "h1d") == to_dials("run == 5", "th1")
+    assert to_dials("run == 5", "h2d") == to_dials("run == 5", "th2")
+    with pytest.raises(ValueError, match="did you mean 'lumisection'"):
+        to_dials("run == 5", "lumisections")
+
+
+# ---------------------------------------------------------------------------- integers
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("run == 5", {"run_number": 5}),
+        ("run >= 5", {"run_number__gte": 5}),
+        ("run <= 5", {"run_number__lte": 5}),
+        ("run > 5", {"run_number__gte": 6}),
+        ("run < 5", {"run_number__lte": 4}),
+        ("run > 5.5", {"run_number__gte": 6}),
+        ("run < 5.5", {"run_number__lte": 5}),
+        ("run >= 5.5", {"run_number__gte": 6}),
+        ("run == 5.0", {"run_number": 5}),
+        ("run in 3..9", {"run_number__gte": 3, "run_number__lte": 9}),
+        ("run in 4..4", {"run_number": 4}),
+        ("run >= 3 and run >= 7 and run <= 20 and run < 12", {"run_number__gte": 7, "run_number__lte": 11}),
+        ("run in [7, 5, 6]", {"run_number__gte": 5, "run_number__lte": 7}),
+        ("run in [5, 9] and run in 1..6", {"run_number": 5}),
+        ("run == 5 and run in 1..9", {"run_number": 5}),
+        ("not run < 4", {"run_number__gte": 4}),
+        ("not (run < 4 or run > 8)", {"run_number__gte": 4, "run_number__lte": 8}),
+        ("dataset_id in [3, 1, 2, 10]", {"dataset_id__in": "1,2,3,10"}),
+        ("dataset_id == 3", {"dataset_id": 3}),
+    ],
+)
+def test_run_endpoint_integer_mapping(query, expected):
+    assert to_dials(query, "run") == expected
+
+
+def test_strict_bounds_never_use_undeclared_gt_lt():
+    for query in ("run > 5", "run < 5", "ls_number > 2 and ls_number < 9"):
+        for key in to_dials(query, "lumisection"):
+            assert not re.search(r"__(gt|lt)$", key), key
+
+
+@pytest.mark.parametrize("query", ["run == 5 and run == 6", "run > 5 and run < 6", "run == 5.5", "run in [1, 2] and run in [3, 4]"])
+def test_contradictions_select_nothing_with_an_empty_range(query):
+    assert to_dials(query, "run") == {"run_number__gte": 1, "run_number__lte": 0}
+
+
+def test_contradiction_on_exact_only_field_is_unsupported():
+    err = unsupported("dataset_id == 1 and dataset_id == 2", "lumisection")
+    assert "selects nothing" in err.message
+
+
+def test_entries_only_has_gte():
+    assert to_dials("entries >= 10", "th1") == {"entries__gte": 10}
+    assert to_dials("entries > 10", "th2") == {"entries__gte": 11}
+    for q in ("entries <= 10", "entries == 10", "entries in 1..5"):
+        unsupported(q, "th1")
+
+
+def test_in_only_where_declared():
+    assert to_dials("run in [1, 5]", "ml-bad-lumisection") == {"run_number__in": "1,5"}
+    assert to_dials("model_id in [20, 19]", "ml-bad-lumisection") == {"model_id__in": "19,20"}
+    assert to_dials("model_id in [20, 19]", "ml-models-index") == {"id__in": "19,20"}
+    unsupported("run in [1, 5]", "run")  # not consecutive and no run_number__in on run/
+    unsupported("dataset_id in [1, 2]", "lumisection")
+    unsupported("me_id in [1, 2]", "th1")
+
+
+def test_small_range_on_in_only_field_is_enumerated_and_large_one_refused():
+    assert to_dials("run in 5..8", "ml-bad-lumisection") == {"run_number__in": "5,6,7,8"}
+    unsupported(f"run in 1..{D.MAX_IN_VALUES + 1}", "ml-bad-lumisection")
+    unsupported("run >= 5", "ml-bad-lumisection")
+
+
+def test_ls_bounds_on_histograms_use_the_servers_correct_name():
+    assert to_dials("ls_number in 2..9", "th1") == {"ls_number__lte": 9, "ls_number__gte": 2}
+    assert "ls_numbet__lte" not in to_dials("ls_number <= 9", "th2")
+
+
+def test_field_not_on_endpoint_is_unsupported_with_the_list():
+    err = unsupported("ls_number == 3", "run")
+    assert "run_number" in err.hint and 'dqquery.plan(query, "dials:run")' in err.hint
+    unsupported("tracker-strip == GOOD", "lumisection")
+    unsupported("target_me == \"x\"", "ml-models-index")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "run != 5",
+        "run == 1 or run == 2",
+        "run not in 1..5",
+        "run not in [1, 2]",
+        "dataset not like \"%a%\"",
+        "dataset !~ \"a\"",
+        "dataset != \"a\"",
+        "dataset is null",
+        "dataset is not null",
+        "not dataset contains \"a\"",
+    ],
+)
+def test_unsupported_constructs_point_at_the_clause(query):
+    text = f"run >= 1 and ({query})"
+    err = unsupported(text)
+    assert err.column >= len("run >= 1 and (") + 1
+    assert 'dqquery.plan(query, "dials:run")' in err.hint
+
+
+def test_query_given_as_node_has_no_offsets():
+    node = parse("run >= 1 and run != 3")
+    err = unsupported(node)  # type: ignore[arg-type]
+    assert err.line == 0 and err.query == "run_number >= 1 and run_number != 3"
+
+
+# ---------------------------------------------------------------------------- strings
+
+
+def test_string_equality_and_sets():
+    assert to_dials('dataset == "/ZeroBias/Run2023C-PromptReco-v1/DQMIO"') == {"dataset": "/ZeroBias/Run2023C-PromptReco-v1/DQMIO"}
+    assert to_dials('dataset in ["/b", "/a+"]') == {"dataset__regex": r"^(?:\/a\+|\/b)\Z"}
+    assert to_dials('dataset == "/a" and dataset like "/A%"') == {"dataset": "/a"}  # checked locally
+    with pytest.raises(QueryError, match="selects nothing"):
+        to_dials('dataset == "/a" and dataset like "/b%"')
+
+
+@pytest.mark.parametrize("value", ["", " x", "x ", "  "])
+def test_values_django_would_strip_or_skip_become_anchored_regexes(value):
+    params = to_dials(A.Compare(field=A.FieldRef(name="dataset", path="dataset.name"), op="==", value=A.StringValue(value=value)))
+    (regex,) = params.values()
+    assert list(params) == ["dataset__regex"] and regex == regex.strip() and regex
+    assert re.fullmatch(regex.replace(r"\Z", "$"), value) if value else regex == r"^\Z"
+
+
+def test_exact_only_string_field_cannot_take_stripped_values_or_patterns():
+    assert to_dials('file_status == "PROCESSED"', "file-index") == {"status": "PROCESSED"}
+    unsupported('file_status == " PROCESSED"', "file-index")
+    unsupported('file_status like "PROC%"', "file-index")
+
+
+def test_like_is_anchored_escaped_and_case_insensitive():
+    (regex,) = to_dials('dataset like "%Zero_ias%(v1)"').values()
+    assert regex.startswith("^") and regex.endswith(r"\Z")
+    for candidate, expected in [("/zerobias/x(v1)", True), ("ZEROXIAS(V1)", True), ("ZeroBias(v1)x", False), ("ZeroBas(v1)", False)]:
+        assert (re.search(regex, candidate, re.DOTALL) is not None) == expected == like_match("%Zero_ias%(v1)", candidate)
+    assert D.case_insensitive_class("k") == "Kk\u212a"  # Kelvin sign: Python's case-insensitive matching equates them
+
+
+def test_regex_and_contains():
+    assert to_dials(r'me ~ "^PixelPhase1/.*charge"', "th1") == {"me__regex": r"^PixelPhase1/.*charge"}
+    assert to_dials('me contains "a.b"', "mes") == {"me__regex": r"a\.b"}
+    assert to_dials('me ~ " a"', "mes") == {"me__regex": "(?: a)"}  # Django would strip the space
+    combined = to_dials('dataset like "%2023%" and dataset ~ "Zero" and dataset contains "/"')["dataset__regex"]
+    assert combined == r"^(?=.*2023.*\Z)(?=.*?\/).*?(?:Zero)"
+    unsupported('dataset ~ "a" and dataset ~ "b"')
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("pattern", [r"\bPixel", "(?P<x>a)", "(?i)pixel", "a{,3}", "[[:alpha:]]", "a++", "x{1,300}", r"[\b]", "a{"])
+def test_non_portable_regexes_are_refused(pattern):
+    node = A.Regex(field=A.FieldRef(name="me", path="dials.me"), pattern=pattern)
+    with pytest.raises(QueryError, match="not portable"):
+        to_dials(node, "mes")
+
+
+@given(st.text(min_size=1, max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_literal_regex_matches_exactly_its_text(text):
+    regex = D.literal_regex(text)
+    assert re.fullmatch(regex, text, re.DOTALL)
+    assert D.regex_portability_problem(regex) is None
+
+
+# ---------------------------------------------------------------------------- booleans and ml-models-index
+
+
+def test_booleans_are_strings_and_negation_flips_them():
+    assert to_dials("model_active", "ml-models-index") == {"active": "true"}
+    assert to_dials("not model_active", "ml-models-index") == {"active": "false"}
+    assert to_dials("model_active != false", "ml-models-index") == {"active": "true"}
+    unsupported("model_active in [true, false]", "ml-models-index")
+    unsupported("model_active and not model_active", "ml-models-index")
+
+
+def test_ml_models_index_uses_client_names():
+    assert to_dials('model_id == 3 and model_name like "ae_%"', "ml-models-index") == {"id": 3, "name__regex": r"^[Aa][Ee]..*\Z"}
+
+
+# ---------------------------------------------------------------------------- support table
+
+
+def test_support_table_covers_every_node_kind_and_endpoint():
+    kinds = {cls.model_fields["kind"].default for cls in A.NODE_CLASSES}
+    assert set(SUPPORT) == set(PARAMS)
+    for endpoint, table in SUPPORT.items():
+        assert set(table) == kinds, endpoint
+    assert SUPPORT["dataset-index"]["in_range"] != "exact" and SUPPORT["run"]["in_range"] == "exact"
+
+
+def test_support_table_agrees_with_the_compiler():
+    # 'exact' for like must mean a like compiles on some field of that endpoint, and vice versa.
+    for endpoint in PARAMS:
+        string_paths = [p for p in D.filterable_paths(endpoint) if p in ("dataset.name", "dials.me", "dials.logical_file_name", "dials.model_name")]
+        compiles = False
+        for path in string_paths:
+            try:
+                to_dials(A.Like(field=A.FieldRef(name="x", path=path), pattern="a%"), endpoint)
+                compiles = True
+            except QueryError:
+                pass
+        assert compiles == (SUPPORT[endpoint]["like"] == "exact"), endpoint
+
+
+# ---------------------------------------------------------------------------- real cmsdials 2.4.1 classes
+
+cmsdials_filters = pytest.importorskip("cmsdials.filters")
+
+SAMPLES = {
+    "run": 'dataset like "%ZeroBias%" and run in 367000..367100 and dataset_id == 14677060',
+    "lumisection": "dataset_id == 1 and run == 367112 and ls_number >= 5",
+    "th1": 'me ~ "charge" and entries > 100 and ls_number >= 3 and file_id == 2 and logical_file_name like "%.root"',
+    "th2": 'dataset == "/a/b/DQMIO" and me_id == 7 and run > 1',
+    "file-index": 'file_size >= 1000 and file_status == "PROCESSED" and logical_file_name ~ "Run2023"',
+    "dataset-index": 'dataset like "/ZeroBias/%"',
+    "mes": 'me like "PixelPhase1/%" and dim == 1',
+    "ml-bad-lumisection": "model_id in [19, 20] and dataset_id in [1, 2] and run in [5, 7] and ls_number == 3 and me_id == 4",
+    "ml-models-index": 'model_id in [1, 2] and model_active and model_name like "x%"',
+}
+
+
+def _wire(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@pytest.mark.parametrize("endpoint", list(SAMPLES))
+def test_cmsdials_filter_class_keeps_every_parameter(endpoint):
+    params = to_dials(SAMPLES[endpoint], endpoint)
+    filters = to_dials(SAMPLES[endpoint], endpoint, as_filters=True)
+    assert type(filters).__name__ == D.CMSDIALS_FILTER_CLASSES[endpoint]
+    assert type(filters) is getattr(cmsdials_filters, D.CMSDIALS_FILTER_CLASSES[endpoint])
+    assert {k: _wire(v) for k, v in filters.cleandict().items()} == {k: _wire(v) for k, v in params.items()}
+
+
+@pytest.mark.parametrize("endpoint", ["th1", "h2d"])
+def test_cmsdials_histogram_typo_refused_with_hint(endpoint):
+    err = unsupported("ls_number in 1..5", endpoint, as_filters=True)
+    assert "ls_numbet__lte" in err.message and "as_filters=False" in err.hint
+    # the real model indeed drops the correctly spelled parameter
+    cls = getattr(cmsdials_filters, D.CMSDIALS_FILTER_CLASSES[D.canonical_endpoint(endpoint)])
+    assert "ls_number__lte" not in cls(ls_number__lte=5).cleandict()
+    assert to_dials("ls_number >= 2", endpoint, as_filters=True).cleandict() == {"ls_number__gte": 2}
+
+
+def test_cmsdials_run_filters_lack_dataset_id_in():
+    assert cmsdials_filters.RunFilters(dataset_id__in=[1, 2]).cleandict() == {}
+    err = unsupported("dataset_id in [1, 2]", "run", as_filters=True)
+    assert "dataset_id__in" in err.message
+
+
+def test_mes_filters_are_unpaginated_in_cmsdials():
+    filters = to_dials('me == "a"', "mes", as_filters=True)
+    assert "page_size" not in type(filters).model_fields and filters.cleandict() == {"me": "a"}

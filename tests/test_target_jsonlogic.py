@@ -1,0 +1,505 @@
+"""RR json-logic target: faithfulness to dqquery.semantics under both engines, import of real RR configs,
+the JSON-portal request, malformed rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import string
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from dqquery import ast as A
+from dqquery import parse, unparse
+from dqquery.catalog import STATUSES, lookup
+from dqquery.errors import QueryError
+from dqquery.jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, apply_rule, js_truthy
+from dqquery.semantics import like_match, selects
+from dqquery.strategies import queries
+from dqquery.targets.jsonlogic import (
+    _NON_ASCII_CASE_VARIANTS,
+    EMITTED_OPERATORS,
+    from_jsonlogic,
+    from_jsonlogic_report,
+    js_apply,
+    rr_portal_request,
+    to_jsonlogic,
+)
+
+DATA = Path(__file__).parent / "data"
+CONFIGS = sorted((DATA / "rr_configs").glob("*.json"))
+
+# Fields of every catalog type that exist in RR's evaluated object (no `any`: its data kind is unknown).
+FIELDS = (
+    "run_number fill_number ls_number energy b_field recorded_lumi injection_scheme hlt_key class dataset global_state "
+    "bpix_ready tracker_included significant dt-dt tracker-strip appeared_in components start_time"
+).split()
+
+
+# ------------------------------------------------------------------------------------------ rows
+
+
+def _literals(node: Any) -> dict[str, list[Any]]:
+    """Literal values per field path, plus the plain text inside like/regex patterns."""
+    out: dict[str, list[Any]] = {}
+    for p in A.predicates_of(node):
+        vals = out.setdefault(p.field.path, [])
+        if isinstance(p, A.Compare):
+            vals.append(p.value.value)
+        elif isinstance(p, A.InRange):
+            vals += [p.low.value, p.high.value]
+        elif isinstance(p, A.InSet):
+            vals += [v.value for v in p.values]
+        elif isinstance(p, A.Contains):
+            vals.append(p.value.value)
+        elif isinstance(p, (A.Like, A.Regex)):
+            vals.append(re.sub(r"[%_\\^$*+?()\[\]{}|.]", "", p.pattern))
+    return out
+
+
+def _value_strategy(path: str, literals: list[Any]) -> st.SearchStrategy[Any]:
+    row = lookup(path)
+    assert row is not None
+    t = row.type
+    nums = [x for x in literals if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    texts = [x for x in literals if isinstance(x, str)]
+    if t in ("int", "float"):
+        near = [y for x in nums for y in (x, x - 1, x + 1, x + 0.5, x - 0.5, -x)] + [0, 0.0]
+        base = st.integers(-10, 10) if t == "int" else st.floats(-1e4, 1e4)
+        if t == "int":
+            near = [int(y) for y in near if float(y).is_integer() and abs(y) < 2**53]
+        return st.one_of(st.sampled_from(near), base) if near else base
+    if t == "bool":
+        return st.booleans()
+    if t == "status":
+        return st.sampled_from([*STATUSES, "NO VALUE FOUND", "good", "None"])
+    if t == "any":  # data of unknown type has the kind of the literals it is compared with
+        return st.sampled_from(nums) if nums else st.sampled_from(texts or [""])
+    if t == "datetime":
+        return st.sampled_from(["2018-05-01T00:00:00Z", "2023-01-01T12:00:00Z", "2018-05-01"])
+    variants = [y for x in texts for y in (x, x.upper(), x.lower(), "a" + x, x + "Z", x[1:], x[:-1], x + x)]
+    pool = st.sampled_from(variants + ["", "None", "x", "25ns_2556b", "WMass"])
+    strings = st.one_of(pool, st.text(max_size=4))
+    if t == "string-list":
+        return st.lists(strings, max_size=3)
+    return strings
+
+
+@st.composite
+def rows_for(draw: Any, node: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(RR's nested evaluated object, the flat path -> value row of dqquery.semantics) for ``node``'s fields.
+
+    Each field is absent, null or a value of its catalog type drawn near the query's literals."""
+    nested: dict[str, Any] = {"run": {"oms": {}, "rr": {}}, "dataset": {}, "lumisection": {"oms": {}, "rr": {}}}
+    flat: dict[str, Any] = {}
+    for path, lits in _literals(node).items():
+        choice = draw(st.sampled_from(["absent", "null", "value", "value", "value"]))
+        if choice == "absent":
+            continue
+        value = None if choice == "null" else draw(_value_strategy(path, lits))
+        *parents, leaf = path.split(".")
+        target = nested
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[leaf] = value
+        flat[path] = value
+    return nested, flat
+
+
+def _engines_select(rule: Any, nested: dict[str, Any]) -> tuple[bool, bool]:
+    """(json-logic-qubit, json-logic-js model) pass/fail of a rule on RR's evaluated object."""
+    return bool(apply_rule(rule, nested)), js_truthy(js_apply(rule, nested))
+
+
+# ------------------------------------------------------------------------------------------ faithfulness
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_compiled_rule_selects_exactly_what_the_query_selects(data: Any) -> None:
+    query = data.draw(queries(FIELDS, max_leaves=6))
+    try:
+        rule = to_jsonlogic(query)
+    except QueryError as err:
+        assert err.category == "unsupported" and err.target == "jsonlogic"
+        event("unsupported")
+        return
+    event("compiled")
+    for _ in range(4):
+        nested, flat = data.draw(rows_for(query))
+        expected = selects(query, flat)
+        assert _engines_select(rule, nested) == (expected, expected), (unparse(query), rule, flat)
+
+
+@settings(max_examples=150, deadline=None)
+@given(queries(FIELDS, max_leaves=6))
+def test_emitted_rules_use_only_json_logic_js_operators(query: Any) -> None:
+    try:
+        rule = to_jsonlogic(query)
+    except QueryError:
+        return
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            assert len(node) == 1
+            ((op, args),) = node.items()
+            assert op in EMITTED_OPERATORS
+            walk(args)
+        elif isinstance(node, list):
+            for x in node:
+                walk(x)
+
+    walk(rule)
+    assert json.loads(json.dumps(rule)) == rule
+
+
+def test_emitted_operators_exist_in_both_engines() -> None:
+    import json_logic
+
+    assert EMITTED_OPERATORS <= JSON_LOGIC_JS_OPERATORS
+    assert EMITTED_OPERATORS <= set(json_logic.operations)
+
+
+def test_usual_golden_clauses_need_no_guards() -> None:
+    rule = to_jsonlogic('dt-dt == GOOD and bpix_ready and energy >= 6000 and injection_scheme contains "25ns" and class in ["Collisions18"]')
+    assert rule == {
+        "and": [
+            {"==": [{"var": "lumisection.rr.dt-dt"}, "GOOD"]},
+            {"==": [{"var": "lumisection.oms.bpix_ready"}, True]},
+            {">=": [{"var": "run.oms.energy"}, 6000]},
+            {"in": ["25ns", {"var": "run.oms.injection_scheme"}]},
+            {"in": [{"var": "run.rr.class"}, ["Collisions18"]]},
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    "query,missing_var",
+    [
+        ("energy <= 7000", "run.oms.energy"),  # JS: null <= 7000 is true
+        ("energy in 0..7000", "run.oms.energy"),
+        ("dt-dt != BAD", "lumisection.rr.dt-dt"),  # != null is true in both engines
+        ('not hlt_key contains "WMass"', "run.oms.hlt_key"),
+        ("not bpix_ready", "lumisection.oms.bpix_ready"),  # qubit: null == false
+        ('class == "None"', "run.rr.class"),  # qubit: str(None) == "None"
+    ],
+)
+def test_traps_on_missing_values_do_not_select(query: str, missing_var: str) -> None:
+    rule = to_jsonlogic(query)
+    for nested in ({}, {"run": {"oms": {}, "rr": {"class": None}}, "lumisection": {"oms": {"bpix_ready": None}, "rr": {}}}):
+        assert _engines_select(rule, nested) == (False, False)
+    assert missing_var in json.dumps(rule)
+
+
+@pytest.mark.parametrize(
+    "query,fragment",
+    [
+        ('hlt_key ~ "WMass"', "regular expressions"),
+        ('class like "Collisions%"', "like"),
+        ('hlt_key like "%2_4%"', "like"),
+        ('hlt_key like "%1%2%"', "like"),
+        ("start_time >= 2018-05-01", "dates"),
+        ("run_number == 9007199254740993", "2**53"),
+        ("me == \"x\"", "DIALS"),
+    ],
+)
+def test_unsupported_constructs_are_refused_with_a_reason(query: str, fragment: str) -> None:
+    with pytest.raises(QueryError) as err:
+        to_jsonlogic(query)
+    assert err.value.category == "unsupported" and err.value.target == "jsonlogic"
+    assert fragment in str(err.value)
+
+
+def test_unsupported_error_points_at_the_clause() -> None:
+    text = 'dt-dt == GOOD and class like "Coll%"'
+    with pytest.raises(QueryError) as err:
+        to_jsonlogic(text)
+    assert err.value.query == text and text[err.value.offset : err.value.end] == 'class like "Coll%"'
+    assert "contains" in err.value.hint
+
+
+# ------------------------------------------------------------------------------------------ node + json-logic-js
+
+
+def _json_logic_js() -> Path | None:
+    for candidate in (os.environ.get("DQQUERY_JSON_LOGIC_JS", ""), str(Path(__file__).parent / ".node_modules" / "json-logic-js")):
+        if candidate and (Path(candidate) / "logic.js").is_file():
+            return Path(candidate) / "logic.js"
+    return None
+
+
+_NODE_SCRIPT = """
+const jsonLogic = require(process.argv[1]);
+const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+process.stdout.write(JSON.stringify(cases.map(([rule, data]) => { try { return jsonLogic.apply(rule, data) ? 1 : 0; } catch (e) { return 'error: ' + e; } })));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None or _json_logic_js() is None, reason="node or json-logic-js not installed (tests/.node_modules)")
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_real_json_logic_js_agrees(data: Any) -> None:
+    batch, expected, model = [], [], []
+    while len(batch) < 60:
+        query = data.draw(queries(FIELDS, max_leaves=5))
+        try:
+            rule = to_jsonlogic(query)
+        except QueryError:
+            continue
+        for _ in range(3):
+            nested, flat = data.draw(rows_for(query))
+            batch.append([rule, nested])
+            expected.append(int(selects(query, flat)))
+            model.append(int(js_truthy(js_apply(rule, nested))))
+    out = subprocess.run(["node", "-e", _NODE_SCRIPT, str(_json_logic_js())], input=json.dumps(batch), capture_output=True, text=True, timeout=60, check=True)
+    got = json.loads(out.stdout)
+    assert got == model, "js_apply disagrees with json-logic-js"
+    assert got == expected
+
+
+# ------------------------------------------------------------------------------------------ import
+
+
+def _config(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def test_the_four_real_configs_are_present() -> None:
+    assert [p.name for p in CONFIGS] == [
+        "backend_sample_json_logic.json",
+        "client_readme_2018A.json",
+        "dcs_only_cosmics23.json",
+        "tracker_only.json",
+    ]
+
+
+def test_readme_config_prints_as_a_readable_query() -> None:
+    node = from_jsonlogic(_config(DATA / "rr_configs" / "client_readme_2018A.json")["json_logic"])
+    assert unparse(node) == (
+        'energy in 6000..7000 and b_field >= 3.7 and injection_scheme contains "25ns" and not hlt_key contains "WMass" '
+        "and dt-dt == GOOD and csc-csc == GOOD and l1t-l1tmu == GOOD and l1t-l1tcalo == GOOD and hlt-hlt == GOOD and bpix_ready"
+    )
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_real_config_round_trip(path: Path) -> None:
+    rule = _config(path)["json_logic"]
+    node, notes = from_jsonlogic_report(rule)
+    text = unparse(node)
+    assert parse(text) == node
+    assert from_jsonlogic(json.dumps(rule)) == node
+    compiled = to_jsonlogic(text)
+    assert to_jsonlogic(node) == compiled
+    noted = {n.path for n in notes}
+    # RR's own reading lets missing energy (<= 7000) and missing hlt_key (not contains) through.
+    expected_noted = {p for p in ("run.oms.energy", "run.oms.hlt_key") if p in json.dumps(rule)}
+    assert noted == expected_noted
+
+    @settings(max_examples=150, deadline=None)
+    @given(rows_for(node))
+    def same_selection(row: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        nested, flat = row
+        original = bool(apply_rule(rule, nested))
+        ours = bool(apply_rule(compiled, nested))
+        assert ours == selects(node, flat)
+        if all(flat.get(p) is not None for p in noted):
+            assert ours == original
+        elif ours != original:
+            event("differs only where a noted variable is missing")
+
+    same_selection()
+
+
+# Generated RR-style rules: leaves as RR users write them, combined with and/or/!.
+_RULE_FIELDS = {
+    "run.oms.energy": st.sampled_from([0, 3.7, 6000, 6500, 7000]),
+    "run.run_number": st.sampled_from([0, 315000, 316000]),
+    "run.oms.hlt_key": st.sampled_from(["WMass", "", "/cdaq"]),
+    "run.rr.class": st.sampled_from(["Collisions18", "None", ""]),
+    "lumisection.rr.dt-dt": st.sampled_from(["GOOD", "BAD", "STANDBY"]),
+    "lumisection.oms.bpix_ready": st.booleans(),
+    "dataset.appeared_in": st.sampled_from(["DQM GUI", "DBS"]),
+}
+
+
+@st.composite
+def _rr_leaf(draw: Any) -> Any:
+    path = draw(st.sampled_from(sorted(_RULE_FIELDS)))
+    v, lit = {"var": path}, draw(_RULE_FIELDS[path])
+    typ = lookup(path).type  # type: ignore[union-attr]
+    shapes = ["eq", "null"]
+    if typ in ("int", "float"):
+        shapes += ["order", "between"]
+    if typ in ("string", "string-list"):
+        shapes += ["contains", "not_contains"]
+    if typ in ("string", "status", "int", "float"):
+        shapes += ["in_list"]
+    if typ == "bool":
+        shapes += ["bare", "not_bare"]
+    shape = draw(st.sampled_from(shapes))
+    if shape == "eq":
+        op = draw(st.sampled_from(["==", "===", "!=", "!=="]))
+        return {op: [v, lit] if draw(st.booleans()) else [lit, v]}
+    if shape == "null":
+        return {draw(st.sampled_from(["==", "!="])): [v, None]}
+    if shape == "order":
+        return {draw(st.sampled_from(["<", "<=", ">", ">="])): [v, lit]}
+    if shape == "between":
+        low, high = sorted([lit, draw(_RULE_FIELDS[path])])
+        return {draw(st.sampled_from(["<", "<="])): [low, v, high]}
+    if shape == "contains":
+        return {"in": [lit, v]}
+    if shape == "not_contains":
+        return {"==": [{"in": [lit, v]}, False]}
+    if shape == "in_list":
+        return {"in": [v, draw(st.lists(_RULE_FIELDS[path], min_size=1, max_size=3))]}
+    return {"var": path} if shape == "bare" else {"!": {"var": path}}
+
+
+_rr_rules = st.recursive(
+    _rr_leaf(),
+    lambda kids: st.one_of(kids.map(lambda k: {"!": k}), st.lists(kids, min_size=1, max_size=3).map(lambda ks: {"and": ks}), st.lists(kids, min_size=1, max_size=3).map(lambda ks: {"or": ks})),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_imported_rules_agree_with_both_engines_except_where_noted(data: Any) -> None:
+    rule = data.draw(_rr_rules)
+    try:
+        node, notes = from_jsonlogic_report(rule)
+    except QueryError as err:
+        event(f"import refused: {err.category}")
+        return
+    for _ in range(4):
+        nested, flat = data.draw(rows_for(node))
+        ours = selects(node, flat)
+        for engine, result in zip(("json-logic-qubit", "json-logic-js"), _engines_select(rule, nested)):
+            if ours != result:
+                # the difference must be explained by a note for this engine on a missing variable
+                assert any(engine in n.engines and flat.get(n.path) is None for n in notes), (rule, flat, engine)
+
+
+@pytest.mark.parametrize(
+    "rule,category",
+    [
+        ({"==": [{"var": "lumisection.rr.dt-dt"}, "GOOD"], "and": []}, "syntax"),
+        ({"nosuchop": [1]}, "syntax"),
+        ({"method": [{"var": "run"}, "clear"]}, "unsupported"),
+        ({"log": {"var": "run.oms.energy"}}, "unsupported"),
+        ({"==": [{"var": "run.oms.energy.x"}, 1]}, "unknown-field"),
+        ({"==": [{"var": "energy"}, 1]}, "unknown-field"),  # RR variables are qualified
+        ({"==": [{"var": "dials.me"}, "x"]}, "unknown-field"),
+        ({"==": [{"var": "nothing.at.all"}, 1]}, "unknown-field"),
+        ({"==": [{"var": "run.oms.energy"}, {"var": "run.oms.b_field"}]}, "unsupported"),
+        ({"==": [{"var": "run.oms.energy"}, [1]]}, "unsupported"),
+        ({"in": [{"var": "run.oms.injection_scheme"}, "25ns"]}, "unsupported"),
+        ({"in": [{"var": "run.rr.class"}, []]}, "unsupported"),
+        ({">": [1, {"var": "run.oms.energy"}, 3]}, "syntax"),
+        ({"and": []}, "syntax"),
+        ({"==": [{"var": ["run.oms.energy", 0]}, 1]}, "unsupported"),
+        ({"==": [{"var": "lumisection.rr.dt-dt"}, "good"]}, "unknown-value"),
+        ({"==": [{"var": "run.oms.energy"}, "6500"]}, "type-mismatch"),
+        ({"+": [1, 2]}, "unsupported"),
+        (True, "unsupported"),
+        ("{not json", "syntax"),
+    ],
+)
+def test_malformed_rules_raise(rule: Any, category: str) -> None:
+    with pytest.raises(QueryError) as err:
+        from_jsonlogic(rule)
+    assert err.value.category == category
+
+
+def test_legacy_dataset_attributes_path_maps_to_the_portal_path() -> None:
+    node = from_jsonlogic({"==": [{"var": "dataset.dataset_attributes.global_state"}, "COMPLETED"]})
+    assert unparse(node) == 'global_state == "COMPLETED"'
+
+
+# ------------------------------------------------------------------------------------------ JSON portal request
+
+
+def _similar_to_regex(pattern: str) -> re.Pattern[str]:
+    """SQL SIMILAR TO (the subset the compiler emits) as a Python regex, written independently for the test."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if ch == "[":
+            j = pattern.index("]", i)
+            out.append("[" + "".join(re.escape(c) for c in pattern[i + 1 : j]) + "]")
+            i = j + 1
+            continue
+        out.append({"%": ".*", "_": ".", "(": "(", ")": ")", "|": "|"}.get(ch, re.escape(ch)))
+        i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+_name_chars = st.sampled_from(list("/_%-.()|[]\\*+?{}^$ aAkKsSiI09") + ["\u212a", "\u017f", "\u0130", "\u0131", "\u20ac", "\u00e9"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(_name_chars, max_size=8), st.text(_name_chars, max_size=8))
+def test_dataset_like_becomes_an_equivalent_similar_to_filter(pattern: str, name: str) -> None:
+    query = A.Like(field=A.FieldRef(name="dataset", path="dataset.name"), pattern=pattern)
+    try:
+        body = rr_portal_request(query)
+    except QueryError:
+        # only a cased non-ASCII character (its case variants are not tabulated) makes the filter inexpressible
+        assert any(ord(c) > 127 and c.lower() + c.upper() != c + c for c in pattern)
+        return
+    regex = _similar_to_regex(body["dataset_name_filter"])
+    assert (regex.fullmatch(name) is not None) == like_match(pattern, name)
+    for candidate in (pattern.replace("%", "").replace("_", "x"), pattern.upper(), pattern.lower()):
+        assert (regex.fullmatch(candidate) is not None) == like_match(pattern, candidate)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(_name_chars, min_size=1, max_size=8), min_size=1, max_size=3), st.text(_name_chars, max_size=8))
+def test_dataset_equality_and_membership_become_exact_filters(names: list[str], other: str) -> None:
+    ref = A.FieldRef(name="dataset", path="dataset.name")
+    query = A.And(operands=(A.InSet(field=ref, values=tuple(A.StringValue(value=n) for n in names)), A.Compare(field=A.FieldRef(name="dt-dt", path="lumisection.rr.dt-dt"), op="==", value=A.StatusValue(value="GOOD"))))
+    body = rr_portal_request(query)
+    regex = _similar_to_regex(body["dataset_name_filter"])
+    for candidate in [*names, other, names[0].upper()]:
+        assert (regex.fullmatch(candidate) is not None) == (candidate in names)
+    assert json.loads(body["json_logic"]) == {"==": [{"var": "lumisection.rr.dt-dt"}, "GOOD"]}
+
+
+def test_portal_request_shapes() -> None:
+    body = rr_portal_request('dataset == "/PromptReco/Collisions2018A/DQM" and dt-dt == GOOD')
+    assert body == {"json_logic": json.dumps({"==": [{"var": "lumisection.rr.dt-dt"}, "GOOD"]}), "dataset_name_filter": "/PromptReco/Collisions2018A/DQM"}
+    # With an explicit filter, a dataset clause stays in the logic (RR evaluates dataset.name too).
+    body = rr_portal_request('dataset like "%2018%" and bpix_ready', dataset="/PromptReco/Collisions2018_/DQM")
+    assert body["dataset_name_filter"] == "/PromptReco/Collisions2018_/DQM"
+    assert json.loads(body["json_logic"])["and"][0] == {"in": ["2018", {"var": "dataset.name"}]}
+    # A query that is only the dataset clause: the logic passes every lumisection (RR refuses an empty rule).
+    only = rr_portal_request('dataset like "%Collisions2018%"')
+    assert only["dataset_name_filter"] == "%[cC][oO][lL][lL][iIİı][sSſ][iIİı][oO][nN][sSſ]2018%"
+    assert json.loads(only["json_logic"]) == {"!==": [{"var": "dataset.name"}, None]}
+    with pytest.raises(QueryError) as err:
+        rr_portal_request("dt-dt == GOOD")
+    assert err.value.category == "unsupported" and "dataset" in err.value.hint
+
+
+def test_non_ascii_case_variants_table_matches_python() -> None:
+    """Every non-ASCII character Python's IGNORECASE equates with an ASCII letter is in the table."""
+    found: dict[str, str] = {}
+    for cp in range(128, 0x110000):
+        ch = chr(cp)
+        folded = ch.lower() + ch.upper() + ch.casefold()
+        for letter in set(folded) & set(string.ascii_lowercase + string.ascii_uppercase):
+            if re.fullmatch(re.escape(letter), ch, re.IGNORECASE):
+                found[letter.lower()] = found.get(letter.lower(), "") + ch if ch not in found.get(letter.lower(), "") else found[letter.lower()]
+    assert found == _NON_ASCII_CASE_VARIANTS
