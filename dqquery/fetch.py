@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 from . import ast as A
 from .catalog import OMS_LUMISECTION_BITS, lookup
 from .query import as_node
-from .sources.http import FetchError, run_concurrently
+from .sources.http import FetchError, raise_if_not_resumable, run_concurrently
 from .sources.runregistry import PagedResume, RunRegistryClient
 
 __all__ = ["FetchState", "fetch_snapshot", "remote_golden", "remote_golden_row", "run_level_part"]
@@ -219,6 +219,7 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
     done, errors = run_concurrently(todo, work, workers=workers, desc="lumisections", progress=progress)
     state.lumisections.update(done)
     if errors:
+        raise_if_not_resumable(errors)
         errors.sort(key=lambda e: e[0])
         failed = ", ".join(f"{k} run {r}" + (f" {n!r}" if n else "") for (k, r, n), _ in errors[:5])
         more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""

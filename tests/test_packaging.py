@@ -42,9 +42,22 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> No
     names = zipfile.ZipFile(wheel).namelist()
     assert "dqquery/grammar/dqquery.lark" in names
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    # Make this interpreter's dependencies (lark, pydantic, ...) visible without a network install. Paths
+    # listed in a .pth file are added after the venv's own site-packages, and .pth files inside them are
+    # not processed, so the editable dqquery of the checkout stays invisible: the wheel's copy is used.
+    import site
+
+    venv_site = next((venv / "lib").glob("python3*/site-packages"))
+    (venv_site / "parent_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", str(py)] if _pip_has_python_option() else None
+    if pip is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(venv_site), str(wheel)], check=True)
+        (venv / "bin" / "dqquery").write_text(f"#!{py}\nimport sys\nfrom dqquery.cli import main\nsys.exit(main())\n")
+        (venv / "bin" / "dqquery").chmod(0o755)
+    else:
+        subprocess.run([*pip, "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
     code = (
         "import dqquery, dqquery.parser as p, importlib.resources as r;"
         "assert 'venv' in dqquery.__file__, dqquery.__file__;"
@@ -56,3 +69,9 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> No
     assert out.stdout.strip() == "tracker-strip == GOOD and run_number in 1..2"
     cli = subprocess.run([str(venv / "bin" / "dqquery"), "check", "bpix_ready"], cwd=tmp_path, capture_output=True, text=True)
     assert cli.returncode == 0 and cli.stdout.strip() == "bpix_ready", cli.stderr
+
+
+def _pip_has_python_option() -> bool:
+    out = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True).stdout
+    major, minor = (int(x) for x in out.split()[1].split(".")[:2])
+    return (major, minor) >= (22, 3)

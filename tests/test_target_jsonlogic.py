@@ -121,7 +121,7 @@ def _engines_select(rule: Any, nested: dict[str, Any]) -> tuple[bool, bool]:
 # ------------------------------------------------------------------------------------------ faithfulness
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_compiled_rule_selects_exactly_what_the_query_selects(data: Any) -> None:
     query = data.draw(queries(FIELDS, max_leaves=6))
@@ -243,11 +243,11 @@ process.stdout.write(JSON.stringify(cases.map(([rule, data]) => { try { return j
 
 
 @pytest.mark.skipif(shutil.which("node") is None or _json_logic_js() is None, reason="node or json-logic-js not installed (tests/.node_modules)")
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.data())
 def test_real_json_logic_js_agrees(data: Any) -> None:
     batch, expected, model = [], [], []
-    while len(batch) < 60:
+    while len(batch) < 120:
         query = data.draw(queries(FIELDS, max_leaves=5))
         try:
             rule = to_jsonlogic(query)
@@ -385,7 +385,7 @@ def test_imported_rules_agree_with_both_engines_except_where_noted(data: Any) ->
         for engine, result in zip(("json-logic-qubit", "json-logic-js"), _engines_select(rule, nested)):
             if ours != result:
                 # the difference must be explained by a note for this engine on a missing variable
-                assert any(engine in n.engines and flat.get(n.path) is None for n in notes), (rule, flat, engine)
+                assert any(engine in n.engines and (flat.get(n.path) is None or not n.only_when_missing) for n in notes), (rule, flat, engine)
 
 
 @pytest.mark.parametrize(
@@ -495,11 +495,10 @@ def test_portal_request_shapes() -> None:
 
 def test_non_ascii_case_variants_table_matches_python() -> None:
     """Every non-ASCII character Python's IGNORECASE equates with an ASCII letter is in the table."""
+    every_character = "".join(map(chr, range(128, 0x110000)))
     found: dict[str, str] = {}
-    for cp in range(128, 0x110000):
-        ch = chr(cp)
-        folded = ch.lower() + ch.upper() + ch.casefold()
-        for letter in set(folded) & set(string.ascii_lowercase + string.ascii_uppercase):
-            if re.fullmatch(re.escape(letter), ch, re.IGNORECASE):
-                found[letter.lower()] = found.get(letter.lower(), "") + ch if ch not in found.get(letter.lower(), "") else found[letter.lower()]
+    for letter in string.ascii_lowercase:
+        hits = re.findall(letter, every_character, re.IGNORECASE)
+        if hits:
+            found[letter] = "".join(hits)
     assert found == _NON_ASCII_CASE_VARIANTS

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from .auth import auth_from_env
-from .http import FetchError, HttpClient, RetryPolicy
+from .http import FetchError, HttpClient, RetryPolicy, TransportError
 
 __all__ = ["DialsClient", "DialsListing", "PRODUCTION_URL"]
 
@@ -115,7 +115,7 @@ class DialsClient:
         while True:
             try:
                 answer = self.page(endpoint, query, next_token=listing.next_token, page_size=page_size)
-            except Exception as exc:
+            except TransportError as exc:
                 raise FetchError(
                     f"DIALS {endpoint}/ listing failed after {listing.pages} page(s), {len(listing.results)} row(s): {exc}",
                     partial=list(listing.results), resume=listing, errors=[(listing.next_token, exc)],

@@ -40,6 +40,7 @@ __all__ = [
     "ServiceError",
     "SourceError",
     "TransportError",
+    "raise_if_not_resumable",
     "run_concurrently",
 ]
 
@@ -280,6 +281,7 @@ class HttpClient:
 
 
 _NOT_JSON = object()
+SERVICE_LABELS = {"rr": "Run Registry", "dials": "DIALS", "oms": "OMS"}
 
 
 def _maybe_json(response: requests.Response) -> Any:
@@ -312,7 +314,17 @@ def _error_message(service: str, status: int, url: str, body: Any) -> str:
                 break
         else:
             detail = f": {canonical(body)[:300]}"
-    return f"{service} answered HTTP {status} for {url}{detail}"
+    return f"{SERVICE_LABELS.get(service, service)} answered HTTP {status} for {url}{detail}"
+
+
+def raise_if_not_resumable(errors: list[tuple[Any, BaseException]]) -> None:
+    """Re-raise the first error that resuming would not fix (anything but a :class:`TransportError`).
+
+    A bad filter, refused credentials or an offline cache miss need the user, not another try.
+    """
+    for _, error in errors:
+        if not isinstance(error, TransportError):
+            raise error
 
 
 # ------------------------------------------------------------------------------------------ concurrency

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .auth import auth_from_env
-from .http import FetchError, HttpClient, RetryPolicy
+from .http import FetchError, HttpClient, RetryPolicy, TransportError
 
 __all__ = ["OMSClient", "OMSListing", "PRODUCTION_URL", "OMS_OPERATORS"]
 
@@ -98,7 +98,7 @@ class OMSClient:
             page = {**params, "page[offset]": str(listing.offset), "page[limit]": str(page_limit)}
             try:
                 answer = self.http.request_json("GET", resource, params=page)
-            except Exception as exc:
+            except TransportError as exc:
                 raise FetchError(f"OMS {resource} query failed at offset {listing.offset}: {exc}",
                                  partial=list(listing.rows), resume=listing, errors=[(listing.offset, exc)]) from exc
             total = int((answer.get("meta") or {}).get("totalResourceCount", 0))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from .auth import auth_from_env
-from .http import FetchError, HttpClient, RetryPolicy, ServiceError, run_concurrently
+from .http import FetchError, HttpClient, RetryPolicy, ServiceError, TransportError, raise_if_not_resumable, run_concurrently
 
 __all__ = ["PRODUCTION_URL", "PagedResume", "PortalJob", "RunRegistryClient"]
 
@@ -128,7 +128,7 @@ class RunRegistryClient:
         if 0 not in state.pages:
             try:
                 state.pages[0] = fetch(0)
-            except Exception as exc:
+            except TransportError as exc:  # other errors (bad filter, credentials) are not fixed by resuming
                 raise FetchError(f"Run Registry {kind} query failed on page 0: {exc}", partial=[], resume=state,
                                  errors=[(0, exc)]) from exc
         todo = [p for p in range(1, state.pages_total or 0) if p not in state.pages]
@@ -136,6 +136,7 @@ class RunRegistryClient:
         state.pages.update(done)
         rows = [row for p in sorted(state.pages) for row in state.pages[p]]
         if errors:
+            raise_if_not_resumable(errors)
             errors.sort(key=lambda e: e[0])
             missing = ", ".join(str(p) for p, _ in errors)
             raise FetchError(f"Run Registry {kind} query: page(s) {missing} of {state.pages_total} failed: {errors[0][1]}",

@@ -609,21 +609,23 @@ to_rr_portal_request = rr_portal_request
 
 @dataclass(frozen=True)
 class ImportNote:
-    """A clause whose meaning on missing data differs between RR's engine and dqquery.
+    """A clause that a json-logic engine reads differently from the imported query.
 
-    ``engines`` lists the json-logic engines that let a lumisection pass this clause when ``path`` is
-    missing or null, where dqquery's imported query does not select it."""
+    ``engines`` lists the engines concerned. With ``only_when_missing`` (the usual case) they let a
+    lumisection pass this clause when ``path`` is missing or null, where the imported query does not select
+    it; otherwise the engines also differ on some present values (qubit's ``false == null``)."""
 
     path: str
     clause: str
     engines: tuple[str, ...]
+    only_when_missing: bool = True
 
     @property
     def message(self) -> str:
-        return (
-            f"{self.clause}: {' and '.join(self.engines)} treat{'s' if len(self.engines) == 1 else ''} a missing "
-            f"{self.path} as passing; the imported query does not select such lumisections"
-        )
+        who = f"{' and '.join(self.engines)} treat{'s' if len(self.engines) == 1 else ''}"
+        if not self.only_when_missing:
+            return f'{self.clause}: {who} false and "None" as null too; the imported query tests for a missing {self.path}'
+        return f"{self.clause}: {who} a missing {self.path} as passing; the imported query does not select such lumisections"
 
     def __str__(self) -> str:
         return self.message
@@ -745,6 +747,8 @@ class _Importer:
         if _is_var(a) and _is_scalar(b):
             field = _field(a, rule)
             if b is None:
+                if op in ("==", "!="):  # qubit's loose == compares str() and bool(): false == null, "None" == null
+                    self.notes.append(ImportNote(field.path, json.dumps(self.clause), ("json-logic-qubit",), only_when_missing=False))
                 return A.IsNull(field=field, negated=negated)
             self.note_leaf(rule, field, positive)
             row = lookup(field.path)

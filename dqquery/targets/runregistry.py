@@ -227,8 +227,8 @@ SUPPORT_RAW: dict[str, str] = {
     "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
     "is_null": "exact: {\"=\": null} / {\"<>\": null}; on flags, the EMPTY counter",
     "not": "exact: pushed down to the predicates",
-    "and": "exact with at most one lumisection-level operand, superset otherwise",
-    "or": "exact within one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
+    "and": "partial: exact with at most one lumisection-level operand, a superset otherwise",
+    "or": "partial: exact within one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
 }
 SUPPORT: dict[str, str] = {
     "compare": "exact: attributes of the client's whitelists (runs: also pass-through keys); flag == S only (not !=)",
@@ -239,8 +239,8 @@ SUPPORT: dict[str, str] = {
     "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
     "is_null": "partial: attributes only ({\"=\": null}); flags only for runs (pass-through)",
     "not": "exact: pushed down to the predicates",
-    "and": "exact with at most one lumisection-level operand, superset otherwise; one condition per flag",
-    "or": "unsupported: the user format has no or across attributes (use raw=True); or on one string attribute is exact",
+    "and": "partial: exact with at most one lumisection-level operand, a superset otherwise",
+    "or": "partial: only values of one string attribute or run_number; no or across attributes or flags (use raw=True)",
 }
 SUPPORT_BY_TARGET: dict[str, dict[str, str]] = {"rr": SUPPORT, "rr-raw": SUPPORT_RAW}
 """Node kind -> ``exact: ...`` | ``partial: ...`` | ``superset: ...`` | ``unsupported: reason``, per target."""
@@ -318,6 +318,26 @@ class _NotContains:
         return self.node.span
 
 
+@dataclass(frozen=True)
+class _Junction:
+    """``and``/``or`` after ``not`` was pushed down (operands may be :class:`_NotContains`)."""
+
+    kind: Literal["and", "or"]
+    operands: tuple[Any, ...]
+    text: str
+    span: Any
+
+
+def _group(kind: Literal["and", "or"], items: Iterable[_IR], node: Any) -> _IR:
+    """``and``/``or`` of IR items, flattened, without repeated items; one item stands alone."""
+    flat: list[_IR] = []
+    for item in items:
+        for sub in item.items if isinstance(item, _Group) and item.kind == kind else (item,):
+            if sub not in flat:
+                flat.append(sub)
+    return flat[0] if len(flat) == 1 else _Group(kind, tuple(flat), node)
+
+
 def _tables(ir: _IR) -> set[str]:
     if isinstance(ir, _Cond):
         return {ir.table}
@@ -369,7 +389,7 @@ class _Compiler:
             f"{message} (target {self.target})",
             query=self.text,
             offset=span.start if span else None,
-            end=span.end if span else None,
+            end=span.end if span and span.end > span.start else None,  # some parser spans are empty
             hint=hint,
             target=self.target,
         )
@@ -381,9 +401,9 @@ class _Compiler:
         if isinstance(node, A.Not):
             return self.push_not(node.operand, not negate)
         if isinstance(node, (A.And, A.Or)):
-            flip = (isinstance(node, A.And)) == negate  # and under not -> or
-            cls = A.Or if flip else A.And
-            return cls(operands=tuple(self.push_not(o, negate) for o in node.operands), span=node.span)
+            kind: Literal["and", "or"] = "or" if isinstance(node, A.And) == negate else "and"
+            text = f"not ({unparse(node)})" if negate else unparse(node)
+            return _Junction(kind, tuple(self.push_not(o, negate) for o in node.operands), text, node.span)
         if not negate:
             return node
         if isinstance(node, A.Compare):
@@ -398,12 +418,12 @@ class _Compiler:
 
     def compile(self, node: Any) -> tuple[_IR, bool, bool]:
         """(IR, exact, depends on lumisections) of a tree without ``not``."""
-        if isinstance(node, (A.And, A.Or)):
+        if isinstance(node, _Junction):
             parts = [self.compile(o) for o in node.operands]
-            ir = _Group("and" if isinstance(node, A.And) else "or", tuple(p[0] for p in parts), node)
+            ir = _group(node.kind, (p[0] for p in parts), node)
             exact = all(p[1] for p in parts)
             per_ls = [o for o, p in zip(node.operands, parts) if p[2]]
-            if isinstance(node, A.Or):
+            if node.kind == "or":
                 if len(_tables(ir)) > 1:
                     raise self.unsupported(
                         node,
@@ -416,7 +436,7 @@ class _Compiler:
                 exact = False
                 self.notes.append(
                     "superset: "
-                    + ", ".join(f"`{unparse(o)}`" for o in per_ls)
+                    + ", ".join(f"`{_text(o)}`" for o in per_ls)
                     + " are each required of some lumisection, not necessarily the same one"
                     " (RR only counts lumisections per status)"
                 )
@@ -456,12 +476,12 @@ class _Compiler:
         if isinstance(node, A.InRange):
             low, high = self.literal(node, node.low), self.literal(node, node.high)
             if node.negated:
-                return _Group("or", (cond("<", low), cond(">", high)), node)
-            return _Group("and", (cond(">=", low), cond("<=", high)), node)
+                return _group("or", (cond("<", low), cond(">", high)), node)
+            return _group("and", (cond(">=", low), cond("<=", high)), node)
         if isinstance(node, A.InSet):
             values = list(dict.fromkeys(json.dumps(self.literal(node, v)) for v in node.values))
             conds = tuple(cond("<>" if node.negated else "=", json.loads(v)) for v in values)
-            return conds[0] if len(conds) == 1 else _Group("and" if node.negated else "or", conds, node)
+            return _group("and" if node.negated else "or", conds, node)
         if isinstance(node, A.Like):
             return cond("notlike" if node.negated else "like", node.pattern)
         if isinstance(node, A.IsNull):
@@ -489,7 +509,7 @@ class _Compiler:
         flag = template.format(needle.lower())
         if isinstance(node, _NotContains):
             list_key = "oms_attributes." + info.attribute
-            return _Group(
+            return _group(
                 "and",
                 (_Cond(table, flag, "=", None, "jsonb", node), _Cond(table, list_key, "<>", None, "jsonb", node)),
                 node,
@@ -501,7 +521,7 @@ class _Compiler:
 
         def some(statuses: Iterable[str]) -> _IR:
             conds = tuple(_Cond("triplet", f"{key}.{s}", ">", 0, "triplet", node) for s in statuses)
-            return conds[0] if len(conds) == 1 else _Group("or", conds, node)
+            return _group("or", conds, node)
 
         if isinstance(node, A.Compare):
             status = node.value.value
@@ -538,7 +558,12 @@ _TABLE_WORDS: dict[str, str] = {"run": "run attributes", "dataset": "dataset att
 
 
 def _text(node: Any) -> str:
-    return f"not ({unparse(node.node)})" if isinstance(node, _NotContains) else unparse(node)
+    """Query text of a node after ``not`` was pushed down (for notes)."""
+    if isinstance(node, _NotContains):
+        return f"not ({unparse(node.node)})"
+    if isinstance(node, _Junction):
+        return node.text
+    return unparse(node)
 
 
 # ------------------------------------------------------------------------------------------------ backend format
@@ -687,8 +712,10 @@ def _user(ir: _IR, comp: _Compiler) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, items in groups.items():
         first = items[0]
-        if isinstance(first, _Cond) and first.table == "triplet":
+        if _disjuncts(first)[0].table == "triplet":  # type: ignore[union-attr]
             for cond in items:
+                if not isinstance(cond, _Cond):  # pragma: no cover - or-groups of one flag key are deduplicated
+                    raise comp.unsupported(cond.node, "the runregistry client can only ask for one status per flag", _RAW_HINT)
                 options = [o for o in _user_flag_entries(comp, cond) if o[0] not in out]  # type: ignore[arg-type]
                 if not options:
                     flag = cond.key.split(".")[1]  # type: ignore[union-attr]

@@ -174,15 +174,17 @@ class SnapshotData:
 
     def triplet_summary(self, run: int, name: str) -> dict[str, Any] | None:
         """``DatasetTripletCache.triplet_summary``: per component, a count per status plus causes/comments."""
-        rows = self.rr_ls.get((run, name))
-        if rows is None:
+        if (run, name) not in self.rr_ls:
             return None
         summary: dict[str, dict[str, Any]] = {}
-        for ls in sorted(rows):
-            for comp, trip in rows[ls].items():
+        # Counted over the lumisections the RR API reports (EMPTY for a flag missing in a lumisection or a gap),
+        # the data model the Run Registry target compiles against; a null status is counted under no status.
+        for row in self.rr_lumisections(run, name):
+            for comp, trip in row.items():
                 entry = summary.setdefault(comp, {"EMPTY": 0, "causes": [], "comments": []})
-                status = trip["status"] if trip["status"] is not None else "NOTSET"
-                entry[status] = entry.get(status, 0) + 1
+                status = trip["status"]
+                if status is not None:
+                    entry[status] = entry.get(status, 0) + 1
                 if trip["cause"] and trip["cause"] not in entry["causes"]:
                     entry["causes"].append(trip["cause"])
                 if trip["comment"] and trip["comment"] not in entry["comments"]:

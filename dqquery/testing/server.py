@@ -307,9 +307,6 @@ class _Handler(BaseHTTPRequestHandler):
         latency, rule = srv.faults.decide(split.path)
         if latency:
             srv.stopping.wait(latency)
-        if rule is not None and rule.kind == "hang":
-            srv.stopping.wait(rule.seconds)
-            rule = None
         if rule is not None and rule.kind in ("status", "throttle", "drop"):
             if rule.kind == "status":
                 response = Response.json({"injected_failure": rule.status}, rule.status)
@@ -337,6 +334,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status=response.status,
             )
         )
+        if rule is not None and rule.kind == "hang":  # answered (and logged) late: past the client's read timeout
+            srv.stopping.wait(rule.seconds)
         if rule is not None and rule.kind == "drop":
             self.close_connection = True
             try:
@@ -368,7 +367,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(response.body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
+    def _serve_quietly(self) -> None:
+        try:
+            self._serve()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): nothing to answer
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve_quietly
 
 
 def _retry_after(seconds: float) -> str:

@@ -1,0 +1,234 @@
+"""Plans: what to send to a service so that nothing is missed, and what to evaluate locally afterwards.
+
+``dqquery.to_rr``/``to_dials``/``to_oms`` are strict: exact or an error. ``plan`` is the forgiving form.
+It returns one or more requests whose union is a **sound superset** (it never misses a row the query
+selects) plus the **residual** query to evaluate locally on what comes back.
+
+Decisions:
+* If the whole query compiles exactly, the plan is that one request and no residual.
+* Otherwise the query is put in negation normal form and then disjunctive normal form. Both rewrites are
+  valid in three-valued (Kleene) logic: De Morgan, double negation and distributivity hold, and each
+  negated predicate has an exact negated form (``not x < 1`` is ``x >= 1``: both are unknown when ``x``
+  is missing). Each conjunct becomes one request made of the predicates the target accepts (greedily,
+  in order); predicates it cannot express are simply not sent, which only widens that request.
+* A target with no OR (DIALS, OMS) thus gets one request per disjunct; results are merged and
+  de-duplicated by primary key (:meth:`Plan.execute`).
+* When the normal form would need more than :data:`MAX_REQUESTS` requests, the plan falls back to one
+  request made of the top-level ``and`` clauses the target accepts.
+* The residual is the whole query whenever any request is inexact: re-evaluating everything locally is
+  always correct and keeps the plan easy to trust.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Mapping
+
+from . import ast as A
+from .errors import QueryError
+from .query import as_node
+from .semantics import selects
+
+MAX_REQUESTS = 16
+
+_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def negate(node: Any) -> Any:
+    """The negation of a node, pushed down to the predicates (negation normal form)."""
+    if isinstance(node, A.Not):
+        return to_nnf(node.operand)
+    if isinstance(node, A.And):
+        return A.make_or([negate(o) for o in node.operands])
+    if isinstance(node, A.Or):
+        return A.make_and([negate(o) for o in node.operands])
+    if isinstance(node, A.Compare):
+        return A.Compare(field=node.field, op=_NEGATED_OP[node.op], value=node.value, span=node.span)  # type: ignore[arg-type]
+    if isinstance(node, (A.InRange, A.InSet, A.Like, A.Regex, A.IsNull)):
+        return node.model_copy(update={"negated": not node.negated})
+    return A.Not(operand=node, span=node.span)  # Contains has no negated form
+
+
+def to_nnf(node: Any) -> Any:
+    """Negation normal form: ``not`` only directly above a ``contains``."""
+    if isinstance(node, A.Not):
+        return negate(node.operand)
+    if isinstance(node, A.And):
+        return A.make_and([to_nnf(o) for o in node.operands])
+    if isinstance(node, A.Or):
+        return A.make_or([to_nnf(o) for o in node.operands])
+    return node
+
+
+def dnf_conjuncts(node: Any, limit: int = MAX_REQUESTS) -> list[list[Any]] | None:
+    """The disjuncts of the disjunctive normal form, each a list of literals; ``None`` past ``limit``."""
+    node = to_nnf(node)
+
+    def walk(n: Any) -> list[list[Any]] | None:
+        if isinstance(n, A.Or):
+            out: list[list[Any]] = []
+            for o in n.operands:
+                part = walk(o)
+                if part is None:
+                    return None
+                out.extend(part)
+                if len(out) > limit:
+                    return None
+            return out
+        if isinstance(n, A.And):
+            acc: list[list[Any]] = [[]]
+            for o in n.operands:
+                part = walk(o)
+                if part is None:
+                    return None
+                acc = [a + b for a in acc for b in part]
+                if len(acc) > limit:
+                    return None
+            return acc
+        return [[n]]
+
+    return walk(node)
+
+
+# ------------------------------------------------------------------------------------------ targets
+
+
+def _compiler(target: str) -> tuple[str, Callable[[Any], Any], Callable[[Any, Any], bool]]:
+    """(canonical target name, compile function, exactness test) for a target spec."""
+    name, _, option = target.partition(":")
+    if name in ("rr", "rr-raw", "rr-datasets", "rr-datasets-raw"):
+        from .targets.runregistry import to_rr
+
+        kind = "datasets" if name.startswith("rr-datasets") else "runs"
+        raw = name.endswith("-raw") or option == "raw"
+        canonical = f"rr-{kind}" + ("-raw" if raw else "") if kind == "datasets" else ("rr-raw" if raw else "rr")
+        return canonical, (lambda n: to_rr(n, kind=kind, raw=raw)), (lambda n, out: bool(getattr(out, "exact", True)))
+    if name == "dials":
+        from .targets.dials import to_dials
+
+        endpoint = option or "run"
+        return f"dials:{endpoint}", (lambda n: to_dials(n, endpoint=endpoint)), (lambda n, out: True)
+    if name == "oms":
+        from .targets.oms import oms_exact, to_oms
+
+        resource = option or "runs"
+        return f"oms:{resource}", (lambda n: to_oms(n, resource=resource)), (lambda n, out: bool(oms_exact(n, resource=resource)))
+    raise QueryError("unsupported", f"unknown target {target!r}", hint="targets: rr, rr-raw, rr-datasets, rr-datasets-raw, dials[:ENDPOINT], oms[:RESOURCE]")
+
+
+def _try(compile_fn: Callable[[Any], Any], node: Any) -> Any | None:
+    try:
+        return compile_fn(node)
+    except QueryError as err:
+        if err.category == "unsupported":
+            return None
+        raise
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Requests to send (their union is a superset of the answer) and the residual to apply locally."""
+
+    target: str
+    query: Any
+    requests: tuple[Any, ...]
+    residual: Any | None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def exact(self) -> bool:
+        """True when the requests alone return exactly the selected rows (no residual)."""
+        return self.residual is None
+
+    def describe(self) -> str:
+        """A readable account of the plan."""
+        import json
+
+        from .unparse import unparse
+
+        lines = [f"target: {self.target}", f"query:  {unparse(self.query)}", f"requests ({len(self.requests)}):"]
+        for i, r in enumerate(self.requests, 1):
+            lines.append(f"  {i}. {json.dumps(dict(r) if isinstance(r, Mapping) else r, default=str)}")
+        if self.residual is None:
+            lines.append("residual: none (the requests are exact)")
+        else:
+            lines.append(f"residual (evaluated locally): {unparse(self.residual)}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<pre>" + html.escape(self.describe()) + "</pre>"
+
+    def execute(
+        self,
+        fetch: Callable[[Any], Iterable[Any]],
+        key: Callable[[Any], Hashable],
+        row_view: Callable[[Any], Mapping[str, Any]],
+    ) -> list[Any]:
+        """Run every request with ``fetch``, merge the results by ``key`` (first seen wins, order kept),
+        then keep the rows on which the residual is true (``row_view`` maps a row to field paths)."""
+        merged: dict[Hashable, Any] = {}
+        for request in self.requests:
+            for row in fetch(request):
+                merged.setdefault(key(row), row)
+        rows = list(merged.values())
+        if self.residual is None:
+            return rows
+        return [r for r in rows if selects(self.residual, row_view(r))]
+
+
+def plan(query: Any, target: str) -> Plan:
+    """The plan for ``query`` on ``target`` (``rr``, ``rr-raw``, ``rr-datasets``, ``dials:ENDPOINT``, ``oms:RESOURCE``).
+
+    Always succeeds for a valid query: in the worst case the request is the unfiltered one and everything
+    is evaluated locally. Notes explain what was not pushed down.
+    """
+    node = as_node(query)
+    canonical, compile_fn, is_exact = _compiler(target)
+    whole = _try(compile_fn, node)
+    if whole is not None:
+        exact = is_exact(node, whole)
+        notes = tuple(getattr(whole, "notes", ()) or ())
+        return Plan(canonical, node, (whole,), None if exact else node, notes)
+
+    conjuncts = dnf_conjuncts(node)
+    notes: list[str] = []
+    if conjuncts is None:
+        top = list(node.operands) if isinstance(node, A.And) else [node]
+        conjuncts = [top]
+        notes.append(f"the query has too many alternatives to split into at most {MAX_REQUESTS} requests; only top-level 'and' clauses are pushed down")
+    elif len(conjuncts) > 1:
+        notes.append(f"split into {len(conjuncts)} requests, one per alternative; results are merged without duplicates")
+
+    requests: list[Any] = []
+    seen: set[str] = set()
+    for literals in conjuncts:
+        kept: list[Any] = []
+        for lit in literals:
+            if _try(compile_fn, A.make_and(kept + [lit])) is not None:
+                kept.append(lit)
+        request = compile_fn(A.make_and(kept)) if kept else _empty_request(canonical)
+        fingerprint = repr(sorted(dict(request).items()) if isinstance(request, Mapping) else request)
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            requests.append(request)
+    if any(isinstance(r, Mapping) and not r for r in requests):
+        requests = [r for r in requests if isinstance(r, Mapping) and not r][:1]
+        notes.append("one alternative cannot be narrowed at all: everything is fetched and filtered locally")
+    return Plan(canonical, node, tuple(requests), node, tuple(notes))
+
+
+def _empty_request(canonical: str) -> Any:
+    if canonical.startswith("rr"):
+        from .targets.runregistry import RRFilter
+
+        try:
+            return RRFilter({}, exact=False, notes=[])  # type: ignore[call-arg]
+        except TypeError:
+            return RRFilter({})
+    return {}

@@ -1,0 +1,351 @@
+"""The DIALS and OMS emulators, and the properties "the compiled filter means what the query means".
+
+For generated conjunctions of predicates an endpoint accepts and generated rows,
+``apply_dials_filters(endpoint, to_dials(q, endpoint), rows)`` must return exactly the rows on which
+``dqquery.semantics.selects(q, row)`` holds (and the same for OMS with ``to_oms``/``apply_oms_filters``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import dqquery.ast as A
+from dqquery.catalog import lookup
+from dqquery.emulate import dials as ED
+from dqquery.emulate import oms as EO
+from dqquery.errors import QueryError
+from dqquery.query import as_node
+from dqquery.semantics import selects
+from dqquery.targets import dials as D
+from dqquery.targets import oms as O
+
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+
+# ============================================================================ DIALS emulator: examples
+
+RUNS = [
+    {"dataset_id": d, "dataset": name, "run_number": r, "ls_count": 10, "ls_completeness": None}
+    for d, name in ((1, "/ZeroBias/Run2023C-PromptReco-v1/DQMIO"), (2, "/Muon0/Run2024D-PromptReco-v1/DQMIO"))
+    for r in (100, 101, 102)
+]
+
+
+def runs_of(params):
+    return [(r["dataset_id"], r["run_number"]) for r in ED.apply_dials_filters("run", params, RUNS)]
+
+
+def test_undeclared_parameters_are_ignored():
+    everything = runs_of({})
+    for params in ({"run_number__gt": "101"}, {"run_number__lt": "101"}, {"order_by": "-run_number"}, {"ls_number": "3"}, {"dataset__contains": "Zero"}):
+        assert runs_of(params) == everything
+    histo = [{"ls_number": ls, "run_number": 1, "dataset_id": 1, "me_id": 1} for ls in range(1, 6)]
+    assert len(ED.apply_dials_filters("th1", {"ls_numbet__lte": "2"}, histo)) == 5  # the client's typo
+    assert len(ED.apply_dials_filters("th1", {"ls_number__lte": "2"}, histo)) == 2
+    assert len(ED.apply_dials_filters("th1", {"entries__lte": "2"}, [{"entries": 9}])) == 1
+
+
+def test_empty_value_is_no_filter_and_repeated_key_keeps_last():
+    assert runs_of({"run_number": ""}) == runs_of({})
+    assert runs_of({"dataset": "   "}) == runs_of({})
+    assert runs_of({"dataset_id__in": ["1", "2,3"]}) == [(2, 100), (2, 101), (2, 102)]
+    assert runs_of({"run_number": ["100", "102"]}) == [(1, 102), (2, 102)]
+
+
+def test_csv_in_numbers_and_bad_numbers():
+    assert runs_of({"dataset_id__in": "2, 5"}) == [(2, 100), (2, 101), (2, 102)]
+    assert runs_of({"run_number": " 101.0 "}) == [(1, 101), (2, 101)]
+    with pytest.raises(ED.DialsBadRequest) as info:
+        runs_of({"run_number": "abc", "dataset_id__in": "1,abc"})
+    assert info.value.errors == {"run_number": ["Enter a number."], "dataset_id__in": ["Enter a number."]}
+    with pytest.raises(ED.DialsBadRequest):
+        runs_of({"run_number__gte": "nan"})
+
+
+def test_boolean_widget():
+    models = [{"id": 1, "name": "a", "active": True}, {"id": 2, "name": "b", "active": False}]
+    ids = lambda p: [m["id"] for m in ED.apply_dials_filters("ml-models-index", p, models)]  # noqa: E731
+    assert ids({"active": "True"}) == ids({"active": "1"}) == ids({"active": True}) == [1]
+    assert ids({"active": "false"}) == ids({"active": "0"}) == [2]
+    assert ids({"active": "yes"}) == [1, 2]  # not a boolean: silently no filter
+
+
+def test_strings_are_stripped_and_regex_is_a_case_sensitive_search():
+    assert runs_of({"dataset": " /Muon0/Run2024D-PromptReco-v1/DQMIO "}) == [(2, 100), (2, 101), (2, 102)]
+    assert runs_of({"dataset": "/muon0/Run2024D-PromptReco-v1/DQMIO"}) == []
+    assert runs_of({"dataset__regex": "Zero"}) == [(1, 100), (1, 101), (1, 102)]
+    assert runs_of({"dataset__regex": "zero"}) == []
+    assert runs_of({"dataset": "unknown"}) == []
+    with pytest.raises(ED.DialsBadRequest):
+        runs_of({"dataset": "a\x00"})
+    with pytest.raises(ED.DialsServerError):
+        runs_of({"dataset__regex": "("})
+
+
+def test_method_filter_on_missing_column_matches_nothing():
+    histo = [{"dataset_id": 1, "run_number": 1, "ls_number": 1, "me_id": 1}]  # no logical_file_name column
+    assert ED.apply_dials_filters("th1", {"logical_file_name__regex": "."}, histo) == []
+
+
+def test_file_index_min_size_and_ordering_and_page_size():
+    files = [{"dataset_id": 1, "file_id": i, "file_size": i * 100} for i in (3, 1, 2)]
+    assert [f["file_id"] for f in ED.apply_dials_filters("file-index", {"min_size": "200"}, files)] == [3, 2]
+    assert [f["file_id"] for f in ED.sort_rows("file-index", files)] == [1, 2, 3]
+    assert "mes" not in ED.PAGINATED and "run" in ED.PAGINATED
+    assert [ED.effective_page_size(v) for v in (None, "0", "-3", "x", "20", "501", "10000")] == [10, 10, 10, 10, 20, 500, 500]
+
+
+# ============================================================================ OMS emulator: examples
+
+OMS_RUNS = [
+    {"run_number": 297050 + i, "era": "2017B" if i % 2 else None, "stable_beam": i % 3 == 0, "energy": 6500.0 + i, "start_time": f"2017-06-1{i}T20:50:33Z"}
+    for i in range(8)
+]
+
+
+def oms_runs(params):
+    return [r["run_number"] - 297050 for r in EO.apply_oms_filters("runs", params, OMS_RUNS)]
+
+
+def test_oms_operators_null_and_and():
+    assert oms_runs({"filter[run_number][GE]": "297052", "filter[run_number][LE]": "297054"}) == [2, 3, 4]
+    assert oms_runs({"filter[run_number]": "297051"}) == [1]
+    assert oms_runs({"filter[era][NEQ]": "null"}) == [1, 3, 5, 7]
+    assert oms_runs({"filter[era][EQ]": "null"}) == [0, 2, 4, 6]
+    assert oms_runs({"filter[era][NEQ]": "2017B"}) == []  # SQL: null is not != anything
+    assert oms_runs({"filter[stable_beam][EQ]": "true"}) == [0, 3, 6]
+    assert oms_runs({"filter[energy][GT]": "6505"}) == [6, 7]
+    assert oms_runs({"filter[start_time][LT]": "2017-06-12T00:00:00Z"}) == [0, 1]
+    assert oms_runs({"filter[era][LIKE]": "2017%"}) == [1, 3, 5, 7]
+    assert oms_runs({"filter[era][LIKE]": "2017b"}) == []  # assumed case-sensitive
+    with pytest.raises(ValueError):
+        oms_runs({"filter[era][REGEX]": "x"})
+
+
+def test_oms_sort_page_and_body_shape():
+    ordered = EO.sort_rows(OMS_RUNS, "-era,run_number")
+    assert [r["run_number"] - 297050 for r in ordered] == [0, 2, 4, 6, 1, 3, 5, 7]  # nulls first when descending
+    body = EO.jsonapi_body("runs", {"fields": "run_number", "page[offset]": "2", "page[limit]": "3", "sort": "run_number"}, OMS_RUNS)
+    assert body["meta"]["totalResourceCount"] == 8
+    assert [d["id"] for d in body["data"]] == ["297052", "297053", "297054"]
+    assert body["data"][0] == {"id": "297052", "type": "runs", "attributes": {"run_number": 297052}, "links": {"self": "http://127.0.0.1/agg/api/v1/runs/297052"}}
+    assert body["links"]["next"] and body["links"]["prev"]
+    assert EO.row_id("lumisections", {"run_number": 297050, "lumisection_number": 1}) == "297050_1"
+    with pytest.raises(EO.OmsBadRequest):
+        EO.page_rows(OMS_RUNS, "0", "0")
+
+
+@given(st.lists(st.integers(0, 5) | st.none(), max_size=20), st.integers(1, 6))
+@settings(max_examples=100, deadline=None)
+def test_oms_pages_partition_the_sorted_result(values, limit):
+    rows = [{"run_number": i, "x": v} for i, v in enumerate(values)]
+    whole = EO.jsonapi_body("runs", {"sort": "-x,run_number"}, rows)
+    total = whole["meta"]["totalResourceCount"]
+    assert total == len(rows)
+    pages, offset = [], 0
+    while True:
+        body = EO.jsonapi_body("runs", {"sort": "-x,run_number", "page[offset]": str(offset), "page[limit]": str(limit)}, rows)
+        pages += body["data"]
+        if body["links"]["next"] is None:
+            break
+        offset += limit
+    assert pages == whole["data"]
+    xs = [d["attributes"]["x"] for d in pages]
+    nulls = xs.count(None)
+    assert xs[:nulls] == [None] * nulls and xs[nulls:] == sorted(xs[nulls:], reverse=True)
+
+
+# ============================================================================ DIALS: compiled filter == query
+
+TEXT = st.text(alphabet="aAkKs/_.%-( Z", min_size=0, max_size=6)
+PATTERN = st.text(alphabet="aAkK/_.%-(Z\\", min_size=0, max_size=5)
+PORTABLE_REGEX = st.sampled_from(["a", "^a", "A$", "k.", "(a|/)", "[a-k]+", "\\.", "^$", "^/[A-Z]", "s?a", "a{2}", " a"])
+INTS = st.integers(0, 4)
+NUMBERS = INTS | st.sampled_from([1.5, 3.0])
+
+
+def _ref(path: str) -> A.FieldRef:
+    return A.FieldRef(name=lookup(path).name, path=path)  # type: ignore[union-attr]
+
+
+def _num(v):
+    return A.IntValue(value=v) if isinstance(v, int) else A.FloatValue(value=v)
+
+
+@st.composite
+def dials_atom(draw, endpoint: str):
+    path = draw(st.sampled_from(D.filterable_paths(endpoint)))
+    lookups = {p.lookup for p in D.PARAMS[endpoint].values() if p.path == path}
+    field, kind = _ref(path), lookup(path).type  # type: ignore[union-attr]
+    if kind == "bool":
+        return A.Compare(field=field, op=draw(st.sampled_from(["==", "!="])), value=A.BoolValue(value=draw(st.booleans())))
+    if kind == "int":
+        options = []
+        if "exact" in lookups:
+            options.append(st.builds(lambda v: A.Compare(field=field, op="==", value=_num(v)), NUMBERS))
+        if "gte" in lookups:
+            options.append(st.builds(lambda op, v: A.Compare(field=field, op=op, value=_num(v)), st.sampled_from([">=", ">"]), NUMBERS))
+        if "lte" in lookups:
+            options.append(st.builds(lambda op, v: A.Compare(field=field, op=op, value=_num(v)), st.sampled_from(["<=", "<"]), NUMBERS))
+            options.append(st.builds(lambda op, v: A.Not(operand=A.Compare(field=field, op=op, value=_num(v))), st.sampled_from([">=", ">"]), NUMBERS))
+        if {"gte", "lte"} <= lookups or "in" in lookups:
+            options.append(st.builds(lambda a, b: A.InRange(field=field, low=_num(min(a, b)), high=_num(max(a, b))), INTS, INTS))
+        if "in" in lookups or {"gte", "lte"} <= lookups:
+            options.append(st.builds(lambda vs: A.InSet(field=field, values=tuple(_num(v) for v in vs)), st.lists(INTS, min_size=1, max_size=3)))
+        return draw(st.one_of(options))
+    options = [st.builds(lambda v: A.Compare(field=field, op="==", value=A.StringValue(value=v)), TEXT)]
+    if "regex" in lookups:
+        options += [
+            st.builds(lambda vs: A.InSet(field=field, values=tuple(A.StringValue(value=v) for v in vs)), st.lists(TEXT, min_size=1, max_size=3)),
+            st.builds(lambda p: A.Like(field=field, pattern=p), PATTERN),
+            st.builds(lambda p: A.Regex(field=field, pattern=p), PORTABLE_REGEX),
+            st.builds(lambda v: A.Contains(field=field, value=A.StringValue(value=v)), TEXT),
+        ]
+    return draw(st.one_of(options))
+
+
+@st.composite
+def dials_case(draw):
+    endpoint = draw(st.sampled_from(D.ENDPOINTS))
+    atoms = draw(st.lists(dials_atom(endpoint), min_size=1, max_size=3))
+    query = as_node(A.make_and(atoms))
+    columns = D.response_columns(endpoint)
+    kinds = {col: lookup(path).type for path, col in columns.items()}  # type: ignore[union-attr]
+    value = {"int": INTS, "string": TEXT, "bool": st.booleans()}
+    rows = draw(st.lists(st.fixed_dictionaries({col: value[kind] for col, kind in kinds.items()}), min_size=1, max_size=12))
+    return endpoint, query, rows
+
+
+@given(dials_case())
+@PROPERTY
+def test_dials_compiled_filter_selects_exactly_the_query_rows(case):
+    endpoint, query, rows = case
+    try:
+        params = D.to_dials(query, endpoint)
+    except QueryError as err:
+        assert err.category == "unsupported"
+        assume(False)
+    assert set(params) <= ED.declared_params(endpoint)
+    got = ED.apply_dials_filters(endpoint, params, rows)
+    expected = [r for r in rows if selects(query, D.row_paths(endpoint, r))]
+    assert got == expected, params
+
+
+def test_dials_property_generator_mostly_compiles():
+    # Guard against a vacuous property: most generated queries must compile.
+    compiled = []
+
+    @given(dials_case())
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def collect(case):
+        endpoint, query, _ = case
+        try:
+            D.to_dials(query, endpoint)
+            compiled.append(True)
+        except QueryError:
+            compiled.append(False)
+
+    collect()
+    assert sum(compiled) / len(compiled) > 0.6
+
+
+# ============================================================================ OMS: compiled filter == query
+
+TIMES = ["2017-06-16T20:50:33Z", "2018-01-01T00:00:00Z", "2018-05-01T00:00:00Z", "2018-05-01T12:00:00Z"]
+OMS_FIELDS = {
+    "runs": {
+        "run.run_number": "int",
+        "run.oms.fill_number": "int",
+        "run.oms.energy": "float",
+        "run.oms.era": "string",
+        "run.oms.start_time": "datetime",
+        "run.oms.stable_beam": "bool",
+    },
+    "lumisections": {
+        "run.run_number": "int",
+        "lumisection.lumisection_number": "int",
+        "lumisection.oms.beams_stable": "bool",
+        "lumisection.oms.bpix_ready": "bool",
+        "lumisection.oms.recorded": "float",
+        "lumisection.oms.prescale_name": "string",
+    },
+}
+OMS_TEXT = st.text(alphabet="aB1_%-/", min_size=1, max_size=4)
+CASELESS_LIKE = st.text(alphabet="12_%-/", min_size=1, max_size=4)
+FLOATS = st.sampled_from([0.0, 0.5, 1.0, 3.0])
+
+
+def _literal(kind: str):
+    return {
+        "int": INTS.map(lambda v: A.IntValue(value=v)),
+        "float": FLOATS.map(lambda v: A.FloatValue(value=v)) | INTS.map(lambda v: A.IntValue(value=v)),
+        "string": OMS_TEXT.map(lambda v: A.StringValue(value=v)),
+        "bool": st.booleans().map(lambda v: A.BoolValue(value=v)),
+        "datetime": st.sampled_from(TIMES).map(lambda t: A.DateTimeValue(value=_dt.datetime.fromisoformat(t.replace("Z", "+00:00"))))
+        | st.sampled_from([_dt.date(2018, 1, 1), _dt.date(2018, 5, 1)]).map(lambda d: A.DateValue(value=d)),
+    }[kind]
+
+
+@st.composite
+def oms_atom(draw, resource: str):
+    path, kind = draw(st.sampled_from(sorted(OMS_FIELDS[resource].items())))
+    field = _ref(path)
+    ordered = kind in ("int", "float", "datetime")
+    ops = ["==", "!=", "<", "<=", ">", ">="] if ordered else ["==", "!="]
+    options = [st.builds(lambda op, v: A.Compare(field=field, op=op, value=v), st.sampled_from(ops), _literal(kind))]
+    options.append(st.builds(lambda v, neg: A.InSet(field=field, values=(v,), negated=neg), _literal(kind), st.booleans()))
+    options.append(st.just(A.IsNull(field=field, negated=True)))
+    if ordered:
+        def rng(a, b):
+            lo, hi = sorted([a, b], key=lambda v: _key(v))
+            return A.InRange(field=field, low=lo, high=hi)
+
+        options.append(st.builds(rng, _literal(kind), _literal(kind)))
+    if kind == "int":
+        options.append(st.builds(lambda lo, n: A.InSet(field=field, values=tuple(A.IntValue(value=lo + i) for i in range(n))), INTS, st.integers(1, 3)))
+    if kind == "string":
+        options.append(st.builds(lambda p: A.Like(field=field, pattern=p), CASELESS_LIKE))
+    atom = draw(st.one_of(options))
+    if isinstance(atom, A.Compare) and draw(st.booleans()):
+        return A.Not(operand=atom)
+    return atom
+
+
+def _key(v):
+    from dqquery.semantics import literal
+
+    return literal(v)
+
+
+@st.composite
+def oms_case(draw):
+    resource = draw(st.sampled_from(O.RESOURCES))
+    atoms = draw(st.lists(oms_atom(resource), min_size=1, max_size=3))
+    query = as_node(A.make_and(atoms))
+    value = {
+        "int": INTS,
+        "float": FLOATS,
+        "string": OMS_TEXT | CASELESS_LIKE,
+        "bool": st.booleans(),
+        "datetime": st.sampled_from(TIMES),
+    }
+    attrs = {O.attribute_of(path, resource): value[kind] | st.none() for path, kind in OMS_FIELDS[resource].items()}
+    rows = draw(st.lists(st.fixed_dictionaries(attrs), min_size=1, max_size=12))
+    return resource, query, rows
+
+
+@given(oms_case())
+@PROPERTY
+def test_oms_compiled_filter_selects_exactly_the_query_rows(case):
+    resource, query, rows = case
+    try:
+        filters = O.to_oms(query, resource)
+    except QueryError as err:
+        assert err.category == "unsupported"
+        assume(False)
+    got = EO.apply_oms_filters(resource, filters, rows)
+    expected = [r for r in rows if selects(query, O.row_paths(resource, r))]
+    assert got == expected, filters
