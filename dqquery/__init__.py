@@ -2,9 +2,19 @@
 
 Parse a query once, compile it to Run Registry filters, DIALS parameters, OMS filters or RR json-logic,
 and compute golden JSONs locally from fetched lumisection data.
+
+    >>> import dqquery
+    >>> dqquery.unparse(dqquery.parse("tracker-strip == good and bpix_ready == true"))
+    'tracker-strip == GOOD and bpix_ready'
+
+Decision: the core (parse, check, print) is imported eagerly and stays light; compilers, the evaluator,
+fetching and the fake services are imported on first use.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .ast import node_from_json, node_to_json
 from .errors import QueryError
@@ -12,6 +22,27 @@ from .query import as_node, parse
 from .unparse import unparse
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "to_rr": "dqquery.targets.runregistry",
+    "RRFilter": "dqquery.targets.runregistry",
+    "to_dials": "dqquery.targets.dials",
+    "to_oms": "dqquery.targets.oms",
+    "to_jsonlogic": "dqquery.targets.jsonlogic",
+    "from_jsonlogic": "dqquery.targets.jsonlogic",
+    "from_jsonlogic_report": "dqquery.targets.jsonlogic",
+    "rr_portal_request": "dqquery.targets.jsonlogic",
+    "plan": "dqquery.plan",
+    "Plan": "dqquery.plan",
+    "GoldenJSON": "dqquery.lumiranges",
+    "GoldenJSONError": "dqquery.lumiranges",
+    "Snapshot": "dqquery.snapshot",
+    "SnapshotError": "dqquery.snapshot",
+    "golden": "dqquery.evaluator",
+    "explain": "dqquery.explain",
+    "fetch_snapshot": "dqquery.fetch",
+    "remote_golden": "dqquery.fetch",
+}
 
 __all__ = [
     "QueryError",
@@ -21,4 +52,18 @@ __all__ = [
     "parse",
     "unparse",
     "__version__",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dqquery' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

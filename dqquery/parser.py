@@ -427,7 +427,9 @@ class _FastLALR:
             if name.startswith("_") and not name.startswith("__") and term.pattern.type == "str":
                 regexp = "(?:" + regexp + ")" + _KEYWORD_END
             parts.append(f"(?P<{name}>{regexp})")
-        self.master = re.compile(f"(?:{skip})*(?:" + "|".join(parts) + ")")
+        # The skipped prefix is matched atomically (a captured lookahead, then a back-reference), so the regex
+        # engine cannot backtrack into a comment and lex its tail as tokens.
+        self.master = re.compile(f"(?=(?P<_skip>(?:{skip})*))(?P=_skip)(?:" + "|".join(parts) + ")")
         self.trailing = re.compile(f"(?:{skip})*\\Z")
         from lark.parsers.lalr_analysis import Shift
 

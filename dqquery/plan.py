@@ -15,8 +15,9 @@ Decisions:
   de-duplicated by primary key (:meth:`Plan.execute`).
 * When the normal form would need more than :data:`MAX_REQUESTS` requests, the plan falls back to one
   request made of the top-level ``and`` clauses the target accepts.
-* The residual is the whole query whenever any request is inexact: re-evaluating everything locally is
-  always correct and keeps the plan easy to trust.
+* The residual is the whole query whenever any request is inexact or any predicate was left out:
+  re-evaluating everything locally is always correct and keeps the plan easy to trust. When every
+  alternative was pushed down whole and exactly, the merged results are the answer and there is no residual.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def plan(query: Any, target: str) -> Plan:
         notes = tuple(getattr(whole, "notes", ()) or ())
         return Plan(canonical, node, (whole,), None if exact else node, notes)
 
-    conjuncts = dnf_conjuncts(node)
+    conjuncts = dnf_conjuncts(_expand_lists(to_nnf(node), compile_fn))
     notes: list[str] = []
     if conjuncts is None:
         top = list(node.operands) if isinstance(node, A.And) else [node]
@@ -207,12 +208,14 @@ def plan(query: Any, target: str) -> Plan:
 
     requests: list[Any] = []
     seen: set[str] = set()
+    all_exact = True
     for literals in conjuncts:
         kept: list[Any] = []
         for lit in literals:
             if _try(compile_fn, A.make_and(kept + [lit])) is not None:
                 kept.append(lit)
         request = compile_fn(A.make_and(kept)) if kept else _empty_request(canonical)
+        all_exact = all_exact and len(kept) == len(literals) and is_exact(A.make_and(kept), request)
         fingerprint = repr(sorted(dict(request).items()) if isinstance(request, Mapping) else request)
         if fingerprint not in seen:
             seen.add(fingerprint)
@@ -220,7 +223,21 @@ def plan(query: Any, target: str) -> Plan:
     if any(isinstance(r, Mapping) and not r for r in requests):
         requests = [r for r in requests if isinstance(r, Mapping) and not r][:1]
         notes.append("one alternative cannot be narrowed at all: everything is fetched and filtered locally")
-    return Plan(canonical, node, tuple(requests), node, tuple(notes))
+    # Every alternative pushed down whole and exactly: the merged results are the answer.
+    residual = None if all_exact else node
+    return Plan(canonical, node, tuple(requests), residual, tuple(notes))
+
+
+def _expand_lists(node: Any, compile_fn: Callable[[Any], Any]) -> Any:
+    """``x in [a, b]`` becomes ``x == a or x == b`` when the target cannot send the list itself
+    (equivalent in three-valued logic), so that each value can be its own request."""
+    if isinstance(node, (A.And, A.Or)):
+        rebuild = A.make_and if isinstance(node, A.And) else A.make_or
+        return rebuild([_expand_lists(o, compile_fn) for o in node.operands])
+    if isinstance(node, A.InSet) and not node.negated and len(node.values) <= MAX_REQUESTS:
+        if _try(compile_fn, node) is None:
+            return A.make_or([A.Compare(field=node.field, op="==", value=v, span=node.span) for v in node.values])
+    return node
 
 
 def _empty_request(canonical: str) -> Any:

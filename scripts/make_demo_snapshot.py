@@ -263,7 +263,12 @@ def build() -> Snapshot:
     return Snapshot.from_dict({"runs": runs, "datasets": datasets, "lumisections": lumisections})
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Generate the dqquery 2018 demo snapshot.")
+    parser.add_argument("--output", type=Path, default=DEMO_PATH, help=f"where to write (default {DEMO_PATH})")
+    args = parser.parse_args(argv)
     snapshot = build()
     official = GoldenJSON.load(OFFICIAL_2018)
     result = golden(DEMO_QUERY_2018, snapshot, dataset=DEMO_DATASET)
@@ -275,9 +280,9 @@ def main() -> int:
     if lazy:
         print(f"clauses that remove nothing on their own: {lazy}", file=sys.stderr)
         return 1
-    snapshot.save(DEMO_PATH)
+    snapshot.save(args.output)
     print(report.table())
-    print(f"wrote {DEMO_PATH} ({DEMO_PATH.stat().st_size / 1e6:.2f} MB)")
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

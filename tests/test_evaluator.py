@@ -279,7 +279,7 @@ def _any_name_matches(snapshot: Snapshot, name_ok: Any) -> bool:
     return any(name_ok(n) for n in snapshot.dataset_names())
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=220, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshot=snapshots(), query=_queries(), pattern=st.sampled_from(list(PATTERNS)))
 def test_agrees_with_reference_semantics_per_lumisection(snapshot: Snapshot, query: Any, pattern: str | None) -> None:
     name_ok = PATTERNS[pattern]
@@ -300,7 +300,7 @@ def _to_jsonlogic() -> Any:
     return to_jsonlogic, apply_rule, js_truthy
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshot=snapshots(), query=LOCAL_QUERIES, pattern=st.sampled_from(list(PATTERNS)))
 def test_agrees_with_rr_procedure_through_jsonlogic(snapshot: Snapshot, query: Any, pattern: str | None) -> None:
     """RR's way: compile to json-logic, evaluate it on RR's evaluated object of every joined lumisection."""

@@ -594,14 +594,16 @@ def filtered_ordered(kind: str, body: Mapping[str, Any], objects: Iterable[dict[
     }
 
 
-def triplet_summary(statuses_by_flag: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]:
+def triplet_summary(statuses_by_flag: Mapping[str, list[str | None]]) -> dict[str, dict[str, Any]]:
     """A ``triplet_summary`` as RR caches it from per-lumisection statuses: per flag, a count per status
-    that occurs, ``EMPTY`` always present (0 when none), and empty ``comments``/``causes`` lists."""
+    that occurs (``None``, a triplet without status, is not counted), ``EMPTY`` always present (0 when
+    none), and empty ``comments``/``causes`` lists."""
     summary: dict[str, dict[str, Any]] = {}
     for flag, statuses in statuses_by_flag.items():
         counts: dict[str, Any] = {"EMPTY": 0}
         for status in statuses:
-            counts[status] = counts.get(status, 0) + 1
+            if status is not None:  # a triplet without a status is counted under no status
+                counts[status] = counts.get(status, 0) + 1
         counts["comments"] = []
         counts["causes"] = []
         summary[flag] = counts

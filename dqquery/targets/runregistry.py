@@ -16,7 +16,8 @@ attributes and, for lumisection flags, a cached count of lumisections per status
 
 Data model behind the exactness claim (stated once): a lumisection's flag value is the status RR's
 lumisection API reports, where a lumisection without a triplet for a flag the run has reads ``EMPTY`` (that is
-what the ``EMPTY`` counter counts) and a flag the run never had is missing; stored times are OMS ISO strings
+what the ``EMPTY`` counter counts); RR keeps no count of lumisections whose flag has no status, so
+``flag is null`` is unsupported and ``flag is not null`` ("the run has the flag") a superset; stored times are OMS ISO strings
 ``YYYY-MM-DDTHH:MM:SSZ`` (compared as text by RR); ``<component>_included`` is true exactly for the upper-case
 names in ``components``; a run has at least one lumisection. Statuses outside RR's known set (a legacy empty
 string) are invisible to ``!=``.
@@ -225,7 +226,7 @@ SUPPORT_RAW: dict[str, str] = {
     "like": "exact: like (ILIKE) and notlike (NOT ILIKE)",
     "regex": "unsupported: RR filters have no regular expressions (use like)",
     "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
-    "is_null": "exact: {\"=\": null} / {\"<>\": null}; on flags, the EMPTY counter",
+    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes; flag is not null as a superset (the EMPTY counter exists); flag is null unsupported",
     "not": "exact: pushed down to the predicates",
     "and": "partial: exact with at most one lumisection-level operand, a superset otherwise",
     "or": "partial: exact within one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
@@ -237,7 +238,7 @@ SUPPORT: dict[str, str] = {
     "like": "exact: like (ILIKE) and notlike (NOT ILIKE)",
     "regex": "unsupported: RR filters have no regular expressions (use like)",
     "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
-    "is_null": "partial: attributes only ({\"=\": null}); flags only for runs (pass-through)",
+    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes; flag is not null as a superset, runs only (pass-through); flag is null unsupported",
     "not": "exact: pushed down to the predicates",
     "and": "partial: exact with at most one lumisection-level operand, a superset otherwise",
     "or": "partial: only values of one string attribute or run_number; no or across attributes or flags (use raw=True)",
@@ -377,6 +378,7 @@ class _Compiler:
     located: bool  # spans refer to ``text``
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    superset_nodes: set[int] = field(default_factory=set)  # ids of predicates compiled to a superset
 
     @property
     def target(self) -> str:
@@ -441,7 +443,8 @@ class _Compiler:
                     " (RR only counts lumisections per status)"
                 )
             return ir, exact, bool(per_ls)
-        return self.predicate(node), True, self.row(node).level == "lumisection"
+        ir = self.predicate(node)
+        return ir, id(node) not in self.superset_nodes, self.row(node).level == "lumisection"
 
     def row(self, node: Any) -> FieldInfo:
         info = lookup(node.field.path)
@@ -530,8 +533,13 @@ class _Compiler:
             listed = list(dict.fromkeys(v.value for v in node.values))
             return some([s for s in DATA_STATUSES if s not in listed] if node.negated else listed)
         if isinstance(node, A.IsNull):
-            # EMPTY is present (a count, possibly 0) exactly when the run has the flag at all.
-            return _Cond("triplet", f"{key}.EMPTY", "<>" if node.negated else "=", None, "triplet", node)
+            if not node.negated:
+                raise self.unsupported(node, "RR does not count lumisections whose flag has no status", _RESIDUAL_HINT)
+            # EMPTY is present (a count, possibly 0) when the run has the flag at all; some lumisections may
+            # still carry it without a status, so this is a superset.
+            self.superset_nodes.add(id(node))
+            self.notes.append(f"superset: `{unparse(node)}` is read as 'the run has this flag' (RR keeps no count of statuses that are missing)")
+            return _Cond("triplet", f"{key}.EMPTY", "<>", None, "triplet", node)
         raise self.unsupported(node, "RR can only test lumisection flags for a status", _RESIDUAL_HINT)  # pragma: no cover
 
     def literal(self, node: Any, value: Any) -> Any:
