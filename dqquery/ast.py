@@ -155,6 +155,9 @@ class FieldRef(_Node):
     name: str
     path: str
 
+    def __str__(self) -> str:
+        return self.name
+
 
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
 COMPARE_OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=")

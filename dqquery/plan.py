@@ -27,69 +27,9 @@ from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from . import ast as A
 from .errors import QueryError
+from .normal import MAX_REQUESTS, dnf_conjuncts, to_nnf
 from .query import as_node
 from .semantics import selects
-
-MAX_REQUESTS = 16
-
-_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
-
-
-def negate(node: Any) -> Any:
-    """The negation of a node, pushed down to the predicates (negation normal form)."""
-    if isinstance(node, A.Not):
-        return to_nnf(node.operand)
-    if isinstance(node, A.And):
-        return A.make_or([negate(o) for o in node.operands])
-    if isinstance(node, A.Or):
-        return A.make_and([negate(o) for o in node.operands])
-    if isinstance(node, A.Compare):
-        return A.Compare(field=node.field, op=_NEGATED_OP[node.op], value=node.value, span=node.span)  # type: ignore[arg-type]
-    if isinstance(node, (A.InRange, A.InSet, A.Like, A.Regex, A.IsNull)):
-        return node.model_copy(update={"negated": not node.negated})
-    return A.Not(operand=node, span=node.span)  # Contains has no negated form
-
-
-def to_nnf(node: Any) -> Any:
-    """Negation normal form: ``not`` only directly above a ``contains``."""
-    if isinstance(node, A.Not):
-        return negate(node.operand)
-    if isinstance(node, A.And):
-        return A.make_and([to_nnf(o) for o in node.operands])
-    if isinstance(node, A.Or):
-        return A.make_or([to_nnf(o) for o in node.operands])
-    return node
-
-
-def dnf_conjuncts(node: Any, limit: int = MAX_REQUESTS) -> list[list[Any]] | None:
-    """The disjuncts of the disjunctive normal form, each a list of literals; ``None`` past ``limit``."""
-    node = to_nnf(node)
-
-    def walk(n: Any) -> list[list[Any]] | None:
-        if isinstance(n, A.Or):
-            out: list[list[Any]] = []
-            for o in n.operands:
-                part = walk(o)
-                if part is None:
-                    return None
-                out.extend(part)
-                if len(out) > limit:
-                    return None
-            return out
-        if isinstance(n, A.And):
-            acc: list[list[Any]] = [[]]
-            for o in n.operands:
-                part = walk(o)
-                if part is None:
-                    return None
-                acc = [a + b for a in acc for b in part]
-                if len(acc) > limit:
-                    return None
-            return acc
-        return [[n]]
-
-    return walk(node)
-
 
 # ------------------------------------------------------------------------------------------ targets
 

@@ -52,6 +52,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
 from ..errors import QueryError
+from ..normal import conjuncts, to_nnf
 from ..query import as_node, source_text
 from ..semantics import evaluate_predicate
 
@@ -68,7 +69,6 @@ __all__ = [
     "filterable_paths",
     "like_to_regex",
     "literal_regex",
-    "negation_normal_form",
     "response_columns",
     "row_paths",
     "to_dials",
@@ -343,43 +343,6 @@ def _strip_safe(regex: str) -> str:
 
 
 # ================================================================================ query normalisation
-
-_FLIPPED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
-
-
-def negation_normal_form(node: Any, negate: bool = False) -> Any:
-    """Push every ``not`` down to the predicates (exact in Kleene logic).
-
-    ``not (a and b)`` -> ``not a or not b``; ``not x < 5`` -> ``x >= 5``; ``not x in 1..5`` -> ``x not in 1..5``.
-    Only ``not contains`` keeps a :class:`~dqquery.ast.Not` (there is no negated contains node).
-    """
-    if isinstance(node, A.Not):
-        return negation_normal_form(node.operand, not negate)
-    if isinstance(node, (A.And, A.Or)):
-        operands = tuple(negation_normal_form(o, negate) for o in node.operands)
-        flip = {A.And: A.Or, A.Or: A.And}
-        cls = flip[type(node)] if negate else type(node)
-        return cls(operands=operands, span=node.span)
-    if not negate:
-        return node
-    if isinstance(node, A.Compare):
-        return node.model_copy(update={"op": _FLIPPED[node.op]})
-    if isinstance(node, A.Contains):
-        return A.Not(operand=node, span=node.span)
-    return node.model_copy(update={"negated": not node.negated})
-
-
-def conjuncts(node: Any, on_or: Callable[[Any], Exception]) -> list[Any]:
-    """The predicates of a negation-normal-form conjunction; ``on_or(or_node)`` is raised for an ``or``."""
-    if isinstance(node, A.And):
-        out: list[Any] = []
-        for o in node.operands:
-            out.extend(conjuncts(o, on_or))
-        return out
-    if isinstance(node, A.Or):
-        raise on_or(node)
-    return [node]
-
 
 # ================================================================================ compilation
 
@@ -659,7 +622,7 @@ def _group_by_field(atoms: Iterable[Any]) -> dict[str, list[Any]]:
 def _compile(query: Any, endpoint: str) -> tuple[dict[str, Any], dict[str, Any], _Ctx]:
     ep = canonical_endpoint(endpoint)
     ctx = _Ctx(query, f"dials:{ep}", f"dials:{ep}")
-    node = negation_normal_form(as_node(query))
+    node = to_nnf(as_node(query))
 
     def on_or(n: Any) -> QueryError:
         return ctx.unsupported(n, "DIALS combines its filters with 'and' only; 'or' cannot be sent", "split the query into one request per alternative")

@@ -34,7 +34,8 @@ from .. import ast as A
 from ..catalog import lookup as catalog_lookup
 from ..query import as_node
 from ..semantics import literal
-from .dials import _Ctx, case_insensitive_class, conjuncts, negation_normal_form
+from ..normal import conjuncts, to_nnf
+from .dials import _Ctx, case_insensitive_class
 
 __all__ = [
     "OMS_OPS",
@@ -134,7 +135,7 @@ class _Compiler:
     def __init__(self, query: Any, resource: str) -> None:
         self.resource = _resource(resource)
         self.ctx = _Ctx(query, f"oms:{resource}", f"oms:{resource}")
-        self.node = negation_normal_form(as_node(query))
+        self.node = to_nnf(as_node(query))
         self.exact = True
 
     def run(self) -> dict[str, str]:

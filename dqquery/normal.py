@@ -1,0 +1,91 @@
+"""Normal forms of a query, shared by the compilers and ``plan``.
+
+Decisions: every rewrite here is exact in three-valued (Kleene) logic. De Morgan's laws, double negation
+and distributivity hold there, and every predicate except ``contains`` has an exact negated form
+(``not x < 1`` is ``x >= 1``: both are unknown when ``x`` is missing or of another kind).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from . import ast as A
+
+MAX_REQUESTS = 16
+_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+
+
+def negate(node: Any) -> Any:
+    """The negation of a node, pushed down to the predicates (negation normal form)."""
+    if isinstance(node, A.Not):
+        return to_nnf(node.operand)
+    if isinstance(node, A.And):
+        return _with_span(A.make_or([negate(o) for o in node.operands]), node)
+    if isinstance(node, A.Or):
+        return _with_span(A.make_and([negate(o) for o in node.operands]), node)
+    if isinstance(node, A.Compare):
+        return A.Compare(field=node.field, op=_NEGATED_OP[node.op], value=node.value, span=node.span)  # type: ignore[arg-type]
+    if isinstance(node, (A.InRange, A.InSet, A.Like, A.Regex, A.IsNull)):
+        return node.model_copy(update={"negated": not node.negated})
+    return A.Not(operand=node, span=node.span)  # Contains has no negated form
+
+
+def to_nnf(node: Any) -> Any:
+    """Negation normal form: ``not`` only directly above a ``contains``."""
+    if isinstance(node, A.Not):
+        return negate(node.operand)
+    if isinstance(node, A.And):
+        return _with_span(A.make_and([to_nnf(o) for o in node.operands]), node)
+    if isinstance(node, A.Or):
+        return _with_span(A.make_or([to_nnf(o) for o in node.operands]), node)
+    return node
+
+
+def _with_span(new: Any, old: Any) -> Any:
+    """Keep the source span of a rebuilt ``and``/``or`` so errors still point at the clause."""
+    if isinstance(new, (A.And, A.Or)) and new.span is None and old.span is not None:
+        return new.model_copy(update={"span": old.span})
+    return new
+
+
+def dnf_conjuncts(node: Any, limit: int = MAX_REQUESTS) -> list[list[Any]] | None:
+    """The disjuncts of the disjunctive normal form, each a list of literals; ``None`` past ``limit``."""
+    node = to_nnf(node)
+
+    def walk(n: Any) -> list[list[Any]] | None:
+        if isinstance(n, A.Or):
+            out: list[list[Any]] = []
+            for o in n.operands:
+                part = walk(o)
+                if part is None:
+                    return None
+                out.extend(part)
+                if len(out) > limit:
+                    return None
+            return out
+        if isinstance(n, A.And):
+            acc: list[list[Any]] = [[]]
+            for o in n.operands:
+                part = walk(o)
+                if part is None:
+                    return None
+                acc = [a + b for a in acc for b in part]
+                if len(acc) > limit:
+                    return None
+            return acc
+        return [[n]]
+
+    return walk(node)
+
+
+
+def conjuncts(node: Any, on_or: Callable[[Any], Exception]) -> list[Any]:
+    """The predicates of a negation-normal-form conjunction; ``on_or(or_node)`` is raised for an ``or``."""
+    if isinstance(node, A.And):
+        out: list[Any] = []
+        for o in node.operands:
+            out.extend(conjuncts(o, on_or))
+        return out
+    if isinstance(node, A.Or):
+        raise on_or(node)
+    return [node]
