@@ -129,12 +129,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not args.to:
         raise UserError("say which target with --to (rr, rr-raw, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE], jsonlogic)")
     text = _read_query(args.query)
-    node = parse(text)
-    try:
-        out = _compile(args.to, node)
-    except QueryError as err:
-        raise err.with_query(text) if not err.query else err
-    _print_json(out)
+    parse(text)  # syntax and check errors first, located in the text
+    _print_json(_compile(args.to, text))  # compilers get the text so their errors point into it too
     return 0
 
 
@@ -143,7 +139,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .query import parse
 
     text = _read_query(args.query)
-    p = plan(parse(text), args.to)
+    p = plan(text, args.to)
     print(p.describe() if hasattr(p, "describe") else repr(p))
     return 0
 

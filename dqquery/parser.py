@@ -39,8 +39,8 @@ _TOKEN_NAMES = {
     "_CONTAINS": "'contains'",
     "_IS": "'is'",
     "_NULL": "'null'",
-    "_TRUE": "'true'",
-    "_FALSE": "'false'",
+    "TRUE": "'true'",
+    "FALSE": "'false'",
     "NAME": "a field name",
     "COMPARE_OP": "a comparison (==, !=, <, <=, >, >=)",
     "STRING": "a quoted string",
@@ -161,11 +161,11 @@ class _ToAst(Transformer):
     def string(self, tok: Token) -> A.StringValue:
         return A.StringValue(value=decode_string(str(tok)), span=_span(tok, tok))
 
-    def true(self, *toks: Token) -> A.BoolValue:
-        return A.BoolValue(value=True)
+    def true(self, tok: Token) -> A.BoolValue:
+        return A.BoolValue(value=True, span=_span(tok, tok))
 
-    def false(self, *toks: Token) -> A.BoolValue:
-        return A.BoolValue(value=False)
+    def false(self, tok: Token) -> A.BoolValue:
+        return A.BoolValue(value=False, span=_span(tok, tok))
 
     def null(self, *toks: Token) -> A.StatusValue:
         # Placeholder the checker turns into a helpful error ("use `is null`").
@@ -214,8 +214,8 @@ class _ToAst(Transformer):
     def range(self, low: Any, high: Any) -> tuple[Any, Any]:
         return (low, high)
 
-    def list(self, *values: Any) -> tuple[Any, ...]:
-        return values
+    def list(self, *items: Any) -> tuple[tuple[Any, ...], Any]:
+        return items[:-1], items[-1]  # (values, closing bracket token)
 
     def in_range(self, name: Token, bounds: tuple[Any, Any], negated: bool = False) -> A.InRange:
         field = self._field(name)
@@ -225,12 +225,13 @@ class _ToAst(Transformer):
     def not_in_range(self, name: Token, bounds: tuple[Any, Any]) -> A.InRange:
         return self.in_range(name, bounds, True)
 
-    def in_list(self, name: Token, values: tuple[Any, ...], negated: bool = False) -> A.InSet:
+    def in_list(self, name: Token, items: tuple[tuple[Any, ...], Any], negated: bool = False) -> A.InSet:
         field = self._field(name)
-        return A.InSet(field=field, values=values, negated=negated, span=_span(field, values[-1]))
+        values, closing = items
+        return A.InSet(field=field, values=values, negated=negated, span=_span(field, closing))
 
-    def not_in_list(self, name: Token, values: tuple[Any, ...]) -> A.InSet:
-        return self.in_list(name, values, True)
+    def not_in_list(self, name: Token, items: tuple[tuple[Any, ...], Any]) -> A.InSet:
+        return self.in_list(name, items, True)
 
     def like(self, name: Token, tok: Token, negated: bool = False) -> A.Like:
         field = self._field(name)
@@ -379,10 +380,11 @@ class _Tok(str):
 # order (dates before numbers), NAME before the keywords it excludes, longer operators before shorter ones.
 _MASTER_ORDER = (
     "__IGNORE_0", "__IGNORE_1", "COMMENT", "DATETIME", "DATE", "FLOAT", "INT", "STRING", "NAME",
-    "_CONTAINS", "_FALSE", "_TRUE", "_NULL", "_LIKE", "_AND", "_NOT", "_OR", "_IN", "_IS",
+    "_CONTAINS", "FALSE", "TRUE", "_NULL", "_LIKE", "_AND", "_NOT", "_OR", "_IN", "_IS",
     "__ANON_0", "__ANON_1", "COMPARE_OP", "TILDE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA",
 )
 _KEYWORD_END = r"(?![A-Za-z0-9_.-])"
+_KEYWORDS = {"_AND", "_OR", "_NOT", "_IN", "_LIKE", "_CONTAINS", "_IS", "_NULL", "TRUE", "FALSE"}
 
 
 class _FastLALR:
@@ -424,7 +426,7 @@ class _FastLALR:
             if term is None or name in ignore:
                 continue
             regexp = term.pattern.to_regexp()
-            if name.startswith("_") and not name.startswith("__") and term.pattern.type == "str":
+            if name in _KEYWORDS and term.pattern.type == "str":
                 regexp = "(?:" + regexp + ")" + _KEYWORD_END
             parts.append(f"(?P<{name}>{regexp})")
         # The skipped prefix is matched atomically (a captured lookahead, then a back-reference), so the regex

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import pytest
@@ -72,13 +73,14 @@ def test_interrupted_fetch_resumes_without_repeating_completed_requests(serve):
     with pytest.raises(FetchError) as info:
         fetch_snapshot(query, rr=client, workers=2)
     error = info.value
-    assert "resume_from" in str(error) and len(error.errors) == 2
+    n_failed = len(error.errors)  # 4 refused answers hit 1 or 2 units, depending on thread scheduling
+    assert "resume_from" in str(error) and 1 <= n_failed <= 2
     assert error.partial["runs"] and len(error.partial["lumisections"]) > 0
     completed = {(r.path, r.body) for r in server.log if r.status == 200}
     n_before = len(server.log)
     snapshot = fetch_snapshot(query, rr=client, resume_from=error.resume)
     again = list(server.log)[n_before:]
-    assert len(again) == 2 and all(r.status == 200 and (r.path, r.body) not in completed for r in again)
+    assert len(again) == n_failed and all(r.status == 200 and (r.path, r.body) not in completed for r in again)
     assert golden(query, snapshot, "online") == golden(query, SNAP, "online")
 
 
@@ -115,7 +117,7 @@ def _as_rr_holds_it(app: FakeRunRegistry, snapshot: Snapshot) -> Snapshot:
 RR_RUN_FIELDS = tuple(f for f in SNAPSHOT_FIELDS if f.startswith(("run.", "lumisection.rr.")))
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=int(os.environ.get("DQQUERY_PROPERTY_EXAMPLES", 40)), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(query=queries(fields=RR_RUN_FIELDS, max_leaves=4), snapshot=snapshots(dataset_names=("online", OFFLINE)))
 def test_fake_rr_selection_contains_the_golden_runs(query, snapshot):

@@ -12,7 +12,6 @@ import json
 import os
 import pickle
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -189,27 +188,12 @@ def test_real_set_algebra_against_python_sets(g2018: GoldenJSON) -> None:
     assert set(d.only_right) == other_set - full
 
 
-def test_set_operations_are_fast_on_real_files(g2016: GoldenJSON, g2018: GoldenJSON) -> None:
-    # 100 rounds of &, |, -, ^ on ~470k lumisections: range sweeps take milliseconds in total;
-    # anything expanding to pairs would need tens of seconds.
-    h = g2018 - GoldenJSON.from_pairs((r, 5) for r in g2018.runs)
-    start = time.perf_counter()
-    for _ in range(100):
-        g2018 & h
-        g2018 | g2016
-        g2018 - h
-        g2018 ^ h
-    assert time.perf_counter() - start < 2.0
-
-
-def test_contains_many_million_entries_fast(g2018: GoldenJSON) -> None:
+def test_contains_many_on_a_million_entries_agrees_with_membership(g2018: GoldenJSON) -> None:
+    # Speed is measured in tests/benchmarks/bench_lumiranges.py, not asserted here.
     rng = np.random.default_rng(1)
     runs = rng.choice(np.array(g2018.runs + (1, 400000), dtype=np.uint32), size=1_000_000)
     lumis = rng.integers(1, 2500, size=1_000_000, dtype=np.uint32)
-    start = time.perf_counter()
     mask = g2018.contains_many(runs, lumis)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0
     assert mask.dtype == np.bool_ and mask.shape == (1_000_000,)
     sample = rng.integers(0, 1_000_000, size=3000)
     assert [bool(mask[i]) for i in sample] == [(int(runs[i]), int(lumis[i])) in g2018 for i in sample]

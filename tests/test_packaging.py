@@ -41,6 +41,8 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> No
     (wheel,) = dist.glob("dqquery-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "dqquery/grammar/dqquery.lark" in names
+    assert "dqquery/data/demo-2018.json.gz" in names  # the bundled demo snapshot
+    assert "dqquery/data/Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt" in names
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
@@ -69,6 +71,9 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> No
     assert out.stdout.strip() == "tracker-strip == GOOD and run_number in 1..2"
     cli = subprocess.run([str(venv / "bin" / "dqquery"), "check", "bpix_ready"], cwd=tmp_path, capture_output=True, text=True)
     assert cli.returncode == 0 and cli.stdout.strip() == "bpix_ready", cli.stderr
+    demo = subprocess.run([str(venv / "bin" / "dqquery"), "demo"], cwd=tmp_path, capture_output=True, text=True)
+    assert demo.returncode == 0, demo.stderr
+    assert "identical to the official file" in demo.stdout
 
 
 def _pip_has_python_option() -> bool:
