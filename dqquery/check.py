@@ -184,6 +184,9 @@ def _check_predicate(node: Any) -> Any:
             )
         if node.op in ("==", "!="):
             value = _equality_value(node.value, row, field)
+            if row.type == "status" and value.value == "EMPTY":
+                # EMPTY is how Run Registry reports a flag without a status: the value is missing.
+                return A.IsNull(field=field, negated=node.op == "!=", span=node.span)
         else:
             value = _ordered_value(node.value, row, field, f"'{node.op}'")
         if field is node.field and value is node.value:
@@ -206,6 +209,13 @@ def _check_predicate(node: Any) -> Any:
         return A.InRange(field=field, low=low, high=high, negated=node.negated, span=node.span)
     if isinstance(node, A.InSet):
         values = tuple(_equality_value(v, row, field) for v in node.values)
+        if row.type == "status" and any(v.value == "EMPTY" for v in values):
+            raise _err(
+                "unknown-value",
+                "EMPTY means the flag has no status (missing data) and cannot be listed",
+                node,
+                f"write `{field.name} is null` (or combine: `{field.name} in [GOOD, STANDBY] or {field.name} is null`)",
+            )
         if field is node.field and all(a is b for a, b in zip(values, node.values)):
             return node
         return A.InSet(field=field, values=values, negated=node.negated, span=node.span)

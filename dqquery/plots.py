@@ -171,7 +171,9 @@ def plot_loss(
             ax.text(a + peak * 0.01, y, f"{_fmt(a)} ({_fmt(b)})", va="center", fontsize=7, color="#333333")
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.legend(loc="lower right", fontsize=8, frameon=True, title="labels: inclusive (exclusive)", title_fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False,
+               title="bar labels: inclusive (exclusive)", title_fontsize=8)
 
     lost = total - kept_total
     share = f" ({100.0 * kept_total / total:.2f}%)" if total else ""

@@ -83,8 +83,10 @@ def strings() -> st.SearchStrategy[A.StringValue]:
     return st.builds(A.StringValue, value=st.one_of(st.sampled_from(_SAMPLE_STRINGS), st.text(max_size=12)))
 
 
-def statuses() -> st.SearchStrategy[A.StatusValue]:
-    return st.builds(A.StatusValue, value=st.sampled_from(STATUSES))
+def statuses(include_empty: bool = False) -> st.SearchStrategy[A.StatusValue]:
+    """Status words; EMPTY is excluded by default, since on a status field it means ``is null``."""
+    choices = STATUSES if include_empty else tuple(s for s in STATUSES if s != "EMPTY")
+    return st.builds(A.StatusValue, value=st.sampled_from(choices))
 
 
 def bools() -> st.SearchStrategy[A.BoolValue]:
@@ -113,7 +115,7 @@ def _equality_values(row: FieldInfo) -> st.SearchStrategy[Any]:
         "bool": bools(),
         "datetime": st.one_of(dates(), datetimes()),
         "status": statuses(),
-        "any": st.one_of(numbers(), strings(), bools(), statuses(), dates(), datetimes()),
+        "any": st.one_of(numbers(), strings(), bools(), statuses(include_empty=True), dates(), datetimes()),
     }[row.type]
 
 

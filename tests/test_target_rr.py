@@ -257,8 +257,8 @@ def test_traps_are_compiled_safely_or_rejected(query: str, kind: str, raw: bool)
 # ------------------------------------------------------------------------------------------------ data and queries for properties
 
 FLAGS = ("dt-dt", "tracker-strip", "csc-csc")
-STATUS_WORDS = ("GOOD", "BAD", "STANDBY", "EXCLUDED", "NOTSET", "EMPTY")
-DATA_STATUSES = STATUS_WORDS + ("NO VALUE FOUND",)
+STATUS_WORDS = ("GOOD", "BAD", "STANDBY", "EXCLUDED", "NOTSET")  # in a query, `x == EMPTY` means `x is null`
+DATA_STATUSES = STATUS_WORDS + ("EMPTY", "NO VALUE FOUND")
 # GOOD and BAD drawn more often, so that one lumisection rarely satisfies every clause by chance.
 # None: a triplet without a status (the row has no value; RR counts it under no status).
 LS_STATUSES = st.sampled_from(("GOOD", "BAD") * 3 + DATA_STATUSES + (None,))
