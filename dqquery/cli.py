@@ -165,13 +165,28 @@ def _default_dataset(spec: str, dataset: str | None) -> str | None:
     return dataset
 
 
+def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Run Registry and OMS clients from the command-line options (URLs, cache, offline mode)."""
+    from .sources.cache import Cache
+    from .sources.oms import OMSClient
+    from .sources.runregistry import RunRegistryClient
+
+    cache = None
+    if not getattr(args, "no_cache", False):
+        cache = Cache(getattr(args, "cache", None), offline=getattr(args, "offline", False))
+    rr = RunRegistryClient(getattr(args, "rr", None), cache=cache)
+    oms = OMSClient(args.oms, cache=cache) if getattr(args, "oms", None) else None
+    return rr, oms
+
+
 def _snapshot_for(args: argparse.Namespace, text: str) -> Any:
     if args.snapshot:
         return _load_snapshot(args.snapshot)
-    if getattr(args, "rr", None):
+    if getattr(args, "rr", None) or getattr(args, "fetch", False):
         from .fetch import fetch_snapshot
 
-        return fetch_snapshot(text, dataset=args.dataset or "online", rr=args.rr, oms=getattr(args, "oms", None))
+        rr, oms = _clients(args)
+        return fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms)
     raise UserError("say where the data comes from: --snapshot FILE (or 'demo'), or --rr URL to fetch it")
 
 
@@ -185,9 +200,8 @@ def cmd_golden(args: argparse.Namespace) -> int:
     if args.remote:
         from .fetch import remote_golden
 
-        if not args.rr:
-            raise UserError("--remote needs --rr URL (the Run Registry to ask)")
-        result = remote_golden(node, dataset=dataset or "online", rr=args.rr)
+        rr, _ = _clients(args)
+        result = remote_golden(text, dataset=dataset or "online", rr=rr)
     else:
         from .evaluator import golden
 
@@ -197,9 +211,8 @@ def cmd_golden(args: argparse.Namespace) -> int:
     if args.compare_remote:
         from .fetch import remote_golden
 
-        if not args.rr:
-            raise UserError("--compare-remote needs --rr URL")
-        remote = remote_golden(node, dataset=dataset or "online", rr=args.rr)
+        rr, _ = _clients(args)
+        remote = remote_golden(text, dataset=dataset or "online", rr=rr)
         diff = result.diff(remote)
         print(("local and remote agree" if diff.identical else "local and remote DIFFER\n" + diff.summary()), file=sys.stderr)
         status = 0 if diff.identical else 1
@@ -238,9 +251,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from .fetch import fetch_snapshot
+    from .query import parse
 
     text = _read_query(args.query)
-    snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=args.rr, oms=args.oms)
+    parse(text)
+    rr, oms = _clients(args)
+    snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms)
     snap.save(args.output)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
@@ -353,11 +369,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", required=True, metavar="TARGET", help="rr, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE]")
     s.set_defaults(func=cmd_plan)
 
+    def service_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--rr", metavar="URL", help="Run Registry URL (default: $DQQUERY_RR_URL, else production)")
+        sp.add_argument("--oms", metavar="URL", help="also take OMS bits and luminosity from this OMS API (default: RR's stored copy)")
+        sp.add_argument("--cache", metavar="FILE", help="SQLite cache file (default: ~/.cache/dqquery/cache.sqlite)")
+        sp.add_argument("--no-cache", action="store_true", help="do not read or write the local cache")
+        sp.add_argument("--offline", action="store_true", help="answer only from the local cache; fail on anything not cached")
+
     def data_source(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--snapshot", metavar="FILE", help="snapshot file (.json or .json.gz), or 'demo' for the bundled 2018 demo")
         sp.add_argument("--dataset", metavar="PATTERN", help="dataset name pattern (RR style: %% and _ wildcards, (A|B)); default 'online' (the demo's dataset with --snapshot demo)")
-        sp.add_argument("--rr", metavar="URL", help="fetch from this Run Registry instead of a snapshot")
-        sp.add_argument("--oms", metavar="URL", help="OMS URL to use when fetching")
+        sp.add_argument("--fetch", action="store_true", help="fetch the data from Run Registry (implied by --rr)")
+        service_options(sp)
 
     s = sub.add_parser("golden", help="compute a golden JSON", description="Compute the golden JSON of a query: locally from a snapshot or fetched data, or remotely with RR's JSON portal (--remote).")
     s.add_argument("query", help=q_help)
@@ -378,8 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fetch", help="fetch the data a query needs into a snapshot file", description="Fetch runs, datasets and lumisection ranges from RR (and OMS) into a snapshot file.")
     s.add_argument("query", help=q_help)
     s.add_argument("--dataset", metavar="PATTERN", help="dataset name pattern; default 'online'")
-    s.add_argument("--rr", metavar="URL", help="Run Registry URL (default: production)")
-    s.add_argument("--oms", metavar="URL", help="OMS URL (default: production)")
+    service_options(s)
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="snapshot file to write (.json or .json.gz)")
     s.set_defaults(func=cmd_fetch)
 
@@ -397,7 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _show_warning  # one line per warning, without source locations
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -412,14 +441,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (completed requests are kept in the cache; run the same command again to continue)", file=sys.stderr)
         return 130
-    except Exception as err:  # errors from fetching/servers carry their own readable message
-        from_fetch = type(err).__module__.startswith("dqquery.")
-        if from_fetch and isinstance(err, (ValueError, OSError, RuntimeError)):
+    except Exception as err:
+        # dqquery's own errors (bad files, missing credentials, unreachable services, failed fetches) carry a
+        # message written for the user: print it without a traceback. Anything else is a bug: let it show.
+        if type(err).__module__.startswith("dqquery.") and isinstance(err, (ValueError, OSError, RuntimeError, _source_error())):
             print(f"error: {err}", file=sys.stderr)
             return 2
         raise
+
+
+def _source_error() -> type:
+    from .sources.http import SourceError
+
+    return SourceError
 
 
 if __name__ == "__main__":  # pragma: no cover
