@@ -44,6 +44,7 @@ from typing import Any, Optional
 from . import ast as A
 from .lumiranges import GoldenJSON
 from .query import as_node
+from .patterns import similar_to_regex
 from .semantics import evaluate_predicate
 from .snapshot import ONLINE, DatasetRecord, LumisectionData, RunRecord, Snapshot
 
@@ -64,56 +65,6 @@ STATIC, RR, OMS, SEGMENT = "static", "rr", "oms", "segment"
 
 
 # ------------------------------------------------------------------------------------------ dataset names
-
-
-@functools.lru_cache(maxsize=256)
-def similar_to_regex(pattern: str) -> re.Pattern[str]:
-    """The Python regular expression of a PostgreSQL ``SIMILAR TO`` pattern (whole-string, case-sensitive)."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    in_bracket = False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if in_bracket:
-            if ch == "]" and out[-1] not in ("[", "[^"):
-                in_bracket = False
-                out.append("]")
-            elif ch == "\\":
-                out.append("\\\\")
-            else:
-                out.append(ch)
-            i += 1
-            continue
-        if ch == "[":
-            in_bracket = True
-            if i + 1 < n and pattern[i + 1] == "^":
-                out.append("[^")
-                i += 2
-                if i < n and pattern[i] == "]":  # a leading ']' is literal
-                    out.append("\\]")
-                    i += 1
-                continue
-            out.append("[")
-            if i + 1 < n and pattern[i + 1] == "]":
-                out.append("\\]")
-                i += 1
-        elif ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        elif ch in "|*+?{}()":
-            out.append(ch)
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    try:
-        return re.compile("".join(out), re.DOTALL)
-    except re.error as exc:
-        raise ValueError(f"invalid dataset name pattern {pattern!r}: {exc}") from None
 
 
 def dataset_matcher(pattern: str | None) -> Callable[[str], bool]:

@@ -173,6 +173,21 @@ def _oms_ranges_from_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, An
     return ranges, block
 
 
+RESUME_ADVICE = ("completed requests are kept: run the same command again (they are in the cache), "
+                 "or from Python pass resume_from=error.resume")
+"""The second line of a resumable :class:`FetchError`: neutral between the command line and Python."""
+
+
+def _failure_message(what: str, exc: BaseException, state: FetchState) -> str:
+    """``what failed: the root cause`` (not the chain of wrappers), plus how to continue when something completed."""
+    root = exc
+    while isinstance(root, FetchError) and isinstance(root.__cause__, Exception):
+        root = root.__cause__
+    completed = bool(state.runs or state.datasets or state.lumisections
+                     or any(p is not None and p.pages for p in (state.runs_paging, state.datasets_paging)))
+    return f"{what}: {root}" + (f"\n{RESUME_ADVICE}" if completed else "")
+
+
 def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegistryClient | None = None, oms: Any = None,
                    cache: Any = None, workers: int = 8, *, resume_from: FetchState | None = None,
                    progress: bool | None = None) -> Any:
@@ -194,21 +209,21 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
         raise ValueError("resume_from belongs to a different fetch (other query or dataset)")
 
     def fail(message: str, exc: BaseException, errors: list[tuple[Any, BaseException]] | None = None) -> FetchError:
-        return FetchError(f"{message}: {exc}. Pass resume_from=error.resume to continue.", partial=state.partial(),
-                          resume=state, errors=errors or [(None, exc)])
+        return FetchError(_failure_message(message, exc, state), partial=state.partial(), resume=state,
+                          errors=errors or [(None, exc)])
 
     if state.runs is None:
         try:
             state.runs = rr.runs(runs_filter, resume_from=state.runs_paging)
         except FetchError as exc:
             state.runs_paging = exc.resume
-            raise fail("fetching runs failed", exc) from exc
+            raise fail("fetching runs from Run Registry failed", exc) from exc
     if state.datasets is None:
         try:
             state.datasets = rr.datasets(datasets_filter, resume_from=state.datasets_paging)
         except FetchError as exc:
             state.datasets_paging = exc.resume
-            raise fail("fetching datasets failed", exc) from exc
+            raise fail("fetching datasets from Run Registry failed", exc) from exc
 
     runs = {int(r["run_number"]): r for r in state.runs}
     for ds in state.datasets:  # a run the online view omitted: take it from the dataset's included Run

@@ -29,6 +29,7 @@ import re
 from typing import Any, Mapping, Optional
 
 from . import ast as A
+from .patterns import like_match, like_regex  # noqa: F401  (re-exported: the reference meaning of like)
 
 Truth = Optional[bool]
 
@@ -56,33 +57,8 @@ def kleene_not(value: Truth) -> Truth:
 
 
 @functools.lru_cache(maxsize=4096)
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """The compiled regular expression of a SQL LIKE pattern (case-insensitive, whole value)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
-
-
-@functools.lru_cache(maxsize=4096)
 def search_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
-
-
-def like_match(pattern: str, value: str) -> bool:
-    return like_regex(pattern).fullmatch(value) is not None
 
 
 def _is_number(x: Any) -> bool:

@@ -23,7 +23,6 @@ from typing import Any, Callable, Mapping
 
 from . import ast as A
 from .errors import QueryError
-from .plan import plan
 from .targets import dials as _dials
 from .targets import jsonlogic as _jsonlogic
 from .targets import oms as _oms
@@ -226,8 +225,8 @@ request per value. `Plan.execute(fetch, key, row_view)` sends each request with 
 `dqquery.targets.dials.row_paths`).
 
 ```python
+from dqquery import plan
 from dqquery.emulate.dials import apply_dials_filters
-from dqquery.plan import plan
 from dqquery.targets.dials import row_paths
 
 rows = [
@@ -323,8 +322,16 @@ def _compiled(target: Target, query: str) -> str:
     return text
 
 
+def _plan(query: str, target: str) -> Any:
+    """``dqquery.plan``, imported through the package: importing the submodule ``dqquery.plan`` directly would
+    make the package attribute ``dqquery.plan`` that module instead of the function (for every later caller)."""
+    from . import plan as entry
+
+    return (entry if callable(entry) else entry.plan)(query, target)
+
+
 def _plan_line(target: Target, query: str) -> str:
-    p = plan(query, target.name)
+    p = _plan(query, target.name)
     requests = "; ".join("`" + _cell(json.dumps(dict(r), ensure_ascii=False)) + "`" for r in p.requests)
     residual = "none" if p.residual is None else "the whole query"
     return f"| `{_cell(query)}` | {len(p.requests)}: {requests} | {residual} |"

@@ -15,11 +15,10 @@ from typing import Any, Callable, Hashable, Mapping
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dqquery import ast as A
+from dqquery import plan  # through the package: importing the dqquery.plan submodule would shadow the function
 from dqquery.emulate.dials import apply_dials_filters
 from dqquery.emulate.oms import apply_oms_filters
 from dqquery.emulate.runregistry import select_runs
-from dqquery.plan import plan
 from dqquery.query import parse
 from dqquery.semantics import selects
 from dqquery.strategies import queries

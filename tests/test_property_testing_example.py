@@ -8,9 +8,10 @@ a filter with the classic mistake (treating a missing bit as good) is caught.
 from __future__ import annotations
 
 import pytest
+from hypothesis import Phase
 
 # --- example start ---
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 
 import dqquery
 from dqquery import GoldenJSON
@@ -41,6 +42,7 @@ def my_good_lumisections(snapshot, dataset="online"):
 @settings(max_examples=200, deadline=None)
 @given(snapshots())
 def test_my_filter_agrees_with_dqquery(snapshot):
+    assume("online" in snapshot.dataset_names())  # dqquery.golden refuses a dataset that matches nothing, as RR does
     assert my_good_lumisections(snapshot) == dqquery.golden(QUERY, snapshot)
 # --- example end ---
 
@@ -65,9 +67,10 @@ def careless_good_lumisections(snapshot, dataset="online"):
 
 
 def test_the_property_catches_a_careless_filter() -> None:
-    @settings(max_examples=300, deadline=None, database=None)
+    @settings(max_examples=300, deadline=None, database=None, phases=[Phase.generate])
     @given(snapshots())
     def careless_agrees(snapshot):
+        assume("online" in snapshot.dataset_names())
         assert careless_good_lumisections(snapshot) == dqquery.golden(QUERY, snapshot)
 
     with pytest.raises(AssertionError):

@@ -135,7 +135,16 @@ def test_compiled_rule_selects_exactly_what_the_query_selects(data: Any) -> None
     for _ in range(4):
         nested, flat = data.draw(rows_for(query))
         expected = selects(query, flat)
+        if _astral(flat):
+            # json-logic-js counts string positions in UTF-16 units (documented limit of `like` via substr):
+            # only qubit's answer is compared for such rows.
+            assert bool(apply_rule(rule, nested)) == expected, (unparse(query), rule, flat)
+            continue
         assert _engines_select(rule, nested) == (expected, expected), (unparse(query), rule, flat)
+
+
+def _astral(row: dict) -> bool:
+    return any(isinstance(v, str) and any(ord(c) > 0xFFFF for c in v) for v in row.values())
 
 
 @settings(max_examples=150, deadline=None)
@@ -202,7 +211,7 @@ def test_traps_on_missing_values_do_not_select(query: str, missing_var: str) -> 
     "query,fragment",
     [
         ('hlt_key ~ "WMass"', "regular expressions"),
-        ('class like "Collisions%"', "like"),
+        ('class like "%ollision%"', "like"),  # letters between two %: case-insensitive search, no json-logic form
         ('hlt_key like "%2_4%"', "like"),
         ('hlt_key like "%1%2%"', "like"),
         ("start_time >= 2018-05-01", "dates"),
@@ -218,10 +227,10 @@ def test_unsupported_constructs_are_refused_with_a_reason(query: str, fragment: 
 
 
 def test_unsupported_error_points_at_the_clause() -> None:
-    text = 'dt-dt == GOOD and class like "Coll%"'
+    text = 'dt-dt == GOOD and class like "%Coll%"'
     with pytest.raises(QueryError) as err:
         to_jsonlogic(text)
-    assert err.value.query == text and text[err.value.offset : err.value.end] == 'class like "Coll%"'
+    assert err.value.query == text and text[err.value.offset : err.value.end] == 'class like "%Coll%"'
     assert "contains" in err.value.hint
 
 
@@ -255,6 +264,8 @@ def test_real_json_logic_js_agrees(data: Any) -> None:
             continue
         for _ in range(3):
             nested, flat = data.draw(rows_for(query))
+            if _astral(flat):
+                continue  # positions differ in UTF-16 (documented limit); qubit is checked on these elsewhere
             batch.append([rule, nested])
             expected.append(int(selects(query, flat)))
             model.append(int(js_truthy(js_apply(rule, nested))))

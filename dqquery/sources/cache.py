@@ -57,6 +57,38 @@ def default_cache_path() -> Path:
     return Path(base) / "dqquery" / "http-cache.sqlite"
 
 
+SERVICE_LABELS = {"rr": "Run Registry", "dials": "DIALS", "oms": "OMS"}
+
+
+def describe_request(request: str, limit: int = 160) -> str:
+    """A canonical request key as one short line: ``POST /runs_filtered_ordered {"filter": ...}`` (shortened)."""
+    try:
+        parsed = json.loads(request)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        text = request
+    else:
+        query = "&".join(f"{k}={v}" for k, v in parsed.get("params") or [])
+        body = parsed.get("body")
+        text = f"{parsed.get('method', '')} {parsed.get('path', '')}{'?' + query if query else ''}"
+        if body is not None:
+            text += " " + json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def offline_miss_message(service: str, request: str, path: Path, ttl: float | None, *, stale: bool) -> str:
+    """Why an offline lookup failed, and what to do (fill the cache once online)."""
+    label = SERVICE_LABELS.get(service, service)
+    if stale:
+        age = f"{ttl / 86400:g} days" if ttl is not None and ttl >= 86400 else f"{ttl:g} s"
+        why = f"is in the cache {path} but older than its time-to-live ({age})"
+    else:
+        why = f"is not in the cache {path}"
+    return (f"offline mode: the {label} answer to {describe_request(request)} {why}\n"
+            "run the same command once without --offline (Python: Cache(offline=False)) to fetch and cache it")
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -96,8 +128,7 @@ class Cache:
                 return True, json.loads(row[0])  # type: ignore[index]
             self.misses += 1
         if self.offline:
-            reason = "is older than the cache's time-to-live" if row is not None else "is not in the cache"
-            raise CacheMiss(f"offline mode: the {service} answer to {endpoint} {request} {reason} ({self.path})")
+            raise CacheMiss(offline_miss_message(service, request, self.path, self.ttl, stale=row is not None))
         return False, None
 
     def get(self, service: str, endpoint: str, request: str) -> Any:

@@ -29,6 +29,7 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Mapping, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -202,11 +203,13 @@ class HttpClient:
         if self.cache is not None and getattr(self.cache, "offline", False):
             from .cache import CacheMiss
 
-            raise CacheMiss(f"offline mode: {method} {self.url(path)} is not in the cache")
+            raise CacheMiss(f"offline mode: {method} {self.url(path)} is not in the cache (the service computes "
+                            "this answer anew each time, it is never cached); drop --offline for this command "
+                            "(Python: Cache(offline=False))")
         url = self.url(path)
         accepted = set(accept)
         refreshed_token = False
-        last_error = ""
+        last_error, last_phase = "", "answer"
         last_status: int | None = None
         attempt = 0
         while True:
@@ -215,7 +218,8 @@ class HttpClient:
             try:
                 response = self._once(method, url, params, json_body, headers)
             except RETRYABLE_EXCEPTIONS as exc:
-                last_error, last_status = f"{type(exc).__name__}: {_short(exc)}", None
+                last_phase, last_error = describe_transport_failure(exc)
+                last_status = None
                 log.debug("%s %s attempt %d failed: %s", method, url, attempt, last_error)
             else:
                 status = response.status_code
@@ -233,12 +237,12 @@ class HttpClient:
                     if body is not _NOT_JSON:
                         response._dqquery_json = body  # type: ignore[attr-defined]
                         return response
-                    last_error, last_status = "the answer is not valid JSON (truncated?)", status
+                    last_phase, last_error, last_status = "answer", "the answer is not valid JSON (truncated?)", status
                 elif self.fatal_status is not None and self.fatal_status(status, body):
                     raise ServiceError(_error_message(self.service, status, url, body), status=status, url=url,
                                        body=None if body is _NOT_JSON else body)
                 elif status in self.retry.retry_statuses:
-                    last_error, last_status = f"HTTP {status}", status
+                    last_phase, last_error, last_status = "status", f"HTTP {status}{STATUS_MEANINGS.get(status, '')}", status
                     if status == 429 or "Retry-After" in response.headers:
                         after = parse_retry_after(response.headers.get("Retry-After"))
                         if after is not None:
@@ -248,7 +252,7 @@ class HttpClient:
                                        body=None if body is _NOT_JSON else body)
                 log.debug("%s %s attempt %d: %s", method, url, attempt, last_error)
             if attempt >= self.retry.attempts:
-                raise TransportError(f"{method} {url} failed after {attempt} attempt(s): {last_error}",
+                raise TransportError(transport_message(self.service, method, url, attempt, last_phase, last_error),
                                      url=url, status=last_status, attempts=attempt)
             if wait_for is None:
                 with self._rng_lock:
@@ -305,16 +309,103 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+# ------------------------------------------------------------------------------------------- messages
+# Every message below is printed as it is by the command line: one or two lines, no traceback, saying what
+# failed in the user's terms and what to do. The raw exception text of requests/urllib3 (pool objects,
+# memory addresses, "Max retries exceeded" although requests itself never retries here) is never shown.
+
+URL_SETTINGS: dict[str, str] = {
+    "rr": "--rr or DQQUERY_RR_URL",
+    "oms": "--oms or DQQUERY_OMS_URL",
+    "dials": "DQQUERY_DIALS_URL",
+}
+"""Where the user sets each service's URL (named by connection failures)."""
+
+STATUS_MEANINGS: dict[int, str] = {
+    429: " (too many requests)",
+    500: " (internal error)",
+    502: " (bad gateway)",
+    503: " (service unavailable)",
+    504: " (gateway timeout)",
+}
+
+# (exception class, text that must occur in its message or "", phase, reason shown to the user); the first
+# matching row wins, so subclasses and specific texts come first. Phase "connect": no connection was made
+# (the URL or the network is wrong); "answer": connected, but no usable answer came back (the service).
+TRANSPORT_FAILURES: tuple[tuple[type[BaseException], str, str, str], ...] = (
+    (requests.exceptions.ConnectTimeout, "", "connect", "timed out while connecting"),
+    (requests.exceptions.SSLError, "", "connect", "TLS/SSL handshake failed"),
+    (requests.exceptions.ProxyError, "", "connect", "the proxy refused the connection"),
+    (requests.ConnectionError, "Connection refused", "connect", "connection refused"),
+    (requests.ConnectionError, "Name or service not known", "connect", "unknown host name"),
+    (requests.ConnectionError, "nodename nor servname", "connect", "unknown host name"),
+    (requests.ConnectionError, "getaddrinfo failed", "connect", "unknown host name"),
+    (requests.ConnectionError, "No address associated", "connect", "unknown host name"),
+    (requests.ConnectionError, "Temporary failure in name resolution", "connect", "host name lookup failed"),
+    (requests.ConnectionError, "Network is unreachable", "connect", "network unreachable"),
+    (requests.ConnectionError, "No route to host", "connect", "no route to host"),
+    (requests.ConnectionError, "Failed to establish a new connection", "connect", "no connection"),
+    (requests.Timeout, "", "answer", "no answer within the read timeout"),
+    (requests.exceptions.ChunkedEncodingError, "", "answer", "the answer was cut off"),
+    (requests.exceptions.ContentDecodingError, "", "answer", "the answer could not be decoded"),
+    (requests.ConnectionError, "", "answer", "the connection closed without an answer"),
+)
+
+
+def describe_transport_failure(exc: BaseException) -> tuple[str, str]:
+    """``(phase, reason)`` of a network exception, in the user's terms (see :data:`TRANSPORT_FAILURES`)."""
+    text = str(exc)
+    for cls, marker, phase, reason in TRANSPORT_FAILURES:
+        if isinstance(exc, cls) and marker in text:
+            return phase, reason
+    return "answer", f"{type(exc).__name__}: {_short(exc, 120)}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+def transport_message(service: str, method: str, url: str, attempts: int, phase: str, reason: str) -> str:
+    """The :class:`TransportError` message: what failed, how often, and what to do."""
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    label = SERVICE_LABELS.get(service, service)
+    if phase == "connect":
+        setting = URL_SETTINGS.get(service)
+        where = f"the {label} URL ({setting})" if setting else f"the {label} URL"
+        return f"cannot connect to {_origin(url)} ({reason}) after {tries}; check {where} and your network"
+    return (f"{label} gave no usable answer to {method} {url} after {tries} (last: {reason}); "
+            "the service may be down or overloaded: try again later")
+
+
+# (service or "*", status) -> what to do; looked up for the service first, then for any service.
+ERROR_ADVICE: dict[tuple[str, int], str] = {
+    ("*", 400): "the service refused the request as malformed",
+    ("*", 401): "the credentials were refused: check them (docs/fetching.md, credentials)",
+    ("*", 403): "the credentials have no access to this data: ask the service's administrators",
+    ("*", 404): "not found: check the URL ({setting})",
+    ("rr", 500): "Run Registry's own error, not retried; for a filter, `dqquery compile --to rr-raw QUERY` shows what was sent",
+}
+
+
 def _error_message(service: str, status: int, url: str, body: Any) -> str:
+    """A :class:`ServiceError` message: the service's own words (shortened) and, when known, what to do."""
     detail = ""
     if isinstance(body, Mapping):
         for key in ("err", "detail", "errors", "error_description", "error"):
             if key in body:
-                detail = f": {body[key]}"
+                detail = f": {_shorten(str(body[key]), 300)}"
                 break
         else:
             detail = f": {canonical(body)[:300]}"
+    advice = ERROR_ADVICE.get((service, status)) or ERROR_ADVICE.get(("*", status))
+    if advice:
+        detail += f" ({advice.format(setting=URL_SETTINGS.get(service, 'the URL'))})"
     return f"{SERVICE_LABELS.get(service, service)} answered HTTP {status} for {url}{detail}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def raise_if_not_resumable(errors: list[tuple[Any, BaseException]]) -> None:

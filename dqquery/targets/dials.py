@@ -53,6 +53,7 @@ from .. import ast as A
 from ..catalog import lookup as catalog_lookup
 from ..errors import QueryError
 from ..normal import conjuncts, to_nnf
+from ..patterns import case_insensitive_class
 from ..query import as_node, source_text
 from ..semantics import evaluate_predicate
 
@@ -245,20 +246,6 @@ def _escape_char(ch: str) -> str:
 def literal_regex(text: str) -> str:
     """A regex matching exactly ``text`` (case-sensitive), valid in Python re and PostgreSQL ARE."""
     return "".join(_escape_char(c) for c in text)
-
-
-@functools.cache
-def _cased_characters() -> tuple[str, ...]:
-    # Every code point with a case mapping (about 2,900; computed once, ~0.1 s).
-    return tuple(c for c in map(chr, range(0x110000)) if c.lower() != c or c.upper() != c)
-
-
-@functools.cache
-def case_insensitive_class(ch: str) -> str:
-    """Every character Python's case-insensitive matching equates with ``ch`` (``k`` -> ``KkK``)."""
-    matcher = re.compile(re.escape(ch), re.IGNORECASE)
-    members = {ch} | {c for c in _cased_characters() if matcher.fullmatch(c)}
-    return "".join(sorted(members))
 
 
 def _ci_char(ch: str) -> str:

@@ -47,6 +47,7 @@ from ..catalog import lookup
 from ..check import check
 from ..errors import QueryError
 from ..jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, REFUSED_OPERATORS, apply_rule, js_truthy, validate_rule
+from ..patterns import case_insensitive_class, like_items
 from ..query import as_node, source_text
 
 TARGET = "jsonlogic"
@@ -418,23 +419,46 @@ def _caseless(text: str) -> bool:
 
 
 def _like(node: A.Like, want: bool, query: str) -> Any:
+    """``like`` as json-logic, exactly (case-insensitive, whole value).
+
+    json-logic has no pattern operator, but a pattern whose ``%`` wildcards stand only at its ends is a
+    length test plus one test per fixed character position: ``substr(v, i, 1)`` is one of the characters
+    Python's case-insensitive matching equates with the pattern's (:func:`dqquery.patterns.case_insensitive_class`);
+    ``_`` positions are only counted. ``%text%`` is json-logic's ``in`` when the text has no letters (``in`` is
+    case-sensitive). Anything else (an inner ``%``, letters or ``_`` between two ``%``) is unsupported.
+    Positions are counted in characters; json-logic-js counts UTF-16 units, so patterns must not rely on
+    characters outside the Basic Multilingual Plane.
+    """
     path = node.field.path
-    shape = like_shape(node.pattern)
-    if shape is None or not _caseless(shape[1]):
+    parsed = like_items(node.pattern)
+    if parsed is None:
         raise _unsupported(node, f"cannot express like {json.dumps(node.pattern)} in json-logic", _LIKE_HINT, query)
-    lead, text, trail = shape
+    lead, items, trail = parsed
+    if any(it is not None and ord(it) > 0xFFFF for it in items):
+        raise _unsupported(node, "like patterns with characters outside the Basic Multilingual Plane differ between json-logic engines", _LIKE_HINT, query)
     v = _var(path)
-    if (lead or trail) and not text:
-        matched: Any = _present(path)  # every present string matches
-        return matched if want != node.negated else False
-    if not lead and not trail:
-        matched = _equality(path, text)
-    elif lead and trail:
+    n = len(items)
+    if lead and trail:
+        if n == 0:
+            matched: Any = _present(path)  # every present string matches
+            return matched if want != node.negated else False
+        text = "".join(it for it in items if it is not None)
+        if None in items or not _caseless(text):
+            raise _unsupported(node, f"cannot express like {json.dumps(node.pattern)} in json-logic", _LIKE_HINT, query)
         matched = {"in": [text, v]}
-    elif trail:
-        matched = {"==": [{"substr": [v, 0, len(text)]}, text]}
-    else:
-        matched = {"==": [{"substr": [v, -len(text)]}, text]}
+        return _guarded(path, matched if want != node.negated else {"!": matched})
+    tests: list[Any] = []
+    if not lead and not trail:  # exactly n characters
+        tests.append({"===": [{"substr": [v, n]}, ""]} if n else {"===": [v, ""]})
+    if n:
+        tests.append({"!==": [{"substr": [v, n - 1]}, ""]})  # at least n characters
+    for i, item in enumerate(items):
+        if item is None:
+            continue
+        piece = {"substr": [v, i if not lead else i - n, 1]}
+        variants = case_insensitive_class(item)
+        tests.append({"===": [piece, item]} if len(variants) == 1 else {"in": [piece, list(variants)]})
+    matched = all_of(tests)
     return _guarded(path, matched if want != node.negated else {"!": matched})
 
 

@@ -32,6 +32,7 @@ import re
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
+from ..patterns import similar_to_regex
 from .server import Request, Response, json_error
 
 __all__ = ["FakeRunRegistry", "SnapshotData", "similar_to_regex", "ranges_of_list", "js_truthy"]
@@ -269,39 +270,6 @@ class SnapshotData:
 
 
 # -------------------------------------------------------------------------------------- helpers
-
-
-def similar_to_regex(pattern: str) -> re.Pattern[str]:
-    """PostgreSQL ``SIMILAR TO`` as a Python regular expression (whole-string, case-sensitive).
-
-    ``%`` any string, ``_`` one character, ``| * + ? {m,n} ( ) [...]`` as in regular expressions, ``.`` and
-    every other character literal, ``\\`` escapes the next character.
-    """
-    out: list[str] = []
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if in_class:
-            out.append(ch if ch not in "\\" else "\\\\")
-            in_class = ch != "]"
-        elif ch == "[":
-            out.append(ch)
-            in_class = True
-        elif ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        elif ch in "|*+?{}(),0123456789":
-            out.append(ch)
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
 
 
 def convert_array_of_list_to_array_of_ranges(numbers: list[int]) -> list[list[int]]:
