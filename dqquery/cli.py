@@ -135,7 +135,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import plan
+    from .planning import plan
     from .query import parse
 
     text = _read_query(args.query)

@@ -41,7 +41,7 @@ _TOKEN_NAMES = {
     "_NULL": "'null'",
     "TRUE": "'true'",
     "FALSE": "'false'",
-    "NAME": "a field name",
+    "NAME": "a name",
     "COMPARE_OP": "a comparison (==, !=, <, <=, >, >=)",
     "STRING": "a quoted string",
     "INT": "a number",
@@ -53,7 +53,6 @@ _TOKEN_NAMES = {
     "LSQB": "'['",
     "RSQB": "']'",
     "COMMA": "','",
-    "__ANON_0": "'..'",
     "TILDE": "'~'",
     "$END": "the end of the query",
 }
@@ -284,12 +283,22 @@ def _describe_token(tok: Token) -> str:
     return f"{tok.value!r}" if tok.value else _TOKEN_NAMES.get(tok.type, tok.type)
 
 
+@functools.cache
+def _terminal_labels() -> dict[str, str]:
+    """Readable names of the grammar's terminals; anonymous ones (``__ANON_0``) are labelled by their text."""
+    labels = {t.name: f"'{t.pattern.value}'" for t in _parser().terminals if t.pattern.type == "str"}
+    labels.update(_TOKEN_NAMES)
+    return labels
+
+
 def _expected(names: set[str] | frozenset[str]) -> str:
-    pretty = sorted({_TOKEN_NAMES.get(n, n.lower()) for n in names})
+    labels = _terminal_labels()
+    # Descriptions ("a comparison (...)", "a number") before literal tokens ('and', ')'), each group sorted.
+    pretty = sorted({labels.get(n, n.lower()) for n in names}, key=lambda label: (label.startswith("'"), label))
     if not pretty:
         return ""
-    if len(pretty) > 6:
-        return "expected " + ", ".join(pretty[:6]) + ", ..."
+    if len(pretty) > 10:
+        return "expected " + ", ".join(pretty[:10]) + ", ..."
     return "expected " + ", ".join(pretty)
 
 
@@ -426,8 +435,6 @@ class _FastLALR:
             if term is None or name in ignore:
                 continue
             regexp = term.pattern.to_regexp()
-            if name in _KEYWORDS and term.pattern.type == "str":
-                regexp = "(?:" + regexp + ")" + _KEYWORD_END
             parts.append(f"(?P<{name}>{regexp})")
         # The skipped prefix is matched atomically (a captured lookahead, then a back-reference), so the regex
         # engine cannot backtrack into a comment and lex its tail as tokens.

@@ -323,11 +323,9 @@ def _compiled(target: Target, query: str) -> str:
 
 
 def _plan(query: str, target: str) -> Any:
-    """``dqquery.plan``, imported through the package: importing the submodule ``dqquery.plan`` directly would
-    make the package attribute ``dqquery.plan`` that module instead of the function (for every later caller)."""
-    from . import plan as entry
+    from .planning import plan
 
-    return (entry if callable(entry) else entry.plan)(query, target)
+    return plan(query, target)
 
 
 def _plan_line(target: Target, query: str) -> str:

@@ -221,6 +221,24 @@ def test_service_down_reports_the_status_and_attempts(serve, capsys, tmp_path, f
     assert len(server.log) == 5
 
 
+def test_dropped_connections_are_described_without_library_noise(serve, capsys, tmp_path, fast_retries):
+    server = serve(run_registry(SNAP))
+    server.faults.add("drop")  # every request: the connection is closed without an answer
+    code, _, err = cli(capsys, "fetch", QUERY, "--rr", server.url, "--no-cache", "-o", str(tmp_path / "x.json"))
+    assert code == 2
+    assert_one_screen(err, "connection closed without an answer", "5 attempts", "runs_filtered_ordered")
+    assert "RemoteDisconnected" not in err and "object at 0x" not in err
+
+
+def test_the_portal_is_never_answered_offline(serve, capsys, tmp_path):
+    server = serve(run_registry(SNAP, portal_polls=0))
+    cache = str(tmp_path / "cache.sqlite")
+    assert cli(capsys, "golden", QUERY, "--rr", server.url, "--cache", cache, "--compare-remote")[0] == 0
+    code, out, err = cli(capsys, "golden", QUERY, "--rr", server.url, "--cache", cache, "--offline", "--compare-remote")
+    assert code == 2 and out == ""
+    assert_one_screen(err, "offline mode", "json_portal/generate", "drop --offline")
+
+
 def test_interrupted_fetch_says_how_to_continue_and_the_rerun_uses_the_cache(serve, capsys, tmp_path, fast_retries):
     server = serve(run_registry(SNAP))
     server.faults.fail_always(status=503, path="/lumisections/oms_lumisection_ranges")  # RR's flags still come

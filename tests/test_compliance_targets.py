@@ -39,12 +39,7 @@ TARGETS: dict[str, tuple[Callable[[str], Any], str]] = {
 REQUIRED_TARGETS = ("rr", "rr_raw", "dials_run", "dials_lumisection", "dials_th2", "oms_runs", "oms_lumisections", "jsonlogic")
 
 # (query, corpus key) -> why the corpus is right and the compiler is not (reported to the lead).
-KNOWN_COMPILER_BUGS: dict[tuple[str, str], str] = {
-    ("pixel_included == false", "oms_runs"): (
-        "*_included are Run Registry's own keys, derived from OMS components (run-registry.md 1.5); they are not"
-        " OMS run attributes (dials-and-oms.md 5.3), so to_oms must not send filter[pixel_included]"
-    ),
-}
+KNOWN_COMPILER_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _params() -> list[Any]:

@@ -13,12 +13,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "targets.md"
 KINDS = [cls.model_fields["kind"].default for cls in A.NODE_CLASSES]
 
 # (kind, target) -> why the target's SUPPORT table is wrong (reported to the lead; strict xfail).
-KNOWN_TABLE_ERRORS: dict[tuple[str, str], str] = {
-    ("in_range", "dials:file-index"): (
-        "dials._support counts a lone __gte (min_size) as a range filter: no in_range with two distinct bounds"
-        " compiles on file-index, so the entry should not say 'exact'"
-    ),
-}
+KNOWN_TABLE_ERRORS: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[object]:

@@ -678,7 +678,12 @@ def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], c
 
 def _support(endpoint: str) -> dict[str, str]:
     lookups = {p.lookup for p in PARAMS[endpoint].values()}
-    has_regex, has_range = "regex" in lookups, bool(lookups & {"gte", "lte"}) or "in" in lookups
+    by_path: dict[str, set[str]] = {}
+    for p in PARAMS[endpoint].values():
+        by_path.setdefault(p.path, set()).add(p.lookup)
+    # A range needs both bounds on one field (or an __in to list it): a lone __gte (file-index min_size) is not one.
+    has_range = any({"gte", "lte"} <= ls or "in" in ls for ls in by_path.values())
+    has_regex = "regex" in lookups
     no_regex = f"no __regex filter on dials:{endpoint}"
     return {
         "compare": "exact",

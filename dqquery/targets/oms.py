@@ -78,6 +78,15 @@ def _resource(resource: str) -> str:
     return resource
 
 
+# Keys Run Registry adds to its copy of the OMS run attributes (run-registry.md 1.5, 3.4): derived from
+# ``components`` and from the OMS lumisections, they are not attributes of the OMS runs API.
+RR_DERIVED_RUN_ATTRIBUTES = frozenset({"beams_present_and_stable", "ls_duration"})
+
+
+def _rr_derived(name: str) -> bool:
+    return name in RR_DERIVED_RUN_ATTRIBUTES or name.endswith("_included")
+
+
 def attribute_of(path: str, resource: str) -> str | None:
     """The OMS attribute a catalog path maps to on ``resource``, or ``None``."""
     fixed = _FIXED[_resource(resource)].get(path)
@@ -86,6 +95,8 @@ def attribute_of(path: str, resource: str) -> str | None:
     prefix = _PREFIXES[resource]
     if path.startswith(prefix):
         name = path[len(prefix) :]
+        if resource == "runs" and _rr_derived(name):
+            return None  # Run Registry's own key: use `components contains "X"` with OMS
         return OMS_RENAMES.get(name, name) if resource == "lumisections" else name
     return None
 
