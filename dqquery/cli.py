@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     def service_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--rr", metavar="URL", help="Run Registry URL (default: $DQQUERY_RR_URL, else production)")
         sp.add_argument("--oms", metavar="URL", help="also take OMS bits and luminosity from this OMS API (default: RR's stored copy)")
-        sp.add_argument("--cache", metavar="FILE", help="SQLite cache file (default: ~/.cache/dqquery/cache.sqlite)")
+        sp.add_argument("--cache", metavar="FILE", help="SQLite cache file (default: $DQQUERY_CACHE_DIR/http-cache.sqlite, else ~/.cache/dqquery/http-cache.sqlite; answers are reused for 7 days)")
         sp.add_argument("--no-cache", action="store_true", help="do not read or write the local cache")
         sp.add_argument("--offline", action="store_true", help="answer only from the local cache; fail on anything not cached")
 
@@ -447,7 +447,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # dqquery's own errors (bad files, missing credentials, unreachable services, failed fetches) carry a
         # message written for the user: print it without a traceback. Anything else is a bug: let it show.
         if type(err).__module__.startswith("dqquery.") and isinstance(err, (ValueError, OSError, RuntimeError, _source_error())):
-            print(f"error: {err}", file=sys.stderr)
+            from .fetch import RESUME_ADVICE
+
+            message = str(err)
+            if RESUME_ADVICE in message:  # the command-line way to continue an interrupted fetch
+                message = message.replace(
+                    RESUME_ADVICE,
+                    "run the same command again without --no-cache so that completed requests are kept"
+                    if getattr(args, "no_cache", False)
+                    else "completed requests are in the cache: run the same command again to continue",
+                )
+            print(f"error: {message}", file=sys.stderr)
             return 2
         raise
 

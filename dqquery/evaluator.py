@@ -349,11 +349,15 @@ def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Itera
     if not matched_any:
         names = snapshot.dataset_names()
         shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
-        raise ValueError(
+        raise UnknownDataset(
             f"no dataset of the snapshot matches {ONLINE if dataset is None else dataset!r}"
             f" (dataset names are matched with SQL SIMILAR TO: % any text, _ one character);"
             f" the snapshot has {shown or 'no datasets'}"
         )
+
+
+class UnknownDataset(ValueError):
+    """No dataset of the snapshot matches the dataset pattern (RR's portal refuses such a request too)."""
 
 
 def piece_breaks(plan: Plan, data: LumisectionData) -> tuple[int, ...]:

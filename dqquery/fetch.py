@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 from . import ast as A
 from .catalog import OMS_LUMISECTION_BITS, lookup
 from .query import as_node
-from .sources.http import FetchError, raise_if_not_resumable, run_concurrently
+from .sources.http import FetchError, SourceError, raise_if_not_resumable, run_concurrently
 from .sources.runregistry import PagedResume, RunRegistryClient
 
 __all__ = ["FetchState", "fetch_snapshot", "remote_golden", "remote_golden_row", "run_level_part"]
@@ -37,6 +37,10 @@ __all__ = ["FetchState", "fetch_snapshot", "remote_golden", "remote_golden_row",
 log = logging.getLogger("dqquery.fetch")
 
 ONLINE = "online"
+
+
+class NoMatchingDataset(SourceError):
+    """The dataset pattern matches no dataset of the selected runs: an empty snapshot would read as "no good data"."""
 
 
 @dataclass
@@ -224,6 +228,16 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
         except FetchError as exc:
             state.datasets_paging = exc.resume
             raise fail("fetching datasets from Run Registry failed", exc) from exc
+    if dataset not in (None, ONLINE) and state.runs and not state.datasets:
+        example = int(state.runs[0]["run_number"])
+        try:
+            names = ", ".join(repr(n) for n in rr.dataset_names(example)[:4])
+        except SourceError:
+            names = "?"
+        raise NoMatchingDataset(
+            f"no dataset matches {dataset!r} among the {len(state.runs)} runs the query selects "
+            f"(run {example} has {names}); check --dataset (Run Registry patterns: % any text, _ one character, (A|B))"
+        )
 
     runs = {int(r["run_number"]): r for r in state.runs}
     for ds in state.datasets:  # a run the online view omitted: take it from the dataset's included Run

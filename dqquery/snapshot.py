@@ -179,6 +179,12 @@ class Snapshot(BaseModel):
     """Runs, datasets and lumisection ranges (see the module docstring for the layout)."""
 
     model_config = ConfigDict(extra="allow")
+
+    def __eq__(self, other: object) -> bool:
+        # The data decides; private caches (built on first use by the evaluator) do not.
+        return isinstance(other, Snapshot) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable
     runs: list[RunRecord] = Field(default_factory=list)
     datasets: list[DatasetRecord] = Field(default_factory=list)
     lumisections: dict[int, dict[str, LumisectionData]] = Field(default_factory=dict)

@@ -258,8 +258,6 @@ def test_interrupted_fetch_says_how_to_continue_and_the_rerun_uses_the_cache(ser
     assert golden_output(out) == golden(QUERY, SNAP, "online")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the fetch/cli change proposed in the fetching report: a dataset "
-                   "pattern that matches no dataset of the selected runs is an error, not an empty snapshot")
 def test_unknown_dataset_pattern_fails_with_a_clear_message(serve, capsys, tmp_path):
     server = serve(run_registry(SNAP))
     path = tmp_path / "x.json"

@@ -414,7 +414,7 @@ def raise_if_not_resumable(errors: list[tuple[Any, BaseException]]) -> None:
     A bad filter, refused credentials or an offline cache miss need the user, not another try.
     """
     for _, error in errors:
-        if not isinstance(error, TransportError):
+        if not isinstance(error, (TransportError, FetchError)):  # a FetchError of a sub-fetch is resumable too
             raise error
 
 
