@@ -1,0 +1,161 @@
+"""The command line end to end, in-process: compile, plan, golden, explain, json arithmetic, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import dqquery
+from dqquery.cli import main
+from dqquery.demo import DEMO_DATASET, OFFICIAL_2018, load_demo
+from dqquery.lumiranges import GoldenJSON
+
+CONFIGS = Path(__file__).parent / "data" / "rr_configs"
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    "target,expected",
+    [
+        ("rr", lambda q: dict(dqquery.to_rr(q))),
+        ("rr-raw", lambda q: dict(dqquery.to_rr(q, raw=True))),
+        ("rr-datasets", lambda q: dict(dqquery.to_rr(q, kind="datasets"))),
+        ("dials:run", lambda q: dqquery.to_dials(q, endpoint="run")),
+        ("oms:runs", lambda q: dqquery.to_oms(q, resource="runs")),
+        ("jsonlogic", lambda q: dqquery.to_jsonlogic(q)),
+    ],
+)
+def test_compile_prints_the_target_json(capsys, target, expected) -> None:
+    query = "run_number in 315000..316000"
+    code, out, err = run(capsys, "compile", "--to", target, query)
+    assert code == 0, err
+    assert json.loads(out) == json.loads(json.dumps(expected(query)))
+
+
+def test_compile_rejects_an_inexpressible_clause_with_a_located_error(capsys) -> None:
+    code, out, err = run(capsys, "compile", "--to", "dials:run", "run_number > 5 or dataset ~ \"x\"")
+    assert code == 2 and out == ""
+    assert err.startswith("error[unsupported]") and "^" in err and "Traceback" not in err
+
+
+def test_compile_unknown_target_is_a_user_error(capsys) -> None:
+    code, _, err = run(capsys, "compile", "--to", "sql", "bpix_ready")
+    assert code == 2 and "unknown target 'sql'" in err
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS.glob("*.json")), ids=lambda p: p.stem)
+def test_compile_from_jsonlogic_prints_a_query_that_means_the_same(tmp_path, capsys, config: Path) -> None:
+    rule = json.loads(config.read_text())["json_logic"]
+    rule_file = tmp_path / "rule.json"
+    rule_file.write_text(json.dumps(rule))
+    code, out, err = run(capsys, "compile", "--from-jsonlogic", str(rule_file))
+    assert code == 0, err
+    assert dqquery.parse(out.strip()) == dqquery.from_jsonlogic(rule)
+
+
+def test_compile_from_a_malformed_rule_exits_2(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"and": [{"==": [{"var": "lumisection.rr.dt-dt"}, "GOOD"], "typo": 1}]}))
+    code, _, err = run(capsys, "compile", "--from-jsonlogic", str(bad))
+    assert code == 2 and "Traceback" not in err
+    bad.write_text("{not json")
+    code, _, err = run(capsys, "compile", "--from-jsonlogic", str(bad))
+    assert code == 2 and "not valid JSON" in err
+
+
+def test_plan_describes_requests_and_residual(capsys) -> None:
+    code, out, _ = run(capsys, "plan", "--to", "dials:lumisection", "run_number in [1, 5] and bpix_ready")
+    assert code == 0
+    assert "requests (2):" in out and "residual (evaluated locally): run_number in [1, 5] and bpix_ready" in out
+
+
+def test_golden_on_the_demo_snapshot_writes_the_same_json_as_the_library(tmp_path, capsys) -> None:
+    out_file = tmp_path / "g.json"
+    query = "tracker-strip == GOOD and bpix_ready"
+    code, _, err = run(capsys, "golden", query, "--snapshot", "demo", "-o", str(out_file))
+    assert code == 0, err
+    assert GoldenJSON.load(out_file) == dqquery.golden(query, load_demo(), dataset=DEMO_DATASET)
+    assert "runs" in err and "lumisections" in err
+
+
+def test_golden_compare_exit_status(tmp_path, capsys) -> None:
+    query = "tracker-strip == GOOD"
+    expected = dqquery.golden(query, load_demo(), dataset=DEMO_DATASET)
+    same, other = tmp_path / "same.json", tmp_path / "other.json"
+    expected.write(same)
+    (expected - GoldenJSON({expected.runs[0]: [[1, 1]]})).write(other)
+    assert run(capsys, "golden", query, "--snapshot", "demo", "--compare", str(same))[0] == 0
+    code, _, err = run(capsys, "golden", query, "--snapshot", "demo", "--compare", str(other))
+    assert code == 1 and "differs" in err
+
+
+def test_golden_without_a_data_source_says_what_to_give(capsys, monkeypatch) -> None:
+    code, _, err = run(capsys, "golden", "bpix_ready")
+    assert code == 2 and "--snapshot" in err
+
+
+def test_golden_with_a_missing_snapshot_file(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "golden", "bpix_ready", "--snapshot", str(tmp_path / "nope.json.gz"))
+    assert code == 2 and "cannot read the snapshot" in err
+
+
+def test_explain_table_and_json_agree_with_the_library(capsys) -> None:
+    query = "b_field >= 3.7 and tracker-strip == GOOD and bpix_ready"
+    report = dqquery.explain(query, load_demo(), dataset=DEMO_DATASET)
+    code, out, _ = run(capsys, "explain", query, "--snapshot", "demo", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data == json.loads(json.dumps(report.to_dict(), default=str))
+    code, out, _ = run(capsys, "explain", query, "--snapshot", "demo")
+    assert code == 0
+    for clause in report.clauses:
+        assert clause.text in out
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path, GoldenJSON, GoldenJSON]:
+    a = GoldenJSON({315257: [[1, 10], [20, 30]], 315259: [[1, 5]]})
+    b = GoldenJSON({315257: [[5, 25]], 315300: [[1, 2]]})
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    a.write(pa)
+    b.write(pb)
+    return pa, pb, a, b
+
+
+@pytest.mark.parametrize("op", ["and", "or", "sub"])
+def test_json_arithmetic(tmp_path, capsys, op: str) -> None:
+    pa, pb, a, b = _files(tmp_path)
+    out_file = tmp_path / "out.json"
+    assert run(capsys, "json", op, str(pa), str(pb), "-o", str(out_file))[0] == 0
+    assert GoldenJSON.load(out_file) == {"and": a & b, "or": a | b, "sub": a - b}[op]
+
+
+def test_json_diff_exit_status_and_cmssw(tmp_path, capsys) -> None:
+    pa, pb, a, _ = _files(tmp_path)
+    code, out, _ = run(capsys, "json", "diff", str(pa), str(pb))
+    assert code == 1 and out.strip()
+    assert run(capsys, "json", "diff", str(pa), str(pa))[0] == 0
+    code, out, _ = run(capsys, "json", "cmssw", str(pa))
+    assert code == 0 and GoldenJSON.from_cmssw(out.strip()) == a
+    code, _, err = run(capsys, "json", "and", str(pa))
+    assert code == 2 and "needs two files" in err
+
+
+def test_json_diff_of_real_files(capsys) -> None:
+    f2018 = GOLDEN / "Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt"
+    assert run(capsys, "json", "diff", str(f2018), str(OFFICIAL_2018))[0] == 0
+
+
+def test_demo_reproduces_the_official_file(capsys, tmp_path) -> None:
+    out_file = tmp_path / "demo.json"
+    code, out, _ = run(capsys, "demo", "-o", str(out_file))
+    assert code == 0
+    assert "identical to the official file" in out
+    assert GoldenJSON.load(out_file) == GoldenJSON.load(OFFICIAL_2018)
