@@ -39,7 +39,8 @@ _LAZY = {
     "Snapshot": "dqquery.snapshot",
     "SnapshotError": "dqquery.snapshot",
     "golden": "dqquery.evaluator",
-    "explain": "dqquery.explain",
+    "explain": "dqquery.explanation",
+    "ExplainReport": "dqquery.explanation",
     "fetch_snapshot": "dqquery.fetch",
     "remote_golden": "dqquery.fetch",
 }

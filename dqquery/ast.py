@@ -48,9 +48,24 @@ class _Node(BaseModel):
         return hash((type(self).__name__, self._key()))
 
     def __str__(self) -> str:
-        from .unparse import unparse
+        from .unparse import unparse, value_text
 
+        if isinstance(self, VALUE_CLASSES):
+            return value_text(self)
         return unparse(self)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        # Queries show as the code that rebuilds them: dqquery.parse('<canonical text>').
+        if isinstance(self, NODE_CLASSES):
+            from .notebook import node_repr
+
+            return node_repr(self)
+        return super().__repr__()
+
+    def _repr_html_(self) -> str:
+        from .notebook import node_html
+
+        return node_html(self)
 
 
 # ---------------------------------------------------------------------------------------------- values

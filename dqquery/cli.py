@@ -230,7 +230,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain
+    from .explanation import explain
     from .query import parse
 
     text = _read_query(args.query)

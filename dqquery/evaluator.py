@@ -410,7 +410,7 @@ def golden(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Golden
 
 
 def explain(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Any:
-    """Loss attribution per clause; see :func:`dqquery.explain.explain`."""
-    from .explain import explain as _explain
+    """Loss attribution per clause; see :func:`dqquery.explanation.explain`."""
+    from .explanation import explain as _explain
 
     return _explain(query, snapshot, dataset)

@@ -760,6 +760,12 @@ class GoldenJSON:
         finally:
             os.close(dir_fd)
 
+    def to_pandas(self, per: str = "range") -> Any:
+        """A pandas DataFrame: one row per ``(run, first, last)`` range, or per lumisection (``per="lumisection"``)."""
+        from .notebook import golden_to_pandas
+
+        return golden_to_pandas(self, per)
+
     def to_cmssw(self) -> str:
         """CMSSW lumi-range string as ``LumiList.getCMSSWString``: ``"R:a-R:b,R:c"`` (single LS as ``R:c``)."""
         parts = []

@@ -1,6 +1,6 @@
 """Plots of golden-JSON results: loss per clause, differences between two golden JSONs, luminosity coverage.
 
-* :func:`plot_loss` draws an :class:`~dqquery.explain.ExplainReport` as certification reports show it: one
+* :func:`plot_loss` draws an :class:`~dqquery.explanation.ExplainReport` as certification reports show it: one
   horizontal bar per clause, sorted by the recorded luminosity it removes, the inclusive loss (every
   lumisection the clause rejects) behind the exclusive loss (lumisections only that clause rejects).
 * :func:`plot_diff` draws a :class:`~dqquery.lumiranges.GoldenDiff` on a run-number axis: lumisections only in
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .explain import ExplainReport
+    from .explanation import ExplainReport
     from .lumiranges import GoldenDiff, GoldenJSON
     from .snapshot import Snapshot
 
@@ -262,7 +262,7 @@ def recorded_per_run(golden: GoldenJSON, snapshot: Snapshot, dataset: str | None
     :func:`dqquery.explain`. Raises ``ValueError`` when no dataset matches (``None`` means ``online``).
     """
     from .evaluator import dataset_matcher, intersect_ranges
-    from .explain import luminosity_number
+    from .explanation import luminosity_number
 
     matches = dataset_matcher(dataset)
     per_run: dict[int, dict[int, float]] = {}

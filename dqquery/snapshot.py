@@ -185,6 +185,16 @@ class Snapshot(BaseModel):
         return isinstance(other, Snapshot) and self.model_dump() == other.model_dump()
 
     __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable
+
+    def __repr__(self) -> str:  # counts, not the whole year of data
+        from .notebook import snapshot_repr
+
+        return snapshot_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import snapshot_html
+
+        return snapshot_html(self)
     runs: list[RunRecord] = Field(default_factory=list)
     datasets: list[DatasetRecord] = Field(default_factory=list)
     lumisections: dict[int, dict[str, LumisectionData]] = Field(default_factory=dict)

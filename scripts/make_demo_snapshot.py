@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from dqquery.demo import DEMO_DATASET, DEMO_PATH, DEMO_QUERY_2018, OFFICIAL_2018  # noqa: E402
 from dqquery.evaluator import golden  # noqa: E402
-from dqquery.explain import explain  # noqa: E402
+from dqquery.explanation import explain  # noqa: E402
 from dqquery.lumiranges import GoldenJSON  # noqa: E402
 from dqquery.query import parse  # noqa: E402
 from dqquery.snapshot import Snapshot  # noqa: E402

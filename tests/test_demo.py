@@ -10,7 +10,7 @@ import pytest
 
 from dqquery.demo import DEMO_DATASET, DEMO_PATH, DEMO_QUERY_2018, OFFICIAL_2018, load_demo
 from dqquery.evaluator import golden
-from dqquery.explain import explain
+from dqquery.explanation import explain
 from dqquery.lumiranges import GoldenJSON
 
 REPO = Path(__file__).resolve().parent.parent

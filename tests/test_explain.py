@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dqquery.evaluator import golden, intersect_ranges
-from dqquery.explain import explain, luminosity_number
+from dqquery.explanation import explain, luminosity_number
 from dqquery.lumiranges import GoldenJSON
 from dqquery.snapshot import Snapshot
 from dqquery.strategies_snapshot import snapshots

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dqquery
-from dqquery.explain import explain
+from dqquery.explanation import explain
 from dqquery.lumiranges import GoldenJSON
 from dqquery.notebook import golden_to_pandas, node_html, node_repr, snapshot_html, snapshot_repr
 from dqquery.snapshot import Snapshot

@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 
 import dqquery  # noqa: E402
 from dqquery import plots  # noqa: E402
-from dqquery.explain import explain  # noqa: E402
+from dqquery.explanation import explain  # noqa: E402
 from dqquery.lumiranges import GoldenJSON  # noqa: E402
 from dqquery.snapshot import Snapshot  # noqa: E402
 from dqquery.strategies import queries, snapshots  # noqa: E402
