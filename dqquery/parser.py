@@ -149,7 +149,7 @@ class _ToAst(Transformer):
 
     # values ---------------------------------------------------------------------------------------
     def int(self, tok: Token) -> A.IntValue:
-        return A.IntValue(value=int(tok), span=_span(tok, tok))
+        return A.IntValue(value=int(tok), span=A.Span(tok.start_pos, tok.end_pos))
 
     def float(self, tok: Token) -> A.FloatValue:
         value = float(tok)
@@ -171,7 +171,7 @@ class _ToAst(Transformer):
         return A.StatusValue(value="\x00null")
 
     def word(self, tok: Token) -> A.StatusValue:
-        return A.StatusValue(value=str(tok), span=_span(tok, tok))
+        return A.StatusValue(value=str(tok), span=A.Span(tok.start_pos, tok.end_pos))
 
     def date(self, tok: Token) -> A.DateValue:
         try:
@@ -200,10 +200,12 @@ class _ToAst(Transformer):
     def _field(self, tok: Token) -> A.FieldRef:
         # Names resolve here (a dictionary look-up); unknown names are kept as written and the checker
         # reports them with a suggestion.
-        row = lookup(str(tok))
+        text = str(tok)
+        span = A.Span(tok.start_pos, tok.end_pos)
+        row = lookup(text)
         if row is None:
-            return A.FieldRef(name=str(tok), path=str(tok), span=_span(tok, tok))
-        return A.FieldRef(name=row.name, path=row.path, span=_span(tok, tok))
+            return A.FieldRef(name=text, path=text, span=span)
+        return A.FieldRef(name=row.name, path=row.path, span=span)
 
     def compare(self, name: Token, op: Token, value: Any) -> A.Compare:
         field = self._field(name)
@@ -440,9 +442,7 @@ class _FastLALR:
         # engine cannot backtrack into a comment and lex its tail as tokens.
         self.master = re.compile(f"(?=(?P<_skip>(?:{skip})*))(?P=_skip)(?:" + "|".join(parts) + ")")
         self.trailing = re.compile(f"(?:{skip})*\\Z")
-        from lark.parsers.lalr_analysis import Shift
-
-        self.shift = Shift
+        self._flatten()
 
     @staticmethod
     def _reducer(rule: Any, transformer: Any) -> Any:
@@ -462,6 +462,18 @@ class _FastLALR:
             if func is None and kind == "call":  # pragma: no cover - guards grammar edits
                 raise AssertionError(f"no transformer method for rule {name!r}")
 
+        positions = tuple(i for i, _ in include)
+        plain = not any(expand for _, expand in include)
+        # Specialised reducers for the common shapes (most reductions pass one child through, or hand every
+        # child to a method); the general one splices helper rules and filters tokens.
+        if plain and kind == "inline" and len(positions) == 1:
+            (only,) = positions
+            return lambda children: children[only]
+        if plain and kind == "call" and positions == tuple(range(len(rule.expansion))):
+            return lambda children: func(*children)  # type: ignore[misc]
+        if plain and kind == "call":
+            return lambda children: func(*[children[i] for i in positions])  # type: ignore[misc]
+
         def reduce(children: list[Any]) -> Any:
             kept: list[Any] = []
             for i, expand in include:
@@ -477,11 +489,29 @@ class _FastLALR:
 
         return reduce
 
+    def _flatten(self) -> None:
+        """Lark's tables in a flatter form: per state and terminal, either ``(next_state,)`` for a shift or
+        ``(size, origin, reduce)`` for a reduction; gotos in their own table."""
+        from lark.parsers.lalr_analysis import Shift
+
+        actions: dict[Any, dict[str, tuple[Any, ...]]] = {}
+        gotos: dict[Any, dict[str, Any]] = {}
+        for state, row in self.states.items():
+            acts: dict[str, tuple[Any, ...]] = {}
+            for symbol, (action, arg) in row.items():
+                if action is Shift:
+                    acts[symbol] = (arg,)
+                    gotos.setdefault(state, {})[symbol] = arg
+                else:
+                    acts[symbol] = self.reductions[arg]
+            actions[state] = acts
+        self.actions, self.gotos = actions, gotos
+
     def parse(self, text: str) -> Any:
-        states = self.states
-        reductions = self.reductions
-        shift = self.shift
-        state_stack = [self.start]
+        actions = self.actions
+        gotos = self.gotos
+        state = self.start
+        state_stack = [state]
         value_stack: list[Any] = []
         match = self.master.match
         pos = 0
@@ -507,24 +537,23 @@ class _FastLALR:
                 kind = "$END"
                 tok = None
             while True:
-                action_arg = states[state_stack[-1]].get(kind)
-                if action_arg is None:
+                act = actions[state].get(kind)
+                if act is None:
                     return _FAILED
-                action, arg = action_arg
-                if action is shift:
-                    state_stack.append(arg)
+                if len(act) == 1:  # shift
+                    state = act[0]
+                    state_stack.append(state)
                     value_stack.append(tok)
                     break
-                size, origin, reduce = reductions[arg]
-                if size:
-                    children = value_stack[-size:]
-                    del state_stack[-size:]
-                    del value_stack[-size:]
-                else:  # pragma: no cover - the grammar has no empty rules
-                    children = []
+                size, origin, reduce = act
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
                 value = reduce(children)
-                new_state = states[state_stack[-1]][origin][1]
-                state_stack.append(new_state)
+                state = gotos[state_stack[-1]][origin]
+                state_stack.append(state)
                 value_stack.append(value)
-                if kind == "$END" and new_state == end_state:
+                if kind == "$END" and state == end_state:
                     return value
+
+
