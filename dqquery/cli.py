@@ -136,7 +136,6 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planning import plan
-    from .query import parse
 
     text = _read_query(args.query)
     p = plan(text, args.to)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,7 +107,7 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     )
     log = result.stdout + result.stderr
     warnings = [line for line in log.splitlines() if line.startswith(("WARNING", "ERROR"))]
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n" + "\n".join(warnings or [log])
+    assert result.returncode == 0, "mkdocs build --strict failed:\n" + "\n".join(warnings or [log])
     assert (tmp_path / "site" / "index.html").is_file()
     for page in _site_pages():
         rel = page.relative_to(DOCS).with_suffix("")
@@ -114,7 +115,7 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
         assert built.is_file(), f"{page} was not built"
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
     for name in ("golden", "GoldenJSON", "to_rr", "plot_loss", "queries"):
-        assert f'id="dqquery.' in api and name in api, f"the API page does not document {name}"
+        assert 'id="dqquery.' in api and name in api, f"the API page does not document {name}"
 
 
 def test_workflow_pages_are_checked_by_the_docs_tests() -> None:

@@ -16,7 +16,7 @@ from dqquery.evaluator import golden
 from dqquery.fetch import fetch_snapshot, remote_golden, remote_golden_row, run_level_part
 from dqquery.query import parse
 from dqquery.snapshot import Snapshot
-from dqquery.sources import FetchError, RetryPolicy, RunRegistryClient, ServiceError
+from dqquery.sources import FetchError, RetryPolicy, RunRegistryClient
 from dqquery.strategies import queries
 from dqquery.strategies_snapshot import SNAPSHOT_FIELDS, snapshots
 from dqquery.targets.runregistry import to_rr

@@ -44,10 +44,9 @@ Decisions:
 from __future__ import annotations
 
 import difflib
-import functools
 import math
 import re
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
@@ -658,7 +657,7 @@ def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], c
                 origin[name],
                 f"cmsdials' {cls.__name__} misspells {name} as {misspelled}, so the client would send a parameter "
                 f"DIALS ignores and the upper bound would be lost",
-                f"call to_dials(..., as_filters=False) and send the dict as raw query parameters",
+                "call to_dials(..., as_filters=False) and send the dict as raw query parameters",
             )
         raise ctx.unsupported(
             origin[name],

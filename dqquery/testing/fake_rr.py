@@ -28,7 +28,6 @@ import importlib
 import itertools
 import json
 import math
-import re
 import threading
 from typing import Any, Callable, Iterable, Mapping
 
