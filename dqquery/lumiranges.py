@@ -35,7 +35,6 @@ Decisions:
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import heapq
 import html
 import json
@@ -43,12 +42,11 @@ import numbers
 import os
 import re
 import reprlib
-import secrets
-import stat
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Union
+
+from .files import atomic_write_text, read_maybe_gzip
 
 __all__ = ["GoldenDiff", "GoldenJSON", "GoldenJSONError"]
 
@@ -352,12 +350,7 @@ class GoldenJSON:
     @classmethod
     def load(cls, path: PathLike) -> GoldenJSON:
         """Read a golden JSON file (plain or gzip-compressed, detected from its content)."""
-        raw = Path(path).read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            try:
-                raw = gzip.decompress(raw)
-            except (OSError, EOFError) as exc:
-                raise GoldenJSONError(f"{path}: corrupt gzip data: {exc}") from exc
+        raw = read_maybe_gzip(path, GoldenJSONError)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -719,46 +712,7 @@ class GoldenJSON:
         over ``path``; on failure ``path`` is untouched and the temporary file removed. An existing
         destination's permission bits are kept.
         """
-        dest = Path(path)
-        payload = self.to_json(compact=compact, width=width).encode("utf-8")
-        if dest.name.endswith(".gz"):
-            payload = gzip.compress(payload, mtime=0)
-        directory = dest.parent
-        try:
-            mode: int | None = stat.S_IMODE(os.stat(dest).st_mode)
-        except FileNotFoundError:
-            mode = None
-        while True:
-            tmp = directory / f".{dest.name}.{secrets.token_hex(6)}.tmp"
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            except FileExistsError:  # pragma: no cover - 48 random bits
-                continue
-            break
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                if mode is not None:
-                    os.chmod(tmp, mode)
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        try:  # make the rename durable; best effort (not possible on every platform)
-            dir_fd = os.open(directory, os.O_RDONLY)
-        except OSError:  # pragma: no cover
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:  # pragma: no cover
-            pass
-        finally:
-            os.close(dir_fd)
+        atomic_write_text(path, self.to_json(compact=compact, width=width), compresslevel=9)
 
     def to_pandas(self, per: str = "range") -> Any:
         """A pandas DataFrame: one row per ``(run, first, last)`` range, or per lumisection (``per="lumisection"``)."""

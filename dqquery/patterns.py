@@ -15,8 +15,8 @@ import re
 from typing import Optional
 
 @functools.lru_cache(maxsize=4096)
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """The compiled regular expression of a SQL LIKE pattern (case-insensitive, whole value)."""
+def like_regex(pattern: str, case_insensitive: bool = True) -> re.Pattern[str]:
+    """The compiled regular expression of a SQL LIKE pattern (whole value; ``ILIKE`` by default, as RR)."""
     out: list[str] = []
     i = 0
     while i < len(pattern):
@@ -32,7 +32,7 @@ def like_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(ch))
         i += 1
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+    return re.compile("".join(out), (re.IGNORECASE if case_insensitive else 0) | re.DOTALL)
 
 
 def like_match(pattern: str, value: str) -> bool:

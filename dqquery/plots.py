@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
+
+from .files import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .explanation import ExplainReport
@@ -77,27 +78,8 @@ def _save(fig: Any, path: PathLike) -> Path:
     fmt = _FORMATS.get(dest.suffix.lower(), "png")
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent if str(dest.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write_bytes(dest, buf.getvalue())
     return dest
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fmt(x: float) -> str:

@@ -34,13 +34,12 @@ Decisions:
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any, Union
+
+from .files import atomic_write_text, read_maybe_gzip
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
@@ -239,12 +238,7 @@ class Snapshot(BaseModel):
     @classmethod
     def load(cls, path: PathLike) -> Snapshot:
         """Read a snapshot from JSON or gzip-compressed JSON."""
-        raw = Path(path).read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            try:
-                raw = gzip.decompress(raw)
-            except (OSError, EOFError) as exc:
-                raise SnapshotError(f"{path}: corrupt gzip data: {exc}") from None
+        raw = read_maybe_gzip(path, SnapshotError)
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -266,25 +260,8 @@ class Snapshot(BaseModel):
 
     def save(self, path: PathLike, *, indent: int | None = None) -> None:
         """Write atomically; gzip-compressed when the file name ends with ``.gz``."""
-        target = Path(path)
         text = json.dumps(self.to_dict(), indent=indent, separators=None if indent else (",", ":"))
-        payload = text.encode()
-        if target.name.endswith(".gz"):
-            payload = gzip.compress(payload, compresslevel=9, mtime=0)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-        try:
-            os.chmod(tmp, _file_mode(target))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        atomic_write_text(path, text)
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -365,16 +342,6 @@ class Snapshot(BaseModel):
                             row[f"oms.{k}"] = v
                     rows.append(row)
         return pd.DataFrame(rows)
-
-
-def _file_mode(target: Path) -> int:
-    """Keep the mode of an existing file; a new one gets the usual ``0o666 & ~umask`` (mkstemp would give 0o600)."""
-    try:
-        return target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _describe_validation_error(exc: ValidationError, data: Mapping[str, Any]) -> str:

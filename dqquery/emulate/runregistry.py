@@ -46,6 +46,8 @@ import re
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Optional
 
+from ..patterns import like_regex
+
 Truth = Optional[bool]
 Row = Mapping[str, Any]
 Predicate = Callable[[Row], Truth]
@@ -325,20 +327,6 @@ def _json_cast(v: Any) -> str | None:
 # ------------------------------------------------------------------------------------------------ LIKE
 
 
-def _like_regex(pattern: str, case_insensitive: bool) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), (re.IGNORECASE if case_insensitive else 0) | re.DOTALL)
-
-
 # ------------------------------------------------------------------------------------------------ where
 
 
@@ -399,7 +387,7 @@ def _comparison(operand: _Operand, sql_op: str, v: Any) -> Predicate:
         if not isinstance(v, str) or operand.sqltype != "text":
             right = "unknown" if isinstance(v, str) else _operand_type(v)
             raise RRBackendError(f"operator does not exist: {operand.sqltype} {pg} {right}")
-        regex = _like_regex(v, case_insensitive="ILIKE" in sql_op)
+        regex = like_regex(v, case_insensitive="ILIKE" in sql_op)
         negate = sql_op.startswith("NOT")
 
         def like(row: Row) -> Truth:
