@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, StrictBool, StrictInt, TypeAdapter, field_validator
 
@@ -34,7 +34,7 @@ class Span(NamedTuple):
 class _Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     # Spans are set by the parser from token offsets; they are not validated (hot path) and not compared.
-    span: SkipValidation[Optional[Span]] = Field(default=None, exclude=True, repr=False)
+    span: SkipValidation[Span | None] = Field(default=None, exclude=True, repr=False)
 
     def _key(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)
@@ -137,12 +137,12 @@ class DateTimeValue(_Node):
     @classmethod
     def _utc(cls, v: _dt.datetime) -> _dt.datetime:
         if v.tzinfo is None:
-            return v.replace(tzinfo=_dt.timezone.utc)
-        return v.astimezone(_dt.timezone.utc)
+            return v.replace(tzinfo=_dt.UTC)
+        return v.astimezone(_dt.UTC)
 
 
 Value = Annotated[
-    Union[IntValue, FloatValue, StringValue, BoolValue, StatusValue, DateValue, DateTimeValue],
+    IntValue | FloatValue | StringValue | BoolValue | StatusValue | DateValue | DateTimeValue,
     Field(discriminator="type"),
 ]
 VALUE_CLASSES: tuple[type[_Node], ...] = (
@@ -265,7 +265,7 @@ class Or(_Node):
 
 
 Node = Annotated[
-    Union[Compare, InRange, InSet, Like, Regex, Contains, IsNull, Not, And, Or],
+    Compare | InRange | InSet | Like | Regex | Contains | IsNull | Not | And | Or,
     Field(discriminator="kind"),
 ]
 PREDICATE_CLASSES: tuple[type[_Node], ...] = (Compare, InRange, InSet, Like, Regex, Contains, IsNull)

@@ -166,7 +166,7 @@ def _order_key(value: Any) -> Any:
 
     v = value.value
     if isinstance(value, A.DateValue):
-        return _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.timezone.utc)
+        return _dt.datetime(v.year, v.month, v.day, tzinfo=_dt.UTC)
     return v
 
 

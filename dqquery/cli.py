@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import QueryError
 
@@ -295,10 +296,11 @@ def cmd_json(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on bundled data: reproduce the official 2018 golden JSON from the demo snapshot."""
+    import time
+
     from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, load_demo
     from .evaluator import golden
     from .lumiranges import GoldenJSON
-    import time
 
     print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
     snapshot = load_demo()

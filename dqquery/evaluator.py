@@ -42,16 +42,16 @@ from typing import Any, Optional
 
 from . import ast as A
 from .lumiranges import GoldenJSON
-from .query import as_node
 from .patterns import similar_to_regex
+from .query import as_node
 from .semantics import evaluate_predicate
 from .snapshot import ONLINE, DatasetRecord, LumisectionData, RunRecord, Snapshot
 
-__all__ = ["golden", "explain", "compile_plan", "dataset_matcher", "similar_to_regex", "intersect_ranges"]
+__all__ = ["compile_plan", "dataset_matcher", "explain", "golden", "intersect_ranges", "similar_to_regex"]
 
 Truth = Optional[bool]
 # An evaluation environment: (static values by path, RR range, OMS range, lumisection number, lumisection data).
-Env = tuple[dict[str, Any], dict[str, Any], dict[str, Any], int, Optional[LumisectionData]]
+Env = tuple[dict[str, Any], dict[str, Any], dict[str, Any], int, LumisectionData | None]
 Closure = Callable[[Env], Truth]
 
 LUMINOSITY_KEYS = ("recorded", "delivered")

@@ -23,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from . import ast as A
 from .catalog import OMS_LUMISECTION_BITS, lookup

@@ -14,8 +14,9 @@ import gzip
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 

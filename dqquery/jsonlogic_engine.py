@@ -25,7 +25,8 @@ Decisions:
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import json_logic as _qubit
 

@@ -261,7 +261,7 @@ class GoldenJSON:
     :meth:`load`, :meth:`from_json`, :meth:`from_pairs`, :meth:`from_runs_and_lumis`, :meth:`from_cmssw`.
     """
 
-    __slots__ = ("_data", "_by_run", "_bounds", "_n_ls", "_n_ranges", "_hash", "_arrays", "__weakref__")
+    __slots__ = ("__weakref__", "_arrays", "_bounds", "_by_run", "_data", "_hash", "_n_ls", "_n_ranges")
 
     _data: Data
     _by_run: dict[int, RunRanges]
@@ -536,9 +536,7 @@ class GoldenJSON:
 
     def ranges(self, run: int | str) -> list[list[int]]:
         """The ``[first, last]`` ranges of ``run`` (fresh lists; empty if the run is absent)."""
-        if isinstance(run, str) and _DIGITS.fullmatch(run):
-            key = int(run)
-        elif _is_int(run):
+        if (isinstance(run, str) and _DIGITS.fullmatch(run)) or _is_int(run):
             key = int(run)
         else:
             raise TypeError(f"run must be an integer, got {_describe(run)}")
@@ -618,9 +616,7 @@ class GoldenJSON:
         else:
             wanted = set()
             for r in runs:
-                if isinstance(r, str) and _DIGITS.fullmatch(r):
-                    wanted.add(int(r))
-                elif _is_int(r):
+                if (isinstance(r, str) and _DIGITS.fullmatch(r)) or _is_int(r):
                     wanted.add(int(r))
                 else:
                     raise TypeError(f"run numbers must be integers, got {_describe(r)}")

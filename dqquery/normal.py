@@ -7,7 +7,8 @@ and distributivity hold there, and every predicate except ``contains`` has an ex
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import ast as A
 

@@ -76,7 +76,7 @@ def _parser() -> Lark:
 
 
 @functools.cache
-def _fast() -> "_FastLALR":
+def _fast() -> _FastLALR:
     return _FastLALR(_parser())
 
 
@@ -133,7 +133,7 @@ def _end(x: Any) -> int:
 class _Raw:
     """A raw value on its way into the tree (kept with its token for error positions)."""
 
-    __slots__ = ("value", "token")
+    __slots__ = ("token", "value")
 
     def __init__(self, value: Any, token: Token) -> None:
         self.value = value
@@ -384,7 +384,7 @@ _FAILED = object()
 class _Tok(str):
     """A light token: the text plus ``type``, ``start_pos`` and ``end_pos`` (what the transformer reads)."""
 
-    __slots__ = ("type", "start_pos", "end_pos")
+    __slots__ = ("end_pos", "start_pos", "type")
 
 
 # Terminal order for the single master regex: ignored text first, then the terminals in Lark's priority

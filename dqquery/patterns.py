@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Optional
+
 
 @functools.lru_cache(maxsize=4096)
 def like_regex(pattern: str, case_insensitive: bool = True) -> re.Pattern[str]:
@@ -40,10 +40,10 @@ def like_match(pattern: str, value: str) -> bool:
     return like_regex(pattern).fullmatch(value) is not None
 
 
-def like_items(pattern: str) -> Optional[tuple[bool, list[Optional[str]], bool]]:
+def like_items(pattern: str) -> tuple[bool, list[str | None], bool] | None:
     """``(leading %, items, trailing %)`` of a LIKE pattern whose ``%`` wildcards stand only at its ends;
     each item is a literal character, or ``None`` for ``_``. ``None`` when a ``%`` stands inside."""
-    items: list[Optional[str]] = []
+    items: list[str | None] = []
     lead = trail = False
     i = 0
     while i < len(pattern):

@@ -26,7 +26,8 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from . import ast as A
 from .patterns import like_match, like_regex  # noqa: F401  (re-exported: the reference meaning of like)
@@ -68,9 +69,9 @@ def _is_number(x: Any) -> bool:
 def to_datetime(x: Any) -> _dt.datetime | None:
     """A UTC datetime from a datetime/date object or an ISO string; ``None`` if it is none of those."""
     if isinstance(x, _dt.datetime):
-        return x if x.tzinfo else x.replace(tzinfo=_dt.timezone.utc)
+        return x if x.tzinfo else x.replace(tzinfo=_dt.UTC)
     if isinstance(x, _dt.date):
-        return _dt.datetime(x.year, x.month, x.day, tzinfo=_dt.timezone.utc)
+        return _dt.datetime(x.year, x.month, x.day, tzinfo=_dt.UTC)
     if isinstance(x, str):
         text = x.strip()
         if text.endswith("Z"):
@@ -79,7 +80,7 @@ def to_datetime(x: Any) -> _dt.datetime | None:
             d = _dt.datetime.fromisoformat(text)
         except ValueError:
             return None
-        return d if d.tzinfo else d.replace(tzinfo=_dt.timezone.utc)
+        return d if d.tzinfo else d.replace(tzinfo=_dt.UTC)
     return None
 
 

@@ -39,11 +39,11 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
-from .files import atomic_write_text, read_maybe_gzip
-
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-__all__ = ["DatasetRecord", "LumisectionData", "RunRecord", "Snapshot", "SnapshotError", "ONLINE"]
+from .files import atomic_write_text, read_maybe_gzip
+
+__all__ = ["ONLINE", "DatasetRecord", "LumisectionData", "RunRecord", "Snapshot", "SnapshotError"]
 
 ONLINE = "online"
 """Run Registry's name of the online dataset of every run."""

@@ -18,8 +18,9 @@ Decisions:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from . import ast as A
 from .errors import QueryError

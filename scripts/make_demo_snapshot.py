@@ -168,8 +168,8 @@ def build() -> Snapshot:
     all_runs = sorted(last_ls)
     runs, datasets = [], []
     lumisections: dict[str, Any] = {}
-    season_start = _dt.datetime(2018, 4, 29, 8, 0, tzinfo=_dt.timezone.utc)
-    season_seconds = (_dt.datetime(2018, 10, 25, tzinfo=_dt.timezone.utc) - season_start).total_seconds()
+    season_start = _dt.datetime(2018, 4, 29, 8, 0, tzinfo=_dt.UTC)
+    season_seconds = (_dt.datetime(2018, 10, 25, tzinfo=_dt.UTC) - season_start).total_seconds()
     fill = 6570
     fill_age = 0.0  # hours since the start of the current fill
     for position, run in enumerate(all_runs):

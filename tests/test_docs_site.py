@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import test_docs as docs_checks
 
 ROOT = Path(__file__).resolve().parents[1]

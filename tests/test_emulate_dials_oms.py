@@ -67,7 +67,7 @@ def test_csv_in_numbers_and_bad_numbers():
 
 def test_boolean_widget():
     models = [{"id": 1, "name": "a", "active": True}, {"id": 2, "name": "b", "active": False}]
-    ids = lambda p: [m["id"] for m in ED.apply_dials_filters("ml-models-index", p, models)]  # noqa: E731
+    ids = lambda p: [m["id"] for m in ED.apply_dials_filters("ml-models-index", p, models)]
     assert ids({"active": "True"}) == ids({"active": "1"}) == ids({"active": True}) == [1]
     assert ids({"active": "false"}) == ids({"active": "0"}) == [2]
     assert ids({"active": "yes"}) == [1, 2]  # not a boolean: silently no filter

@@ -191,7 +191,7 @@ def test_datasets_join_run_and_cache() -> None:
         {"run_number": 2, "name": "/A/DQM", "dataset_attributes": {"global_state": "OPEN"}, "Run": None, "DatasetTripletCache": {"triplet_summary": {}}},
         {"run_number": 3, "name": "/A/DQM", "dataset_attributes": {}, "Run": run, "DatasetTripletCache": {"triplet_summary": {}}},
     ]
-    names = lambda f: [(d["run_number"], d["name"]) for d in select_datasets(f, datasets)]  # noqa: E731
+    names = lambda f: [(d["run_number"], d["name"]) for d in select_datasets(f, datasets)]
     assert names({}) == [(3, "/A/DQM"), (1, "/A/DQM"), (1, "/B/DQM")]
     assert names({"name": {"like": "/a/%"}, "oms_attributes.energy": {">=": 6000}}) == [(3, "/A/DQM"), (1, "/A/DQM")]
     assert names({"dataset_attributes.global_state": "OPEN"}) == [(1, "/B/DQM")]

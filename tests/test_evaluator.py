@@ -293,8 +293,8 @@ def test_agrees_with_reference_semantics_per_lumisection(snapshot: Snapshot, que
 
 def _to_jsonlogic() -> Any:
     try:
-        from dqquery.targets.jsonlogic import to_jsonlogic
         from dqquery.jsonlogic_engine import apply_rule, js_truthy
+        from dqquery.targets.jsonlogic import to_jsonlogic
     except ImportError as exc:  # pragma: no cover - depends on the other modules being present
         pytest.skip(f"json-logic target or engine not importable: {exc}")
     return to_jsonlogic, apply_rule, js_truthy

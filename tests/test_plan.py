@@ -10,7 +10,8 @@ services independently of the compilers (traps included), so a plan that sends a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,7 +33,7 @@ PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 _NAMES = ("/ZeroBias/Run2023C-PromptReco-v1/DQMIO", "/Muon0/Run2023C/DQMIO", "Collisions18", "collisions18", "25ns_2556b", "")
 small_ints = st.integers(0, 12)
 texts = st.one_of(st.sampled_from(_NAMES), st.text(alphabet="aAbB%_5/ .", max_size=5))
-maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
+maybe = lambda s: st.one_of(st.none(), s)
 floats = st.one_of(small_ints.map(float), st.floats(-10, 10, allow_nan=False))
 times = st.datetimes(dt.datetime(2017, 1, 1), dt.datetime(2019, 1, 1)).map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
 

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 pytest.importorskip("matplotlib")
 
-import dqquery  # noqa: E402
-from dqquery import plots  # noqa: E402
-from dqquery.explanation import explain  # noqa: E402
-from dqquery.lumiranges import GoldenJSON  # noqa: E402
-from dqquery.snapshot import Snapshot  # noqa: E402
-from dqquery.strategies import queries, snapshots  # noqa: E402
-from dqquery.strategies_snapshot import SNAPSHOT_FIELDS  # noqa: E402
+import dqquery
+from dqquery import plots
+from dqquery.explanation import explain
+from dqquery.lumiranges import GoldenJSON
+from dqquery.snapshot import Snapshot
+from dqquery.strategies import queries, snapshots
+from dqquery.strategies_snapshot import SNAPSHOT_FIELDS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

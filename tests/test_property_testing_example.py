@@ -8,10 +8,9 @@ a filter with the classic mistake (treating a missing bit as good) is caught.
 from __future__ import annotations
 
 import pytest
-from hypothesis import Phase
 
 # --- example start ---
-from hypothesis import assume, given, settings
+from hypothesis import Phase, assume, given, settings
 
 import dqquery
 from dqquery import GoldenJSON

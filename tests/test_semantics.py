@@ -93,7 +93,7 @@ CASES = [
     ("start_time >= 2018-05-01", {"run.oms.start_time": "2018-04-30T23:59:59Z"}, F),
     ("start_time < 2018-05-01T12:00:00+02:00", {"run.oms.start_time": "2018-05-01T09:59:59Z"}, T),
     ("start_time < 2018-05-01T12:00:00+02:00", {"run.oms.start_time": "2018-05-01T10:00:00Z"}, F),
-    ("start_time == 2018-05-01", {"run.oms.start_time": dt.datetime(2018, 5, 1, tzinfo=dt.timezone.utc)}, T),
+    ("start_time == 2018-05-01", {"run.oms.start_time": dt.datetime(2018, 5, 1, tzinfo=dt.UTC)}, T),
     ("start_time > 2018-05-01", {"run.oms.start_time": "not a date"}, U),
     # structure: Kleene and/or over unknown parts
     ("bpix_ready and fpix_ready", {"lumisection.oms.bpix_ready": False}, F),

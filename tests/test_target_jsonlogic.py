@@ -173,7 +173,7 @@ def test_emitted_operators_exist_in_both_engines() -> None:
     import json_logic
 
     assert EMITTED_OPERATORS <= JSON_LOGIC_JS_OPERATORS
-    assert EMITTED_OPERATORS <= set(json_logic.operations)
+    assert set(json_logic.operations) >= EMITTED_OPERATORS
 
 
 def test_usual_golden_clauses_need_no_guards() -> None:

@@ -63,13 +63,13 @@ def leaves(backend_filter: Any) -> set[tuple[str, str, str]]:
 
 
 def test_client_tables_are_the_installed_clients() -> None:
-    assert R.RUN_TABLE_ATTRIBUTES == client_attributes.run_table_attributes
-    assert R.RUN_RR_ATTRIBUTES == client_attributes.run_rr_attributes
-    assert R.RUN_OMS_ATTRIBUTES == client_attributes.run_oms_attributes
-    assert R.RUN_TRIPLET_ATTRIBUTES == client_attributes.run_triplet_attributes
-    assert R.DATASET_TABLE_ATTRIBUTES == client_attributes.dataset_table_attributes
-    assert R.DATASET_ATTRIBUTES == client_attributes.dataset_attributes
-    assert R.DATASET_TRIPLET_ATTRIBUTES == client_attributes.dataset_triplet_attributes
+    assert client_attributes.run_table_attributes == R.RUN_TABLE_ATTRIBUTES
+    assert client_attributes.run_rr_attributes == R.RUN_RR_ATTRIBUTES
+    assert client_attributes.run_oms_attributes == R.RUN_OMS_ATTRIBUTES
+    assert client_attributes.run_triplet_attributes == R.RUN_TRIPLET_ATTRIBUTES
+    assert client_attributes.dataset_table_attributes == R.DATASET_TABLE_ATTRIBUTES
+    assert client_attributes.dataset_attributes == R.DATASET_ATTRIBUTES
+    assert client_attributes.dataset_triplet_attributes == R.DATASET_TRIPLET_ATTRIBUTES
 
 
 @pytest.mark.parametrize("kind", ["runs", "datasets"])
@@ -336,7 +336,7 @@ def rr_runs(draw: Any) -> list[dict]:
     """Raw RR run objects (section 3.4) with per-lumisection flag statuses kept aside under ``_ls``."""
     numbers = draw(st.lists(st.integers(1, 8), min_size=1, max_size=6, unique=True))
     runs = []
-    maybe = lambda values: st.one_of(st.just(None), st.sampled_from(values))  # noqa: E731
+    maybe = lambda values: st.one_of(st.just(None), st.sampled_from(values))
     for number in numbers:
         oms: dict[str, Any] = {}
         for key, values in (

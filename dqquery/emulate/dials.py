@@ -32,15 +32,16 @@ from __future__ import annotations
 import decimal
 import functools
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "DEFAULT_ORDERING",
-    "DialsBadRequest",
-    "DialsServerError",
     "FILTERSETS",
     "PAGINATED",
+    "DialsBadRequest",
+    "DialsServerError",
     "Filter",
     "apply_dials_filters",
     "declared_params",

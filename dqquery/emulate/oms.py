@@ -21,7 +21,8 @@ from __future__ import annotations
 import decimal
 import functools
 import re
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 __all__ = [

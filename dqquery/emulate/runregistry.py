@@ -43,8 +43,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 from ..patterns import like_regex
 
@@ -54,11 +55,11 @@ Predicate = Callable[[Row], Truth]
 
 __all__ = [
     "RRBackendError",
-    "select_runs",
-    "select_datasets",
-    "split_run_filter",
-    "split_dataset_filter",
     "filtered_ordered",
+    "select_datasets",
+    "select_runs",
+    "split_dataset_filter",
+    "split_run_filter",
     "triplet_summary",
 ]
 
@@ -148,10 +149,10 @@ _FALSE_TEXT = ("f", "false", "n", "no", "off", "0")
 
 # Which keys each projection copies into its table's ``where`` (the rest are left out).
 KeepKey = Callable[[str], bool]
-_RUNS_RUN_KEY: KeepKey = lambda key: not key.startswith("triplet_summary")  # noqa: E731
-_TRIPLET_KEY: KeepKey = lambda key: key.startswith("triplet_summary")  # noqa: E731
-_DATASETS_DATASET_KEY: KeepKey = lambda key: not key.startswith(("triplet_summary", "rr_attributes", "oms_attributes"))  # noqa: E731
-_DATASETS_RUN_KEY: KeepKey = lambda key: key.startswith(("rr_attributes.", "oms_attributes."))  # noqa: E731
+_RUNS_RUN_KEY: KeepKey = lambda key: not key.startswith("triplet_summary")
+_TRIPLET_KEY: KeepKey = lambda key: key.startswith("triplet_summary")
+_DATASETS_DATASET_KEY: KeepKey = lambda key: not key.startswith(("triplet_summary", "rr_attributes", "oms_attributes"))
+_DATASETS_RUN_KEY: KeepKey = lambda key: key.startswith(("rr_attributes.", "oms_attributes."))
 
 
 # ------------------------------------------------------------------------------------------------ projection

@@ -30,8 +30,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Mapping, MutableMapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -40,9 +41,9 @@ from .http import SourceError
 
 __all__ = [
     "AUDIENCES",
+    "DEFAULT_TOKEN_URL",
     "BearerToken",
     "ClientCredentials",
-    "DEFAULT_TOKEN_URL",
     "MissingCredentials",
     "NoAuth",
     "SecretKey",

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .auth import auth_from_env
 from .http import FetchError, HttpClient, RetryPolicy, TransportError
 
-__all__ = ["DialsClient", "DialsListing", "PRODUCTION_URL"]
+__all__ = ["PRODUCTION_URL", "DialsClient", "DialsListing"]
 
 PRODUCTION_URL = "https://cmsdials-api.web.cern.ch/api/v1"
 MAX_PAGE_SIZE = 500

@@ -26,9 +26,10 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -272,7 +273,7 @@ class HttpClient:
             data = json.dumps(json_body)
             all_headers["Content-Type"] = "application/json"
         response = self.session.request(method, url, params=params, data=data, headers=all_headers, timeout=self.timeout)
-        response.content  # read the whole body now so a truncated body fails inside the retry loop
+        _ = response.content  # read the whole body now so a truncated body fails inside the retry loop
         return response
 
     @staticmethod

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from .auth import auth_from_env
 from .http import FetchError, HttpClient, RetryPolicy, TransportError
 
-__all__ = ["OMSClient", "OMSListing", "PRODUCTION_URL", "OMS_OPERATORS"]
+__all__ = ["OMS_OPERATORS", "PRODUCTION_URL", "OMSClient", "OMSListing"]
 
 PRODUCTION_URL = "https://cmsoms.cern.ch/agg/api/v1"
 OMS_OPERATORS = ("EQ", "NEQ", "LT", "GT", "LE", "GE", "LIKE", "CT")

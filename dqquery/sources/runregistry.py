@@ -20,8 +20,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .auth import auth_from_env
 from .http import FetchError, HttpClient, RetryPolicy, ServiceError, TransportError, raise_if_not_resumable, run_concurrently

@@ -46,7 +46,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup

@@ -28,13 +28,14 @@ Decisions:
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
+from ..normal import conjuncts, to_nnf
 from ..query import as_node
 from ..semantics import literal
-from ..normal import conjuncts, to_nnf
 from .dials import _Ctx, case_insensitive_class
 
 __all__ = [

@@ -56,8 +56,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Union
+from typing import Any, Literal, Union
 
 from .. import ast as A
 from ..catalog import STATUSES, FieldInfo, lookup
@@ -68,14 +69,14 @@ from ..unparse import unparse
 Kind = Literal["runs", "datasets"]
 
 __all__ = [
-    "RRFilter",
-    "to_rr",
-    "compile_rr",
-    "client_route",
-    "describe",
     "SUPPORT",
-    "SUPPORT_RAW",
     "SUPPORT_BY_TARGET",
+    "SUPPORT_RAW",
+    "RRFilter",
+    "client_route",
+    "compile_rr",
+    "describe",
+    "to_rr",
 ]
 
 # ------------------------------------------------------------------------------------------------ client tables
@@ -192,7 +193,7 @@ _REAL_COLUMNS: dict[tuple[Kind, str], tuple[Table, str, Storage]] = {
     ("datasets", "dataset.name"): ("dataset", "name", "text"),
 }
 # Everything else by namespace: (table, backend key prefix, storage), or the reason it cannot be filtered.
-_NAMESPACES: dict[tuple[Kind, str], Union[tuple[Table, str, Storage], tuple[str, str]]] = {
+_NAMESPACES: dict[tuple[Kind, str], tuple[Table, str, Storage] | tuple[str, str]] = {
     ("runs", "run.oms"): ("run", "oms_attributes.", "jsonb"),
     ("runs", "run.rr"): ("run", "rr_attributes.", "jsonb"),
     ("runs", "lumisection.rr"): ("triplet", "triplet_summary.", "triplet"),
@@ -472,7 +473,7 @@ class _Compiler:
         table, key, storage = self.column(node)
         if storage == "triplet":
             return self.flag_predicate(node, key)
-        cond = lambda op, value: _Cond(table, key, op, value, storage, node)  # noqa: E731
+        cond = lambda op, value: _Cond(table, key, op, value, storage, node)
         if isinstance(node, A.Compare):
             self.warn_only_when_true(node)
             return cond(_BACKEND_OP[node.op], self.literal(node, node.value))

@@ -17,7 +17,8 @@ puts all four on ONE port with those prefixes (they do not collide), default 950
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .fake_dials import FakeDials
 from .fake_oms import FakeOMS
@@ -26,13 +27,13 @@ from .server import FakeServer, FakeSSO, Faults, Request, RequestLog, Response, 
 
 __all__ = [
     "DIALS_MOUNT",
+    "OMS_MOUNT",
     "FakeDials",
     "FakeOMS",
     "FakeRunRegistry",
     "FakeSSO",
     "FakeServer",
     "Faults",
-    "OMS_MOUNT",
     "Request",
     "RequestLog",
     "Response",

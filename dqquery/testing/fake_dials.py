@@ -22,7 +22,8 @@ from __future__ import annotations
 import base64
 import importlib
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 from .fake_rr import SnapshotData
@@ -56,7 +57,7 @@ def decode_cursor(token: str) -> tuple[list[str], bool]:
         if not isinstance(position, list):
             raise ValueError("position is not a list")
         return [str(v) for v in position], fields.get("r") == "1"
-    except Exception as exc:  # any malformed cursor is "Invalid cursor"
+    except Exception as exc:  # noqa: BLE001  # any malformed cursor is "Invalid cursor"
         raise ValueError(str(exc)) from None
 
 

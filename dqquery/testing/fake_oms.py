@@ -16,7 +16,8 @@ Decisions (reference: dials-and-oms.md section 5):
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .fake_rr import SnapshotData
 from .server import Request, Response

@@ -29,12 +29,13 @@ import itertools
 import json
 import math
 import threading
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from ..patterns import similar_to_regex
 from .server import Request, Response, json_error
 
-__all__ = ["FakeRunRegistry", "SnapshotData", "similar_to_regex", "ranges_of_list", "js_truthy"]
+__all__ = ["FakeRunRegistry", "SnapshotData", "js_truthy", "ranges_of_list", "similar_to_regex"]
 
 OMS_LUMISECTION_WHITELIST: tuple[str, ...] = tuple(
     (
@@ -489,10 +490,10 @@ class FakeRunRegistry:
             raise _Thrown("No datasets matched that dataset name")
         try:
             final: dict[str, Any] | None = self._generate(logic, name_filter, datasets, body)
-        except Exception:  # the Bull job fails; polling it answers 500 with an empty body
+        except Exception:  # noqa: BLE001  # the Bull job fails; polling it answers 500 with an empty body
             final = None
         job_id = str(next(self._ids))
-        now = int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000)
+        now = int(_dt.datetime.now(_dt.UTC).timestamp() * 1000)
         data = {"dataset_name_filter": name_filter, "json_logic": logic, "created_by": request.headers.get("email", ""),
                 "tags": body.get("tags", ""), "official": bool(body.get("official", False))}
         with self._lock:
@@ -547,7 +548,7 @@ class FakeRunRegistry:
             return {str(k): convert_array_of_list_to_array_of_ranges(lists[k]) for k in keys}
 
         runs = [d["run_number"] for d in datasets]
-        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         return {
             "dataset_name_filter": name_filter, "tags": body.get("tags", ""), "created_by": "api@api",
             "official": bool(body.get("official", False)), "runregistry_version": "1",

@@ -24,9 +24,10 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
@@ -319,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             try:
                 response = srv.app.handle(request)
-            except Exception as exc:  # an app bug must not kill the server; make it visible to the test
+            except Exception as exc:  # noqa: BLE001  # an app bug must not kill the server; make it visible to the test
                 response = Response.json({"err": f"fake server error: {type(exc).__name__}: {exc}"}, 500)
         logged_body = body.decode("utf-8", "replace")
         if "client_secret=" in logged_body:

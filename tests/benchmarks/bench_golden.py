@@ -23,15 +23,16 @@ import statistics
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dqquery.evaluator import golden, intersect_ranges  # noqa: E402
-from dqquery.lumiranges import GoldenJSON  # noqa: E402
-from dqquery.query import parse  # noqa: E402
-from dqquery.snapshot import Snapshot  # noqa: E402
+from dqquery.evaluator import golden, intersect_ranges
+from dqquery.lumiranges import GoldenJSON
+from dqquery.query import parse
+from dqquery.snapshot import Snapshot
 
 RR_FLAGS = (
     "csc-csc dt-dt ecal-ecal ecal-es hcal-hcal hlt-hlt l1t-l1tcalo l1t-l1tmu rpc-rpc tracker-pixel tracker-strip "
@@ -204,10 +205,10 @@ def main() -> int:
     tracemalloc.stop()
     print(f"dqquery.golden peak memory (tracemalloc, untimed run): {peak / 1e6:.1f} MB")
 
+    import json_logic
+
     from dqquery.jsonlogic_engine import apply_rule, js_truthy
     from dqquery.targets.jsonlogic import to_jsonlogic
-
-    import json_logic
 
     rule = to_jsonlogic(node)
     objects = evaluated_objects(year)
