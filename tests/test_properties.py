@@ -90,3 +90,41 @@ def test_fast_driver_builds_the_same_tree_as_larks_parser(text: str) -> None:
     else:
         assert got == expected
         assert _spans(got) == _spans(expected)
+
+
+def _kinds(node) -> set[str]:
+    out = {type(node).__name__}
+    for child in getattr(node, "operands", ()) or ([node.operand] if hasattr(node, "operand") else []):
+        out |= _kinds(child)
+    for attr in ("value", "low", "high"):
+        if hasattr(node, attr) and hasattr(getattr(node, attr), "type"):
+            out.add("value:" + getattr(node, attr).type)
+    for v in getattr(node, "values", ()) or ():
+        out.add("value:" + v.type)
+    if hasattr(node, "field"):
+        name = node.field.name
+        out.add("hyphenated" if "-" in name else "plain")
+        if "." in name:
+            out.add("qualified")
+    return out
+
+
+
+
+WANTED = (
+    {cls.__name__ for cls in A.NODE_CLASSES}
+    | {f"value:{t}" for t in ("int", "float", "string", "bool", "status", "date", "datetime")}
+    | {"hyphenated", "qualified"}
+)
+
+
+def test_the_query_strategy_covers_every_node_kind_value_type_and_name_form() -> None:
+    seen: set[str] = set()
+
+    @settings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(queries())
+    def collect(node) -> None:
+        seen.update(_kinds(node))
+
+    collect()
+    assert WANTED - seen == set()
