@@ -49,6 +49,12 @@ def _read_query(arg: str) -> str:
     return arg
 
 
+def _check_output(path: str | None) -> None:
+    """Fail before any work when an output file cannot be written (missing folder)."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UserError(f"cannot write {path}: the folder {Path(path).resolve().parent} does not exist")
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=False, default=str))
 
@@ -196,6 +202,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
 
     text = _read_query(args.query)
     node = parse(text)
+    _check_output(args.output)
     dataset = _default_dataset(args.snapshot or "", args.dataset)
     if args.remote:
         from .fetch import remote_golden
@@ -235,6 +242,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     text = _read_query(args.query)
     node = parse(text)
+    _check_output(args.plot)
     snapshot = _snapshot_for(args, text)
     report = explain(node, snapshot, dataset=_default_dataset(args.snapshot or "", args.dataset))
     if args.json:
@@ -255,6 +263,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     text = _read_query(args.query)
     parse(text)
+    _check_output(args.output)
     rr, oms = _clients(args)
     snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms)
     snap.save(args.output)
@@ -445,9 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted (completed requests are kept in the cache; run the same command again to continue)", file=sys.stderr)
         return 130
     except Exception as err:
-        # dqquery's own errors (bad files, missing credentials, unreachable services, failed fetches) carry a
-        # message written for the user: print it without a traceback. Anything else is a bug: let it show.
-        if type(err).__module__.startswith("dqquery.") and isinstance(err, (ValueError, OSError, RuntimeError, _source_error())):
+        # Errors about the user's input or environment (bad files, unknown names, missing credentials,
+        # unreachable services, failed fetches) carry a message written for the user: print it without a
+        # traceback. Anything else is a bug: let it show.
+        if _is_user_error(err):
             from .fetch import RESUME_ADVICE
 
             message = str(err)
@@ -458,15 +468,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if getattr(args, "no_cache", False)
                     else "completed requests are in the cache: run the same command again to continue",
                 )
+            if isinstance(err, OSError) and err.strerror:
+                message = err.strerror if err.filename is None or str(err.filename) in err.strerror else f"{err.strerror}: {err.filename}"
             print(f"error: {message}", file=sys.stderr)
             return 2
         raise
 
 
-def _source_error() -> type:
+def _is_user_error(err: BaseException) -> bool:
+    """dqquery's own error classes, and ValueError/OSError raised by dqquery code (bad input, files, names)."""
     from .sources.http import SourceError
 
-    return SourceError
+    if isinstance(err, SourceError):
+        return True
+    if isinstance(err, OSError):
+        return True  # files and folders the user named: missing, unreadable, no space left
+    if not isinstance(err, (ValueError, RuntimeError)):
+        return False
+    if type(err).__module__.startswith("dqquery."):
+        return True
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    package_dir = str(Path(__file__).resolve().parent)
+    return tb is not None and str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(package_dir)
 
 
 if __name__ == "__main__":  # pragma: no cover

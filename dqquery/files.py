@@ -41,6 +41,9 @@ def atomic_write_bytes(path: PathLike, payload: bytes) -> Path:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
+        except OSError as exc:  # name the file the user asked for, not the temporary one
+            reason = "the folder does not exist" if isinstance(exc, FileNotFoundError) else (exc.strerror or str(exc))
+            raise type(exc)(exc.errno, f"cannot write {dest}: {reason}", str(dest)) from None
         break
     try:
         with os.fdopen(fd, "wb") as fh:

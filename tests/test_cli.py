@@ -159,3 +159,31 @@ def test_demo_reproduces_the_official_file(capsys, tmp_path) -> None:
     assert code == 0
     assert "identical to the official file" in out
     assert GoldenJSON.load(out_file) == GoldenJSON.load(OFFICIAL_2018)
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["golden", "bpix_ready", "--snapshot", "demo", "-o", "/nonexistent-dir/x.json"], "does not exist"),
+        (["explain", "bpix_ready", "--snapshot", "demo", "--plot", "/nonexistent-dir/x.png"], "does not exist"),
+        (["compile", "--to", "dials:nope", "bpix_ready"], "unknown DIALS endpoint 'nope'"),
+        (["compile", "--to", "oms:nope", "run_number == 1"], "unknown OMS resource 'nope'"),
+        (["golden", "bpix_ready", "--snapshot", "demo", "--dataset", "/Nope/%"], "no dataset of the snapshot matches"),
+    ],
+)
+def test_user_errors_are_one_line_messages_not_tracebacks(capsys, argv: list[str], needle: str) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 3
+
+
+def test_json_commands_report_bad_files(tmp_path, capsys) -> None:
+    inverted = tmp_path / "inverted.json"
+    inverted.write_text('{"315257": [[5, 1]]}')
+    ok = tmp_path / "ok.json"
+    ok.write_text('{"1": [[1, 2]]}')
+    code, _, err = run(capsys, "json", "diff", str(inverted), str(ok))
+    assert code == 2 and "run 315257" in err and "inverted" in err
+    code, _, err = run(capsys, "json", "and", str(ok), str(ok), "-o", str(tmp_path / "no" / "out.json"))
+    assert code == 2 and "does not exist" in err
