@@ -525,9 +525,10 @@ class _FastLALR:
                 kind = m.lastgroup
                 pos = m.end()
                 if kind in valued:
-                    tok = _Tok(m.group(kind))
+                    start = m.start(kind)
+                    tok = _Tok(text[start:pos])
                     tok.type = kind
-                    tok.start_pos = m.start(kind)
+                    tok.start_pos = start
                     tok.end_pos = pos
                 else:
                     tok = kind  # placeholder: dropped by the reduction that consumes it
