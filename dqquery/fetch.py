@@ -154,8 +154,34 @@ def drop_empty_fillers(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _luminosity_number(value: Any) -> float | None:
+    """RR stores per-lumisection luminosity as numbers or numeric strings (brilcalc upload); else missing."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rr_oms_rows(per_ls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """RR's ``oms_lumisections`` (index i is lumisection i+1; gaps are ``{"err": ...}``) as OMS-style rows."""
+    rows = []
+    for index, entry in enumerate(per_ls):
+        if not isinstance(entry, dict) or "err" in entry:
+            continue  # no OMS data for this lumisection
+        rows.append({**entry, "lumisection_number": index + 1,
+                     "recorded_lumi_per_lumisection": _luminosity_number(entry.get("recorded")),
+                     "delivered_lumi_per_lumisection": _luminosity_number(entry.get("delivered"))})
+    return rows
+
+
 def _oms_ranges_from_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """OMS lumisection rows -> (bit ranges, luminosity block)."""
+    """OMS lumisection rows -> (bit ranges, luminosity block).
+
+    Luminosity changes every lumisection, so it is kept out of the ranges (they would all be one lumisection
+    long) and stored in the compact per-lumisection ``luminosity`` block of the snapshot instead.
+    """
     keep = set(OMS_LUMISECTION_BITS) | {"prescale_index", "prescale_name", "pileup"}
     ranges: list[dict[str, Any]] = []
     recorded: dict[int, Any] = {}
@@ -264,7 +290,8 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
         if kind == "rr":
             return rr.lumisection_ranges(run, name)
         if kind == "oms":
-            return rr.oms_lumisection_ranges(run, name)
+            # Per lumisection (not ranges): RR's ranges leave out the luminosity that `explain` needs.
+            return rr.oms_lumisections(run, name)
         return oms.lumisections(run)
 
     done, errors = run_concurrently(todo, work, workers=workers, desc="lumisections", progress=progress)
@@ -280,7 +307,9 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
     for run, name in sorted(targets):
         entry: dict[str, Any] = {"rr": drop_empty_fillers(state.lumisections[("rr", run, name)])}
         if oms is None:
-            entry["oms"] = _drop_empty(state.lumisections[("oms", run, name)])
+            entry["oms"], block = _oms_ranges_from_rows(_rr_oms_rows(state.lumisections[("oms", run, name)]))
+            if block is not None and any(v is not None for v in block["recorded"] + block["delivered"]):
+                entry["luminosity"] = block
         else:
             entry["oms"], block = _oms_ranges_from_rows(state.lumisections[("oms-api", run, "")])
             if block is not None:

@@ -242,7 +242,7 @@ def test_the_portal_is_never_answered_offline(serve, capsys, tmp_path):
 
 def test_interrupted_fetch_says_how_to_continue_and_the_rerun_uses_the_cache(serve, capsys, tmp_path, fast_retries):
     server = serve(run_registry(SNAP))
-    server.faults.fail_always(status=503, path="/lumisections/oms_lumisection_ranges")  # RR's flags still come
+    server.faults.fail_always(status=503, path="/lumisections/oms_lumisections")  # RR's flags still come
     cache, out_path = str(tmp_path / "cache.sqlite"), tmp_path / "x.json"
     code, _, err = cli(capsys, "fetch", QUERY, "--rr", server.url, "--cache", cache, "-o", str(out_path))
     assert code == 2 and not out_path.exists()
@@ -254,7 +254,7 @@ def test_interrupted_fetch_says_how_to_continue_and_the_rerun_uses_the_cache(ser
     assert cli(capsys, "fetch", QUERY, "--rr", server.url, "--cache", cache, "-o", str(out_path))[0] == 0
     again = list(server.log)[n_before:]
     assert again and all((r.path, r.body) not in completed for r in again)  # only what had failed was asked again
-    assert {r.path for r in again} == {"/lumisections/oms_lumisection_ranges"}
+    assert {r.path for r in again} == {"/lumisections/oms_lumisections"}
     code, out, _ = cli(capsys, "golden", QUERY, "--snapshot", str(out_path), "--dataset", "online")
     assert golden_output(out) == golden(QUERY, SNAP, "online")
 

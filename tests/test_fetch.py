@@ -46,6 +46,21 @@ def test_fetched_snapshot_gives_the_same_golden_json(serve, query, dataset):
     assert asked == {dataset}
 
 
+@pytest.mark.parametrize("dataset", ["online", OFFLINE])
+def test_fetched_snapshot_keeps_the_luminosity_explain_needs(serve, dataset):
+    from dqquery.explanation import explain
+
+    query = "dt-dt == GOOD and bpix_ready and tracker-strip == GOOD"
+    server = serve(run_registry(SNAP))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fetched = fetch_snapshot(query, dataset=dataset, rr=RunRegistryClient(server.url), workers=4)
+    here, there = explain(query, fetched, dataset), explain(query, SNAP, dataset)
+    assert there.total_recorded > 0
+    assert here.total_recorded == pytest.approx(there.total_recorded)
+    assert [c.inclusive_recorded for c in here.clauses] == pytest.approx([c.inclusive_recorded for c in there.clauses])
+
+
 def test_run_level_clauses_are_pushed_down(serve):
     server = serve(run_registry(SNAP))
     query = "energy > 6000 and fill_number >= 7003 and dt-dt == GOOD"
@@ -68,7 +83,7 @@ def test_no_run_level_clause_warns_and_fetches_everything(serve):
 def test_interrupted_fetch_resumes_without_repeating_completed_requests(serve):
     server = serve(run_registry(SNAP))
     client = RunRegistryClient(server.url, retry=RetryPolicy(attempts=2, backoff=0.001))
-    server.faults.add("status", path="/lumisections/oms_lumisection_ranges", status=503, times=4)  # 2 units x 2 attempts
+    server.faults.add("status", path="/lumisections/oms_lumisections", status=503, times=4)  # 2 units x 2 attempts
     query = "energy > 6000 and dt-dt == GOOD"
     with pytest.raises(FetchError) as info:
         fetch_snapshot(query, rr=client, workers=2)
