@@ -44,7 +44,7 @@ from . import ast as A
 from .lumiranges import GoldenJSON
 from .patterns import similar_to_regex
 from .query import as_node
-from .semantics import evaluate_predicate
+from .semantics import all_of, any_of, evaluate_predicate
 from .snapshot import ONLINE, DatasetRecord, LumisectionData, RunRecord, Snapshot
 
 __all__ = ["compile_plan", "dataset_matcher", "explain", "golden", "intersect_ranges", "similar_to_regex"]
@@ -193,33 +193,9 @@ def _compile_leaf(node: Any) -> Closure:
 def compile_node(node: Any) -> Closure:
     """A closure computing the Kleene truth of a checked tree (same tables as :func:`semantics.evaluate`)."""
     if isinstance(node, A.And):
-        parts = tuple(compile_node(o) for o in node.operands)
-
-        def conj(env: Env) -> Truth:
-            result: Truth = True
-            for part in parts:
-                v = part(env)
-                if v is False:
-                    return False
-                if v is None:
-                    result = None
-            return result
-
-        return conj
+        return all_of(tuple(compile_node(o) for o in node.operands))
     if isinstance(node, A.Or):
-        parts = tuple(compile_node(o) for o in node.operands)
-
-        def disj(env: Env) -> Truth:
-            result: Truth = False
-            for part in parts:
-                v = part(env)
-                if v is True:
-                    return True
-                if v is None:
-                    result = None
-            return result
-
-        return disj
+        return any_of(tuple(compile_node(o) for o in node.operands))
     if isinstance(node, A.Not):
         inner = compile_node(node.operand)
 

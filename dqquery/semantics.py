@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from . import ast as A
@@ -55,6 +55,38 @@ def kleene_or(values: list[Truth]) -> Truth:
 
 def kleene_not(value: Truth) -> Truth:
     return None if value is None else not value
+
+
+def all_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+    """A closure: the Kleene ``and`` of ``part(x)`` for every part, short-circuiting on False."""
+
+    def conj(x: Any) -> Truth:
+        result: Truth = True
+        for part in parts:
+            v = part(x)
+            if v is False:
+                return False
+            if v is None:
+                result = None
+        return result
+
+    return conj
+
+
+def any_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+    """A closure: the Kleene ``or`` of ``part(x)`` for every part, short-circuiting on True."""
+
+    def disj(x: Any) -> Truth:
+        result: Truth = False
+        for part in parts:
+            v = part(x)
+            if v is True:
+                return True
+            if v is None:
+                result = None
+        return result
+
+    return disj
 
 
 @functools.lru_cache(maxsize=4096)

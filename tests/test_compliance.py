@@ -24,6 +24,8 @@ INVALID = _load("invalid.yaml")
 
 
 def test_corpus_matches_schema() -> None:
+    # The acceptance sizes: at least 80 valid and 40 invalid queries, 60 with per-target expectations.
+    assert len(VALID) >= 80 and len(INVALID) >= 40
     schema = json.loads((HERE / "schema.json").read_text())
     document = {"valid": VALID, "invalid": INVALID}
     targets = HERE / "targets.yaml"

@@ -54,8 +54,11 @@ def split_queries(block: str) -> list[str]:
 
 @pytest.mark.parametrize("where,line,block", blocks("dq"), ids=lambda x: str(x)[:30])
 def test_query_examples_parse(where: str, line: int, block: str) -> None:
-    for q in split_queries(block):
-        dqquery.parse(q)
+    queries = split_queries(block)
+    assert queries, f"{where}:{line}: empty dq block"
+    for q in queries:
+        node = dqquery.parse(q)
+        assert dqquery.parse(dqquery.unparse(node)) == node
 
 
 ERROR_BLOCKS = [b for b in blocks("text") if b[2].startswith("error[")]

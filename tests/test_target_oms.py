@@ -86,7 +86,8 @@ def test_lumisection_mapping_and_renames():
     ],
 )
 def test_unsupported(query, resource):
-    unsupported(query, resource)
+    err = unsupported(query, resource)
+    assert err.category == "unsupported" and err.message
 
 
 def test_like_only_without_cased_letters_and_marked_inexact():

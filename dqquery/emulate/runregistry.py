@@ -48,6 +48,7 @@ from decimal import Decimal
 from typing import Any, Optional
 
 from ..patterns import like_regex
+from ..semantics import all_of, any_of
 
 Truth = Optional[bool]
 Row = Mapping[str, Any]
@@ -331,32 +332,8 @@ def _json_cast(v: Any) -> str | None:
 # ------------------------------------------------------------------------------------------------ where
 
 
-def _kleene_and(parts: list[Predicate]) -> Predicate:
-    def run(row: Row) -> Truth:
-        result: Truth = True
-        for p in parts:
-            v = p(row)
-            if v is False:
-                return False
-            if v is None:
-                result = None
-        return result
-
-    return run
 
 
-def _kleene_or(parts: list[Predicate]) -> Predicate:
-    def run(row: Row) -> Truth:
-        result: Truth = False
-        for p in parts:
-            v = p(row)
-            if v is True:
-                return True
-            if v is None:
-                result = None
-        return result
-
-    return run
 
 
 def _always(value: Truth) -> Predicate:
@@ -370,7 +347,7 @@ def _combine(kind: str, parts: list[Predicate | None]) -> Predicate | None:
         return _always(False) if kind == "or" else None
     if len(present) == 1:
         return present[0]
-    return _kleene_or(present) if kind == "or" else _kleene_and(present)
+    return any_of(present) if kind == "or" else all_of(present)
 
 
 def _comparison(operand: _Operand, sql_op: str, v: Any) -> Predicate:
