@@ -25,7 +25,8 @@ examples:
   dqquery check 'run_number in 315000..316000 and tracker-strip == GOOD'
   dqquery compile --to rr-raw 'class like "Collisions%" and energy in 6000..7000'
   dqquery compile --to dials:lumisection 'run_number >= 367100 and dataset ~ "ZeroBias"'
-  dqquery golden --snapshot demo "$(python -c 'import dqquery.demo as d; print(d.DEMO_QUERY_2018)')"
+  dqquery golden 'tracker-strip == GOOD and bpix_ready' --snapshot demo -o golden.json
+  dqquery explain @my-selection.dq --snapshot snapshot.json.gz --dataset '%Collisions2018%'
   dqquery demo
   dqquery json diff A.json B.json
 
