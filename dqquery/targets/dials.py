@@ -688,7 +688,12 @@ def _support(endpoint: str) -> dict[str, str]:
     return {
         "compare": "exact",
         "in_range": "exact" if has_range else f"no range or __in filter on dials:{endpoint}",
-        "in_set": "exact" if ("in" in lookups or has_regex) else "one value only (no __in or __regex filter)",
+        "in_set": (
+            "partial: exact for fields with __in, string fields with __regex and consecutive integers; other lists"
+            " are split per value by plan"
+            if ("in" in lookups or has_regex)
+            else "one value only (no __in or __regex filter)"
+        ),
         "like": "exact" if has_regex else no_regex,
         "regex": "exact" if has_regex else no_regex,
         "contains": "exact" if has_regex else no_regex,

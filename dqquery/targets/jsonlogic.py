@@ -54,12 +54,12 @@ from ..query import as_node, source_text
 TARGET = "jsonlogic"
 
 SUPPORT: dict[str, str] = {
-    "compare": "exact",  # date/time literals and integers beyond 2**53 are refused
-    "in_range": "exact",
-    "in_set": "exact",
-    "like": "exact",  # only patterns of %-wildcards around ASCII non-letter text; others are refused
+    "compare": "partial: exact for numbers, strings, booleans and statuses; date/time literals and integers beyond 2**53 are refused",
+    "in_range": "partial: exact for numbers; date/time ranges are refused",
+    "in_set": "partial: exact for numbers, strings, booleans and statuses; date/time values are refused",
+    "like": "partial: exact when % stands only at the ends (per-character case-insensitive tests), or around text without letters; other patterns are refused",
     "regex": "json-logic-js 1.2.3 has no regular-expression operator",
-    "contains": "exact",  # string needles only
+    "contains": "partial: exact with a quoted string; other values are refused",
     "is_null": "exact",
     "not": "exact",
     "and": "exact",
