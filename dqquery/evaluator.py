@@ -306,21 +306,18 @@ class Unit:
     static: dict[str, Any]
 
 
-def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Iterator[Unit]:
-    """Every (run, dataset) with lumisection data whose name matches the pattern, in run then name order.
+def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple[RunRecord, str, DatasetRecord | None, LumisectionData | None]]:
+    """``(run, name, dataset object, lumisection data)`` of every dataset whose name matches the pattern
+    (``None`` means ``online``), in run then name order.
 
-    Raises ``ValueError`` when no dataset of the snapshot matches (as RR's JSON portal does).
+    Raises :class:`UnknownDataset` when no dataset of the snapshot matches (as RR's JSON portal does).
     """
     matches = dataset_matcher(dataset)
     matched_any = False
     for run, name, ds, data in snapshot.iter_datasets():
-        if not matches(name):
-            continue
-        matched_any = True
-        if data is None:
-            continue
-        static = {p: _static_value(p, run, name, ds) for p in plan.static_paths}
-        yield Unit(run, name, ds, data, static)
+        if matches(name):
+            matched_any = True
+            yield run, name, ds, data
     if not matched_any:
         names = snapshot.dataset_names()
         shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
@@ -329,6 +326,15 @@ def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Itera
             f" (dataset names are matched with SQL SIMILAR TO: % any text, _ one character);"
             f" the snapshot has {shown or 'no datasets'}"
         )
+
+
+def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Iterator[Unit]:
+    """Every matching (run, dataset) that has lumisection data, with its run/dataset-level values read once."""
+    for run, name, ds, data in matching_datasets(snapshot, dataset):
+        if data is None:
+            continue
+        static = {p: _static_value(p, run, name, ds) for p in plan.static_paths}
+        yield Unit(run, name, ds, data, static)
 
 
 class UnknownDataset(ValueError):

@@ -241,18 +241,13 @@ def recorded_per_run(golden: GoldenJSON, snapshot: Snapshot, dataset: str | None
 
     Only lumisections with both RR and OMS data count (as in :func:`dqquery.golden`); with several matching
     datasets a lumisection counts once, with the luminosity of the first dataset (by name), as in
-    :func:`dqquery.explain`. Raises ``ValueError`` when no dataset matches (``None`` means ``online``).
+    :func:`dqquery.explain`. Raises :class:`~dqquery.evaluator.UnknownDataset` when no dataset matches.
     """
-    from .evaluator import dataset_matcher, intersect_ranges
+    from .evaluator import intersect_ranges, matching_datasets
     from .explanation import luminosity_number
 
-    matches = dataset_matcher(dataset)
     per_run: dict[int, dict[int, float]] = {}
-    matched = False
-    for run, name, _ds, data in snapshot.iter_datasets():
-        if not matches(name):
-            continue
-        matched = True
+    for run, _name, _ds, data in matching_datasets(snapshot, dataset):
         if data is None:
             continue
         lumi = per_run.setdefault(run.run_number, {})
@@ -261,8 +256,6 @@ def recorded_per_run(golden: GoldenJSON, snapshot: Snapshot, dataset: str | None
             for ls in range(start, end + 1):
                 if ls not in lumi:
                     lumi[ls] = luminosity_number(data.luminosity_value("recorded", ls, range_value))
-    if not matched:
-        raise ValueError(f"no dataset of the snapshot matches {dataset or 'online'!r}; it has {snapshot.dataset_names()}")
     out: dict[int, tuple[float, float, int]] = {}
     for run in sorted(set(per_run) | set(golden.runs)):
         lumi = per_run.get(run, {})

@@ -317,3 +317,20 @@ def test_agrees_with_rr_procedure_through_jsonlogic(snapshot: Snapshot, query: A
         (run, ls) for run, ls, _, evaluated in flat_rows(snapshot, name_ok) if js_truthy(apply_rule(rule, evaluated))
     )
     assert result == expected, f"rule: {rule}"
+
+
+def test_every_consumer_of_a_dataset_pattern_reports_no_match_the_same_way() -> None:
+    from dqquery.demo import load_demo
+    from dqquery.evaluator import UnknownDataset
+    from dqquery.explanation import explain
+    from dqquery.lumiranges import GoldenJSON
+    from dqquery.plots import recorded_per_run
+
+    snapshot = load_demo()
+    for call in (
+        lambda: golden("bpix_ready", snapshot, "/NoSuch/%"),
+        lambda: explain("bpix_ready", snapshot, "/NoSuch/%"),
+        lambda: recorded_per_run(GoldenJSON(), snapshot, "/NoSuch/%"),
+    ):
+        with pytest.raises(UnknownDataset, match="no dataset of the snapshot matches '/NoSuch/%'"):
+            call()

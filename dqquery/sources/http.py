@@ -462,18 +462,21 @@ def run_concurrently(keys: Iterable[K], work: Callable[[K], T], *, workers: int 
     errors: list[tuple[K, BaseException]] = []
     bar = Progress(len(keys), desc, progress)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dqquery-fetch")
+    def collect(future: Future[T]) -> None:
+        key = futures[future]
+        error = future.exception()
+        if error is None:
+            results[key] = future.result()
+        else:
+            errors.append((key, error))
+
     try:
         futures: dict[Future[T], K] = {pool.submit(work, key): key for key in keys}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION, timeout=0.5)
             for future in done:
-                key = futures[future]
-                error = future.exception()
-                if error is None:
-                    results[key] = future.result()
-                else:
-                    errors.append((key, error))
+                collect(future)
                 bar.update()
             if errors and stop_on_error:
                 for future in pending:
@@ -481,12 +484,7 @@ def run_concurrently(keys: Iterable[K], work: Callable[[K], T], *, workers: int 
                 done, _ = wait(pending)
                 for future in done:
                     if not future.cancelled():
-                        key = futures[future]
-                        error = future.exception()
-                        if error is None:
-                            results[key] = future.result()
-                        else:
-                            errors.append((key, error))
+                        collect(future)  # finished before it could be cancelled: keep its answer
                 break
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -36,6 +36,7 @@ from ..catalog import lookup as catalog_lookup
 from ..normal import conjuncts, to_nnf
 from ..query import as_node
 from ..semantics import literal
+from ..unparse import value_text
 from .dials import _Ctx, case_insensitive_class
 
 __all__ = [
@@ -121,13 +122,9 @@ class _Clause:
 
 
 def _value_text(ctx: _Ctx, v: Any, node: Any) -> str:
-    """A literal as OMS expects it."""
-    if isinstance(v, A.BoolValue):
-        return "true" if v.value else "false"
-    if isinstance(v, A.IntValue):
-        return str(v.value)
-    if isinstance(v, A.FloatValue):
-        return repr(v.value)
+    """A literal as OMS expects it (numbers and booleans spelled as in a query)."""
+    if isinstance(v, (A.BoolValue, A.IntValue, A.FloatValue)):
+        return value_text(v)
     if isinstance(v, (A.DateValue, A.DateTimeValue)):
         moment = literal(v)
         if moment.microsecond:

@@ -349,21 +349,12 @@ def _tables(ir: _IR) -> set[str]:
     return out
 
 
-def _conjuncts(ir: _IR) -> list[_IR]:
-    """The operands of a (nested) ``and``; anything else is one conjunct."""
-    if isinstance(ir, _Group) and ir.kind == "and":
+def _flatten(ir: _IR, kind: str) -> list[_IR]:
+    """The operands of a (nested) group of ``kind`` (``and`` or ``or``); anything else is one operand."""
+    if isinstance(ir, _Group) and ir.kind == kind:
         out: list[_IR] = []
         for item in ir.items:
-            out.extend(_conjuncts(item))
-        return out
-    return [ir]
-
-
-def _disjuncts(ir: _IR) -> list[_IR]:
-    if isinstance(ir, _Group) and ir.kind == "or":
-        out: list[_IR] = []
-        for item in ir.items:
-            out.extend(_disjuncts(item))
+            out.extend(_flatten(item, kind))
         return out
     return [ir]
 
@@ -606,13 +597,13 @@ def _raw_conjunction(items: list[_IR]) -> dict[str, Any]:
         if isinstance(item, _Cond):
             entries.append((item.key, {item.op: item.value}))
             continue
-        alternatives = _disjuncts(item)
+        alternatives = _flatten(item, "or")
         conds = [d for d in alternatives if isinstance(d, _Cond)]
         key = _shared_list_key(conds) if len(conds) == len(alternatives) else None
         if key is not None:
             entries.append((key, {"or": [{c.op: c.value} for c in conds]}))
         else:
-            entries.append(("or", [_raw_conjunction(_conjuncts(d)) for d in alternatives]))
+            entries.append(("or", [_raw_conjunction(_flatten(d, "and")) for d in alternatives]))
     merged: dict[str, Any] = {}
     for key, value in entries:
         if key not in merged:
@@ -629,7 +620,7 @@ def _raw(ir: _IR) -> dict[str, Any]:
     top-level ``and`` of one member per table (the backend's projection drops members without content for a
     table, instead of leaving an empty ``or`` that would select nothing)."""
     by_table: dict[str, list[_IR]] = {}
-    for item in _conjuncts(ir):
+    for item in _flatten(ir, "and"):
         (table,) = _tables(item)  # ``or``s are single-table (checked while compiling)
         by_table.setdefault(table, []).append(item)
     members = [_raw_conjunction(items) for items in by_table.values()]
@@ -684,8 +675,8 @@ def _user_value(comp: _Compiler, key: str, items: list[_IR]) -> Any:
         if isinstance(item, _Cond):
             parts.append({item.op: item.value})
         else:
-            parts.append({"or": [{c.op: c.value} for c in _disjuncts(item)]})  # type: ignore[union-attr]
-    conds = [c for item in items for c in (_disjuncts(item) if isinstance(item, _Group) else [item])]
+            parts.append({"or": [{c.op: c.value} for c in _flatten(item, "or")]})  # type: ignore[union-attr]
+    conds = [c for item in items for c in (_flatten(item, "or") if isinstance(item, _Group) else [item])]
     json_scalar = conds[0].storage == "jsonb" and any(isinstance(c.value, (bool, int, float)) for c in conds)  # type: ignore[union-attr]
     if len(parts) == 1 and "or" not in parts[0]:
         return parts[0]
@@ -706,8 +697,8 @@ def _user_value(comp: _Compiler, key: str, items: list[_IR]) -> Any:
 def _user(ir: _IR, comp: _Compiler) -> dict[str, Any]:
     """The client's user format: one flat dict of attribute names, AND-ed."""
     groups: dict[str, list[_IR]] = {}
-    for item in _conjuncts(ir):
-        alternatives = _disjuncts(item)
+    for item in _flatten(ir, "and"):
+        alternatives = _flatten(item, "or")
         if not all(isinstance(d, _Cond) for d in alternatives) or len({d.key for d in alternatives}) != 1:  # type: ignore[union-attr]
             flags = all(isinstance(d, _Cond) and d.table == "triplet" for d in alternatives)
             raise comp.unsupported(
@@ -721,7 +712,7 @@ def _user(ir: _IR, comp: _Compiler) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, items in groups.items():
         first = items[0]
-        if _disjuncts(first)[0].table == "triplet":  # type: ignore[union-attr]
+        if _flatten(first, "or")[0].table == "triplet":  # type: ignore[union-attr]
             for cond in items:
                 if not isinstance(cond, _Cond):  # pragma: no cover - or-groups of one flag key are deduplicated
                     raise comp.unsupported(cond.node, "the runregistry client can only ask for one status per flag", _RAW_HINT)
