@@ -156,11 +156,6 @@ VALUE_CLASSES: tuple[type[_Node], ...] = (
 )
 
 
-def python_value(v: Value) -> Any:
-    """The plain Python value of a literal (status words become their upper-case string)."""
-    return v.value
-
-
 # ---------------------------------------------------------------------------------------------- fields
 
 

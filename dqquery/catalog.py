@@ -240,11 +240,6 @@ def lookup(name: str) -> FieldInfo | None:
     return None
 
 
-def canonical_name(row: FieldInfo) -> str:
-    """The name the printer writes for a row: its short name when it has one, else its path."""
-    return row.name
-
-
 def suggest(name: str, n: int = 1) -> list[str]:
     """Closest known names to ``name`` (short names, aliases and qualified paths)."""
     pool = list(BY_NAME) + list(BY_PATH)

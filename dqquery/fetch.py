@@ -129,10 +129,6 @@ def backend_filters(query: Any, dataset: str | None) -> tuple[dict[str, Any], di
 # ---------------------------------------------------------------------------------------------- fetch
 
 
-def _drop_empty(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in ranges if any(k not in ("start", "end") for k in r)]
-
-
 _EMPTY_FILLER = {"status": "EMPTY", "comment": "", "cause": ""}
 
 

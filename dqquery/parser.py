@@ -130,16 +130,6 @@ def _end(x: Any) -> int:
     return span.end if span else 0
 
 
-class _Raw:
-    """A raw value on its way into the tree (kept with its token for error positions)."""
-
-    __slots__ = ("token", "value")
-
-    def __init__(self, value: Any, token: Token) -> None:
-        self.value = value
-        self.token = token
-
-
 _OP_ALIASES = {"=": "==", "<>": "!="}
 
 

@@ -6,14 +6,12 @@ A node built by hand in Python is checked too, so its fields are resolved like p
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from . import ast as A
 from .check import check
 from .errors import QueryError
 from .parser import parse_syntax
-
-QueryLike = Union[str, A.Compare, A.InRange, A.InSet, A.Like, A.Regex, A.Contains, A.IsNull, A.Not, A.And, A.Or]
 
 
 def parse(text: str) -> Any:

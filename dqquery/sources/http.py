@@ -105,8 +105,6 @@ class RetryPolicy:
         return rng.uniform(0.0, min(self.max_backoff, self.backoff * (2 ** (attempt - 1))))
 
 
-NO_RETRY = RetryPolicy(attempts=1)
-
 RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
     requests.ConnectionError,  # includes ConnectTimeout
     requests.Timeout,  # ReadTimeout

@@ -391,29 +391,6 @@ _LIKE_HINT = (
 )
 
 
-def like_shape(pattern: str) -> tuple[bool, str, bool] | None:
-    """``(leading %, literal text, trailing %)`` of a LIKE pattern made of %-wildcards around plain text;
-    ``None`` for ``_`` or an inner ``%``. Backslash escapes the next character."""
-    parts: list[tuple[str, str]] = []  # ("%", "") or ("t", char)
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            parts.append(("t", pattern[i + 1]))
-            i += 2
-            continue
-        if ch == "_":
-            return None
-        parts.append(("%", "") if ch == "%" else ("t", ch))
-        i += 1
-    kinds = "".join("%" if k == "%" else "t" for k, _ in parts)
-    core = kinds.strip("%")
-    if "%" in core:
-        return None
-    text = "".join(c for k, c in parts if k == "t")
-    return kinds.startswith("%"), text, kinds.endswith("%")
-
-
 def _caseless(text: str) -> bool:
     """Whether case-insensitive matching of ``text`` equals case-sensitive matching (ASCII non-letters only)."""
     return all(ord(c) < 128 and not c.isalpha() for c in text)

@@ -75,7 +75,6 @@ __all__ = [
     "RRFilter",
     "client_route",
     "compile_rr",
-    "describe",
     "to_rr",
 ]
 
@@ -786,31 +785,3 @@ EXAMPLES: tuple[tuple[str, Kind], ...] = (
     ('dataset like "/PromptReco/%" and global_state == "OPEN"', "datasets"),
     ("tracker-pixel == GOOD", "datasets"),
 )
-
-
-def _cell(query: str, kind: Kind, raw: bool) -> str:
-    try:
-        f = to_rr(query, kind=kind, raw=raw)
-    except QueryError as err:
-        return "unsupported: " + err.message.replace("|", "\\|")
-    text = "`" + json.dumps(f, separators=(", ", ": ")).replace("|", "\\|") + "`"
-    return text if f.exact else text + " (superset)"
-
-
-def describe() -> str:
-    """The mapping as a Markdown table, computed by compiling :data:`EXAMPLES` (never stale)."""
-    lines = [
-        "| query | kind | user format (`get_runs(filter=...)`) | backend format (`ignore_filter_transformation=True`) |",
-        "|---|---|---|---|",
-    ]
-    for query, kind in EXAMPLES:
-        lines.append(f"| `{query}` | {kind} | {_cell(query, kind, False)} | {_cell(query, kind, True)} |")
-    return "\n".join(lines) + "\n"
-
-
-def support_markdown() -> str:
-    """The support table (node kind x format) as Markdown."""
-    lines = ["| node | rr (user format) | rr-raw (backend format) |", "|---|---|---|"]
-    for kind in SUPPORT_RAW:
-        lines.append(f"| {kind} | {SUPPORT[kind]} | {SUPPORT_RAW[kind]} |")
-    return "\n".join(lines) + "\n"
