@@ -17,7 +17,7 @@ import importlib
 from typing import Any
 
 from .ast import node_from_json, node_to_json
-from .errors import QueryError
+from .errors import QueryError, QueryWarning
 from .query import as_node, parse
 from .unparse import unparse
 
@@ -47,6 +47,7 @@ _LAZY = {
 
 __all__ = [
     "QueryError",
+    "QueryWarning",
     "as_node",
     "node_from_json",
     "node_to_json",

@@ -17,8 +17,8 @@ Decisions:
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
+import re
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, StrictBool, StrictInt, TypeAdapter, field_validator
@@ -31,13 +31,19 @@ class Span(NamedTuple):
     end: int
 
 
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a ``model_dump()`` value."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 class _Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     # Spans are set by the parser from token offsets; they are not validated (hot path) and not compared.
     span: SkipValidation[Span | None] = Field(default=None, exclude=True, repr=False)
-
-    def _key(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
 
     def __eq__(self, other: object) -> bool:
         if type(self) is not type(other):
@@ -45,7 +51,8 @@ class _Node(BaseModel):
         return self.model_dump() == other.model_dump()  # type: ignore[union-attr]
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self._key()))
+        # Hash what __eq__ compares, so equal trees hash alike (0.0 and -0.0, 1 and 1.0 included).
+        return hash((type(self).__name__, _frozen(self.model_dump())))
 
     def __str__(self) -> str:
         from .unparse import unparse, value_text
@@ -72,10 +79,10 @@ class _Node(BaseModel):
 
 
 class IntValue(_Node):
-    """An integer literal."""
+    """An integer literal (64-bit: what every service stores)."""
 
     type: Literal["int"] = "int"
-    value: StrictInt
+    value: Annotated[StrictInt, Field(ge=-(2**63) + 1, le=2**63 - 1)]
 
 
 class FloatValue(_Node):
@@ -106,11 +113,23 @@ class BoolValue(_Node):
     value: StrictBool
 
 
+# What the grammar's NAME terminal accepts (a status word is written as a bare name).
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*(?:\.[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)*")
+NULL_PLACEHOLDER = "\x00null"  # the parser's mark for `x == null`, which the checker turns into an error
+
+
 class StatusValue(_Node):
     """A bare upper-case word: a Run Registry status constant such as ``GOOD``."""
 
     type: Literal["status"] = "status"
     value: str
+
+    @field_validator("value")
+    @classmethod
+    def _a_word(cls, v: str) -> str:
+        if v != NULL_PLACEHOLDER and not _WORD.fullmatch(v):
+            raise ValueError(f"a status constant is a bare word such as GOOD, not {v!r}")
+        return v
 
 
 class DateValue(_Node):
@@ -138,7 +157,10 @@ class DateTimeValue(_Node):
     def _utc(cls, v: _dt.datetime) -> _dt.datetime:
         if v.tzinfo is None:
             return v.replace(tzinfo=_dt.UTC)
-        return v.astimezone(_dt.UTC)
+        try:
+            return v.astimezone(_dt.UTC)
+        except OverflowError:
+            raise ValueError("the datetime is out of range once converted to UTC") from None
 
 
 Value = Annotated[
@@ -246,17 +268,37 @@ class Not(_Node):
 
 
 class And(_Node):
-    """Logical AND of two or more operands (Kleene)."""
+    """Logical AND of two or more operands (Kleene); nested Ands are flattened on construction."""
 
     kind: Literal["and"] = "and"
     operands: tuple[Node, ...] = Field(min_length=2)
 
+    @field_validator("operands")
+    @classmethod
+    def _flat(cls, v: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _flatten(v, And)
+
 
 class Or(_Node):
-    """Logical OR of two or more operands (Kleene)."""
+    """Logical OR of two or more operands (Kleene); nested Ors are flattened on construction."""
 
     kind: Literal["or"] = "or"
     operands: tuple[Node, ...] = Field(min_length=2)
+
+    @field_validator("operands")
+    @classmethod
+    def _flat(cls, v: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _flatten(v, Or)
+
+
+def _flatten(operands: tuple[Any, ...], kind: type[_Node]) -> tuple[Any, ...]:
+    """``a and (b and c)`` is ``a and b and c``: the form the parser builds and the printer round-trips."""
+    if not any(isinstance(o, kind) for o in operands):
+        return operands
+    flat: list[Any] = []
+    for o in operands:
+        flat.extend(o.operands if isinstance(o, kind) else (o,))  # type: ignore[attr-defined]
+    return tuple(flat)
 
 
 Node = Annotated[

@@ -243,12 +243,25 @@ def lookup(name: str) -> FieldInfo | None:
 def suggest(name: str, n: int = 1) -> list[str]:
     """Closest known names to ``name`` (short names, aliases and qualified paths)."""
     pool = list(BY_NAME) + list(BY_PATH)
+    if name.lower() != name and name.lower() in pool:  # RUN_NUMBER -> run_number
+        return [name.lower()]
     short_hits = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
     if short_hits:
         return short_hits
     # Try the last component of a qualified name (run.oms.enrgy -> energy).
     tail = name.rpartition(".")[2]
     return difflib.get_close_matches(tail, list(BY_NAME), n=n, cutoff=0.6)
+
+
+def near_listed(path: str) -> str | None:
+    """A listed qualified path very close to an unlisted one under the same prefix (``run.oms.enrgy`` ->
+    ``run.oms.energy``): probably a typo, since an unlisted name is accepted without question."""
+    prefix = next((p for p in OPEN_PREFIXES if path.startswith(p)), None)
+    if prefix is None:
+        return None
+    same = [p for p in BY_PATH if p.startswith(prefix)]
+    hits = difflib.get_close_matches(path, same, n=1, cutoff=0.9) or difflib.get_close_matches(path.lower(), same, n=1, cutoff=0.999)
+    return hits[0] if hits else None
 
 
 def fields_markdown() -> str:

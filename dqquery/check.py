@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from typing import Any
 
 from . import ast as A
-from .catalog import STATUSES, FieldInfo, lookup, suggest
-from .errors import QueryError
+from .catalog import STATUSES, FieldInfo, lookup, near_listed, suggest
+from .errors import QueryError, QueryWarning
 
 _NUMERIC = ("int", "float")
 _ORDERED = ("int", "float", "datetime", "any")
@@ -49,6 +50,13 @@ def resolve_field(ref: A.FieldRef) -> tuple[A.FieldRef, FieldInfo]:
         else:
             hint = (hint + " " if hint else "") + "see `dqquery fields` for the list of known fields"
         raise _err("unknown-field", f"unknown field '{ref.path}'", ref, hint)
+    if not row.listed:
+        near = near_listed(row.path)
+        if near is not None and near != row.path:
+            warnings.warn(
+                QueryWarning(f"'{row.path}' is not a known field (it will be taken as written); did you mean '{near}'?"),
+                stacklevel=4,
+            )
     if ref.name == row.name and ref.path == row.path:
         return ref, row
     return A.FieldRef(name=row.name, path=row.path, span=ref.span), row
@@ -87,7 +95,7 @@ def _status(value: Any, row: FieldInfo) -> A.StatusValue:
 
 
 def _null_guard(value: Any, field: A.FieldRef) -> None:
-    if isinstance(value, A.StatusValue) and value.value == "\x00null":
+    if isinstance(value, A.StatusValue) and value.value == A.NULL_PLACEHOLDER:
         raise _err("type-mismatch", "a comparison with null is never true", field, f"write `{field.name} is null` or `{field.name} is not null`")
 
 

@@ -25,6 +25,25 @@ def line_and_column(text: str, offset: int) -> tuple[int, int]:
     return line, offset - last_newline
 
 
+_SHOWN = 100  # longest query line shown; a longer one is cut around the caret with "..." marks
+
+
+def _window(line: str, column: int, width: int) -> tuple[str, int, int]:
+    """The part of ``line`` to show, and the caret's 0-based column and width in it."""
+    if len(line) <= _SHOWN:
+        return line, column, width
+    width = min(width, _SHOWN // 2)
+    start = max(0, min(column - _SHOWN // 3, len(line) - _SHOWN))
+    end = start + _SHOWN
+    shown = line[start:end]
+    if start > 0:
+        shown = "..." + shown
+        column += 3
+    if end < len(line):
+        shown += "..."
+    return shown, column - start, width
+
+
 class QueryError(ValueError):
     """A problem with a query, located in its text.
 
@@ -79,11 +98,14 @@ class QueryError(ValueError):
         out = [f"error[{self.category}]: {where}{self.message}"]
         if self.query and self.line:
             src_line = self.query.split("\n")[self.line - 1]
-            out.append(f"  | {src_line}")
             width = 1
             if self.end is not None and self.offset is not None and self.end > self.offset:
                 width = max(1, min(self.end - self.offset, len(src_line) - self.column + 1))
-            out.append("  | " + " " * (self.column - 1) + "^" * width)
+            shown, column, width = _window(src_line, self.column - 1, width)
+            out.append(f"  | {shown}")
+            # Tabs are copied into the caret line so that the caret stays under the column in a terminal.
+            pad = "".join(ch if ch == "\t" else " " for ch in shown[:column])
+            out.append("  | " + pad + "^" * width)
         if self.hint:
             out.append(f"hint: {self.hint}")
         return "\n".join(out)
@@ -96,6 +118,10 @@ class QueryError(ValueError):
             _rebuild,
             (self.category, self.message, self.query, self.offset, self.end, self.hint, self.target),
         )
+
+
+class QueryWarning(UserWarning):
+    """A query that is valid but probably not what was meant (a near-miss of a known field name)."""
 
 
 def _rebuild(category, message, query, offset, end, hint, target) -> QueryError:

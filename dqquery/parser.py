@@ -92,12 +92,20 @@ def build_parser(parser: str = "lalr", with_transformer: bool = True) -> Lark:
 
 # ------------------------------------------------------------------------------------------ strings
 
-_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "/": "/", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
+_SURROGATE_PAIR_RE = re.compile("([\ud800-\udbff])([\udc00-\udfff])")
+_LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def decode_string(token_text: str) -> str:
-    """The value of a quoted string token. Unknown escapes such as ``\\d`` are kept as written."""
+    """The value of a quoted string token.
+
+    Decision: only ``\\" \\' \\\\ \\n \\t \\uXXXX`` are escapes; any other backslash pair (``\\d``, ``\\b``,
+    ``\\%``) is kept as written, so a regular expression's ``\\b`` stays a word boundary and LIKE's ``\\%``
+    stays an escaped percent. JSON-style surrogate pairs (``\\ud83d\\ude00``) combine into one character;
+    a lone surrogate is left in the text for :func:`checked_string` to reject.
+    """
     body = token_text[1:-1]
 
     def repl(m: re.Match[str]) -> str:
@@ -106,7 +114,28 @@ def decode_string(token_text: str) -> str:
             return chr(int(esc[1:], 16))
         return _ESCAPES.get(esc, "\\" + esc)
 
-    return _ESCAPE_RE.sub(repl, body)
+    value = _ESCAPE_RE.sub(repl, body)
+    if _LONE_SURROGATE_RE.search(value):
+        value = _SURROGATE_PAIR_RE.sub(lambda m: (m.group(1) + m.group(2)).encode("utf-16", "surrogatepass").decode("utf-16"), value)
+    return value
+
+
+def checked_string(tok: Token) -> str:
+    """:func:`decode_string`, refusing text that is not valid Unicode (a lone surrogate)."""
+    value = decode_string(str(tok))
+    if _LONE_SURROGATE_RE.search(value):
+        raise QueryError(
+            "syntax",
+            "the string contains a lone surrogate (half of a \\uXXXX pair), which is not a character",
+            offset=tok.start_pos,
+            end=tok.end_pos,
+            hint="write the character itself, or both halves of the pair: \"\\ud83d\\ude00\"",
+        )
+    return value
+
+
+# Integers must fit the 64-bit columns of the services (and Python's int() refuses very long digit strings).
+MAX_INT = 2**63 - 1
 
 
 # ------------------------------------------------------------------------------------------ transformer
@@ -133,13 +162,20 @@ def _end(x: Any) -> int:
 _OP_ALIASES = {"=": "==", "<>": "!="}
 
 
+def _shorten(text: str, width: int = 24) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 @v_args(inline=True)
 class _ToAst(Transformer):
     """Builds :mod:`dqquery.ast` nodes straight from the LALR parser's reductions."""
 
     # values ---------------------------------------------------------------------------------------
     def int(self, tok: Token) -> A.IntValue:
-        return A.IntValue(value=int(tok), span=A.Span(tok.start_pos, tok.end_pos))
+        value = int(tok) if len(tok.lstrip("-").lstrip("0")) <= 19 else MAX_INT + 1
+        if abs(value) > MAX_INT:
+            raise QueryError("syntax", f"integer {_shorten(str(tok))} is too large", offset=tok.start_pos, end=tok.end_pos, hint="integers must fit in 64 bits")
+        return A.IntValue(value=value, span=A.Span(tok.start_pos, tok.end_pos))
 
     def float(self, tok: Token) -> A.FloatValue:
         value = float(tok)
@@ -148,7 +184,7 @@ class _ToAst(Transformer):
         return A.FloatValue(value=value, span=_span(tok, tok))
 
     def string(self, tok: Token) -> A.StringValue:
-        return A.StringValue(value=decode_string(str(tok)), span=_span(tok, tok))
+        return A.StringValue(value=checked_string(tok), span=_span(tok, tok))
 
     def true(self, tok: Token) -> A.BoolValue:
         return A.BoolValue(value=True, span=_span(tok, tok))
@@ -158,7 +194,7 @@ class _ToAst(Transformer):
 
     def null(self, *toks: Token) -> A.StatusValue:
         # Placeholder the checker turns into a helpful error ("use `is null`").
-        return A.StatusValue(value="\x00null")
+        return A.StatusValue(value=A.NULL_PLACEHOLDER)
 
     def word(self, tok: Token) -> A.StatusValue:
         return A.StatusValue(value=str(tok), span=A.Span(tok.start_pos, tok.end_pos))
@@ -176,6 +212,9 @@ class _ToAst(Transformer):
         text = str(tok)
         try:
             value = _dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+            value = value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value.astimezone(_dt.UTC)
+        except OverflowError:
+            raise QueryError("syntax", f"{tok} is out of range once converted to UTC", offset=tok.start_pos, end=tok.end_pos) from None
         except ValueError:
             raise QueryError(
                 "syntax",
@@ -226,14 +265,14 @@ class _ToAst(Transformer):
 
     def like(self, name: Token, tok: Token, negated: bool = False) -> A.Like:
         field = self._field(name)
-        return A.Like(field=field, pattern=decode_string(str(tok)), negated=negated, span=_span(field, tok))
+        return A.Like(field=field, pattern=checked_string(tok), negated=negated, span=_span(field, tok))
 
     def not_like(self, name: Token, tok: Token) -> A.Like:
         return self.like(name, tok, True)
 
     def regex(self, name: Token, tok: Token, negated: bool = False) -> A.Regex:
         field = self._field(name)
-        return A.Regex(field=field, pattern=decode_string(str(tok)), negated=negated, span=_span(field, tok))
+        return A.Regex(field=field, pattern=checked_string(tok), negated=negated, span=_span(field, tok))
 
     def not_regex(self, name: Token, tok: Token) -> A.Regex:
         return self.regex(name, tok, True)
@@ -301,6 +340,8 @@ def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str])
     if tok_value in KEYWORDS and "NAME" in expected:
         return f"'{tok_value}' is a reserved word and cannot be a field name"
     if expected and expected <= {"RPAR", "_AND", "_OR", "$END"} | {"RSQB", "COMMA"}:
+        if "RSQB" in expected:
+            return "a list is not closed: separate its values with ',' and end it with ']'"
         if "RPAR" in expected:
             return "a ')' is missing, or 'and'/'or' is needed between two conditions"
         return "join conditions with 'and' or 'or'"
@@ -464,9 +505,17 @@ class _FastLALR:
         if plain and kind == "call":
             return lambda children: func(*[children[i] for i in positions])  # type: ignore[misc]
 
+        # A left-recursive helper (the items of a list) extends its own list in place: the list object
+        # belongs to the parse stack alone, and copying it at every item would make long lists quadratic.
+        grow_first = kind == "splice" and bool(include) and include[0][1]
+
         def reduce(children: list[Any]) -> Any:
-            kept: list[Any] = []
-            for i, expand in include:
+            if grow_first:
+                kept: list[Any] = children[include[0][0]]
+                rest = include[1:]
+            else:
+                kept, rest = [], include
+            for i, expand in rest:
                 if expand:
                     kept.extend(children[i])
                 else:

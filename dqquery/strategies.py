@@ -69,7 +69,7 @@ def _ref(row: FieldInfo) -> A.FieldRef:
 # ------------------------------------------------------------------------------------------ values
 
 def ints() -> st.SearchStrategy[A.IntValue]:
-    return st.builds(A.IntValue, value=st.one_of(st.integers(-10, 400_000), st.integers()))
+    return st.builds(A.IntValue, value=st.one_of(st.integers(-10, 400_000), st.integers(-(2**63) + 1, 2**63 - 1)))
 
 
 def floats() -> st.SearchStrategy[A.FloatValue]:
@@ -81,7 +81,9 @@ def numbers() -> st.SearchStrategy[Any]:
 
 
 def strings() -> st.SearchStrategy[A.StringValue]:
-    return st.builds(A.StringValue, value=st.one_of(st.sampled_from(_SAMPLE_STRINGS), st.text(max_size=12)))
+    # Backslashes next to escape letters and at the end exercise the printer's quoting.
+    tricky = st.lists(st.sampled_from(["\\", "b", "d", "u", "0041", "n", "t", '"', "'", "\t", "\r", "%"]), max_size=6).map("".join)
+    return st.builds(A.StringValue, value=st.one_of(st.sampled_from(_SAMPLE_STRINGS), st.text(max_size=12), tricky))
 
 
 def statuses(include_empty: bool = False) -> st.SearchStrategy[A.StatusValue]:

@@ -3,7 +3,8 @@
 Decisions (the canonical form):
 * Minimal parentheses: ``or`` inside ``and`` and any ``and``/``or`` under ``not`` are parenthesised,
   nothing else. Single spaces around operators and keywords; ``, `` in lists; ``..`` without spaces.
-* Strings in double quotes with JSON escapes; floats as Python ``repr`` (shortest exact form);
+* Strings in double quotes; ``"``, ``\\``, newline and tab escaped as ``\\" \\\\ \\n \\t``, other control
+  characters as ``\\uXXXX`` (the only escapes the parser decodes); floats as Python ``repr`` (shortest exact form);
   datetimes in UTC with ``Z``; status words upper-case; fields by their canonical short name.
 * ``x == true`` is written as the bare field ``x``.
 Invariants (tested): ``parse(unparse(n)) == n`` and ``unparse(parse(unparse(n))) == unparse(n)``.
@@ -11,10 +12,35 @@ Invariants (tested): ``parse(unparse(n)) == n`` and ``unparse(parse(unparse(n)))
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from . import ast as A
+
+
+_QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
+_DECODED_AFTER_BACKSLASH = ('"', "'", "\\", "n", "t", "u")
+
+
+def quote(text: str) -> str:
+    """``text`` as a double-quoted query string that the parser decodes back to ``text``."""
+    out = ['"']
+    for i, ch in enumerate(text):
+        after = text[i + 1 : i + 2]
+        if ch == "\\" and after and after not in _DECODED_AFTER_BACKSLASH and _escaped(after) == after:
+            out.append(ch)  # a pair the parser keeps as written: "\\d+" prints as typed
+        else:
+            out.append(_escaped(ch))
+    out.append('"')
+    return "".join(out)
+
+
+def _escaped(ch: str) -> str:
+    escaped = _QUOTE_ESCAPES.get(ch)
+    if escaped is not None:
+        return escaped
+    if ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029":
+        return f"\\u{ord(ch):04x}"
+    return ch
 
 
 def value_text(v: Any) -> str:
@@ -26,7 +52,7 @@ def value_text(v: Any) -> str:
     if isinstance(v, A.FloatValue):
         return repr(v.value)
     if isinstance(v, A.StringValue):
-        return json.dumps(v.value, ensure_ascii=False)
+        return quote(v.value)
     if isinstance(v, A.StatusValue):
         return v.value
     if isinstance(v, A.DateValue):
@@ -48,9 +74,9 @@ def _predicate(n: Any) -> str:
     if isinstance(n, A.InSet):
         return f"{f} {neg}in [" + ", ".join(value_text(v) for v in n.values) + "]"
     if isinstance(n, A.Like):
-        return f"{f} {neg}like {json.dumps(n.pattern, ensure_ascii=False)}"
+        return f"{f} {neg}like {quote(n.pattern)}"
     if isinstance(n, A.Regex):
-        return f"{f} {'!~' if n.negated else '~'} {json.dumps(n.pattern, ensure_ascii=False)}"
+        return f"{f} {'!~' if n.negated else '~'} {quote(n.pattern)}"
     if isinstance(n, A.Contains):
         return f"{f} contains {value_text(n.value)}"
     if isinstance(n, A.IsNull):
