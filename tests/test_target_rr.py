@@ -269,7 +269,8 @@ FLAGS = ("dt-dt", "tracker-strip", "csc-csc")
 STATUS_WORDS = ("GOOD", "BAD", "STANDBY", "EXCLUDED", "NOTSET")  # in a query, `x == EMPTY` means `x is null`
 DATA_STATUSES = STATUS_WORDS + ("EMPTY", "NO VALUE FOUND")
 # GOOD and BAD drawn more often, so that one lumisection rarely satisfies every clause by chance.
-# None: a triplet without a status (the row has no value; RR counts it under no status).
+# None: a triplet without a status (the row has no value; RR counts it under no status). EMPTY: no triplet
+# for the flag in that lumisection (RR counts it under EMPTY; the value is missing too).
 LS_STATUSES = st.sampled_from(("GOOD", "BAD") * 3 + DATA_STATUSES + (None,))
 COMPONENTS = ("PIXEL", "DT", "TRACKER")
 
@@ -389,7 +390,12 @@ def lumisection_rows(run: dict, extra: dict | None = None) -> list[dict]:
     row.update({f"run.rr.{k}": v for k, v in run["rr_attributes"].items()})
     row.update(extra or {})
     n_ls, ls = run["_ls"]
-    return [{**row, **{f"lumisection.rr.{flag}": statuses[i] for flag, statuses in ls.items() if statuses[i] is not None}} for i in range(n_ls)]
+    # EMPTY is how RR reports a lumisection without a triplet for the flag: in dqquery that value is missing,
+    # as it is for a triplet without a status (None).
+    return [
+        {**row, **{f"lumisection.rr.{flag}": statuses[i] for flag, statuses in ls.items() if statuses[i] not in (None, "EMPTY")}}
+        for i in range(n_ls)
+    ]
 
 
 def expected_runs(node: Any, runs: list[dict]) -> set[int]:
@@ -411,6 +417,29 @@ def compile_or_skip(query: str, **kwargs: Any) -> RRFilter:
 
 
 PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+
+
+def _run_with_statuses(statuses: list[str | None]) -> dict:
+    return {
+        "run_number": 1,
+        "oms_attributes": {},
+        "rr_attributes": {},
+        "deleted": False,
+        "DatasetTripletCache": {"triplet_summary": triplet_summary({"dt-dt": statuses})},
+        "_ls": (len(statuses), {"dt-dt": statuses}),
+    }
+
+
+@pytest.mark.parametrize("query", ["dt-dt != GOOD", "dt-dt not in [GOOD, BAD]", "not dt-dt == GOOD"])
+def test_negated_status_never_selects_a_run_for_its_missing_lumisections(query: str) -> None:
+    """A lumisection without a dt-dt triplet (RR's EMPTY counter) has no status: `!=` must not select it."""
+    missing_only = [_run_with_statuses(["GOOD", "GOOD", "EMPTY"])]
+    out = to_rr(query, raw=True)
+    assert out.exact
+    assert expected_runs(parse(query), missing_only) == set()
+    assert {r["run_number"] for r in select_runs(dict(out), missing_only)} == set()
+    with_bad = [_run_with_statuses(["GOOD", "STANDBY", "EMPTY"])]
+    assert {r["run_number"] for r in select_runs(dict(out), with_bad)} == expected_runs(parse(query), with_bad) == {1}
 
 
 @PROPERTY

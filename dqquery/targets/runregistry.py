@@ -148,8 +148,9 @@ RUN_PASSTHROUGH_PREFIXES: tuple[str, ...] = ("rr_attributes", "oms_attributes", 
 CLIENT_STATUSES: tuple[str, ...] = ("GOOD", "BAD", "STANDBY", "EXCLUDED", "NOTSET", "EMPTY")
 """The only statuses the client accepts for a flag (it upper-cases the value and raises otherwise)."""
 
-DATA_STATUSES: tuple[str, ...] = STATUSES + ("NO VALUE FOUND",)
-"""Every status a lumisection can carry in RR's data (what ``!=`` must count)."""
+DATA_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s != "EMPTY") + ("NO VALUE FOUND",)
+"""Every status a lumisection can carry in RR's data (what ``!=`` must count). ``EMPTY`` counts lumisections
+without a triplet for the flag: missing data, which ``!=`` never selects (as the evaluator does)."""
 
 
 def client_route(kind: Kind, key: str) -> str | None:
