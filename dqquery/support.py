@@ -266,7 +266,7 @@ TRAPS: dict[str, str] = {
 * A top-level `or` mixing run attributes and flags is split by the backend, which then ANDs the parts:
   refused. Several tables are combined as a top-level `and` with one member per table.
 * Numeric membership uses the `key::float` cast inside `or` lists; `flag != S` counts every other status,
-  `NO VALUE FOUND` included.
+  `NO VALUE FOUND` included, but not `EMPTY` (lumisections without the flag: missing data, never selected).
 """,
     "dials": """\
 * Undeclared parameters (`run_number__gt`, `entries__lte`, ...) are **silently ignored** and the server
