@@ -129,27 +129,6 @@ def backend_filters(query: Any, dataset: str | None) -> tuple[dict[str, Any], di
 # ---------------------------------------------------------------------------------------------- fetch
 
 
-_EMPTY_FILLER = {"status": "EMPTY", "comment": "", "cause": ""}
-
-
-def drop_empty_fillers(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """RR ranges as the JSON portal sees them: without the API's ``EMPTY`` fillers.
-
-    Decision: RR's lumisection API fills a flag that has no status in a lumisection (and every flag of a gap
-    lumisection) with ``{"status": "EMPTY", "comment": "", "cause": ""}``, while the portal evaluates rows in
-    which such a flag is simply absent, and gap lumisections do not exist. ``EMPTY`` is never a status a
-    person sets (RR accepts GOOD, BAD, STANDBY, EXCLUDED, NOTSET), so dropping the fillers loses nothing and
-    makes the local golden JSON equal RR's: the flag is missing (``x is null``), and a range left with no
-    flag at all has no RR data.
-    """
-    out: list[dict[str, Any]] = []
-    for r in ranges:
-        kept = {k: v for k, v in r.items() if k in ("start", "end") or v != _EMPTY_FILLER}
-        if len(kept) > 2:
-            out.append(kept)
-    return out
-
-
 def _luminosity_number(value: Any) -> float | None:
     """RR stores per-lumisection luminosity as numbers or numeric strings (brilcalc upload); else missing."""
     if isinstance(value, bool) or value is None:
@@ -301,7 +280,8 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
 
     lumisections: dict[int, dict[str, Any]] = {}
     for run, name in sorted(targets):
-        entry: dict[str, Any] = {"rr": drop_empty_fillers(state.lumisections[("rr", run, name)])}
+        # RR's EMPTY fillers are dropped by the Snapshot itself (snapshot.without_empty).
+        entry: dict[str, Any] = {"rr": state.lumisections[("rr", run, name)]}
         if oms is None:
             entry["oms"], block = _oms_ranges_from_rows(_rr_oms_rows(state.lumisections[("oms", run, name)]))
             if block is not None and any(v is not None for v in block["recorded"] + block["delivered"]):

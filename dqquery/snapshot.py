@@ -39,7 +39,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, field_validator, model_validator
 
 from .files import atomic_write_text, read_maybe_gzip
 
@@ -60,11 +60,33 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_empty_triplet(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("status") == "EMPTY"
+
+
+def without_empty(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """RR ranges without ``EMPTY`` triplets, and without the ranges left with no flag at all.
+
+    Decision: ``EMPTY`` is how RR's lumisection API fills a flag that has no status in a lumisection (and every
+    flag of a gap lumisection); nobody sets it (RR accepts GOOD, BAD, STANDBY, EXCLUDED, NOTSET), and RR's JSON
+    portal evaluates rows in which such a flag is simply absent. A snapshot therefore never holds it: the
+    flag is missing (``x is null``), as ``x == EMPTY`` says, and a range with no flag left has no RR data.
+    """
+    if not any(_is_empty_triplet(v) for r in ranges for v in r.values()):
+        return ranges
+    out: list[dict[str, Any]] = []
+    for r in ranges:
+        kept = {k: v for k, v in r.items() if k in _RANGE_KEYS or not _is_empty_triplet(v)}
+        if len(kept) > len(_RANGE_KEYS):
+            out.append(kept)
+    return out
+
+
 class RunRecord(BaseModel):
     """One run object as ``runs_filtered_ordered`` returns it (unknown keys are kept)."""
 
     model_config = ConfigDict(extra="allow")
-    run_number: int = Field(ge=1)
+    run_number: StrictInt = Field(ge=1)
     oms_attributes: dict[str, Any] = Field(default_factory=dict)
     rr_attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -78,7 +100,7 @@ class DatasetRecord(BaseModel):
     """One dataset object as ``datasets_filtered_ordered`` returns it (unknown keys are kept)."""
 
     model_config = ConfigDict(extra="allow")
-    run_number: int = Field(ge=1)
+    run_number: StrictInt = Field(ge=1)
     name: str
     dataset_attributes: dict[str, Any] = Field(default_factory=dict)
 
@@ -95,6 +117,11 @@ class LumisectionData(BaseModel):
     rr: list[dict[str, Any]] = Field(default_factory=list)
     oms: list[dict[str, Any]] = Field(default_factory=list)
     luminosity: dict[str, Any] | None = None
+
+    @field_validator("rr")
+    @classmethod
+    def _without_empty(cls, ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return without_empty(ranges)
 
     def luminosity_value(self, key: str, ls: int, range_value: Any = None) -> Any:
         """The ``recorded``/``delivered`` value of one lumisection: the block's when it covers ``ls`` for that

@@ -180,8 +180,10 @@ class HttpClient:
 
         ``scope``: non-secret header values that select the data (DIALS' ``Workspace``); part of the cache key.
         """
-        request: dict[str, Any] = {"method": method, "path": "/" + path.lstrip("/"), "params": _param_list(params),
-                                   "body": json_body}
+        # The server is part of the key: answers of a test server or a development instance are never
+        # served for production (or another URL).
+        request: dict[str, Any] = {"server": self.base_url, "method": method, "path": "/" + path.lstrip("/"),
+                                   "params": _param_list(params), "body": json_body}
         if scope:
             request["scope"] = dict(scope)
         key = canonical(request)

@@ -119,9 +119,21 @@ class RunRegistryClient:
         if state.kind != kind or state.request != request:
             raise ValueError("resume_from belongs to a different query")
 
+        # Decision: a listing is cached whole, never page by page. Pages cached at different times (a partial
+        # earlier fetch, or entries expiring one by one) would mix two states of RR: rows shift between
+        # pages, and a run would come twice while another is missing. Within one process, resume_from
+        # keeps the pages already fetched.
+        cache = self.http.cache
+        listing_key = json.dumps({"server": self.http.base_url, "method": "POST", "path": f"/{path}", "params": [],
+                                  "body": json.loads(request), "pages": "all"}, sort_keys=True)
+        if cache is not None and resume_from is None:
+            hit, cached = cache.lookup(self.http.service, f"{path}#all-pages", listing_key)
+            if hit:
+                return list(cached)
+
         def fetch(page: int) -> list[dict[str, Any]]:
             answer = self._post(path, {"page": page, "filter": backend_filter, "page_size": size,
-                                       "sortings": [list(s) for s in sortings]})
+                                       "sortings": [list(s) for s in sortings]}, cacheable=False)
             if page == 0 or state.pages_total is None:
                 state.pages_total, state.count = int(answer["pages"]), int(answer["count"])
             return list(answer[kind])
@@ -142,12 +154,15 @@ class RunRegistryClient:
             missing = ", ".join(str(p) for p, _ in errors)
             raise FetchError(f"Run Registry {kind} query: page(s) {missing} of {state.pages_total} failed: {errors[0][1]}",
                              partial=rows, resume=state, errors=errors) from errors[0][1]
-        if state.count is not None and len(rows) != state.count:
+        keys = [(row.get("run_number"), row.get("name")) for row in rows]
+        if (state.count is not None and len(rows) != state.count) or len(set(keys)) != len(keys):
             raise FetchError(
-                f"Run Registry {kind} query returned {len(rows)} rows but announced {state.count} "
-                "(the data changed while paging?); retry the query",
+                f"Run Registry {kind} query returned {len(rows)} rows ({len(set(keys))} distinct) but announced "
+                f"{state.count} (the data changed while paging?); retry the query",
                 partial=rows, resume=None,
             )
+        if cache is not None:
+            cache.put(self.http.service, f"{path}#all-pages", listing_key, rows)
         return rows
 
     def dataset_names(self, run_number: int) -> list[str]:
