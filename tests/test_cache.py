@@ -122,3 +122,37 @@ def test_a_fetch_killed_mid_way_keeps_every_completed_answer(serve, tmp_path):
     for run in RUNS:
         assert client.lumisection_ranges(run) == server.app._rr_ranges(run, "online")
     assert len(server.log) == len(RUNS) - kept
+
+
+def _small(n: int, first_run: int = 315000) -> object:
+    return sample_snapshot(n, first_run=first_run, ls_per_run=3, datasets=("online",), luminosity=False)
+
+
+def test_answers_of_one_server_are_never_served_for_another(serve, tmp_path):
+    """The server URL is part of the cache key: a test or development instance never answers for another."""
+    a = serve(run_registry(_small(3, 315000)))
+    b = serve(run_registry(_small(3, 316000)))
+    cache = Cache(tmp_path / "c.sqlite")
+    from_a = RunRegistryClient(a.url, cache=cache).runs()
+    from_b = RunRegistryClient(b.url, cache=cache).runs()
+    assert {r["run_number"] for r in from_a} == {315000, 315001, 315002}
+    assert {r["run_number"] for r in from_b} == {316000, 316001, 316002}
+    assert len(b.log) == 1
+    assert RunRegistryClient(a.url, cache=cache).runs() == from_a and len(a.log) == 1  # and each is reused
+
+
+def test_a_listing_is_never_stitched_from_two_states_of_run_registry(serve, tmp_path, no_sleep):
+    """Page 0 fetched, page 1 failed; then RR gains a run. The next fetch must not reuse the old page 0 (rows
+    shift between pages: a run would come twice and another would be lost)."""
+    cache = Cache(tmp_path / "c.sqlite")
+    before = serve(run_registry(_small(6)))
+    before.faults.fail_nth(2, path="runs_filtered_ordered")  # a page after page 0 fails (no retry)
+    client = RunRegistryClient(before.url, cache=cache, page_size=2, retry=RetryPolicy(attempts=1), sleep=no_sleep)
+    with pytest.raises(Exception, match="page"):
+        client.runs(sortings=[["run_number", "DESC"]])
+    port = before.port
+    before.stop()
+    after = serve(run_registry(_small(7), port=port))
+    rows = RunRegistryClient(after.url, cache=cache, page_size=2, sleep=no_sleep).runs(sortings=[["run_number", "DESC"]])
+    numbers = [r["run_number"] for r in rows]
+    assert numbers == sorted(range(315000, 315007), reverse=True)
