@@ -56,6 +56,17 @@ def _check_output(path: str | None) -> None:
         raise UserError(f"cannot write {path}: the folder {Path(path).resolve().parent} does not exist")
 
 
+def _check_plotting(path: str | None) -> None:
+    """Fail before any work when a plot is asked for but cannot be drawn."""
+    if not path:
+        return
+    _check_output(path)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError('--plot needs matplotlib: pip install "dqquery[plot]"') from None
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=False, default=str))
 
@@ -96,7 +107,7 @@ def _compile(target: str, node: Any) -> Any:
         from .targets.runregistry import to_rr
 
         kind = "datasets" if name.startswith("rr-datasets") else "runs"
-        return dict(to_rr(node, kind=kind, raw=name.endswith("-raw")))
+        return to_rr(node, kind=kind, raw=name.endswith("-raw"))
     if name == "dials":
         from .targets.dials import to_dials
 
@@ -138,8 +149,32 @@ def cmd_compile(args: argparse.Namespace) -> int:
         raise UserError("say which target with --to (rr, rr-raw, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE], jsonlogic)")
     text = _read_query(args.query)
     parse(text)  # syntax and check errors first, located in the text
-    _print_json(_compile(args.to, text))  # compilers get the text so their errors point into it too
+    compiled = _compile(args.to, text)  # compilers get the text so their errors point into it too
+    notes = _fidelity_notes(args.to, text, compiled)
+    _print_json(dict(compiled) if isinstance(compiled, dict) else compiled)
+    for line in notes:
+        print(line, file=sys.stderr)
+    if args.exact and any(line.startswith("note: superset") for line in notes):
+        raise UserError(f"the {args.to} filter is a superset of the query (see the notes above) and --exact was given; "
+                        f"use `dqquery plan --to {args.to.partition(':')[0]} ...` for the requests plus a local residual")
     return 0
+
+
+def _fidelity_notes(target: str, text: str, compiled: Any) -> list[str]:
+    """What a user must know about a compiled filter that is not exact (printed on stderr, never dropped)."""
+    lines: list[str] = []
+    if hasattr(compiled, "exact"):  # Run Registry
+        if not compiled.exact and not compiled.notes:
+            lines.append("note: superset: Run Registry selects runs with at least one lumisection matching each clause; "
+                         "filter the lumisections locally (dqquery golden, or dqquery.plan)")
+        lines += [f"note: {n}" for n in compiled.notes]
+        lines += [f"warning: {w}" for w in compiled.warnings]
+    elif target.partition(":")[0] == "oms":
+        from .targets.oms import oms_exact
+
+        if not oms_exact(text, resource=target.partition(":")[2] or "runs"):
+            lines.append("note: superset: OMS's LIKE semantics are assumed (case, escapes); re-check the rows locally (dqquery.plan)")
+    return lines
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -205,6 +240,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
     node = parse(text)
     _check_output(args.output)
     dataset = _default_dataset(args.snapshot or "", args.dataset)
+    snapshot = None
     if args.remote:
         from .fetch import remote_golden
 
@@ -229,27 +265,39 @@ def cmd_golden(args: argparse.Namespace) -> int:
         diff = result.diff(other)
         print(("identical to " + args.compare) if diff.identical else ("differs from " + args.compare + "\n" + diff.summary()), file=sys.stderr)
         status = 0 if diff.identical else 1
+    summary = f"{result.n_runs} runs, {result.n_lumisections} lumisections"
+    if snapshot is not None:
+        from .explanation import recorded_in
+
+        recorded = recorded_in(result, snapshot, dataset)
+        if recorded is not None:
+            summary += f", recorded luminosity {recorded:.6g}"
     if args.output:
         result.write(args.output)
-        print(f"wrote {args.output}: {result.n_runs} runs, {result.n_lumisections} lumisections", file=sys.stderr)
+        print(f"wrote {args.output}: {summary}", file=sys.stderr)
     else:
         print(result.to_json())
+        print(f"golden JSON: {summary}", file=sys.stderr)
     return status
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from . import ast as A
     from .explanation import explain
     from .query import parse
 
     text = _read_query(args.query)
     node = parse(text)
-    _check_output(args.plot)
+    _check_plotting(args.plot)
     snapshot = _snapshot_for(args, text)
     report = explain(node, snapshot, dataset=_default_dataset(args.snapshot or "", args.dataset))
     if args.json:
         _print_json(report.to_dict())
     else:
         print(report.table())
+        if len(report.clauses) == 1 and not isinstance(node, A.And):
+            print("note: the query's top level is not an 'and', so it is one clause: write the selection as "
+                  "'A and B and ...' to see what each part removes", file=sys.stderr)
     if args.plot:
         from .plots import plot_loss
 
@@ -282,10 +330,26 @@ def cmd_json(args: argparse.Namespace) -> int:
             raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
 
     if args.op == "cmssw":
-        print(load(args.a).to_cmssw())
+        if args.b is not None:
+            raise UserError("'dqquery json cmssw' takes one file")
+        _check_output(args.output)
+        text = load(args.a).to_cmssw()
+        if args.output:
+            from .files import atomic_write_text
+
+            atomic_write_text(args.output, text + "\n")
+        else:
+            print(text)
         return 0
     if args.b is None:
         raise UserError(f"'dqquery json {args.op}' needs two files")
+    if args.op == "diff" and args.output:
+        raise UserError("'dqquery json diff' writes no file: it reports what each side has alone; "
+                        "use 'dqquery json sub A B -o FILE' (and 'sub B A') for those lumisections as golden JSONs")
+    if args.plot and args.op != "diff":
+        raise UserError("--plot goes with 'dqquery json diff'")
+    _check_plotting(args.plot)
+    _check_output(args.output)
     a, b = load(args.a), load(args.b)
     if args.op == "diff":
         diff = a.diff(b)
@@ -293,7 +357,7 @@ def cmd_json(args: argparse.Namespace) -> int:
         if args.plot:
             from .plots import plot_diff
 
-            plot_diff(diff, args.plot)
+            plot_diff(diff, args.plot, left=Path(args.a).name, right=Path(args.b).name)
             print(f"wrote {args.plot}", file=sys.stderr)
         return 0 if diff.identical else 1
     result = {"and": a & b, "or": a | b, "sub": a - b}[args.op]
@@ -311,11 +375,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, load_demo
     from .evaluator import golden
     from .lumiranges import GoldenJSON
+    from .query import parse
 
     print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
     snapshot = load_demo()
+    query = parse(DEMO_QUERY_2018)  # parsed once (the first parse of a process also builds the parser)
     t0 = time.perf_counter()
-    result = golden(DEMO_QUERY_2018, snapshot, dataset=DEMO_DATASET)
+    result = golden(query, snapshot, dataset=DEMO_DATASET)
     elapsed = time.perf_counter() - t0
     official = GoldenJSON.load(OFFICIAL_2018)
     diff = result.diff(official)
@@ -364,8 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "compile",
         help="compile a query to a service's filter format",
-        description="Compile a query to a target's filter and print it as JSON. A clause the target cannot express exactly "
-        "is an error (exit 2) naming the clause; use `dqquery plan` for a superset request plus a local residual.",
+        description="Compile a query to a target's filter and print it as JSON. A clause the target cannot express is an "
+        "error (exit 2) naming the clause. Where the filter is a superset (two Run Registry flags: each may hold on a "
+        "different lumisection; OMS LIKE) a note on stderr says so (--exact makes it an error); use `dqquery plan` "
+        "for the requests plus a local residual.",
         epilog="targets: rr (runregistry.get_runs filter), rr-raw (ignore_filter_transformation=True), rr-datasets, "
         "rr-datasets-raw, dials[:run|lumisection|th1|th2|file-index|dataset-index|ml-bad-lumisection|ml-models-index|mes], "
         "oms[:runs|lumisections], jsonlogic (RR JSON portal rule), rr-portal[:DATASET] (the whole portal request)",
@@ -373,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("query", nargs="?", help=q_help)
     s.add_argument("--to", metavar="TARGET", help="target format (see below)")
     s.add_argument("--from-jsonlogic", metavar="FILE", help="instead: read an RR json-logic rule and print it as a query")
+    s.add_argument("--exact", action="store_true", help="fail (exit 2) when the filter is only a superset of the query")
     s.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("plan", help="show the requests and local residual for a target", description="Show what dqquery would send to a target (a superset) and what it evaluates locally.")

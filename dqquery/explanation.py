@@ -47,7 +47,7 @@ from .evaluator import (
 from .lumiranges import GoldenJSON
 from .snapshot import LumisectionData, Snapshot
 
-__all__ = ["ClauseLoss", "ExplainReport", "RunLoss", "explain", "luminosity_number"]
+__all__ = ["ClauseLoss", "ExplainReport", "RunLoss", "explain", "luminosity_number", "recorded_in"]
 
 _EMPTY: dict[str, Any] = {}
 
@@ -66,6 +66,43 @@ def luminosity_number(value: Any) -> float:
     else:
         return 0.0
     return x if math.isfinite(x) else 0.0
+
+
+def recorded_in(golden: GoldenJSON, snapshot: Snapshot, dataset: str | None = None) -> float | None:
+    """Recorded luminosity of the golden JSON's lumisections in the snapshot (``None`` when it has none).
+
+    Each lumisection counts once, with the first matching dataset (by name) that has lumisection data, as in
+    :func:`explain`. Per-lumisection blocks are summed by slices, so this costs a few milliseconds a year.
+    """
+    from .evaluator import matching_datasets
+
+    per_run: dict[int, LumisectionData] = {}
+    for run, _name, _ds, data in matching_datasets(snapshot, dataset):
+        if data is not None and run.run_number not in per_run:
+            per_run[run.run_number] = data
+    total, seen = 0.0, False
+    for run in golden.runs:
+        data = per_run.get(run)
+        if data is None:
+            continue
+        block = data.luminosity
+        values = block.get("recorded") if block else None
+        for a, b in golden.ranges(run):
+            if values is not None:
+                lo, hi = max(a, block["start"]), min(b, block["start"] + len(values) - 1)  # type: ignore[index]
+                if lo <= hi:
+                    chunk = values[lo - block["start"] : hi - block["start"] + 1]  # type: ignore[index]
+                    seen = seen or any(v is not None for v in chunk)
+                    total += sum(luminosity_number(v) for v in chunk)
+                outside = [*range(a, min(b, lo - 1) + 1), *range(max(a, hi + 1), b + 1)] if lo <= hi else list(range(a, b + 1))
+            else:
+                outside = list(range(a, b + 1))
+            if outside and data.oms:
+                for ls in outside:
+                    value = next((r.get("recorded") for r in data.oms if r["start"] <= ls <= r["end"]), None)
+                    seen = seen or value is not None
+                    total += luminosity_number(value)
+    return total if seen else None
 
 
 @dataclass

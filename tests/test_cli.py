@@ -187,3 +187,61 @@ def test_json_commands_report_bad_files(tmp_path, capsys) -> None:
     assert code == 2 and "run 315257" in err and "inverted" in err
     code, _, err = run(capsys, "json", "and", str(ok), str(ok), "-o", str(tmp_path / "no" / "out.json"))
     assert code == 2 and "does not exist" in err
+
+
+# ------------------------------------------------------------------------------------ said out loud
+
+
+def test_compile_says_when_a_filter_is_a_superset_and_exact_refuses_it(capsys) -> None:
+    query = "tracker-strip == GOOD and dt-dt == GOOD"
+    code, out, err = run(capsys, "compile", "--to", "rr-raw", query)
+    assert code == 0 and json.loads(out) == dict(dqquery.to_rr(query, raw=True))
+    assert "note: superset" in err and "not necessarily the same one" in err
+    code, out, err = run(capsys, "compile", "--exact", "--to", "rr-raw", query)
+    assert code == 2 and "--exact" in err
+    code, out, err = run(capsys, "compile", "--exact", "--to", "rr-raw", "tracker-strip == GOOD")
+    assert code == 0 and err == ""  # one flag clause is exact: nothing to say
+    code, out, err = run(capsys, "compile", "--to", "oms:runs", 'hlt_key like "%2556%"')
+    assert code == 0 and "note: superset" in err and "LIKE" in err
+    code, out, err = run(capsys, "compile", "--to", "rr", "pixel_included == false")
+    assert code == 0 and err.startswith("warning:")
+
+
+def test_plot_without_matplotlib_is_a_one_line_error_before_any_work(capsys, monkeypatch, tmp_path) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    code, out, err = run(capsys, "explain", "--snapshot", "demo", "bpix_ready", "--plot", str(tmp_path / "x.png"))
+    assert code == 2 and out == "" and err.strip() == 'error: --plot needs matplotlib: pip install "dqquery[plot]"'
+    a = GOLDEN / "Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt"
+    code, out, err = run(capsys, "json", "diff", str(a), str(a), "--plot", str(tmp_path / "y.png"))
+    assert code == 2 and out == "" and "matplotlib" in err
+
+
+def test_json_outputs(capsys, tmp_path) -> None:
+    a = GOLDEN / "Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt"
+    code, out, err = run(capsys, "json", "diff", str(a), str(a), "-o", str(tmp_path / "d.json"))
+    assert code == 2 and "json sub" in err and not (tmp_path / "d.json").exists()
+    code, out, err = run(capsys, "json", "cmssw", str(a), "-o", str(tmp_path / "lumis.txt"))
+    assert code == 0 and out == ""
+    assert (tmp_path / "lumis.txt").read_text().strip() == GoldenJSON.load(a).to_cmssw()
+    code, out, err = run(capsys, "json", "cmssw", str(a), str(a))
+    assert code == 2 and "one file" in err
+
+
+def test_golden_summary_has_runs_lumisections_and_luminosity(capsys, tmp_path) -> None:
+    from dqquery.plots import recorded_per_run
+
+    query = "run_number in 315257..315270 and tracker-strip == GOOD"
+    code, out, err = run(capsys, "golden", "--snapshot", "demo", query, "-o", str(tmp_path / "g.json"))
+    assert code == 0
+    result = GoldenJSON.load(tmp_path / "g.json")
+    expected = sum(inside for inside, _out, _nd in recorded_per_run(result, load_demo(), DEMO_DATASET).values())
+    assert f"{result.n_runs} runs, {result.n_lumisections} lumisections, recorded luminosity {expected:.6g}" in err
+
+
+def test_explain_says_when_the_query_is_one_clause(capsys) -> None:
+    code, out, err = run(capsys, "explain", "--snapshot", "demo", "bpix_ready or fpix_ready")
+    assert code == 0 and "top level is not an 'and'" in err
+    code, out, err = run(capsys, "explain", "--snapshot", "demo", "bpix_ready and fpix_ready")
+    assert code == 0 and err == ""

@@ -196,3 +196,16 @@ def test_exclusive_loss_is_what_dropping_the_clause_recovers(snapshot: Snapshot,
         rest = [c.text for j, c in enumerate(plan.clauses) if j != k]
         relaxed = golden(" and ".join(f"({t})" for t in rest), snapshot) if rest else _evaluated(snapshot, "online")
         assert (relaxed - base).n_lumisections == clause.exclusive_ls
+
+
+@pytest.mark.parametrize("query", ["bpix_ready", "ls_number < 10 or ls_number > 400", "tracker-strip == GOOD and run_number < 315300"])
+def test_recorded_in_agrees_with_the_per_lumisection_sum(query: str) -> None:
+    from dqquery.demo import DEMO_DATASET, load_demo
+    from dqquery.explanation import recorded_in
+    from dqquery.plots import recorded_per_run
+
+    snapshot = load_demo()
+    result = golden(query, snapshot, dataset=DEMO_DATASET)
+    expected = sum(inside for inside, _out, _nd in recorded_per_run(result, snapshot, DEMO_DATASET).values())
+    assert result.n_lumisections > 0
+    assert recorded_in(result, snapshot, DEMO_DATASET) == pytest.approx(expected, rel=1e-12)
