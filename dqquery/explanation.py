@@ -231,6 +231,12 @@ class ExplainReport:
     def __str__(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:  # a summary: the per-run numbers of a year would fill the screen
+        return (
+            f"ExplainReport(dataset={self.dataset!r}, {len(self.clauses)} clauses, {self.total_ls} lumisections "
+            f"evaluated, {self.golden_ls} in the golden JSON)"
+        )
+
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self._HEADER)
         body = "".join(

@@ -212,6 +212,9 @@ class Snapshot(BaseModel):
 
     __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable
 
+    def __str__(self) -> str:  # print(snapshot) too: counts, not megabytes of data
+        return self.__repr__()
+
     def __repr__(self) -> str:  # counts, not the whole year of data
         from .notebook import snapshot_repr
 

@@ -219,3 +219,15 @@ def test_secrets_and_tokens_never_reach_the_logs(serve, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records) + repr(creds) + repr(client.auth)
     assert secret not in text
     assert all(token not in text for token in tokens)
+
+
+def test_progress_bar_only_on_a_terminal_and_for_several_steps(capsys, monkeypatch) -> None:
+    pytest.importorskip("tqdm")
+    from dqquery.sources.http import Progress, run_concurrently
+
+    done, errors = run_concurrently(range(5), lambda k: k * k, workers=2, desc="RR lumisections", progress=True)
+    assert done == {k: k * k for k in range(5)} and errors == []
+    assert "RR lumisections" in capsys.readouterr().err  # forced on: a bar is drawn on stderr
+    run_concurrently(range(5), lambda k: k, workers=2, desc="RR lumisections")
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest: no bar
+    assert Progress(1, "one page", True)._bar is None  # a single step draws no empty bar

@@ -424,7 +424,7 @@ def raise_if_not_resumable(errors: list[tuple[Any, BaseException]]) -> None:
 
 @dataclass
 class Progress:
-    """A tqdm bar when tqdm is installed and stderr is a terminal; otherwise nothing."""
+    """A tqdm bar when tqdm is installed, stderr is a terminal and there is more than one step; otherwise nothing."""
 
     total: int
     desc: str
@@ -433,7 +433,7 @@ class Progress:
 
     def __post_init__(self) -> None:
         enabled = self.enabled if self.enabled is not None else sys.stderr.isatty()
-        if enabled:
+        if enabled and self.total > 1:
             try:
                 from tqdm.auto import tqdm
             except ImportError:

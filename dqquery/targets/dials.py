@@ -646,7 +646,10 @@ def to_dials(query: Any, endpoint: str = "run", as_filters: bool = False) -> Any
 
 
 def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], ctx: _Ctx) -> Any:
-    import cmsdials.filters as cmsdials_filters  # optional dependency
+    try:
+        import cmsdials.filters as cmsdials_filters  # optional dependency
+    except ImportError:
+        raise ImportError('as_filters=True needs the cmsdials client: pip install "dqquery[dials]"') from None
 
     cls = getattr(cmsdials_filters, CMSDIALS_FILTER_CLASSES[endpoint])
     for name in params:
