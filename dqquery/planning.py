@@ -29,10 +29,47 @@ from typing import Any
 from . import ast as A
 from .errors import QueryError
 from .normal import MAX_REQUESTS, dnf_conjuncts, to_nnf
-from .query import as_node
+from .query import as_node, source_text
 from .semantics import selects
 
 # ------------------------------------------------------------------------------------------ targets
+
+
+def carried_by(canonical: str) -> Callable[[str], bool] | None:
+    """Whether a catalog path is a value in the target's response rows (``None``: the residual is applied by
+    the caller to other data, as Run Registry's is to lumisections by :func:`dqquery.golden`)."""
+    name, _, option = canonical.partition(":")
+    if name == "dials":
+        from .targets.dials import row_fields
+
+        fields = row_fields(option)
+        return fields.__contains__
+    if name == "oms":
+        from .targets.oms import attribute_of
+
+        return lambda path: attribute_of(path, option) is not None
+    return None
+
+
+def _check_residual_fields(canonical: str, residual: Any) -> None:
+    """A residual tested on rows that lack one of its fields would read it as missing and drop every row:
+    refuse such a plan instead of returning less than the query selects."""
+    carried = carried_by(canonical)
+    if residual is None or carried is None:
+        return
+    missing = [ref for ref in A.fields_of(residual) if not carried(ref.path)]
+    if missing:
+        names = ", ".join(dict.fromkeys(f"'{ref.name}'" for ref in missing))
+        raise QueryError(
+            "unsupported",
+            f"{canonical} rows do not carry {names}, and this query has to be re-checked on the rows that come back",
+            offset=missing[0].span.start if missing[0].span else None,
+            end=missing[0].span.end if missing[0].span else None,
+            hint="the rows cannot show it, so dqquery cannot re-check it: make the whole query compile exactly for this "
+            "target (`dqquery compile --to TARGET`), or evaluate it where the field lives (Run Registry flags and OMS "
+            "bits: `dqquery golden`)",
+            target=canonical,
+        )
 
 
 def _compiler(target: str) -> tuple[str, Callable[[Any], Any], Callable[[Any, Any], bool]]:
@@ -127,15 +164,25 @@ class Plan:
 def plan(query: Any, target: str) -> Plan:
     """The plan for ``query`` on ``target`` (``rr``, ``rr-raw``, ``rr-datasets``, ``dials:ENDPOINT``, ``oms:RESOURCE``).
 
-    Always succeeds for a valid query: in the worst case the request is the unfiltered one and everything
-    is evaluated locally. Notes explain what was not pushed down.
+    Succeeds for a valid query, in the worst case with the unfiltered request and everything evaluated
+    locally, unless that local residual needs a field the target's rows do not carry (DIALS th2 rows have no
+    ``logical_file_name``, OMS rows no Run Registry flag): then ``QueryError("unsupported")`` names it,
+    since the plan could not be sound. Notes explain what was not pushed down.
     """
+    try:
+        return _plan(query, target)
+    except QueryError as err:
+        raise err.with_query(source_text(query)) if isinstance(query, str) and not err.query else err
+
+
+def _plan(query: Any, target: str) -> Plan:
     node = as_node(query)
     canonical, compile_fn, is_exact = _compiler(target)
     whole = _try(compile_fn, node)
     if whole is not None:
         exact = is_exact(node, whole)
         notes = tuple(getattr(whole, "notes", ()) or ())
+        _check_residual_fields(canonical, None if exact else node)
         return Plan(canonical, node, (whole,), None if exact else node, notes)
 
     conjuncts = dnf_conjuncts(_expand_lists(to_nnf(node), compile_fn))
@@ -166,6 +213,7 @@ def plan(query: Any, target: str) -> Plan:
         notes.append("one alternative cannot be narrowed at all: everything is fetched and filtered locally")
     # Every alternative pushed down whole and exactly: the merged results are the answer.
     residual = None if all_exact else node
+    _check_residual_fields(canonical, residual)
     return Plan(canonical, node, tuple(requests), residual, tuple(notes))
 
 

@@ -216,9 +216,11 @@ Every example on this page was compiled when the page was generated.
 PLAN_USAGE = """\
 ## Using `plan`
 
-`plan(query, target)` always succeeds. It returns the requests to send (their union never misses a selected
-row) and the *residual*, the query to evaluate locally on what comes back (`None` when the requests are
-exact). Targets: `rr`, `rr-raw`, `rr-datasets`, `rr-datasets-raw`, `dials:<endpoint>`, `oms:runs`,
+`plan(query, target)` returns the requests to send (their union never misses a selected row) and the
+*residual*, the query to evaluate locally on what comes back (`None` when the requests are exact). It
+refuses (`unsupported`) only a query whose residual needs a field the target's rows do not carry (DIALS
+th1/th2 rows have no `logical_file_name`, ml-bad-lumisection rows no `dataset`/`me`/`me_id`, OMS rows no
+Run Registry flag): testing it locally would read it as missing and drop every matching row. Targets: `rr`, `rr-raw`, `rr-datasets`, `rr-datasets-raw`, `dials:<endpoint>`, `oms:runs`,
 `oms:lumisections`. What cannot be sent is left out of a request (which only widens it); an `or` on a
 target without `or` becomes one request per alternative, and a list the target cannot send becomes one
 request per value. `Plan.execute(fetch, key, row_view)` sends each request with `fetch`, merges the rows by

@@ -72,9 +72,11 @@ def test_compile_from_a_malformed_rule_exits_2(tmp_path, capsys) -> None:
 
 
 def test_plan_describes_requests_and_residual(capsys) -> None:
-    code, out, _ = run(capsys, "plan", "--to", "dials:lumisection", "run_number in [1, 5] and bpix_ready")
+    code, out, _ = run(capsys, "plan", "--to", "dials:lumisection", "run_number in [1, 5] and ls_number != 13")
     assert code == 0
-    assert "requests (2):" in out and "residual (evaluated locally): run_number in [1, 5] and bpix_ready" in out
+    assert "requests (2):" in out and "residual (evaluated locally): run_number in [1, 5] and ls_number != 13" in out
+    code, out, err = run(capsys, "plan", "--to", "dials:lumisection", "run_number in [1, 5] and bpix_ready")
+    assert code == 2 and "rows do not carry 'bpix_ready'" in err
 
 
 def test_golden_on_the_demo_snapshot_writes_the_same_json_as_the_library(tmp_path, capsys) -> None:

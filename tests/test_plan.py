@@ -13,11 +13,14 @@ import datetime as dt
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dqquery import ast as A
 from dqquery import plan  # through the package: importing the dqquery.plan submodule would shadow the function
 from dqquery.emulate.dials import apply_dials_filters
+from dqquery.errors import QueryError
 from dqquery.emulate.oms import apply_oms_filters
 from dqquery.emulate.runregistry import select_runs
 from dqquery.query import parse
@@ -40,10 +43,23 @@ times = st.datetimes(dt.datetime(2017, 1, 1), dt.datetime(2019, 1, 1)).map(lambd
 
 def check_plan(target: str, query: Any, rows: list[dict[str, Any]], fetch: Callable[[Any], list[Any]],
                key: Callable[[Any], Hashable], row_view: Callable[[Any], Mapping[str, Any]]) -> None:
-    p = plan(query, target)
+    try:
+        p = plan(query, target)
+    except QueryError as err:
+        # Refused only when the residual would need a field the rows lack (it would drop matching rows).
+        assert err.category == "unsupported" and "rows do not carry" in err.message, str(err)
+        assert not all(row_view_carries(target, ref.path) for ref in A.fields_of(query))
+        return
     got = sorted(map(key, p.execute(fetch=fetch, key=key, row_view=row_view)), key=repr)
     want = sorted((key(r) for r in rows if selects(query, row_view(r))), key=repr)
     assert got == want, p.describe()
+
+
+def row_view_carries(target: str, path: str) -> bool:
+    name, _, option = target.partition(":")
+    if name == "dials":
+        return path in D.row_fields(option)
+    return O.attribute_of(path, option) is not None
 
 
 # ------------------------------------------------------------------------------------------ DIALS
@@ -53,8 +69,8 @@ _DIALS_ROW_FIELDS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "lumisection": {"dataset_id": small_ints, "run_number": small_ints, "ls_number": small_ints, "dataset": texts},
     "th2": {
         "dataset_id": small_ints, "file_id": small_ints, "run_number": small_ints, "ls_number": small_ints,
-        "me_id": small_ints, "entries": st.integers(0, 300), "dataset": texts, "me": texts, "logical_file_name": texts,
-    },
+        "me_id": small_ints, "entries": st.integers(0, 300), "dataset": texts, "me": texts,
+    },  # th2 rows carry no logical_file_name (it is filtered through the file index)
 }
 _DIALS_KEYS: dict[str, tuple[str, ...]] = {
     "run": ("dataset_id", "run_number"),
@@ -74,7 +90,7 @@ def dials_property(endpoint: str, fields: list[str] | None = None, max_leaves: i
     plus fields they do not carry)."""
     if fields is None:
         carried = [p for p in D.filterable_paths(endpoint) if D.response_columns(endpoint)[p] in _DIALS_ROW_FIELDS[endpoint]]
-        fields = carried + _NOT_CARRIED
+        fields = carried + _NOT_CARRIED + [p for p in D.filterable_paths(endpoint) if p not in D.row_fields(endpoint)]
 
     @PROPERTY
     @given(query=queries(fields=fields, max_leaves=max_leaves), rows=dials_rows(endpoint))
@@ -199,10 +215,12 @@ def test_inexact_rr_filter_keeps_the_query_as_residual() -> None:
 
 def test_unpushable_query_is_one_empty_request_with_the_full_residual() -> None:
     query = parse('hlt_key ~ "Physics" or not (components contains "PIXEL")')
-    for target in ("oms:runs", "dials:run", "rr"):
+    for target in ("oms:runs", "rr"):
         p = plan(query, target)
         assert [dict(r) for r in p.requests] == [{}], target
         assert p.residual == query
+    with pytest.raises(QueryError, match="dials:run rows do not carry 'hlt_key', 'components'"):
+        plan(query, "dials:run")  # DIALS run rows have neither field: nothing could re-check them
 
 
 def test_execute_merges_duplicates_by_key_and_applies_the_residual() -> None:
@@ -216,3 +234,24 @@ def test_execute_merges_duplicates_by_key_and_applies_the_residual() -> None:
         return rows  # the service returns everything: only the residual narrows it
     out = p.execute(fetch=fetch, key=lambda r: r["run_number"], row_view=lambda r: O.row_paths("runs", r))
     assert [r["run_number"] for r in out] == [1] and len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "target,query,field",
+    [
+        ("dials:th2", 'logical_file_name ~ "^/store/x" and ls_number != 3', "logical_file_name"),
+        ("dials:ml-bad-lumisection", 'dataset == "/ZeroBias/A/DQMIO" and ls_number > 5', "dataset"),
+        ("oms:runs", "energy > 6000 and tracker-strip == GOOD", "tracker-strip"),
+    ],
+)
+def test_a_residual_on_a_field_the_rows_lack_is_refused_not_emptied(target: str, query: str, field: str) -> None:
+    """Re-checking these rows locally would read the field as missing and drop every matching row."""
+    with pytest.raises(QueryError) as info:
+        plan(query, target)
+    assert info.value.category == "unsupported" and f"'{field}'" in info.value.message
+    assert info.value.query == query and query[info.value.column - 1 :].startswith(field)
+
+
+def test_a_field_the_rows_lack_is_fine_when_the_server_applies_it_exactly() -> None:
+    p = plan('logical_file_name ~ "^/store/x" and ls_number > 3', "dials:th2")
+    assert p.residual is None and p.requests == ({"ls_number__gte": 4, "logical_file_name__regex": "^/store/x"},)

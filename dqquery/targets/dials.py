@@ -71,6 +71,7 @@ __all__ = [
     "like_to_regex",
     "literal_regex",
     "response_columns",
+    "row_fields",
     "row_paths",
     "to_dials",
 ]
@@ -224,9 +225,26 @@ def response_columns(endpoint: str) -> dict[str, str]:
     return out
 
 
+# Names the server filters through a dimension table but does not serve in the rows of these endpoints
+# (dials-and-oms.md section 4): a request can use them, a local residual cannot.
+FILTER_ONLY_COLUMNS: dict[str, frozenset[str]] = {
+    "th1": frozenset({"logical_file_name"}),
+    "th2": frozenset({"logical_file_name"}),
+    "ml-bad-lumisection": frozenset({"dataset", "me", "me_id"}),
+}
+
+
+def row_fields(endpoint: str) -> frozenset[str]:
+    """Catalog paths whose values the endpoint's response rows carry (what a local residual can test)."""
+    name = canonical_endpoint(endpoint)
+    hidden = FILTER_ONLY_COLUMNS.get(name, frozenset())
+    return frozenset(path for path, col in response_columns(name).items() if col not in hidden)
+
+
 def row_paths(endpoint: str, row: dict[str, Any]) -> dict[str, Any]:
     """A DIALS response row as a ``dqquery.semantics`` row (catalog path -> value)."""
-    return {path: row[col] for path, col in response_columns(endpoint).items() if col in row}
+    carried = row_fields(endpoint)
+    return {path: row[col] for path, col in response_columns(endpoint).items() if col in row and path in carried}
 
 
 def filterable_paths(endpoint: str) -> tuple[str, ...]:
@@ -341,11 +359,20 @@ class _Ctx:
         self.text = query if isinstance(query, str) else source_text(query)
         self.use_spans = isinstance(query, str)
         self.target = target
+        self.plan_target = plan_target
         self.plan_hint = f'dqquery.plan(query, "{plan_target}") fetches a superset and filters the rest locally'
 
     def unsupported(self, node: Any, message: str, hint: str = "") -> QueryError:
         span = getattr(node, "span", None) if self.use_spans else None
-        full_hint = f"{hint}; {self.plan_hint}" if hint else self.plan_hint
+        from ..planning import carried_by
+
+        plan_hint = self.plan_hint
+        field = getattr(node, "field", None)
+        carried = carried_by(self.plan_target)
+        if field is not None and carried is not None and not carried(field.path):
+            plan_hint = (f"{self.plan_target} rows do not carry '{field.name}', so it cannot be filtered locally either; "
+                         "Run Registry flags and OMS bits are evaluated together by `dqquery golden`")
+        full_hint = f"{hint}; {plan_hint}" if hint else plan_hint
         return QueryError(
             "unsupported",
             message,
