@@ -168,36 +168,41 @@ def _shorten(text: str, width: int = 24) -> str:
 
 @v_args(inline=True)
 class _ToAst(Transformer):
-    """Builds :mod:`dqquery.ast` nodes straight from the LALR parser's reductions."""
+    """Builds :mod:`dqquery.ast` nodes straight from the LALR parser's reductions.
+
+    Decision: nodes are made with :func:`dqquery.ast.trusted` (no pydantic validation): every value comes from a
+    token whose form the grammar fixes, and the checks validation would repeat (64-bit integers, finite
+    floats, UTC datetimes, status words, flat and/or) are made here. Validation costs more than the parse
+    itself; nodes built in Python or loaded from JSON are still validated."""
 
     # values ---------------------------------------------------------------------------------------
     def int(self, tok: Token) -> A.IntValue:
         value = int(tok) if len(tok.lstrip("-").lstrip("0")) <= 19 else MAX_INT + 1
         if abs(value) > MAX_INT:
             raise QueryError("syntax", f"integer {_shorten(str(tok))} is too large", offset=tok.start_pos, end=tok.end_pos, hint="integers must fit in 64 bits")
-        return A.IntValue(value=value, span=A.Span(tok.start_pos, tok.end_pos))
+        return A.trusted(A.IntValue, value=value, span=A.Span(tok.start_pos, tok.end_pos))
 
     def float(self, tok: Token) -> A.FloatValue:
         value = float(tok)
         if value != value or value in (float("inf"), float("-inf")):
             raise QueryError("syntax", f"number {tok} is too large", offset=tok.start_pos, end=tok.end_pos)
-        return A.FloatValue(value=value, span=_span(tok, tok))
+        return A.trusted(A.FloatValue, value=value, span=_span(tok, tok))
 
     def string(self, tok: Token) -> A.StringValue:
-        return A.StringValue(value=checked_string(tok), span=_span(tok, tok))
+        return A.trusted(A.StringValue, value=checked_string(tok), span=_span(tok, tok))
 
     def true(self, tok: Token) -> A.BoolValue:
-        return A.BoolValue(value=True, span=_span(tok, tok))
+        return A.trusted(A.BoolValue, value=True, span=_span(tok, tok))
 
     def false(self, tok: Token) -> A.BoolValue:
-        return A.BoolValue(value=False, span=_span(tok, tok))
+        return A.trusted(A.BoolValue, value=False, span=_span(tok, tok))
 
     def null(self, *toks: Token) -> A.StatusValue:
         # Placeholder the checker turns into a helpful error ("use `is null`").
-        return A.StatusValue(value=A.NULL_PLACEHOLDER)
+        return A.trusted(A.StatusValue, value=A.NULL_PLACEHOLDER)
 
     def word(self, tok: Token) -> A.StatusValue:
-        return A.StatusValue(value=str(tok), span=A.Span(tok.start_pos, tok.end_pos))
+        return A.trusted(A.StatusValue, value=str(tok), span=A.Span(tok.start_pos, tok.end_pos))
 
     def date(self, tok: Token) -> A.DateValue:
         try:
@@ -206,7 +211,7 @@ class _ToAst(Transformer):
             raise QueryError(
                 "syntax", f"{tok} is not a valid date", offset=tok.start_pos, end=tok.end_pos, hint="write dates as YYYY-MM-DD"
             ) from None
-        return A.DateValue(value=value, span=_span(tok, tok))
+        return A.trusted(A.DateValue, value=value, span=_span(tok, tok))
 
     def datetime(self, tok: Token) -> A.DateTimeValue:
         text = str(tok)
@@ -223,7 +228,7 @@ class _ToAst(Transformer):
                 end=tok.end_pos,
                 hint="write datetimes as YYYY-MM-DDTHH:MM:SSZ",
             ) from None
-        return A.DateTimeValue(value=value, span=_span(tok, tok))
+        return A.trusted(A.DateTimeValue, value=value, span=_span(tok, tok))
 
     # fields and predicates ----------------------------------------------------------------------
     def _field(self, tok: Token) -> A.FieldRef:
@@ -233,13 +238,13 @@ class _ToAst(Transformer):
         span = A.Span(tok.start_pos, tok.end_pos)
         row = lookup(text)
         if row is None:
-            return A.FieldRef(name=text, path=text, span=span)
-        return A.FieldRef(name=row.name, path=row.path, span=span)
+            return A.trusted(A.FieldRef, name=text, path=text, span=span)
+        return A.trusted(A.FieldRef, name=row.name, path=row.path, span=span)
 
     def compare(self, name: Token, op: Token, value: Any) -> A.Compare:
         field = self._field(name)
         op_text = _OP_ALIASES.get(str(op), str(op))
-        return A.Compare(field=field, op=op_text, value=value, span=_span(field, value if value.span else op))
+        return A.trusted(A.Compare, field=field, op=op_text, value=value, span=_span(field, value if value.span else op))
 
     def range(self, low: Any, high: Any) -> tuple[Any, Any]:
         return (low, high)
@@ -250,7 +255,7 @@ class _ToAst(Transformer):
     def in_range(self, name: Token, bounds: tuple[Any, Any], negated: bool = False) -> A.InRange:
         field = self._field(name)
         low, high = bounds
-        return A.InRange(field=field, low=low, high=high, negated=negated, span=_span(field, high))
+        return A.trusted(A.InRange, field=field, low=low, high=high, negated=negated, span=_span(field, high))
 
     def not_in_range(self, name: Token, bounds: tuple[Any, Any]) -> A.InRange:
         return self.in_range(name, bounds, True)
@@ -258,51 +263,51 @@ class _ToAst(Transformer):
     def in_list(self, name: Token, items: tuple[tuple[Any, ...], Any], negated: bool = False) -> A.InSet:
         field = self._field(name)
         values, closing = items
-        return A.InSet(field=field, values=values, negated=negated, span=_span(field, closing))
+        return A.trusted(A.InSet, field=field, values=values, negated=negated, span=_span(field, closing))
 
     def not_in_list(self, name: Token, items: tuple[tuple[Any, ...], Any]) -> A.InSet:
         return self.in_list(name, items, True)
 
     def like(self, name: Token, tok: Token, negated: bool = False) -> A.Like:
         field = self._field(name)
-        return A.Like(field=field, pattern=checked_string(tok), negated=negated, span=_span(field, tok))
+        return A.trusted(A.Like, field=field, pattern=checked_string(tok), negated=negated, span=_span(field, tok))
 
     def not_like(self, name: Token, tok: Token) -> A.Like:
         return self.like(name, tok, True)
 
     def regex(self, name: Token, tok: Token, negated: bool = False) -> A.Regex:
         field = self._field(name)
-        return A.Regex(field=field, pattern=checked_string(tok), negated=negated, span=_span(field, tok))
+        return A.trusted(A.Regex, field=field, pattern=checked_string(tok), negated=negated, span=_span(field, tok))
 
     def not_regex(self, name: Token, tok: Token) -> A.Regex:
         return self.regex(name, tok, True)
 
     def contains(self, name: Token, value: Any) -> A.Contains:
         field = self._field(name)
-        return A.Contains(field=field, value=value, span=_span(field, value if value.span else field))
+        return A.trusted(A.Contains, field=field, value=value, span=_span(field, value if value.span else field))
 
     def is_null(self, name: Token, negated: bool = False) -> A.IsNull:
         field = self._field(name)
-        return A.IsNull(field=field, negated=negated, span=field.span)
+        return A.trusted(A.IsNull, field=field, negated=negated, span=field.span)
 
     def is_not_null(self, name: Token) -> A.IsNull:
         return self.is_null(name, True)
 
     def truthy(self, name: Token) -> A.Compare:
         field = self._field(name)
-        return A.Compare(field=field, op="==", value=A.BoolValue(value=True), span=field.span)
+        return A.trusted(A.Compare, field=field, op="==", value=A.trusted(A.BoolValue, value=True), span=field.span)
 
     # boolean structure --------------------------------------------------------------------------
     def not_(self, operand: Any) -> A.Not:
-        return A.Not(operand=operand, span=operand.span)
+        return A.trusted(A.Not, operand=operand, span=operand.span)
 
     def and_expr(self, *operands: Any) -> Any:
-        node = A.make_and(list(operands))
-        return node.model_copy(update={"span": _span(operands[0], operands[-1])})
+        flat = [leaf for o in operands for leaf in (o.operands if isinstance(o, A.And) else (o,))]
+        return A.trusted(A.And, operands=tuple(flat), span=_span(operands[0], operands[-1]))
 
     def or_expr(self, *operands: Any) -> Any:
-        node = A.make_or(list(operands))
-        return node.model_copy(update={"span": _span(operands[0], operands[-1])})
+        flat = [leaf for o in operands for leaf in (o.operands if isinstance(o, A.Or) else (o,))]
+        return A.trusted(A.Or, operands=tuple(flat), span=_span(operands[0], operands[-1]))
 
 
 # ------------------------------------------------------------------------------------------ errors

@@ -10,10 +10,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dqquery.emulate import runregistry as rr_emulator
+from dqquery.strategies import snapshots
 from dqquery.testing import FakeSSO, dials, oms, run_registry, sample_snapshot, sso
 from dqquery.testing.fake_dials import decode_cursor, encode_cursor
 from dqquery.testing.fake_rr import (
@@ -289,3 +290,24 @@ def test_command_line_serves_all_services_on_one_port(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(snapshot=snapshots())
+def test_summaries_counted_per_range_equal_the_per_lumisection_count(snapshot) -> None:
+    """The fake RR counts triplet and DCS summaries per range (fast); per lumisection is the definition."""
+    from dqquery.testing.fake_rr import SnapshotData
+
+    fast = SnapshotData(snapshot)
+    slow = SnapshotData(snapshot)
+    slow._disjoint_ranges = lambda key, side: None  # force the per-lumisection count
+    for run, name in sorted(fast.sources):
+        assert fast.triplet_summary(run, name) == slow.triplet_summary(run, name)
+        assert fast.dcs_summary(run, name) == slow.dcs_summary(run, name)
+
+
+def test_command_line_reports_a_missing_snapshot_in_one_line(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "dqquery.testing", "serve", "--snapshot", str(tmp_path / "nope.json.gz"), "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
+    assert "nope.json.gz" in proc.stderr

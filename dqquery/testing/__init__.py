@@ -22,7 +22,7 @@ from typing import Any
 
 from .fake_dials import FakeDials
 from .fake_oms import FakeOMS
-from .fake_rr import FakeRunRegistry
+from .fake_rr import FakeRunRegistry, SnapshotData
 from .server import FakeServer, FakeSSO, Faults, Request, RequestLog, Response, Router
 
 __all__ = [
@@ -83,6 +83,7 @@ def serve_all(snapshot: Any, *, port: int = 9500, host: str = "127.0.0.1", dials
     """
     token_service = FakeSSO(sso_clients or {})
     verifier = token_service.verifier() if require_auth else None
+    snapshot = SnapshotData(snapshot)  # one copy of the data for the three fakes
     oms_app = FakeOMS(snapshot, require_token=verifier)
     router = Router(
         {

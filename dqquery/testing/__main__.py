@@ -19,19 +19,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dqquery.testing", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve fake RR, DIALS, OMS and SSO from a snapshot on one port")
-    serve.add_argument("--snapshot", required=True, help="snapshot file (.json or gzip)")
+    serve.add_argument("--snapshot", required=True, help="snapshot file (.json or gzip), or 'demo' for the bundled 2018 demo")
     serve.add_argument("--port", type=int, default=9500, help="port (default 9500, the RR backend's)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     serve.add_argument("--dials-secret", action="append", default=[], help="accepted DIALS X-CLIENT-SECRET (repeatable)")
+    serve.add_argument("--sso-client", action="append", default=[], metavar="ID:SECRET",
+                       help="a client the SSO token endpoint accepts (repeatable), e.g. --sso-client my-app:s3cret")
+    serve.add_argument("--require-auth", action="store_true", help="RR and OMS demand SSO bearer tokens, DIALS a token or secret")
     args = parser.parse_args(argv)
 
     from ..snapshot import Snapshot
     from . import DIALS_MOUNT, OMS_MOUNT, serve_all
     from .server import FakeSSO
 
-    snapshot = Snapshot.load(args.snapshot)
-    server = serve_all(snapshot, port=args.port, host=args.host, dials_secrets=set(args.dials_secret))
+    clients = {}
+    for spec in args.sso_client:
+        client_id, sep, secret = spec.partition(":")
+        if not sep or not client_id or not secret:
+            parser.error(f"--sso-client takes ID:SECRET, got {spec!r}")
+        clients[client_id] = secret
+    try:
+        if args.snapshot == "demo":
+            from ..demo import load_demo
+
+            snapshot = load_demo()
+        else:
+            snapshot = Snapshot.load(args.snapshot)
+        server = serve_all(snapshot, port=args.port, host=args.host, dials_secrets=set(args.dials_secret),
+                           sso_clients=clients, require_auth=args.require_auth)
+    except (OSError, ValueError) as exc:  # a missing or invalid snapshot file, a port in use
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     server.faults.set_latency(args.latency)
     root = server.root
     print(json.dumps({"rr": root, "dials": root + DIALS_MOUNT, "oms": root + OMS_MOUNT,

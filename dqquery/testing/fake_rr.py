@@ -29,7 +29,7 @@ import itertools
 import json
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..patterns import similar_to_regex
@@ -82,6 +82,83 @@ def expand_ranges(ranges: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, An
     return out
 
 
+def _expand_rr(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    return {ls: {c: _triplet(v) for c, v in row.items()} for ls, row in expand_ranges(data.get("rr") or []).items()}
+
+
+def _expand_oms(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    oms = expand_ranges(data.get("oms") or [])
+    block = data.get("luminosity") or {}
+    for offset_key in ("recorded", "delivered"):  # the compact per-LS luminosity block wins
+        for i, value in enumerate(block.get(offset_key) or []):
+            ls = int(block["start"]) + i
+            if ls in oms and value is not None:
+                oms[ls][offset_key] = value
+    return oms
+
+
+def _summary_of_ranges(ranges: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The triplet summary of sorted, disjoint RR ranges, as :meth:`SnapshotData.triplet_summary` counts it per
+    lumisection: every lumisection from 1 to the last, a component missing from a range or a gap counted EMPTY."""
+    if not ranges:
+        return {}
+    components = sorted({c for r in ranges for c in r if c not in ("start", "end")})
+    summary: dict[str, dict[str, Any]] = {c: {"EMPTY": 0, "causes": [], "comments": []} for c in components}
+    covered_to = 0
+    for r in ranges:
+        start, end = int(r["start"]), int(r["end"])
+        gap, n = start - covered_to - 1, end - start + 1
+        covered_to = end
+        for comp in components:
+            entry = summary[comp]
+            entry["EMPTY"] += gap
+            trip = _triplet(r[comp]) if comp in r else EMPTY_TRIPLET
+            status = trip["status"]
+            if status is not None:
+                entry[status] = entry.get(status, 0) + n
+            if trip["cause"] and trip["cause"] not in entry["causes"]:
+                entry["causes"].append(trip["cause"])
+            if trip["comment"] and trip["comment"] not in entry["comments"]:
+                entry["comments"].append(trip["comment"])
+    return summary
+
+
+class LazyLumisections(Mapping[tuple[int, str], dict[int, dict[str, Any]]]):
+    """``(run, dataset) -> {ls: row}`` expanded from the snapshot's ranges on first use; the most recently
+    used expansions are kept (thread-safe: the fake servers are threaded). Callers must not modify a row."""
+
+    KEEP = 64
+
+    def __init__(self, sources: Mapping[tuple[int, str], Mapping[str, Any]],
+                 expand: Callable[[Mapping[str, Any]], dict[int, dict[str, Any]]]) -> None:
+        self._sources = dict(sources)
+        self._expand = expand
+        self._cache: dict[tuple[int, str], dict[int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: tuple[int, str]) -> dict[int, dict[str, Any]]:
+        with self._lock:
+            hit = self._cache.pop(key, None)
+            if hit is not None:
+                self._cache[key] = hit  # most recent last
+                return hit
+        value = self._expand(self._sources[key])  # KeyError for an unknown key, as a dict
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > self.KEEP:
+                del self._cache[next(iter(self._cache))]
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._sources
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
 def ranges_of_list(items: list[Any]) -> list[dict[str, Any]]:
     """RR's ``getLumisectionRanges``: merge consecutive deep-equal items; start/end are 1-based positions."""
     out: list[dict[str, Any]] = []
@@ -106,7 +183,14 @@ class SnapshotData:
     ``dataset_attributes`` or ``attributes``.
     """
 
+    def __new__(cls, snapshot: Any) -> SnapshotData:
+        if isinstance(snapshot, SnapshotData):  # shared by the fakes of one server (serve_all)
+            return snapshot
+        return super().__new__(cls)
+
     def __init__(self, snapshot: Any) -> None:
+        if snapshot is self:
+            return
         plain = _as_plain(snapshot)
         self.extra = plain
         runs = plain.get("runs") or []
@@ -131,22 +215,16 @@ class SnapshotData:
                     "datasets_in_gui": list(ds.get("datasets_in_gui") or []),
                 }
             )
-        # (run, dataset) -> {ls: {comp: triplet}} and {ls: {bit: value}}
-        self.rr_ls: dict[tuple[int, str], dict[int, dict[str, Any]]] = {}
-        self.oms_ls: dict[tuple[int, str], dict[int, dict[str, Any]]] = {}
-        for run_key, by_dataset in (plain.get("lumisections") or {}).items():
-            for name, data in (by_dataset or {}).items():
-                key = (int(run_key), name)
-                rr = expand_ranges(data.get("rr") or [])
-                self.rr_ls[key] = {ls: {c: _triplet(v) for c, v in row.items()} for ls, row in rr.items()}
-                oms = expand_ranges(data.get("oms") or [])
-                block = data.get("luminosity") or {}
-                for offset_key in ("recorded", "delivered"):  # the compact per-LS luminosity block wins
-                    for i, value in enumerate(block.get(offset_key) or []):
-                        ls = int(block["start"]) + i
-                        if ls in oms and value is not None:
-                            oms[ls][offset_key] = value
-                self.oms_ls[key] = oms
+        # (run, dataset) -> {ls: {comp: triplet}} and {ls: {bit: value}}, expanded per lumisection only when a
+        # request needs that (run, dataset): a year expanded at once takes gigabytes.
+        sources = {
+            (int(run_key), name): data
+            for run_key, by_dataset in (plain.get("lumisections") or {}).items()
+            for name, data in (by_dataset or {}).items()
+        }
+        self.sources = sources
+        self.rr_ls: Mapping[tuple[int, str], dict[int, dict[str, Any]]] = LazyLumisections(sources, _expand_rr)
+        self.oms_ls: Mapping[tuple[int, str], dict[int, dict[str, Any]]] = LazyLumisections(sources, _expand_oms)
         known = {(d["run_number"], d["name"]) for d in self.datasets}
         for run, name in sorted(set(self.rr_ls) | set(self.oms_ls)):
             if (run, name) not in known and run in self.runs:
@@ -173,10 +251,21 @@ class SnapshotData:
             return []
         return [dict(rows.get(ls, NO_OMS_DATA)) for ls in range(1, max(rows) + 1)]
 
+    def _disjoint_ranges(self, key: tuple[int, str], side: str) -> list[Mapping[str, Any]] | None:
+        """The (run, dataset)'s ranges sorted by start when none overlap (the summaries are then counted per
+        range, in microseconds); ``None`` when they overlap (counted per lumisection instead)."""
+        ranges = sorted((self.sources.get(key) or {}).get(side) or [], key=lambda r: int(r["start"]))
+        if any(int(a["end"]) >= int(b["start"]) for a, b in zip(ranges, ranges[1:])):
+            return None
+        return ranges
+
     def triplet_summary(self, run: int, name: str) -> dict[str, Any] | None:
         """``DatasetTripletCache.triplet_summary``: per component, a count per status plus causes/comments."""
         if (run, name) not in self.rr_ls:
             return None
+        ranges = self._disjoint_ranges((run, name), "rr")
+        if ranges is not None:
+            return _summary_of_ranges(ranges)
         summary: dict[str, dict[str, Any]] = {}
         # Counted over the lumisections the RR API reports (EMPTY for a flag missing in a lumisection or a gap),
         # the data model the Run Registry target compiles against; a null status is counted under no status.
@@ -193,14 +282,20 @@ class SnapshotData:
         return summary
 
     def dcs_summary(self, run: int, name: str) -> dict[str, Any]:
-        rows = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        key = (run, name) if (self.sources.get((run, name)) or {}).get("oms") else (run, "online")
+        ranges = self._disjoint_ranges(key, "oms")
+        if ranges is not None:
+            weighted = [(r, int(r["end"]) - int(r["start"]) + 1) for r in ranges]
+        else:
+            rows = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+            weighted = [(row, 1) for row in rows.values()]
         summary: dict[str, dict[str, int]] = {}
-        for row in rows.values():
+        for row, n in weighted:
             for bit, value in row.items():
                 if bit not in OMS_LUMISECTION_WHITELIST or not isinstance(value, (bool, type(None))):
                     continue
                 entry = summary.setdefault(bit, {"NULL": 0, "TRUE": 0, "EMPTY": 0, "FALSE": 0})
-                entry["NULL" if value is None else ("TRUE" if value else "FALSE")] += 1
+                entry["NULL" if value is None else ("TRUE" if value else "FALSE")] += n
         return summary
 
     # ---- backend row objects
