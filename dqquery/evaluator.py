@@ -306,6 +306,10 @@ class Unit:
     static: dict[str, Any]
 
 
+def _deleted(record: Any) -> bool:
+    return record is not None and (record.model_extra or {}).get("deleted") is True
+
+
 def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple[RunRecord, str, DatasetRecord | None, LumisectionData | None]]:
     """``(run, name, dataset object, lumisection data)`` of every dataset whose name matches the pattern
     (``None`` means ``online``), in run then name order.
@@ -315,6 +319,8 @@ def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple
     matches = dataset_matcher(dataset)
     matched_any = False
     for run, name, ds, data in snapshot.iter_datasets():
+        if _deleted(run) or _deleted(ds):  # RR hides deleted runs and datasets from every query and the portal
+            continue
         if matches(name):
             matched_any = True
             yield run, name, ds, data

@@ -72,11 +72,26 @@ def _is_run_level(node: Any) -> bool:
 
 
 def run_level_part(query: Any) -> Any:
-    """The conjunction of the query's top-level operands that use only run-level fields (``None`` if none)."""
-    node = as_node(query)
-    operands = list(node.operands) if isinstance(node, A.And) else [node]
-    run_ops = [op for op in operands if _is_run_level(op)]
-    return A.make_and(run_ops) if run_ops else None
+    """A run-level query every run with a selected lumisection satisfies (``None``: no run-level constraint).
+
+    Decision: the query in negation normal form with each non-run-level predicate replaced by *true*, which
+    can only widen it, so ``(run_number in A and dt-dt == GOOD) or (run_number == B and bpix_ready)`` still
+    narrows the fetch to ``run_number in A or run_number == B``. Lumisection flags are never pushed into the
+    run query: RR counts them on the online dataset, not on the dataset being certified.
+    """
+    from .normal import to_nnf
+
+    return _project(to_nnf(as_node(query)))
+
+
+def _project(node: Any) -> Any:
+    if isinstance(node, A.And):
+        kept = [p for p in (_project(o) for o in node.operands) if p is not None]
+        return A.make_and(kept) if kept else None
+    if isinstance(node, A.Or):
+        alternatives = [_project(o) for o in node.operands]
+        return None if any(a is None for a in alternatives) else A.make_or(alternatives)
+    return node if _is_run_level(node) else None  # a predicate, or `not` directly above one
 
 
 def _pushable(operands: Iterable[Any], kind: str) -> tuple[list[Any], list[Any]]:
@@ -113,14 +128,25 @@ def backend_filters(query: Any, dataset: str | None) -> tuple[dict[str, Any], di
         if part is not None:
             run_ops = list(part.operands) if isinstance(part, A.And) else [part]
     runs_ops, refused = _pushable(run_ops, "runs")
+    # A clause RR cannot take whole (an `or` mixing forms the backend mishandles) may still have a plan with
+    # one request: a superset of its runs, added as its own member of a top-level `and`.
+    from .planning import plan
+
+    planned: list[dict[str, Any]] = []
+    for op in list(refused):
+        requests = plan(op, "rr-raw").requests
+        if len(requests) == 1 and dict(requests[0]):
+            planned.append(dict(requests[0]))
+            refused.remove(op)
     ds_ops, _ = _pushable(runs_ops, "datasets")
-    if not runs_ops:
+    if not runs_ops and not planned:
         warnings.warn(
             "the query has no run-level clause Run Registry can evaluate: fetching EVERY run "
             "(add e.g. run_number in 355100..362760 to fetch less)",
             stacklevel=3,
         )
-    runs_filter = to_rr(A.make_and(runs_ops), kind="runs", raw=True) if runs_ops else {}
+    members = ([dict(to_rr(A.make_and(runs_ops), kind="runs", raw=True))] if runs_ops else []) + planned
+    runs_filter = members[0] if len(members) == 1 else ({"and": members} if members else {})
     ds_node = A.make_and(ds_ops + ([_dataset_clause(dataset)] if dataset is not None else []))
     datasets_filter = to_rr(ds_node, kind="datasets", raw=True) if (ds_ops or dataset is not None) else {}
     return runs_filter, datasets_filter, refused

@@ -334,3 +334,21 @@ def test_every_consumer_of_a_dataset_pattern_reports_no_match_the_same_way() -> 
     ):
         with pytest.raises(UnknownDataset, match="no dataset of the snapshot matches '/NoSuch/%'"):
             call()
+
+
+def test_deleted_runs_and_datasets_are_never_selected() -> None:
+    """RR filters `deleted = false` everywhere; a snapshot that keeps a deleted row must not select it."""
+    from dqquery.testing import sample_snapshot
+
+    base = sample_snapshot(3, ls_per_run=4, datasets=("online", "/A/DQM"), luminosity=False)
+    data = base.to_dict()
+    first, second = data["runs"][0]["run_number"], data["runs"][1]["run_number"]
+    data["runs"][0]["deleted"] = True
+    for ds in data["datasets"]:
+        if ds["run_number"] == second and ds["name"] == "/A/DQM":
+            ds["deleted"] = True
+    marked = Snapshot.from_dict(data)
+    for dataset in ("online", "/A/DQM"):
+        before, after = golden("run_number >= 1", base, dataset), golden("run_number >= 1", marked, dataset)
+        assert first in before.runs and first not in after.runs
+        assert (second in after.runs) == (dataset == "online")

@@ -61,6 +61,23 @@ def test_fetched_snapshot_keeps_the_luminosity_explain_needs(serve, dataset):
     assert [c.inclusive_recorded for c in here.clauses] == pytest.approx([c.inclusive_recorded for c in there.clauses])
 
 
+def test_alternatives_narrow_the_fetch_to_their_runs(serve):
+    """An `or` of (run clause and lumisection clause): only the alternatives' runs are fetched, and the
+    result equals the evaluation on the whole snapshot."""
+    server = serve(run_registry(SNAP))
+    runs = sorted(r.run_number for r in SNAP.runs)
+    query = f"(run_number in {runs[0]}..{runs[1]} and dt-dt == GOOD) or (run_number == {runs[3]} and cms_active)"
+    assert str(run_level_part(query)) == f"run_number in {runs[0]}..{runs[1]} or run_number == {runs[3]}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fetching EVERY run" warning
+        fetched = fetch_snapshot(query, rr=RunRegistryClient(server.url))
+    asked = {r.json()["run_number"] for r in server.log.matching("/lumisections/")}
+    assert asked == {runs[0], runs[1], runs[3]}
+    assert golden(query, fetched, "online") == golden(query, SNAP, "online")
+    assert str(run_level_part("not (dt-dt == GOOD or energy > 6000)")) == "energy <= 6000"
+    assert run_level_part("dt-dt == GOOD or energy > 6000") is None  # one alternative has no run constraint
+
+
 def test_run_level_clauses_are_pushed_down(serve):
     server = serve(run_registry(SNAP))
     query = "energy > 6000 and fill_number >= 7003 and dt-dt == GOOD"
