@@ -132,7 +132,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .unparse import unparse
 
     if args.from_jsonlogic:
-        from .targets.jsonlogic import from_jsonlogic
+        from .targets.jsonlogic import from_jsonlogic_report
 
         try:
             text = Path(args.from_jsonlogic).read_text(encoding="utf-8") if args.from_jsonlogic != "-" else sys.stdin.read()
@@ -141,7 +141,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
             raise UserError(f"cannot read {args.from_jsonlogic}: {exc.strerror or exc}") from None
         except json.JSONDecodeError as exc:
             raise UserError(f"{args.from_jsonlogic} is not valid JSON: {exc}") from None
-        print(unparse(from_jsonlogic(rule)))
+        dataset_filter = None
+        if isinstance(rule, dict) and "json_logic" in rule:  # a portal request or a stored golden-JSON config
+            dataset_filter = rule.get("dataset_name_filter")
+            rule = rule["json_logic"]
+            if isinstance(rule, str):  # the portal request carries the rule as JSON text
+                try:
+                    rule = json.loads(rule)
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"the json_logic of {args.from_jsonlogic} is not valid JSON: {exc}") from None
+        node, notes = from_jsonlogic_report(rule)
+        print(unparse(node))
+        if dataset_filter:
+            print(f"note: the rule is for datasets {dataset_filter!r}: add --dataset '{dataset_filter}' to dqquery golden", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         return 0
     if not args.query:
         raise UserError("give a query, or --from-jsonlogic FILE")

@@ -247,3 +247,16 @@ def test_explain_says_when_the_query_is_one_clause(capsys) -> None:
     assert code == 0 and "top level is not an 'and'" in err
     code, out, err = run(capsys, "explain", "--snapshot", "demo", "bpix_ready and fpix_ready")
     assert code == 0 and err == ""
+
+
+def test_from_jsonlogic_reads_stored_configs_and_portal_requests_and_says_what_differs(capsys, tmp_path) -> None:
+    config = CONFIGS / "client_readme_2018A.json"
+    code, out, err = run(capsys, "compile", "--from-jsonlogic", str(config))
+    stored = json.loads(config.read_text())
+    assert code == 0 and dqquery.parse(out.strip()) == dqquery.from_jsonlogic(stored["json_logic"])
+    assert "--dataset '/PromptReco/Collisions2018A/DQM'" in err
+    assert "missing run.oms.energy as passing" in err and "missing run.oms.hlt_key as passing" in err
+    portal = tmp_path / "request.json"  # what RR's portal receives: the rule as JSON text
+    portal.write_text(json.dumps(dqquery.rr_portal_request("tracker-strip == GOOD and bpix_ready", dataset="/A/DQM")))
+    code, out, err = run(capsys, "compile", "--from-jsonlogic", str(portal))
+    assert code == 0 and out.strip() == "tracker-strip == GOOD and bpix_ready" and "'/A/DQM'" in err
