@@ -229,8 +229,15 @@ def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
 
     cache = None
     if not getattr(args, "no_cache", False):
-        cache = Cache(getattr(args, "cache", None), offline=getattr(args, "offline", False))
-    rr = RunRegistryClient(getattr(args, "rr", None), cache=cache)
+        offline = getattr(args, "offline", False)
+        max_age = getattr(args, "max_age", 7.0)
+        # Offline means "whatever the cache holds": no age limit unless one is asked for.
+        ttl = None if (offline and max_age is None) else (max_age if max_age is not None else 7.0) * 24 * 3600.0
+        cache = Cache(getattr(args, "cache", None), offline=offline, ttl=ttl)
+    workers = getattr(args, "workers", 8)
+    if workers < 1:
+        raise UserError("--workers must be at least 1")
+    rr = RunRegistryClient(getattr(args, "rr", None), cache=cache, workers=workers)
     oms = OMSClient(args.oms, cache=cache) if getattr(args, "oms", None) else None
     return rr, oms
 
@@ -242,7 +249,7 @@ def _snapshot_for(args: argparse.Namespace, text: str) -> Any:
         from .fetch import fetch_snapshot
 
         rr, oms = _clients(args)
-        return fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms)
+        return fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms, workers=args.workers)
     raise UserError("say where the data comes from: --snapshot FILE (or 'demo'), or --rr URL to fetch it")
 
 
@@ -328,7 +335,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     parse(text)
     _check_output(args.output)
     rr, oms = _clients(args)
-    snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms)
+    snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms, workers=args.workers)
     snap.save(args.output)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
@@ -466,9 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     def service_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--rr", metavar="URL", help="Run Registry URL (default: $DQQUERY_RR_URL, else production)")
         sp.add_argument("--oms", metavar="URL", help="also take OMS bits and luminosity from this OMS API (default: RR's stored copy)")
-        sp.add_argument("--cache", metavar="FILE", help="SQLite cache file (default: $DQQUERY_CACHE_DIR/http-cache.sqlite, else ~/.cache/dqquery/http-cache.sqlite; answers are reused for 7 days)")
+        sp.add_argument("--cache", metavar="FILE", help="SQLite cache file (default: $DQQUERY_CACHE_DIR/http-cache.sqlite, else ~/.cache/dqquery/http-cache.sqlite)")
         sp.add_argument("--no-cache", action="store_true", help="do not read or write the local cache")
-        sp.add_argument("--offline", action="store_true", help="answer only from the local cache; fail on anything not cached")
+        sp.add_argument("--offline", action="store_true", help="answer only from the local cache, whatever the age of its answers; fail on anything not cached")
+        sp.add_argument("--max-age", type=float, metavar="DAYS", default=None, help="reuse cached answers up to this age (default 7 days; no limit with --offline)")
+        sp.add_argument("--workers", type=int, default=8, metavar="N", help="requests in flight at once (default 8)")
 
     def data_source(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--snapshot", metavar="FILE", help="snapshot file (.json or .json.gz), or 'demo' for the bundled 2018 demo")

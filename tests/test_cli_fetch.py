@@ -167,6 +167,23 @@ def test_offline_after_a_cached_fetch_needs_no_server(serve, capsys, tmp_path):
     assert code == 0 and golden_output(out) == golden(QUERY, SNAP, "online")
 
 
+def test_offline_serves_old_answers_and_max_age_limits_them(serve, capsys, tmp_path, monkeypatch):
+    import time
+
+    server = serve(run_registry(SNAP))
+    url, cache = server.url, str(tmp_path / "cache.sqlite")
+    assert cli(capsys, "fetch", QUERY, "--rr", url, "--cache", cache, "--workers", "2", "-o", str(tmp_path / "a.json"))[0] == 0
+    server.stop()
+    later = time.time() + 30 * 24 * 3600.0  # a month on: past the default 7 days
+    monkeypatch.setattr(time, "time", lambda: later)
+    code, _, err = cli(capsys, "fetch", QUERY, "--rr", url, "--cache", cache, "--offline", "-o", str(tmp_path / "b.json"))
+    assert code == 0, err  # offline: whatever the cache holds
+    code, _, err = cli(capsys, "fetch", QUERY, "--rr", url, "--cache", cache, "--offline", "--max-age", "7", "-o", str(tmp_path / "c.json"))
+    assert code == 2 and "offline mode" in err
+    code, _, err = cli(capsys, "fetch", QUERY, "--rr", url, "--cache", cache, "--workers", "0", "-o", str(tmp_path / "d.json"))
+    assert code == 2 and "--workers" in err
+
+
 def test_offline_without_a_cached_answer_fails_with_a_clear_message(serve, capsys, tmp_path):
     server = serve(run_registry(SNAP))
     cache = str(tmp_path / "cache.sqlite")

@@ -311,3 +311,38 @@ def test_command_line_reports_a_missing_snapshot_in_one_line(tmp_path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
     assert "nope.json.gz" in proc.stderr
+
+
+def test_latency_and_failure_rate_knobs(serve) -> None:
+    import time
+
+    server = serve(run_registry(sample_snapshot(3, ls_per_run=3, datasets=("online",), luminosity=False)))
+    body = {"page": 0, "page_size": 10, "filter": {}, "sortings": []}
+    server.faults.set_latency(0.2)
+    t0 = time.perf_counter()
+    assert post(server.url + "/runs_filtered_ordered", body).status_code == 200
+    assert time.perf_counter() - t0 >= 0.2
+    server.faults.clear()
+
+    def statuses(seed: int) -> list[int]:
+        server.faults.set_failure_rate(0.5, seed=seed)
+        return [post(server.url + "/runs_filtered_ordered", body).status_code for _ in range(40)]
+
+    first = statuses(7)
+    assert set(first) == {200, 503} and 8 <= first.count(503) <= 32
+    assert statuses(7) == first  # reproducible with the same seed
+
+
+def test_a_fetch_survives_a_failure_rate_with_retries(serve) -> None:
+    from dqquery.evaluator import golden
+    from dqquery.fetch import fetch_snapshot
+    from dqquery.sources import RetryPolicy, RunRegistryClient
+
+    snap = sample_snapshot(8, ls_per_run=5, datasets=("online",), luminosity=False)
+    server = serve(run_registry(snap))
+    server.faults.set_failure_rate(0.3, seed=3)
+    client = RunRegistryClient(server.url, retry=RetryPolicy(attempts=10, seed=1), sleep=lambda s: None)
+    fetched = fetch_snapshot("run_number >= 1", rr=client)
+    failed = [r for r in server.log if r.status == 503]
+    assert failed, "the knob injected no failure"
+    assert golden("run_number >= 1", fetched) == golden("run_number >= 1", snap)
