@@ -338,7 +338,12 @@ def _expected(names: set[str] | frozenset[str]) -> str:
     return "expected " + ", ".join(pretty)
 
 
-def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str]) -> str:
+_DATE_LIKE = re.compile(r"\d{4}-\d{1,2}(?:-\d{1,2})?(?:T[\d:.]*)?$")
+
+
+def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str], offset: int = 0) -> str:
+    if tok_value.startswith("-") and _DATE_LIKE.search(text[: offset + len(tok_value)].split()[-1] if text[:offset].strip() else ""):
+        return "write dates as YYYY-MM-DD (2018-05-01) and datetimes as YYYY-MM-DDTHH:MM:SSZ, with two-digit months and days"
     low = tok_value.lower()
     if tok_value != low and low in KEYWORDS:
         return f"keywords are lower-case: write '{low}'"
@@ -370,7 +375,7 @@ def _translate(text: str, err: UnexpectedInput) -> QueryError:
         exp = _expected(expected)
         if exp:
             msg += f"; {exp}"
-        return QueryError("syntax", msg, query=text, offset=offset, end=end, hint=_syntax_hint(text, str(tok.value), expected))
+        return QueryError("syntax", msg, query=text, offset=offset, end=end, hint=_syntax_hint(text, str(tok.value), expected, offset))
     if isinstance(err, UnexpectedCharacters):
         offset = err.pos_in_stream
         ch = text[offset] if offset < len(text) else ""

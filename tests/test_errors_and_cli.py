@@ -99,3 +99,15 @@ def test_help_texts_exist_for_every_command() -> None:
         for action in sp._actions:
             if action.dest != "help":
                 assert action.help, f"{name}: {action.dest} has no help text"
+
+
+def test_a_malformed_date_gets_a_date_hint() -> None:
+    import dqquery
+
+    for text in ("start_time > 2018-5-1", "start_time > 2018-05-01T12Z", "start_time > 2018-05-1"):
+        try:
+            dqquery.parse(text)
+        except dqquery.QueryError as err:
+            assert err.category == "syntax" and "YYYY-MM-DD" in err.hint, str(err)
+        else:
+            raise AssertionError(f"{text!r} parsed")
