@@ -255,7 +255,7 @@ def test_from_jsonlogic_reads_stored_configs_and_portal_requests_and_says_what_d
     stored = json.loads(config.read_text())
     assert code == 0 and dqquery.parse(out.strip()) == dqquery.from_jsonlogic(stored["json_logic"])
     assert "--dataset '/PromptReco/Collisions2018A/DQM'" in err
-    assert "missing run.oms.energy as passing" in err and "missing run.oms.hlt_key as passing" in err
+    assert out.count("hlt_key is null") == 1 and "energy is null" not in out  # RR's leniency, only where it matters
     portal = tmp_path / "request.json"  # what RR's portal receives: the rule as JSON text
     portal.write_text(json.dumps(dqquery.rr_portal_request("tracker-strip == GOOD and bpix_ready", dataset="/A/DQM")))
     code, out, err = run(capsys, "compile", "--from-jsonlogic", str(portal))

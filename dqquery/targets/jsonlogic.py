@@ -29,9 +29,11 @@ with letters (``like`` is case-insensitive, json-logic's ``in`` is case-sensitiv
 date/time comparisons (both engines compare strings, not instants), integers beyond 2**53 (JavaScript
 numbers), ``contains`` with a non-string value, and DIALS fields.
 
-Import (:func:`from_jsonlogic`) recognises the shapes RR users write and maps them onto the tree. RR's
-two-valued reading can differ from dqquery's on missing data; :func:`from_jsonlogic_report` lists each
-clause where it does (see :class:`ImportNote`).
+Import (:func:`from_jsonlogic`) recognises the shapes RR users write and maps them onto the tree. Where RR's
+two-valued reading of a missing value (json-logic-js) would select differently from dqquery's, the import
+writes RR's reading out (``(not hlt_key contains "WMass" or hlt_key is null)``), so the query selects
+exactly what RR selects; :func:`from_jsonlogic_report` lists the clauses json-logic-qubit still reads
+differently (see :class:`ImportNote`).
 """
 
 from __future__ import annotations
@@ -621,12 +623,15 @@ class ImportNote:
     clause: str
     engines: tuple[str, ...]
     only_when_missing: bool = True
+    imported_selects: bool = False  # the imported query (like RR) selects a missing value, these engines do not
 
     @property
     def message(self) -> str:
         who = f"{' and '.join(self.engines)} treat{'s' if len(self.engines) == 1 else ''}"
         if not self.only_when_missing:
             return f'{self.clause}: {who} false and "None" as null too; the imported query tests for a missing {self.path}'
+        if self.imported_selects:
+            return f"{self.clause}: {who} a missing {self.path} as failing; the imported query, like Run Registry, selects such lumisections"
         return f"{self.clause}: {who} a missing {self.path} as passing; the imported query does not select such lumisections"
 
     def __str__(self) -> str:
@@ -695,12 +700,29 @@ class _Importer:
         self.notes: list[ImportNote] = []
         self.clause: Any = rule  # the operand of the innermost and/or being imported, for notes
 
-    def note_leaf(self, clause: Any, field: A.FieldRef, positive: bool) -> None:
-        """Record the engines whose reading of ``clause`` on a missing value selects where dqquery does not."""
+    def leaf(self, node: Any, clause: Any, field: A.FieldRef, positive: bool) -> Any:
+        """``node`` (the dqquery reading of the one-variable ``clause``), made to decide a missing value as RR does.
+
+        Decision: RR evaluates with json-logic-js, where a missing value is a definite true or false
+        (``null <= 7000`` is true). Where that answer would change the selection (true under an even number of
+        nots, false under an odd one), the leaf becomes ``(L or x is null)`` or ``(L and x is not null)``, so
+        the imported query selects exactly what RR selects. Engines that still read a missing value otherwise
+        (json-logic-qubit) are recorded as :class:`ImportNote`.
+        """
+        try:
+            js = js_truthy(js_apply(clause, {}))
+        except NotModelled:
+            js = None
+        wrap = js is not None and js == positive
+        if wrap:
+            null = A.IsNull(field=field, negated=not positive)
+            node = A.Or(operands=(node, null)) if positive else A.And(operands=(node, null))
+        imported = positive if wrap else not positive  # the leaf's value on a missing variable, as imported
         passing = passes_on_missing(clause)
-        engines = tuple(e for e, passes in passing.items() if passes == positive)
+        engines = tuple(e for e, passes in passing.items() if passes != imported and (passes == positive or wrap))
         if engines:
-            self.notes.append(ImportNote(field.path, json.dumps(self.clause), engines))
+            self.notes.append(ImportNote(field.path, json.dumps(self.clause), engines, imported_selects=wrap and positive))
+        return node
 
     def node(self, rule: Any, positive: bool) -> Any:
         if not isinstance(rule, dict):
@@ -722,7 +744,12 @@ class _Importer:
             outer, self.clause = self.clause, a
             parts.append(self.node(a, positive))
             self.clause = outer
-        return merge_ranges(A.make_and(parts)) if op == "and" else A.make_or(parts)
+        if op == "and":
+            parts, unwrapped = _drop_redundant_null_tests(parts, positive)
+            # Another operand already rejects a missing value there: no engine selects it, nothing to note.
+            self.notes = [n for n in self.notes if not (n.imported_selects and n.path in unwrapped)]
+            return merge_ranges(A.make_and(parts))
+        return A.make_or(parts)
 
     def negation(self, rule: Any, op: str, args: list[Any], positive: bool) -> Any:
         if len(args) != 1:
@@ -730,13 +757,12 @@ class _Importer:
         inner = args[0]
         if op == "!!":
             return self.truth(inner, positive) if _is_var(inner) else self.node(inner, positive)
-        return A.Not(operand=self.truth(inner, not positive) if _is_var(inner) else self.node(inner, not positive))
+        return _negated(self.truth(inner, not positive) if _is_var(inner) else self.node(inner, not positive))
 
     def truth(self, var: dict[str, Any], positive: bool) -> Any:
         """A bare variable as a condition (``!!`` of it): the boolean field is true."""
         field = _field(var, var)
-        self.note_leaf({"!!": [var]}, field, positive)
-        return A.Compare(field=field, op="==", value=A.BoolValue(value=True))
+        return self.leaf(A.Compare(field=field, op="==", value=A.BoolValue(value=True)), {"!!": [var]}, field, positive)
 
     # -- comparisons
     def equality(self, rule: Any, op: str, args: list[Any], positive: bool) -> Any:
@@ -752,14 +778,13 @@ class _Importer:
                 if op in ("==", "!="):  # qubit's loose == compares str() and bool(): false == null, "None" == null
                     self.notes.append(ImportNote(field.path, json.dumps(self.clause), ("json-logic-qubit",), only_when_missing=False))
                 return A.IsNull(field=field, negated=negated)
-            self.note_leaf(rule, field, positive)
             row = lookup(field.path)
             if row is not None and row.type == "status" and isinstance(b, str) and b != b.upper():
                 raise _import_error("unknown-value", f"RR compares statuses case-sensitively; '{b}' never matches", rule, f"write {b.upper()!r}")
-            return A.Compare(field=field, op="!=" if negated else "==", value=_value(b, rule))
+            return self.leaf(A.Compare(field=field, op="!=" if negated else "==", value=_value(b, rule)), rule, field, positive)
         if isinstance(b, bool) and isinstance(a, dict) and not _is_var(a) and _args(a)[0] in _BOOLEAN_RULE_OPERATORS:
             keep = b != negated  # R == true, R != false -> R
-            return self.node(a, positive) if keep else A.Not(operand=self.node(a, not positive))
+            return self.node(a, positive) if keep else _negated(self.node(a, not positive))
         raise _import_error("unsupported", f"'{op}' must compare one variable with a literal", rule)
 
     def ordering(self, rule: Any, op: str, args: list[Any], positive: bool) -> Any:
@@ -768,10 +793,10 @@ class _Importer:
             if not (_is_var(var) and _is_scalar(low) and _is_scalar(high) and low is not None and high is not None):
                 raise _import_error("unsupported", f"a 3-argument '{op}' must be [low, variable, high]", rule)
             field = _field(var, rule)
-            self.note_leaf(rule, field, positive)
             if op == "<=":
-                return A.InRange(field=field, low=_value(low, rule), high=_value(high, rule))
-            return A.And(operands=(A.Compare(field=field, op=">", value=_value(low, rule)), A.Compare(field=field, op="<", value=_value(high, rule))))
+                return self.leaf(A.InRange(field=field, low=_value(low, rule), high=_value(high, rule)), rule, field, positive)
+            between = A.And(operands=(A.Compare(field=field, op=">", value=_value(low, rule)), A.Compare(field=field, op="<", value=_value(high, rule))))
+            return self.leaf(between, rule, field, positive)
         if len(args) != 2:
             raise _import_error("syntax", f"'{op}' takes two arguments (three only for '<' and '<=')", rule)
         a, b = args
@@ -780,8 +805,7 @@ class _Importer:
         if not (_is_var(a) and _is_scalar(b) and b is not None):
             raise _import_error("unsupported", f"'{op}' must compare one variable with a literal", rule)
         field = _field(a, rule)
-        self.note_leaf(rule, field, positive)
-        return A.Compare(field=field, op=op, value=_value(b, rule))  # type: ignore[arg-type]
+        return self.leaf(A.Compare(field=field, op=op, value=_value(b, rule)), rule, field, positive)  # type: ignore[arg-type]
 
     def membership(self, rule: Any, op: str, args: list[Any], positive: bool) -> Any:
         if len(args) != 2:
@@ -796,14 +820,12 @@ class _Importer:
             )
         if _is_var(haystack) and _is_scalar(needle) and needle is not None:
             field = _field(haystack, rule)
-            self.note_leaf(rule, field, positive)
-            return A.Contains(field=field, value=_value(needle, rule))
+            return self.leaf(A.Contains(field=field, value=_value(needle, rule)), rule, field, positive)
         if _is_var(needle) and isinstance(haystack, list):
             if not haystack or not all(_is_scalar(x) and x is not None for x in haystack):
                 raise _import_error("unsupported", "'in' needs a non-empty list of literals (no null)", rule)
             field = _field(needle, rule)
-            self.note_leaf(rule, field, positive)
-            return A.InSet(field=field, values=tuple(_value(x, rule) for x in haystack))
+            return self.leaf(A.InSet(field=field, values=tuple(_value(x, rule) for x in haystack)), rule, field, positive)
         if _is_var(needle) and isinstance(haystack, str):
             raise _import_error(
                 "unsupported",
@@ -830,6 +852,47 @@ _IMPORTERS: dict[str, Callable[..., Any]] = {
     ">=": _Importer.ordering,
     "in": _Importer.membership,
 }
+
+
+def _negated(node: Any) -> Any:
+    """``not node``; a leaf made RR-faithful as ``(L and x is not null)`` becomes ``(not L or x is null)``
+    (De Morgan holds in three-valued logic), which reads as what it means."""
+    if (
+        isinstance(node, A.And)
+        and len(node.operands) == 2
+        and isinstance(node.operands[1], A.IsNull)
+        and node.operands[1].negated
+    ):
+        return A.Or(operands=(A.Not(operand=node.operands[0]), A.IsNull(field=node.operands[1].field)))
+    return A.Not(operand=node)
+
+
+def _drop_redundant_null_tests(parts: list[Any], positive: bool) -> tuple[list[Any], set[str]]:
+    """In a selecting ``and``, ``(L or x is null)`` is just ``L`` when another operand already needs ``x``
+    present (``energy >= 6000 and (energy <= 7000 or energy is null)`` is ``energy in 6000..7000``).
+    Returns the operands and the paths whose null test was dropped."""
+    if not positive:
+        return parts, set()
+
+    def needs_present(p: Any) -> str | None:
+        if isinstance(p, A.PREDICATE_CLASSES) and not (isinstance(p, A.IsNull) and not p.negated):
+            return p.field.path  # type: ignore[attr-defined,no-any-return]
+        return None
+
+    present = {path for path in map(needs_present, parts) if path is not None}
+    out, unwrapped = [], set()
+    for p in parts:
+        if (
+            isinstance(p, A.Or)
+            and len(p.operands) == 2
+            and isinstance(p.operands[1], A.IsNull)
+            and not p.operands[1].negated
+            and p.operands[1].field.path in present
+        ):
+            unwrapped.add(p.operands[1].field.path)
+            p = p.operands[0]
+        out.append(p)
+    return out, unwrapped
 
 
 def merge_ranges(node: Any) -> Any:
@@ -865,9 +928,10 @@ def from_jsonlogic_report(rule: Any) -> tuple[Any, list[ImportNote]]:
 
     RR reads its rule with JavaScript semantics: ``{"<=": [{"var": "run.oms.energy"}, 7000]}`` passes a run
     without energy, and ``{"==": [{"in": ["WMass", {"var": "run.oms.hlt_key"}]}, false]}`` passes a run
-    without HLT key. The imported query is three-valued and does not select those lumisections; each such
-    clause is reported as an :class:`ImportNote` (checked for json-logic-js and json-logic-qubit). On data
-    where no noted variable is missing, the imported query selects exactly what the rule selects.
+    without HLT key. The import keeps that reading where it changes the selection, as an explicit
+    ``or x is null`` (``and x is not null`` under a negation), and drops it where another clause already
+    needs the value (``energy >= 6000``): the imported query selects exactly what RR selects. Each clause
+    that json-logic-qubit still reads differently on a missing value is reported as an :class:`ImportNote`.
 
     Malformed or unrepresentable rules raise :class:`QueryError` (``syntax``, ``unsupported``,
     ``unknown-field``, ``unknown-value`` or ``type-mismatch``), never a query that selects everything."""
