@@ -316,6 +316,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
     else:
         print(report.table())
+        if args.runs:
+            print()
+            print(report.runs_table(args.runs))
         if len(report.clauses) == 1 and not isinstance(node, A.And):
             print("note: the query's top level is not an 'and', so it is one clause: write the selection as "
                   "'A and B and ...' to see what each part removes", file=sys.stderr)
@@ -499,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_source(s)
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--plot", metavar="PNG", help="also draw the loss per clause (needs matplotlib)")
+    s.add_argument("--runs", type=int, default=0, metavar="N", help="also list the N runs that lose the most, with the clauses responsible")
     s.set_defaults(func=cmd_explain)
 
     s = sub.add_parser("fetch", help="fetch the data a query needs into a snapshot file", description="Fetch runs, datasets and lumisection ranges from RR (and OMS) into a snapshot file.")

@@ -171,6 +171,7 @@ class ExplainReport:
     total_ls: int
     total_recorded: float
     golden_recorded: float
+    rejected_per_run: dict[int, RunLoss] = field(default_factory=dict)  # per run: lumisections and recorded lost
 
     @property
     def golden_ls(self) -> int:
@@ -188,6 +189,10 @@ class ExplainReport:
             "clauses": [c.to_dict() for c in self.clauses],
             "golden": self.golden.to_dict(),
             "anti_golden": self.anti_golden.to_dict(),
+            "rejected_per_run": {
+                str(run): {"ls": loss.inclusive_ls, "recorded": loss.inclusive_recorded}
+                for run, loss in sorted(self.rejected_per_run.items())
+            },
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -226,6 +231,23 @@ class ExplainReport:
         lines.append("  ".join("-" * w for w in widths))
         for r in rows:
             lines.append("  ".join(v.ljust(widths[k]) if k == 0 else v.rjust(widths[k]) for k, v in enumerate(r)))
+        return "\n".join(lines)
+
+    def runs_table(self, n: int = 10, clauses_shown: int = 3) -> str:
+        """The ``n`` runs that lose the most recorded luminosity (then lumisections), with the clauses that
+        remove most in each (lumisections each removes there, inclusively)."""
+        worst = sorted(self.rejected_per_run.items(), key=lambda kv: (-kv[1].inclusive_recorded, -kv[1].inclusive_ls, kv[0]))[:n]
+        lines = [f"{'run':>7}  {'LS lost':>7}  {'recorded lost':>13}  clauses (LS each removes)"]
+        for run, loss in worst:
+            causes = sorted(
+                ((c.per_run[run].inclusive_ls, c.text) for c in self.clauses if run in c.per_run), key=lambda t: (-t[0], t[1])
+            )
+            shown = ", ".join(f"{text} ({ls})" for ls, text in causes[:clauses_shown])
+            if len(causes) > clauses_shown:
+                shown += f", +{len(causes) - clauses_shown} more"
+            lines.append(f"{run:>7}  {loss.inclusive_ls:>7}  {loss.inclusive_recorded:>13.4g}  {shown}")
+        if len(self.rejected_per_run) > n:
+            lines.append(f"({len(self.rejected_per_run) - n} more runs lose lumisections; --json lists them all)")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -364,6 +386,7 @@ def explain(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Expla
     anti_ranges: dict[int, list[tuple[int, int]]] = {}
     total_ls = 0
     total_recorded = golden_recorded = 0.0
+    rejected_per_run: dict[int, RunLoss] = {}
     for run, per_dataset in by_run.items():
         if len(per_dataset) == 1:
             items = [(s, e, [mask], reader.recorded(s, e, o)) for s, e, mask, reader, o in per_dataset[0]]
@@ -378,6 +401,9 @@ def explain(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Expla
                 golden_recorded += lumi
                 continue
             anti_ranges.setdefault(run, []).append((s, e))
+            lost = rejected_per_run.get(run) or rejected_per_run.setdefault(run, RunLoss())
+            lost.inclusive_ls += n
+            lost.inclusive_recorded += lumi
             inclusive = 0
             exclusive = 0
             for m in masks:
@@ -400,4 +426,5 @@ def explain(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Expla
         total_ls=total_ls,
         total_recorded=total_recorded,
         golden_recorded=golden_recorded,
+        rejected_per_run=rejected_per_run,
     )

@@ -209,3 +209,18 @@ def test_recorded_in_agrees_with_the_per_lumisection_sum(query: str) -> None:
     expected = sum(inside for inside, _out, _nd in recorded_per_run(result, snapshot, DEMO_DATASET).values())
     assert result.n_lumisections > 0
     assert recorded_in(result, snapshot, DEMO_DATASET) == pytest.approx(expected, rel=1e-12)
+
+
+def test_rejected_per_run_adds_up_to_the_anti_golden_json() -> None:
+    from dqquery.demo import DEMO_DATASET, load_demo
+
+    snapshot = load_demo()
+    report = explain("b_field >= 3.7 and tracker-strip == GOOD and bpix_ready and beam1_stable", snapshot, DEMO_DATASET)
+    per_run = report.rejected_per_run
+    assert set(per_run) == set(report.anti_golden.runs)
+    assert all(loss.inclusive_ls == sum(b - a + 1 for a, b in report.anti_golden.ranges(run)) for run, loss in per_run.items())
+    assert sum(loss.inclusive_ls for loss in per_run.values()) == report.total_ls - report.golden_ls
+    assert sum(loss.inclusive_recorded for loss in per_run.values()) == pytest.approx(report.total_recorded - report.golden_recorded)
+    table = report.runs_table(3).splitlines()
+    worst = max(per_run, key=lambda r: per_run[r].inclusive_recorded)
+    assert table[1].split()[0] == str(worst) and len(table) == 5  # header, 3 runs, "more runs" line
