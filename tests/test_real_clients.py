@@ -110,3 +110,33 @@ def test_cmsdials_list_all_against_the_fake(serve):
     assert [r.ls_number for r in lumis.results] == [1, 2, 3, 4, 5]
     ours = DialsClient(server.url, auth=SecretKey("dials-secret"), page_size=4).rows("lumisection", {"run_number": 315002, "ls_number__lte": 5})
     assert ours == [r.model_dump() for r in lumis.results]
+
+
+DIALS_QUERIES = [
+    "run_number in 315002..315004 and ls_number <= 7",
+    'run_number > 315005 and dataset like "%PromptReco%"',
+    "ls_number in 3..5 and run_number == 315003 and dataset ~ \"Collisions\"",
+]
+
+
+@pytest.mark.parametrize("query", DIALS_QUERIES)
+def test_cmsdials_with_compiled_filters_returns_exactly_the_query_rows(serve, query):
+    """to_dials(..., as_filters=True) through the real client, in a workspace: the rows dqquery's own
+    semantics select from the whole lumisection table, no more, no fewer."""
+    from cmsdials.auth.secret_key import Credentials
+    from cmsdials.filters import LumisectionFilters
+
+    from dqquery.targets.dials import row_paths, to_dials
+
+    server = serve(dials(SNAP, secrets={"dials-secret"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        creds = Credentials(token="dials-secret")
+    client = cmsdials.Dials(creds, workspace="tracker", base_url=server.root)
+    everything = client.lumi.list_all(LumisectionFilters(page_size=500)).results
+    expected = sorted((r.dataset_id, r.run_number, r.ls_number) for r in everything if selects(parse(query), row_paths("lumisection", r.model_dump())))
+    assert expected, "the query selects nothing: a weak test"
+    filters = to_dials(query, endpoint="lumisection", as_filters=True)
+    got = sorted((r.dataset_id, r.run_number, r.ls_number) for r in client.lumi.list_all(filters).results)
+    assert got == expected
+    assert all(r.headers.get("workspace") == "tracker" for r in server.log.matching("lumisection"))
