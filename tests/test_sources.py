@@ -231,3 +231,36 @@ def test_progress_bar_only_on_a_terminal_and_for_several_steps(capsys, monkeypat
     run_concurrently(range(5), lambda k: k, workers=2, desc="RR lumisections")
     assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest: no bar
     assert Progress(1, "one page", True)._bar is None  # a single step draws no empty bar
+
+
+def test_an_expired_token_403_from_dials_gets_one_fresh_token(serve) -> None:
+    """DIALS says 403 {"code": "access_token_expired"}: the client asks its auth for a new token once."""
+    from dqquery.sources.http import HttpClient
+    from dqquery.testing import FakeServer, Response
+
+    class Tokens:
+        def __init__(self) -> None:
+            self.current, self.invalidated = "old", 0
+
+        def apply(self, headers: dict) -> None:
+            headers["Authorization"] = f"Bearer {self.current}"
+
+        def invalidate(self) -> None:
+            self.invalidated += 1
+            self.current = "new"
+
+    class Dials:
+        def handle(self, request):
+            if request.bearer() == "new":
+                return Response.json({"results": [], "next": None})
+            return Response.json({"detail": "Access token has expired.", "code": "access_token_expired"}, 403)
+
+    server = serve(FakeServer(Dials()))
+    auth = Tokens()
+    client = HttpClient(server.url, service="dials", auth=auth, sleep=lambda s: None)
+    assert client.request_json("GET", "run/") == {"results": [], "next": None}
+    assert auth.invalidated == 1 and [r.status for r in server.log] == [403, 200]
+    auth.current = "revoked"  # a token refused again after the refresh is an error, not a loop
+    auth.invalidate = lambda: setattr(auth, "current", "still-bad")
+    with pytest.raises(Exception, match="403|no access|refused"):
+        client.request_json("GET", "run/?again")

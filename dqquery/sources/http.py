@@ -113,6 +113,15 @@ RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 )
 
 
+_TOKEN_CODES = frozenset({"access_token_expired", "token_not_valid"})
+
+
+def _expired_token(status: int, body: Any) -> bool:
+    """DIALS answers an expired or refused bearer token with 403 and a ``code`` (its auth class has no
+    ``WWW-Authenticate``, so DRF turns 401 into 403): worth one fresh token, like a 401."""
+    return status == 403 and isinstance(body, Mapping) and body.get("code") in _TOKEN_CODES
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """``Retry-After`` as seconds (delta seconds, fractional accepted, or an HTTP date); ``None`` if absent/invalid."""
     if not value:
@@ -227,7 +236,8 @@ class HttpClient:
                 body = _maybe_json(response)
                 if status in accepted:
                     return response
-                if status == 401 and self.auth is not None and not refreshed_token and hasattr(self.auth, "invalidate"):
+                if (status == 401 or _expired_token(status, body)) and self.auth is not None and not refreshed_token \
+                        and hasattr(self.auth, "invalidate"):
                     refreshed_token = True
                     self.auth.invalidate()
                     attempt -= 1  # a refreshed token is not a retry of a failure
