@@ -34,6 +34,10 @@ docs: docs/language.md (the language), docs/semantics.md (what a query means), d
 """
 
 
+DEFAULT_MAX_AGE_DAYS = 7.0
+"""How long cached service answers are reused by default."""
+
+
 class UserError(Exception):
     """An error to print as a one-screen message with exit status 2."""
 
@@ -164,20 +168,22 @@ def cmd_compile(args: argparse.Namespace) -> int:
     text = _read_query(args.query)
     parse(text)  # syntax and check errors first, located in the text
     compiled = _compile(args.to, text)  # compilers get the text so their errors point into it too
-    notes = _fidelity_notes(args.to, text, compiled)
+    exact, notes = _fidelity(args.to, text, compiled)
     _print_json(dict(compiled) if isinstance(compiled, dict) else compiled)
     for line in notes:
         print(line, file=sys.stderr)
-    if args.exact and any(line.startswith("note: superset") for line in notes):
+    if args.exact and not exact:
         raise UserError(f"the {args.to} filter is a superset of the query (see the notes above) and --exact was given; "
                         f"use `dqquery plan --to {args.to.partition(':')[0]} ...` for the requests plus a local residual")
     return 0
 
 
-def _fidelity_notes(target: str, text: str, compiled: Any) -> list[str]:
-    """What a user must know about a compiled filter that is not exact (printed on stderr, never dropped)."""
+def _fidelity(target: str, text: str, compiled: Any) -> tuple[bool, list[str]]:
+    """Whether a compiled filter is exact, and what a user must know about it (printed on stderr, never dropped)."""
     lines: list[str] = []
+    exact = True
     if hasattr(compiled, "exact"):  # Run Registry
+        exact = bool(compiled.exact)
         if not compiled.exact and not compiled.notes:
             lines.append("note: superset: Run Registry selects runs with at least one lumisection matching each clause; "
                          "filter the lumisections locally (dqquery golden, or dqquery.plan)")
@@ -186,9 +192,10 @@ def _fidelity_notes(target: str, text: str, compiled: Any) -> list[str]:
     elif target.partition(":")[0] == "oms":
         from .targets.oms import oms_exact
 
-        if not oms_exact(text, resource=target.partition(":")[2] or "runs"):
+        exact = oms_exact(text, resource=target.partition(":")[2] or "runs")
+        if not exact:
             lines.append("note: superset: OMS's LIKE semantics are assumed (case, escapes); re-check the rows locally (dqquery.plan)")
-    return lines
+    return exact, lines
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -230,9 +237,11 @@ def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
     cache = None
     if not getattr(args, "no_cache", False):
         offline = getattr(args, "offline", False)
-        max_age = getattr(args, "max_age", 7.0)
-        # Offline means "whatever the cache holds": no age limit unless one is asked for.
-        ttl = None if (offline and max_age is None) else (max_age if max_age is not None else 7.0) * 24 * 3600.0
+        max_age = getattr(args, "max_age", None)
+        if max_age is None:  # offline means "whatever the cache holds": no age limit unless one is asked for
+            ttl = None if offline else DEFAULT_MAX_AGE_DAYS * 24 * 3600.0
+        else:
+            ttl = max_age * 24 * 3600.0
         cache = Cache(getattr(args, "cache", None), offline=offline, ttl=ttl)
     workers = getattr(args, "workers", 8)
     if workers < 1:
