@@ -19,7 +19,7 @@ QUERY_10 = (
 )
 
 
-def median_us(fn, repeat: int = 7, number: int = 300) -> float:
+def median_us(fn, repeat: int = 15, number: int = 300) -> float:
     samples = []
     for _ in range(repeat):
         t0 = time.perf_counter()
