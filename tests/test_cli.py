@@ -260,3 +260,19 @@ def test_from_jsonlogic_reads_stored_configs_and_portal_requests_and_says_what_d
     portal.write_text(json.dumps(dqquery.rr_portal_request("tracker-strip == GOOD and bpix_ready", dataset="/A/DQM")))
     code, out, err = run(capsys, "compile", "--from-jsonlogic", str(portal))
     assert code == 0 and out.strip() == "tracker-strip == GOOD and bpix_ready" and "'/A/DQM'" in err
+
+
+def test_plot_options_write_png_files(capsys, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    loss = tmp_path / "loss.png"
+    code, out, err = run(capsys, "explain", "--snapshot", "demo", "b_field >= 3.7 and bpix_ready", "--plot", str(loss))
+    assert code == 0 and f"wrote {loss}" in err
+    a = GOLDEN / "Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt"
+    b = tmp_path / "b.json"
+    (GoldenJSON.load(a) - GoldenJSON({"315257": [[1, 20]]})).write(b)
+    diff = tmp_path / "diff.png"
+    code, out, err = run(capsys, "json", "diff", str(a), str(b), "--plot", str(diff))
+    assert code == 1 and f"wrote {diff}" in err  # they differ
+    for png in (loss, diff):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000  # a real picture, not an empty canvas
