@@ -29,7 +29,7 @@ from typing import Any
 from . import ast as A
 from .errors import QueryError
 from .normal import MAX_REQUESTS, dnf_conjuncts, to_nnf
-from .query import as_node, source_text
+from .query import as_node
 from .semantics import selects
 
 # ------------------------------------------------------------------------------------------ targets
@@ -172,7 +172,9 @@ def plan(query: Any, target: str) -> Plan:
     try:
         return _plan(query, target)
     except QueryError as err:
-        raise err.with_query(source_text(query)) if isinstance(query, str) and not err.query else err
+        if isinstance(query, str) and not err.query:  # located in the user's text
+            raise err.with_query(query) from None
+        raise
 
 
 def _plan(query: Any, target: str) -> Plan:

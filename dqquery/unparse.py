@@ -16,7 +16,6 @@ from typing import Any
 
 from . import ast as A
 
-
 _QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t"}
 _DECODED_AFTER_BACKSLASH = ('"', "'", "\\", "n", "t", "u")
 

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from dqquery import ast as A
 from dqquery import plan  # through the package: importing the dqquery.plan submodule would shadow the function
 from dqquery.emulate.dials import apply_dials_filters
-from dqquery.errors import QueryError
 from dqquery.emulate.oms import apply_oms_filters
 from dqquery.emulate.runregistry import select_runs
+from dqquery.errors import QueryError
 from dqquery.query import parse
 from dqquery.semantics import selects
 from dqquery.strategies import queries

@@ -7,9 +7,6 @@ a filter with the classic mistake (treating a missing bit as good) is caught.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, Phase, find
-from hypothesis.errors import NoSuchExample
-
 # --- example start ---
 from hypothesis import assume, given, settings
 
@@ -71,6 +68,8 @@ def test_the_property_catches_a_careless_filter() -> None:
     60 shows the mistake: a GOOD strip tracker where the BPix bit is missing); searching up to 3000 snapshots
     makes a miss practically impossible (odds below 1e-9) while the test still fails if the property cannot
     tell the two filters apart."""
+    from hypothesis import HealthCheck, Phase, find
+    from hypothesis.errors import NoSuchExample
 
     def disagrees(snapshot) -> bool:
         return "online" in snapshot.dataset_names() and careless_good_lumisections(snapshot) != dqquery.golden(QUERY, snapshot)

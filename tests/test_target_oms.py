@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import dqquery.ast as A
-from dqquery import ast as A
 from dqquery.errors import QueryError
 from dqquery.query import parse
 from dqquery.targets import oms as O
