@@ -18,7 +18,7 @@ from dqquery.sources import (
     ServiceError,
     TransportError,
 )
-from dqquery.sources.auth import auth_from_env
+from dqquery.sources.auth import AuthenticationFailed, auth_from_env
 from dqquery.sources.http import parse_retry_after
 from dqquery.testing import FakeSSO, dials, oms, run_registry, sample_snapshot, sso
 
@@ -264,3 +264,22 @@ def test_an_expired_token_403_from_dials_gets_one_fresh_token(serve) -> None:
     auth.invalidate = lambda: setattr(auth, "current", "still-bad")
     with pytest.raises(Exception, match="403|no access|refused"):
         client.request_json("GET", "run/?again")
+
+
+def test_sso_token_exchange_retries_an_unavailable_endpoint_but_not_a_refusal(serve) -> None:
+    token_server = serve(sso({"app": "s3cret"}))
+    url = token_server.root + FakeSSO.path
+    waits: list[float] = []
+    token_server.faults.fail_nth(1, status=503)
+    creds = ClientCredentials("app", "s3cret", audience="cmsoms-prod", token_url=url, sleep=waits.append)
+    assert creds.token() and waits == [0.5] and [r.status for r in token_server.log] == [503, 200]
+    token_server.faults.fail_always(status=503)
+    down = ClientCredentials("app", "s3cret", audience="cmsoms-prod", token_url=url, sleep=waits.append)
+    with pytest.raises(AuthenticationFailed, match=r"unavailable \(HTTP 503\) \(3 attempts\)"):
+        down.token()
+    token_server.faults.clear()
+    wrong = ClientCredentials("app", "wrong", audience="cmsoms-prod", token_url=url, sleep=waits.append)
+    n = len(token_server.log)
+    with pytest.raises(AuthenticationFailed, match="refused client 'app'"):
+        wrong.token()
+    assert len(token_server.log) == n + 1  # a refusal is not retried

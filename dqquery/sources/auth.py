@@ -30,7 +30,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -145,7 +145,8 @@ class ClientCredentials:
     def __init__(self, client_id: str | None = None, client_secret: str | None = None, *, audience: str,
                  token_url: str | None = None, env_names: tuple[tuple[str, str], ...] = (),
                  service: str = "", timeout: tuple[float, float] = (10.0, 30.0), margin: float = 30.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, attempts: int = 3,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._client_id, self._client_secret = client_id, client_secret
         self.audience = audience
         self.token_url = token_url or os.environ.get("DQQUERY_SSO_TOKEN_URL") or DEFAULT_TOKEN_URL
@@ -157,6 +158,8 @@ class ClientCredentials:
         self._token: _Token | None = None
         self._lock = threading.Lock()
         self.exchanges = 0
+        self.attempts = max(1, attempts)
+        self.sleep = sleep
 
     def _credentials(self) -> tuple[str, str]:
         if self._client_id and self._client_secret:
@@ -182,16 +185,7 @@ class ClientCredentials:
                 return self._token.value
             client_id, secret = self._credentials()
             log.debug("requesting an SSO token for audience %s from %s", self.audience, self.token_url)
-            try:
-                response = self._session.post(
-                    self.token_url,
-                    data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
-                          "audience": self.audience},
-                    headers={"Accept": "application/json"},
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                raise AuthenticationFailed(f"could not reach the SSO token endpoint {self.token_url}: {type(exc).__name__}") from None
+            response = self._exchange(client_id, secret)
             if response.status_code != 200:
                 detail = ""
                 try:
@@ -211,6 +205,29 @@ class ClientCredentials:
             self.exchanges += 1
             log.debug("got an SSO token for audience %s, valid %.0f s", self.audience, expires_in)
             return value
+
+    def _exchange(self, client_id: str, secret: str) -> requests.Response:
+        """POST the credentials; an unreachable or unavailable endpoint (connection error, 429, 5xx) is tried
+        ``attempts`` times with a growing pause, a refusal (4xx) is returned at once."""
+        failure = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self._session.post(
+                    self.token_url,
+                    data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
+                          "audience": self.audience},
+                    headers={"Accept": "application/json"},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                failure = f"could not reach the SSO token endpoint {self.token_url}: {type(exc).__name__}"
+            else:
+                if response.status_code != 429 and response.status_code < 500:
+                    return response
+                failure = f"the SSO token endpoint {self.token_url} is unavailable (HTTP {response.status_code})"
+            if attempt < self.attempts:
+                self.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
+        raise AuthenticationFailed(f"{failure} ({self.attempts} attempts)")
 
     def apply(self, headers: MutableMapping[str, str]) -> None:
         headers["Authorization"] = f"Bearer {self.token()}"
