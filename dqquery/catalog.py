@@ -259,9 +259,11 @@ def near_listed(path: str) -> str | None:
     prefix = next((p for p in OPEN_PREFIXES if path.startswith(p)), None)
     if prefix is None:
         return None
-    same = [p for p in BY_PATH if p.startswith(prefix)]
-    hits = difflib.get_close_matches(path, same, n=1, cutoff=0.9) or difflib.get_close_matches(path.lower(), same, n=1, cutoff=0.999)
-    return hits[0] if hits else None
+    # Compared without the shared prefix, which would make every name look close to every other.
+    tails = {p[len(prefix) :]: p for p in BY_PATH if p.startswith(prefix)}
+    tail = path[len(prefix) :]
+    hits = difflib.get_close_matches(tail, list(tails), n=1, cutoff=0.88) or difflib.get_close_matches(tail.lower(), list(tails), n=1, cutoff=0.999)
+    return tails[hits[0]] if hits else None
 
 
 def fields_markdown() -> str:

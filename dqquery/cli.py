@@ -542,7 +542,15 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
-    warnings.showwarning = _show_warning  # one line per warning, without source locations
+    from .errors import QueryWarning
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line per warning, without source locations
+        warnings.simplefilter("always", QueryWarning)  # every command says it, even in a long-lived process
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -111,3 +111,19 @@ def test_a_malformed_date_gets_a_date_hint() -> None:
             assert err.category == "syntax" and "YYYY-MM-DD" in err.hint, str(err)
         else:
             raise AssertionError(f"{text!r} parsed")
+
+
+def test_a_near_miss_of_a_known_qualified_name_warns() -> None:
+    import warnings
+
+    import dqquery
+
+    for text, near in (("run.oms.enrgy > 1", "run.oms.energy"), ("lumisection.rr.tracker-strp == GOOD", "lumisection.rr.tracker-strip")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dqquery.parse(text)
+        assert [str(w.message).endswith(f"did you mean '{near}'?") for w in caught] == [True]
+        assert caught[0].category is dqquery.QueryWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dqquery.parse("lumisection.oms.in_time_ready and run.oms.new_attribute_2027 > 1")  # new names: no warning
