@@ -78,11 +78,15 @@ class _Node(BaseModel):
 # ---------------------------------------------------------------------------------------------- values
 
 
+MAX_INT = 2**63 - 1
+"""Integers fit the 64-bit columns every service stores."""
+
+
 class IntValue(_Node):
     """An integer literal (64-bit: what every service stores)."""
 
     type: Literal["int"] = "int"
-    value: Annotated[StrictInt, Field(ge=-(2**63) + 1, le=2**63 - 1)]
+    value: Annotated[StrictInt, Field(ge=-MAX_INT, le=MAX_INT)]
 
 
 class FloatValue(_Node):
@@ -276,7 +280,7 @@ class And(_Node):
     @field_validator("operands")
     @classmethod
     def _flat(cls, v: tuple[Any, ...]) -> tuple[Any, ...]:
-        return _flatten(v, And)
+        return flatten_operands(v, And)
 
 
 class Or(_Node):
@@ -288,10 +292,10 @@ class Or(_Node):
     @field_validator("operands")
     @classmethod
     def _flat(cls, v: tuple[Any, ...]) -> tuple[Any, ...]:
-        return _flatten(v, Or)
+        return flatten_operands(v, Or)
 
 
-def _flatten(operands: tuple[Any, ...], kind: type[_Node]) -> tuple[Any, ...]:
+def flatten_operands(operands: tuple[Any, ...], kind: type[_Node]) -> tuple[Any, ...]:
     """``a and (b and c)`` is ``a and b and c``: the form the parser builds and the printer round-trips."""
     if not any(isinstance(o, kind) for o in operands):
         return operands

@@ -535,8 +535,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+class _OneLineWarnings:
+    """``warnings.showwarning`` for one command: one line per warning, without source locations, and each
+    distinct message once (a query is read several times: checked, compiled, evaluated)."""
+
+    def __init__(self) -> None:
+        self.shown: set[str] = set()
+
+    def __call__(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+        text = str(message)
+        if text not in self.shown:
+            self.shown.add(text)
+            print(f"warning: {text}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -545,8 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import QueryWarning
 
     with warnings.catch_warnings():
-        warnings.showwarning = _show_warning  # one line per warning, without source locations
-        warnings.simplefilter("always", QueryWarning)  # every command says it, even in a long-lived process
+        warnings.showwarning = _OneLineWarnings()
+        warnings.simplefilter("always", QueryWarning)  # deduplicated by message above, not by code location
         return _main(argv)
 
 

@@ -41,6 +41,7 @@ from .evaluator import (
     _split,
     compile_plan,
     intersect_ranges,
+    matching_datasets,
     matching_units,
     piece_breaks,
 )
@@ -71,38 +72,25 @@ def luminosity_number(value: Any) -> float:
 def recorded_in(golden: GoldenJSON, snapshot: Snapshot, dataset: str | None = None) -> float | None:
     """Recorded luminosity of the golden JSON's lumisections in the snapshot (``None`` when it has none).
 
-    Each lumisection counts once, with the first matching dataset (by name) that has lumisection data, as in
-    :func:`explain`. Per-lumisection blocks are summed by slices, so this costs a few milliseconds a year.
+    Each lumisection counts once, with the first matching dataset (by name) that has lumisection data, and
+    only where it has both RR and OMS data, as in :func:`explain`; sums are taken per range.
     """
-    from .evaluator import matching_datasets
-
     per_run: dict[int, LumisectionData] = {}
     for run, _name, _ds, data in matching_datasets(snapshot, dataset):
         if data is not None and run.run_number not in per_run:
             per_run[run.run_number] = data
-    total, seen = 0.0, False
+    total, has_luminosity = 0.0, False
     for run in golden.runs:
         data = per_run.get(run)
         if data is None:
             continue
-        block = data.luminosity
-        values = block.get("recorded") if block else None
-        for a, b in golden.ranges(run):
-            if values is not None:
-                lo, hi = max(a, block["start"]), min(b, block["start"] + len(values) - 1)  # type: ignore[index]
-                if lo <= hi:
-                    chunk = values[lo - block["start"] : hi - block["start"] + 1]  # type: ignore[index]
-                    seen = seen or any(v is not None for v in chunk)
-                    total += sum(luminosity_number(v) for v in chunk)
-                outside = [*range(a, min(b, lo - 1) + 1), *range(max(a, hi + 1), b + 1)] if lo <= hi else list(range(a, b + 1))
-            else:
-                outside = list(range(a, b + 1))
-            if outside and data.oms:
-                for ls in outside:
-                    value = next((r.get("recorded") for r in data.oms if r["start"] <= ls <= r["end"]), None)
-                    seen = seen or value is not None
-                    total += luminosity_number(value)
-    return total if seen else None
+        reader = _Luminosity(data)
+        has_luminosity = has_luminosity or reader.prefix is not None or any(o.get("recorded") is not None for o in data.oms)
+        wanted = [{"start": a, "end": b} for a, b in golden.ranges(run)]
+        evaluated = [{"start": s, "end": e, "oms": j} for s, e, _i, j in intersect_ranges(data.rr, data.oms)]
+        for s, e, k, _w in intersect_ranges(evaluated, wanted):
+            total += reader.recorded(s, e, data.oms[evaluated[k]["oms"]])
+    return total if has_luminosity else None
 
 
 @dataclass
@@ -401,7 +389,7 @@ def explain(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Expla
                 golden_recorded += lumi
                 continue
             anti_ranges.setdefault(run, []).append((s, e))
-            lost = rejected_per_run.get(run) or rejected_per_run.setdefault(run, RunLoss())
+            lost = rejected_per_run.setdefault(run, RunLoss())
             lost.inclusive_ls += n
             lost.inclusive_recorded += lumi
             inclusive = 0

@@ -134,10 +134,6 @@ def checked_string(tok: Token) -> str:
     return value
 
 
-# Integers must fit the 64-bit columns of the services (and Python's int() refuses very long digit strings).
-MAX_INT = 2**63 - 1
-
-
 # ------------------------------------------------------------------------------------------ transformer
 
 
@@ -177,8 +173,9 @@ class _ToAst(Transformer):
 
     # values ---------------------------------------------------------------------------------------
     def int(self, tok: Token) -> A.IntValue:
-        value = int(tok) if len(tok.lstrip("-").lstrip("0")) <= 19 else MAX_INT + 1
-        if abs(value) > MAX_INT:
+        # A digit string longer than any 64-bit integer is refused before int() (which refuses 4300 digits).
+        value = int(tok) if len(tok.lstrip("-").lstrip("0")) <= 19 else A.MAX_INT + 1
+        if abs(value) > A.MAX_INT:
             raise QueryError("syntax", f"integer {_shorten(str(tok))} is too large", offset=tok.start_pos, end=tok.end_pos, hint="integers must fit in 64 bits")
         return A.trusted(A.IntValue, value=value, span=A.Span(tok.start_pos, tok.end_pos))
 
@@ -302,12 +299,10 @@ class _ToAst(Transformer):
         return A.trusted(A.Not, operand=operand, span=operand.span)
 
     def and_expr(self, *operands: Any) -> Any:
-        flat = [leaf for o in operands for leaf in (o.operands if isinstance(o, A.And) else (o,))]
-        return A.trusted(A.And, operands=tuple(flat), span=_span(operands[0], operands[-1]))
+        return A.trusted(A.And, operands=A.flatten_operands(operands, A.And), span=_span(operands[0], operands[-1]))
 
     def or_expr(self, *operands: Any) -> Any:
-        flat = [leaf for o in operands for leaf in (o.operands if isinstance(o, A.Or) else (o,))]
-        return A.trusted(A.Or, operands=tuple(flat), span=_span(operands[0], operands[-1]))
+        return A.trusted(A.Or, operands=A.flatten_operands(operands, A.Or), span=_span(operands[0], operands[-1]))
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -342,7 +337,8 @@ _DATE_LIKE = re.compile(r"\d{4}-\d{1,2}(?:-\d{1,2})?(?:T[\d:.]*)?$")
 
 
 def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str], offset: int = 0) -> str:
-    if tok_value.startswith("-") and _DATE_LIKE.search(text[: offset + len(tok_value)].split()[-1] if text[:offset].strip() else ""):
+    words = text[: offset + len(tok_value)].split()  # the last one is the malformed date, when it is one
+    if tok_value.startswith("-") and words and _DATE_LIKE.search(words[-1]):
         return "write dates as YYYY-MM-DD (2018-05-01) and datetimes as YYYY-MM-DDTHH:MM:SSZ, with two-digit months and days"
     low = tok_value.lower()
     if tok_value != low and low in KEYWORDS:

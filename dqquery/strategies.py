@@ -69,7 +69,7 @@ def _ref(row: FieldInfo) -> A.FieldRef:
 # ------------------------------------------------------------------------------------------ values
 
 def ints() -> st.SearchStrategy[A.IntValue]:
-    return st.builds(A.IntValue, value=st.one_of(st.integers(-10, 400_000), st.integers(-(2**63) + 1, 2**63 - 1)))
+    return st.builds(A.IntValue, value=st.one_of(st.integers(-10, 400_000), st.integers(-A.MAX_INT, A.MAX_INT)))
 
 
 def floats() -> st.SearchStrategy[A.FloatValue]:

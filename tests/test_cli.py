@@ -276,3 +276,12 @@ def test_plot_options_write_png_files(capsys, tmp_path) -> None:
     for png in (loss, diff):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000  # a real picture, not an empty canvas
+
+
+def test_a_query_warning_is_shown_once_per_command(capsys, tmp_path) -> None:
+    """The query is read several times (check, compile, evaluate): its warning is said once, in every command."""
+    for _ in range(2):
+        code, out, err = run(capsys, "golden", "--snapshot", "demo", "run.oms.enrgy > 6000", "-o", str(tmp_path / "g.json"))
+        assert code == 0 and err.count("did you mean 'run.oms.energy'?") == 1
+    code, out, err = run(capsys, "compile", "--to", "rr-raw", "run.oms.enrgy > 6000")
+    assert code == 0 and err.count("did you mean 'run.oms.energy'?") == 1

@@ -69,3 +69,15 @@ def test_invalid_query(case: dict) -> None:
             window = shown[len("  | ") :]
             assert window.strip(".") in src_line and len(window) <= 106
             assert window[caret] == src_line[err.column - 1]
+
+
+def test_status_words_follow_the_grammar_name_terminal() -> None:
+    """ast's status-word pattern is the grammar's NAME without its reserved-word look-ahead (no drift)."""
+    import re
+
+    from dqquery import ast as A
+    from dqquery.parser import grammar_text
+
+    name = re.search(r"^NAME: /(.*)/$", grammar_text(), re.M).group(1)
+    assert name.startswith("(?!") and name.endswith(A._WORD.pattern)
+    assert len(name) > len(A._WORD.pattern)

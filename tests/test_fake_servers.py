@@ -346,3 +346,10 @@ def test_a_fetch_survives_a_failure_rate_with_retries(serve) -> None:
     failed = [r for r in server.log if r.status == 503]
     assert failed, "the knob injected no failure"
     assert golden("run_number >= 1", fetched) == golden("run_number >= 1", snap)
+
+
+def test_the_fakes_of_one_server_share_one_copy_of_the_data() -> None:
+    from dqquery.testing.fake_rr import SnapshotData
+
+    data = SnapshotData(SNAP)
+    assert SnapshotData.of(data) is data and SnapshotData.of(SNAP) is not data

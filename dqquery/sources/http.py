@@ -189,13 +189,7 @@ class HttpClient:
 
         ``scope``: non-secret header values that select the data (DIALS' ``Workspace``); part of the cache key.
         """
-        # The server is part of the key: answers of a test server or a development instance are never
-        # served for production (or another URL).
-        request: dict[str, Any] = {"server": self.base_url, "method": method, "path": "/" + path.lstrip("/"),
-                                   "params": _param_list(params), "body": json_body}
-        if scope:
-            request["scope"] = dict(scope)
-        key = canonical(request)
+        key = self.cache_key(method, path, params=params, json_body=json_body, scope=scope)
         if self.cache is not None and cacheable:
             hit, value = self.cache.lookup(self.service, path, key)
             if hit:
@@ -206,6 +200,18 @@ class HttpClient:
         if self.cache is not None and cacheable:
             self.cache.put(self.service, path, key, value)
         return value
+
+    def cache_key(self, method: str, path: str, *, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+                  json_body: Any = None, scope: Mapping[str, str] | None = None) -> str:
+        """The cache key of a request: server, method, path, parameters, body and scope, never credentials.
+
+        The server is part of the key: answers of a test server or a development instance are never served
+        for production (or another URL)."""
+        request: dict[str, Any] = {"server": self.base_url, "method": method, "path": "/" + path.lstrip("/"),
+                                   "params": _param_list(params), "body": json_body}
+        if scope:
+            request["scope"] = dict(scope)
+        return canonical(request)
 
     def send(self, method: str, path: str, *, params: Any = None, json_body: Any = None,
              headers: Mapping[str, str] | None = None, accept: Iterable[int] = (), decode_json: bool = True) -> requests.Response:

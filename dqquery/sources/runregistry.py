@@ -113,8 +113,8 @@ class RunRegistryClient:
                page_size: int | None, resume_from: PagedResume | None) -> list[dict[str, Any]]:
         size = page_size or self.page_size
         path = f"{kind}_filtered_ordered"
-        request = json.dumps({"filter": backend_filter, "sortings": [list(s) for s in sortings], "page_size": size},
-                             sort_keys=True)
+        listing = {"filter": backend_filter, "sortings": [list(s) for s in sortings], "page_size": size}
+        request = json.dumps(listing, sort_keys=True)
         state = resume_from or PagedResume(kind, request)
         if state.kind != kind or state.request != request:
             raise ValueError("resume_from belongs to a different query")
@@ -124,8 +124,7 @@ class RunRegistryClient:
         # pages, and a run would come twice while another is missing. Within one process, resume_from
         # keeps the pages already fetched.
         cache = self.http.cache
-        listing_key = json.dumps({"server": self.http.base_url, "method": "POST", "path": f"/{path}", "params": [],
-                                  "body": json.loads(request), "pages": "all"}, sort_keys=True)
+        listing_key = self.http.cache_key("POST", path, json_body=listing)  # stored under its own endpoint name
         if cache is not None and resume_from is None:
             hit, cached = cache.lookup(self.http.service, f"{path}#all-pages", listing_key)
             if hit:

@@ -83,7 +83,7 @@ def serve_all(snapshot: Any, *, port: int = 9500, host: str = "127.0.0.1", dials
     """
     token_service = FakeSSO(sso_clients or {})
     verifier = token_service.verifier() if require_auth else None
-    snapshot = SnapshotData(snapshot)  # one copy of the data for the three fakes
+    snapshot = SnapshotData.of(snapshot)  # one copy of the data for the three fakes
     oms_app = FakeOMS(snapshot, require_token=verifier)
     router = Router(
         {

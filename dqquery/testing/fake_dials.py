@@ -104,7 +104,7 @@ class FakeDials:
                  require_token: Callable[[str | None], bool] | None = None, auth: bool = True,
                  workspaces: tuple[str, ...] = ("csc", "ecal", "egamma", "hcal", "jetmet", "muon_staging", "tracker"),
                  oms: Any = None) -> None:
-        self.data = SnapshotData(snapshot)
+        self.data = SnapshotData.of(snapshot)
         self.tables: dict[str, list[dict[str, Any]]] = derive_tables(self.data)
         explicit = self.data.extra.get("dials") or {}
         for name, rows in explicit.items():

@@ -48,7 +48,7 @@ class FakeOMS:
     """The OMS aggregation API as an app (mount it at ``/agg/api/v1``)."""
 
     def __init__(self, snapshot: Any, require_token: Callable[[str | None], bool] | None = None) -> None:
-        self.data = SnapshotData(snapshot)
+        self.data = SnapshotData.of(snapshot)
         self.tables = derive_oms_rows(self.data)
         for name, rows in (self.data.extra.get("oms") or {}).items():
             self.tables[name] = [dict(r) for r in rows]

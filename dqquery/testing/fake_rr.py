@@ -183,14 +183,12 @@ class SnapshotData:
     ``dataset_attributes`` or ``attributes``.
     """
 
-    def __new__(cls, snapshot: Any) -> SnapshotData:
-        if isinstance(snapshot, SnapshotData):  # shared by the fakes of one server (serve_all)
-            return snapshot
-        return super().__new__(cls)
+    @classmethod
+    def of(cls, snapshot: Any) -> SnapshotData:
+        """``snapshot`` normalised, or itself when it already is (the fakes of one server share one copy)."""
+        return snapshot if isinstance(snapshot, SnapshotData) else cls(snapshot)
 
     def __init__(self, snapshot: Any) -> None:
-        if snapshot is self:
-            return
         plain = _as_plain(snapshot)
         self.extra = plain
         runs = plain.get("runs") or []
@@ -282,13 +280,13 @@ class SnapshotData:
         return summary
 
     def dcs_summary(self, run: int, name: str) -> dict[str, Any]:
+        # Dataset-specific OMS data, else the online dataset's (as oms_lumisections).
         key = (run, name) if (self.sources.get((run, name)) or {}).get("oms") else (run, "online")
         ranges = self._disjoint_ranges(key, "oms")
         if ranges is not None:
             weighted = [(r, int(r["end"]) - int(r["start"]) + 1) for r in ranges]
         else:
-            rows = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
-            weighted = [(row, 1) for row in rows.values()]
+            weighted = [(row, 1) for row in (self.oms_ls.get(key) or {}).values()]
         summary: dict[str, dict[str, int]] = {}
         for row, n in weighted:
             for bit, value in row.items():
@@ -456,7 +454,7 @@ class FakeRunRegistry:
 
     def __init__(self, snapshot: Any, require_token: Callable[[str | None], bool] | None = None,
                  portal_polls: int = 2) -> None:
-        self.data = SnapshotData(snapshot)
+        self.data = SnapshotData.of(snapshot)
         self.require_token = require_token
         self.portal_polls = portal_polls
         self._jobs: dict[str, dict[str, Any]] = {}
