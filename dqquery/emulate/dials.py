@@ -19,12 +19,21 @@ Behaviour modelled, traps included:
   ``DOTALL`` mode (``.`` matches a newline in PostgreSQL too). Close enough for the portable subset
   dqquery emits; a pattern Python cannot compile is a :class:`DialsServerError` (PostgreSQL's
   ``invalid regular expression`` is an HTTP 500).
-* ``dataset``/``me``/``logical_file_name`` (and their ``__regex``) are method filters on dimension tables;
-  here they test the row's own name column. A row without that column never matches (an unknown name
+* ``dataset``/``me``/``logical_file_name`` (and their ``__regex``) are method filters on dimension tables
+  (``dataset_id`` -> dataset-index, ``me_id`` -> mes, ``file_id`` -> file-index). Given ``dimensions``
+  (name tables by id) they are resolved through them, as the server does, whether or not the row carries the
+  name; without, they test the row's own name column. A row with neither never matches (an unknown name
   returns an empty result, not an error).
-* ml-models-index follows the cmsdials 2.4.1 client filter names (``id``, ``name``, ``active`` ...); the
-  semantics of ``input_signature_contains_me`` and ``tag_*`` are unknown, so they are not modelled
-  (ignored, like any undeclared parameter).
+* Two server generations (:data:`FILTERSETS_BY_GENERATION`, ``dqquery.targets.dials.GENERATIONS``) differ on
+  ``ml-models-index``: v1.12.0 (the default, as recorded in ``tests/data/conformance``) declares
+  ``model_id``/``filename``/``target_me``/``active`` and ignores ``id``/``name``; the generation of the
+  cmsdials 2.4.1 client declares ``id``/``name``/``active``/``ready``/``type`` (the semantics of
+  ``input_signature_contains_me`` and ``tag_*`` are unknown, so they are not modelled: ignored, like any
+  undeclared parameter). So a compiler that sends only one spelling is caught on the other generation.
+* Row order is the primary key of ``dqquery.targets.dials.PRIMARY_KEYS`` (the one table of them).
+
+Decisions:
+* The v1.12.0 filter sets equal ``tests/data/conformance/dials/declared.json`` (a test checks it).
 """
 
 from __future__ import annotations
@@ -36,9 +45,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..targets.dials import primary_key, primary_key_columns
+
 __all__ = [
     "DEFAULT_ORDERING",
     "FILTERSETS",
+    "FILTERSETS_BY_GENERATION",
     "PAGINATED",
     "DialsBadRequest",
     "DialsServerError",
@@ -64,11 +76,16 @@ class DialsServerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Filter:
-    """One declared query parameter: the row column it reads, its lookup and its value kind."""
+    """One declared query parameter: the row column it reads, its lookup, its value kind, and for a method
+    filter on a dimension table the id column it is resolved through."""
 
     column: str
     lookup: str  # exact | gte | lte | in | regex
     kind: str  # number | string | bool
+    via: str | None = None
+
+
+_DIMENSION_IDS = {"dataset": "dataset_id", "me": "me_id", "logical_file_name": "file_id"}
 
 
 def _declare(fields: Mapping[str, tuple[str, ...]], *, methods: tuple[str, ...] = (), extra: Mapping[str, Filter] | None = None) -> dict[str, Filter]:
@@ -79,8 +96,8 @@ def _declare(fields: Mapping[str, tuple[str, ...]], *, methods: tuple[str, ...] 
             name = column if lookup == "exact" else f"{column}__{lookup}"
             out[name] = Filter(column, lookup, _KIND.get(column, "number"))
     for column in methods:  # DatasetFilterMethods, MEFilterMethods, FileIndexFilterMethods
-        out[column] = Filter(column, "exact", "string")
-        out[f"{column}__regex"] = Filter(column, "regex", "string")
+        out[column] = Filter(column, "exact", "string", _DIMENSION_IDS[column])
+        out[f"{column}__regex"] = Filter(column, "regex", "string", _DIMENSION_IDS[column])
     out.update(extra or {})
     return out
 
@@ -91,6 +108,8 @@ _KIND = {
     "logical_file_name": "string",
     "status": "string",
     "name": "string",
+    "filename": "string",
+    "target_me": "string",
     "type": "string",
     "active": "bool",
     "ready": "bool",
@@ -131,25 +150,26 @@ FILTERSETS: dict[str, dict[str, Filter]] = {
         methods=("dataset", "me"),
     ),
     "ml-models-index": _declare(
-        {"id": ("exact", "in"), "name": ("exact", "regex"), "active": ("exact",), "ready": ("exact",), "type": ("exact",)}
+        {"model_id": ("exact", "in"), "filename": ("exact", "regex"), "target_me": ("exact", "regex"), "active": ("exact",)}
     ),
 }
-"""Endpoint -> declared parameter -> filter. Anything else is ignored by the server."""
+"""Endpoint -> declared parameter -> filter of the v1.12.0 server. Anything else is ignored by the server."""
+
+FILTERSETS_BY_GENERATION: dict[str, dict[str, dict[str, Filter]]] = {
+    "v1.12.0": FILTERSETS,
+    "2.4.1": {
+        **FILTERSETS,
+        "ml-models-index": _declare(
+            {"id": ("exact", "in"), "name": ("exact", "regex"), "active": ("exact",), "ready": ("exact",), "type": ("exact",)}
+        ),
+    },
+}
+"""Generation -> endpoint -> declared parameter -> filter (see the module docstring)."""
 
 _ALIASES = {"h1d": "th1", "h2d": "th2"}
 
-DEFAULT_ORDERING: dict[str, tuple[str, ...]] = {
-    "run": ("dataset_id", "run_number"),
-    "lumisection": ("dataset_id", "run_number", "ls_number"),
-    "th1": ("dataset_id", "run_number", "ls_number", "me_id"),
-    "th2": ("dataset_id", "run_number", "ls_number", "me_id"),
-    "file-index": ("dataset_id", "file_id"),
-    "dataset-index": ("dataset_id",),
-    "mes": ("me_id",),  # UNVERIFIED: primary key of the ME dimension
-    "ml-bad-lumisection": ("model_id", "dataset_id", "run_number", "ls_number"),  # UNVERIFIED: client retrieve key
-    "ml-models-index": ("id",),  # UNVERIFIED
-}
-"""Default ordering (the composite primary key) of each endpoint's list."""
+DEFAULT_ORDERING: dict[str, tuple[str, ...]] = {ep: primary_key_columns(ep, generation="v1.12.0") for ep in FILTERSETS}
+"""Default ordering (the composite primary key) of each endpoint's list on a v1.12.0 server."""
 
 PAGINATED: frozenset[str] = frozenset(FILTERSETS) - {"mes"}
 """Endpoints with cursor pagination; ``mes`` returns a bare JSON array."""
@@ -180,9 +200,9 @@ def effective_page_size(raw: str | None) -> int:
 
 
 def sort_rows(endpoint: str, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Rows in the endpoint's default order."""
-    order = DEFAULT_ORDERING[_endpoint(endpoint)]
-    return sorted(rows, key=lambda r: tuple(r[c] for c in order))
+    """Rows in the endpoint's default order (the primary key of their row shape)."""
+    name = _endpoint(endpoint)
+    return sorted(rows, key=lambda r: primary_key(name, r))
 
 
 # ------------------------------------------------------------------------------------------ value parsing
@@ -259,15 +279,21 @@ def _matcher(flt: Filter, value: Any) -> Callable[[Any], bool]:
     raise AssertionError(f"unknown lookup {flt.lookup}")  # pragma: no cover
 
 
-def apply_dials_filters(endpoint: str, params: Mapping[str, Any], rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def apply_dials_filters(endpoint: str, params: Mapping[str, Any], rows: Iterable[Mapping[str, Any]], *,
+                        generation: str = "v1.12.0",
+                        dimensions: Mapping[str, Mapping[Any, Any]] | None = None) -> list[Mapping[str, Any]]:
     """The rows the DIALS ``endpoint`` list would return for these query parameters (in input order).
 
     ``params`` values are strings (or lists of strings for a repeated key; other values are sent as
-    ``str(value)`` like ``requests`` does). Raises :class:`DialsBadRequest` for invalid values and
-    :class:`DialsServerError` for an invalid regex.
+    ``str(value)`` like ``requests`` does). ``generation``: the server generation (``"v1.12.0"`` or
+    ``"2.4.1"``). ``dimensions``: ``{"dataset": {dataset_id: name}, "me": {me_id: name},
+    "logical_file_name": {file_id: lfn}}``, through which method filters are resolved. Raises
+    :class:`DialsBadRequest` for invalid values and :class:`DialsServerError` for an invalid regex.
     """
-    filterset = FILTERSETS[_endpoint(endpoint)]
-    active: list[tuple[str, Callable[[Any], bool]]] = []
+    if generation not in FILTERSETS_BY_GENERATION:
+        raise ValueError(f"unknown DIALS server generation {generation!r}; one of {sorted(FILTERSETS_BY_GENERATION)}")
+    filterset = FILTERSETS_BY_GENERATION[generation][_endpoint(endpoint)]
+    active: list[tuple[Callable[[Mapping[str, Any]], Any], Callable[[Any], bool]]] = []
     errors: dict[str, list[str]] = {}
     for name, flt in filterset.items():
         text = _wire(_last(params.get(name)))
@@ -280,7 +306,17 @@ def apply_dials_filters(endpoint: str, params: Mapping[str, Any], rows: Iterable
             continue
         if value is _NO_FILTER or value == []:
             continue
-        active.append((flt.column, _matcher(flt, value)))
+        active.append((_reader(flt, dimensions), _matcher(flt, value)))
     if errors:
         raise DialsBadRequest(errors)
-    return [row for row in rows if all(test(row.get(column)) for column, test in active)]
+    return [row for row in rows if all(test(read(row)) for read, test in active)]
+
+
+def _reader(flt: Filter, dimensions: Mapping[str, Mapping[Any, Any]] | None) -> Callable[[Mapping[str, Any]], Any]:
+    """How a filter reads its value from a row: through the dimension table when it is a method filter and the
+    table is given, else from the row's own column."""
+    table = dimensions.get(flt.column) if dimensions is not None and flt.via is not None else None
+    if table is None:
+        return lambda row: row.get(flt.column)
+    via = flt.via
+    return lambda row: table.get(row.get(via))

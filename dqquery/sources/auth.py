@@ -21,23 +21,32 @@ Decisions:
   all        ``DQQUERY_SSO_TOKEN_URL``                         token endpoint (default CERN's)
   ========== ================================================= =========================================
 
-* Services on a loopback address (fakes, a local RR backend) need no credentials by default.
+* Credentials are sent to the service URL they are configured for, and only there: the HTTP client applies
+  them only to requests for the origin (scheme, host and port) of the client's own URL, never to another host a
+  ``next`` link or a redirect names.
+* A loopback URL (``localhost``, ``127.x``, ``::1``: a fake, a local backend, a tunnel) gets a token configured
+  for that service by name (``DIALS_TOKEN``, ``DIALS_SECRET_KEY``, an ``auth=`` argument) like any URL. SSO
+  client credentials are exchanged for it only when asked for explicitly (``DQQUERY_LOCAL_AUTH=1``, the CLI's
+  ``--local-auth``, or :func:`local_credentials`): they are production credentials, and the exchange would go to
+  CERN's token endpoint (``DQQUERY_SSO_TOKEN_URL`` points it at a local one). Otherwise a loopback URL gets
+  :class:`NoAuth`, and a refusal then says that no credentials were sent and how to send them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
-from .http import SourceError
+from .http import SourceError, is_local
 
 __all__ = [
     "AUDIENCES",
@@ -49,6 +58,8 @@ __all__ = [
     "SecretKey",
     "auth_from_env",
     "is_local",
+    "local_credentials",
+    "sends_credentials",
 ]
 
 log = logging.getLogger("dqquery.sources")
@@ -240,20 +251,45 @@ class ClientCredentials:
         return f"ClientCredentials(client_id={self._client_id or '<from environment>'!r}, audience={self.audience!r})"
 
 
-def is_local(url: str) -> bool:
-    """Whether ``url`` points at this machine (no SSO in front of it)."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+LOCAL_AUTH_VARIABLE = "DQQUERY_LOCAL_AUTH"
+"""Set to 1 to exchange SSO client credentials for loopback URLs too (see the module docstring)."""
+
+_LOCAL_AUTH: contextvars.ContextVar[bool] = contextvars.ContextVar("dqquery_local_auth", default=False)
+
+
+@contextlib.contextmanager
+def local_credentials(enabled: bool = True) -> Iterator[None]:
+    """Clients built inside this block use SSO client credentials for loopback URLs too (the CLI's ``--local-auth``)."""
+    token = _LOCAL_AUTH.set(enabled)
+    try:
+        yield
+    finally:
+        _LOCAL_AUTH.reset(token)
+
+
+def _local_auth_asked(environ: Mapping[str, str]) -> bool:
+    return _LOCAL_AUTH.get() or environ.get(LOCAL_AUTH_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def sends_credentials(auth: Any) -> bool:
+    """Whether a credential object puts anything on the wire (``None`` and :class:`NoAuth` do not)."""
+    return auth is not None and not isinstance(auth, NoAuth)
 
 
 def auth_from_env(service: str, url: str, *, token_url: str | None = None, env: Mapping[str, str] | None = None) -> Any:
-    """The default credentials of a service for ``url`` (see the module table).
+    """The default credentials of a service for ``url`` (see the module table and docstring).
 
-    Loopback URLs get :class:`NoAuth`. Otherwise DIALS prefers ``DIALS_TOKEN``, then client credentials, then
-    ``DIALS_SECRET_KEY``; RR and OMS use client credentials (read lazily, so constructing a client never fails).
+    DIALS prefers ``DIALS_TOKEN``, then client credentials, then ``DIALS_SECRET_KEY``; RR and OMS use client
+    credentials (read lazily, so constructing a client never fails). A loopback URL gets a DIALS token or secret
+    key when one is set, client credentials only when asked for (``DQQUERY_LOCAL_AUTH=1``,
+    :func:`local_credentials`), else :class:`NoAuth`.
     """
     environ = os.environ if env is None else env
-    if is_local(url):
+    if is_local(url) and not _local_auth_asked(environ):
+        if service == "dials" and environ.get("DIALS_TOKEN"):
+            return BearerToken(environ["DIALS_TOKEN"])
+        if service == "dials" and environ.get("DIALS_SECRET_KEY"):
+            return SecretKey(environ["DIALS_SECRET_KEY"])
         return NoAuth()
     if service == "dials":
         if environ.get("DIALS_TOKEN"):

@@ -11,6 +11,15 @@ Decisions (reference: dials-and-oms.md sections 1-3):
 * Parameter values that are lists are joined with commas (``__in`` lookups take one CSV value; a repeated key
   would keep only the last value).
 * URL: argument, else ``DQQUERY_DIALS_URL``, else ``https://cmsdials-api.web.cern.ch/api/v1``.
+* Endpoint names are those of ``to_dials`` (``h1d``/``h2d`` are ``th1``/``th2``); an unknown name is a
+  ``ValueError`` before anything is sent.
+* Answers are checked for their shape: a page must be an object with a ``results`` list, ``mes/`` a list;
+  anything else is a :class:`DialsAnswerError` naming the endpoint and what came, never an empty or made-up
+  listing. ``mes/`` is not paginated: ``page``/``list_all``/``rows`` on it fetch it whole (one "page").
+* ``count()`` (``<endpoint>/count/``) and ``row()`` (the retrieve route, by primary key) are public.
+* :meth:`DialsClient.execute` runs a ``dqquery.plan(query, "dials:<endpoint>")``: the primary keys that merge
+  the requests' rows come from ``dqquery.targets.dials.PRIMARY_KEYS`` (either ``ml-models-index`` row
+  shape), and a residual that needs a field a row does not carry is an error, not a dropped row.
 """
 
 from __future__ import annotations
@@ -22,10 +31,26 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..targets.dials import canonical_endpoint, primary_key, primary_key_columns, row_paths
 from .auth import auth_from_env
-from .http import FetchError, HttpClient, RetryPolicy, TransportError
+from .http import FetchError, HttpClient, RetryPolicy, SourceError, TransportError
 
-__all__ = ["PRODUCTION_URL", "DialsClient", "DialsListing"]
+__all__ = ["PRODUCTION_URL", "UNPAGINATED", "DialsAnswerError", "DialsClient", "DialsListing"]
+
+UNPAGINATED = frozenset({"mes"})
+"""Endpoints that answer one bare JSON array instead of cursor pages."""
+
+
+class DialsAnswerError(SourceError):
+    """DIALS answered 200 with a body whose shape is not the one this endpoint has."""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return f"an object with keys {sorted(value)[:8]}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    return f"a {type(value).__name__}"
 
 PRODUCTION_URL = "https://cmsdials-api.web.cern.ch/api/v1"
 MAX_PAGE_SIZE = 500
@@ -89,12 +114,31 @@ class DialsClient:
 
     def page(self, endpoint: str, params: Mapping[str, Any] | None = None, *, next_token: str | None = None,
              page_size: int | None = None) -> dict[str, Any]:
-        """One page ``{"next", "previous", "results"}`` of a paginated endpoint (``run``, ``lumisection``, ``th1``...)."""
+        """One page ``{"next", "previous", "results"}`` of an endpoint (``run``, ``lumisection``, ``th1``...);
+        for ``mes`` (not paginated) the whole list as one page without ``next``."""
+        name = canonical_endpoint(endpoint.strip("/"))
+        if name in UNPAGINATED:
+            if next_token:
+                raise ValueError(f"DIALS {name}/ is not paginated: it has no next_token")
+            return {"next": None, "previous": None, "results": self._bare_list(name, params)}
         query = _csv(params)
         query["page_size"] = str(page_size or self.page_size)
         if next_token:
             query["next_token"] = next_token
-        return dict(self._get(f"{endpoint.strip('/')}/", query))
+        answer = self._get(f"{name}/", query)
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("results"), list):
+            raise DialsAnswerError(f"DIALS {name}/ answered {_kind(answer)} where a page with a 'results' list was "
+                                   f"expected (a wrong URL, or a server of another version?): {self.http.url(name + '/')}")
+        if not all(isinstance(row, Mapping) for row in answer["results"]):
+            raise DialsAnswerError(f"DIALS {name}/ answered a page whose results are not all objects")
+        return dict(answer)
+
+    def _bare_list(self, name: str, params: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        answer = self._get(f"{name}/", _csv(params))
+        if not isinstance(answer, list) or not all(isinstance(row, Mapping) for row in answer):
+            raise DialsAnswerError(f"DIALS {name}/ answered {_kind(answer)} where a list of rows was expected "
+                                   f"(it is not paginated on DIALS v1.12.0): {self.http.url(name + '/')}")
+        return [dict(row) for row in answer]
 
     def list_all(self, endpoint: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None,
                  max_pages: int | None = None, resume_from: DialsListing | None = None) -> DialsListing:
@@ -102,9 +146,10 @@ class DialsClient:
 
         On failure raises :class:`FetchError` with ``resume`` = a :class:`DialsListing` to pass back.
         """
+        endpoint = canonical_endpoint(endpoint.strip("/"))
         query = _csv(params)
         if resume_from is not None:
-            if resume_from.endpoint != endpoint or resume_from.params != query:
+            if canonical_endpoint(resume_from.endpoint) != endpoint or resume_from.params != query:
                 raise ValueError("resume_from belongs to a different listing")
             listing = DialsListing(endpoint, query, list(resume_from.results), resume_from.next_token,
                                    resume_from.complete, resume_from.pages)
@@ -135,12 +180,65 @@ class DialsClient:
                 return listing
 
     def rows(self, endpoint: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
-        """Every row of a paginated endpoint as a list (:meth:`list_all` then ``results``)."""
+        """Every row of an endpoint as a list (:meth:`list_all` then ``results``)."""
         return self.list_all(endpoint, params, **kwargs).results
 
     def mes(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Monitoring elements (``mes/`` is not paginated: one bare array)."""
-        return list(self._get("mes/", _csv(params)))
+        """Monitoring elements (``mes/`` is not paginated: one bare array; anything else is an error)."""
+        return self._bare_list("mes", params)
+
+    def count(self, endpoint: str, params: Mapping[str, Any] | None = None) -> int:
+        """The number of rows the filters select (``<endpoint>/count/``; DIALS has it on run, lumisection, file-index)."""
+        name = canonical_endpoint(endpoint.strip("/"))
+        answer = self._get(f"{name}/count/", _csv(params))
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("count"), int) or isinstance(answer.get("count"), bool):
+            raise DialsAnswerError(f"DIALS {name}/count/ answered {_kind(answer)} where {{\"count\": N}} was expected")
+        return int(answer["count"])
+
+    def row(self, endpoint: str, *key: Any, generation: str | None = None) -> dict[str, Any]:
+        """One row by its primary key (the retrieve route ``<endpoint>/<k1>/<k2>/.../``), e.g.
+        ``row("lumisection", dataset_id, run, ls)``. A missing row is a ``ServiceError`` (HTTP 404)."""
+        name = canonical_endpoint(endpoint.strip("/"))
+        columns = primary_key_columns(name, generation=generation)
+        if len(key) != len(columns):
+            raise ValueError(f"DIALS {name}/ rows are found by {len(columns)} key value(s) ({', '.join(columns)}), got {len(key)}")
+        answer = self._get(f"{name}/" + "".join(f"{k}/" for k in key), {})
+        if not isinstance(answer, Mapping):
+            raise DialsAnswerError(f"DIALS {name}/{'/'.join(map(str, key))}/ answered {_kind(answer)} where one row was expected")
+        return dict(answer)
+
+    def workspaces(self) -> Any:
+        """The workspaces the server knows (``workspaces/``)."""
+        return self.http.request_json("GET", "workspaces/", cacheable=False)
+
+    def execute(self, plan: Any) -> list[dict[str, Any]]:
+        """The rows a ``dqquery.plan(query, "dials:<endpoint>")`` selects: every request fetched, rows merged by
+        primary key (first seen wins), the residual applied. A residual field a row does not carry is an error."""
+        target = getattr(plan, "target", "")
+        if not target.startswith("dials:"):
+            raise ValueError(f"DialsClient.execute runs plans for dials:<endpoint>, not {target!r}")
+        endpoint = canonical_endpoint(target.partition(":")[2])
+        needed = _residual_paths(plan.residual)
+
+        def view(row: Mapping[str, Any]) -> Mapping[str, Any]:
+            paths = row_paths(endpoint, row)
+            missing = sorted(needed - set(paths))
+            if missing:
+                raise DialsAnswerError(f"DIALS {endpoint}/ rows do not carry {', '.join(missing)} (columns: {sorted(row)}), "
+                                       "which the plan's residual must re-check: the server's row shape is not the one "
+                                       "dqquery knows (another DIALS generation?)")
+            return paths
+
+        return list(plan.execute(fetch=lambda params: self.rows(endpoint, params),
+                                 key=lambda row: primary_key(endpoint, row), row_view=view))
 
     def close(self) -> None:
         self.http.close()
+
+
+def _residual_paths(residual: Any) -> set[str]:
+    if residual is None:
+        return set()
+    from .. import ast as A
+
+    return {ref.path for ref in A.fields_of(residual)}

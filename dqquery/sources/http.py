@@ -15,6 +15,15 @@ Decisions:
   was fetched (``partial``) and how to continue (``resume``).
 * Logging (logger ``dqquery.sources``) names method, URL, status, attempt and wait; never headers, tokens
   or secrets.
+* Credentials are applied only to requests for the origin (scheme, host, port) of the client's own URL: an
+  absolute URL elsewhere (a ``next`` link, a redirect target) never gets them. Redirects are not followed
+  with credentials by ``requests`` either (it drops ``Authorization`` on a host change).
+* A refusal says what happened, from what was sent and the service's own error code: no credentials sent
+  (and, for a local URL, how to send them), token expired, token invalid, no access; a 404 says unknown
+  workspace, stale cursor or missing row when the body says so (:func:`error_advice`).
+* A 5xx whose body names a cause that does not go away (:data:`PERSISTENT_ERRORS`, e.g. DIALS' invalid
+  regular expression) and that repeats identically on the next try is reported at once as a
+  :class:`ServiceError` ("the server cannot answer this request"), not retried to the end as an outage.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import sys
 import threading
 import time
@@ -42,6 +52,8 @@ __all__ = [
     "ServiceError",
     "SourceError",
     "TransportError",
+    "error_advice",
+    "is_local",
     "raise_if_not_resumable",
     "run_concurrently",
 ]
@@ -120,6 +132,33 @@ def _expired_token(status: int, body: Any) -> bool:
     """DIALS answers an expired or refused bearer token with 403 and a ``code`` (its auth class has no
     ``WWW-Authenticate``, so DRF turns 401 into 403): worth one fresh token, like a 401."""
     return status == 403 and isinstance(body, Mapping) and body.get("code") in _TOKEN_CODES
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` points at this machine (``localhost``, ``127.x``, ``::1``)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether two URLs share scheme, host and port (default ports filled in)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    defaults = {"http": 80, "https": 443}
+
+    def port(parts: Any) -> int | None:
+        try:
+            return parts.port or defaults.get(parts.scheme)
+        except ValueError:
+            return None
+
+    return (a.scheme, (a.hostname or "").lower(), port(a)) == (b.scheme, (b.hostname or "").lower(), port(b))
+
+
+PERSISTENT_ERRORS: dict[str, re.Pattern[str]] = {
+    "dials": re.compile(r"invalid regular expression|DataError|ProgrammingError|invalid input syntax", re.IGNORECASE),
+    "rr": re.compile(r"operator does not exist|invalid input syntax|column .* does not exist|syntax error", re.IGNORECASE),
+}
+"""Service -> what, in the body of a 5xx answer, names a cause that retrying does not fix."""
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -227,6 +266,8 @@ class HttpClient:
         refreshed_token = False
         last_error, last_phase = "", "answer"
         last_status: int | None = None
+        previous_failure: tuple[int, bytes] | None = None
+        failures: list[tuple[int, bytes] | None] = []  # per attempt: the failing answer, None for no answer
         attempt = 0
         while True:
             attempt += 1
@@ -236,10 +277,13 @@ class HttpClient:
             except RETRYABLE_EXCEPTIONS as exc:
                 last_phase, last_error = describe_transport_failure(exc)
                 last_status = None
+                previous_failure = None
+                failures.append(None)
                 log.debug("%s %s attempt %d failed: %s", method, url, attempt, last_error)
             else:
                 status = response.status_code
                 body = _maybe_json(response)
+                sent = bool(getattr(response, "_dqquery_sent_credentials", False))
                 if status in accepted:
                     return response
                 if (status == 401 or _expired_token(status, body)) and self.auth is not None and not refreshed_token \
@@ -256,31 +300,52 @@ class HttpClient:
                         return response
                     last_phase, last_error, last_status = "answer", "the answer is not valid JSON (truncated?)", status
                 elif self.fatal_status is not None and self.fatal_status(status, body):
-                    raise ServiceError(_error_message(self.service, status, url, body), status=status, url=url,
+                    raise ServiceError(_error_message(self.service, status, url, body, sent), status=status, url=url,
                                        body=None if body is _NOT_JSON else body)
+                elif status >= 500 and previous_failure == (status, response.content) and self._persistent(response):
+                    raise ServiceError(
+                        f"{SERVICE_LABELS.get(self.service, self.service)} answered HTTP {status} for {url} twice with the "
+                        f"same error ({self._persistent(response)}): the server cannot answer this request, retrying will "
+                        "not help (for DIALS: check the regular expressions of the query)",
+                        status=status, url=url, body=None if body is _NOT_JSON else body)
                 elif status in self.retry.retry_statuses:
+                    previous_failure = (status, response.content)
+                    failures.append(previous_failure)
                     last_phase, last_error, last_status = "status", f"HTTP {status}{STATUS_MEANINGS.get(status, '')}", status
                     if status == 429 or "Retry-After" in response.headers:
                         after = parse_retry_after(response.headers.get("Retry-After"))
                         if after is not None:
                             wait_for = min(after, self.retry.max_retry_after)
                 else:
-                    raise ServiceError(_error_message(self.service, status, url, body), status=status, url=url,
+                    raise ServiceError(_error_message(self.service, status, url, body, sent), status=status, url=url,
                                        body=None if body is _NOT_JSON else body)
                 log.debug("%s %s attempt %d: %s", method, url, attempt, last_error)
             if attempt >= self.retry.attempts:
-                raise TransportError(transport_message(self.service, method, url, attempt, last_phase, last_error),
-                                     url=url, status=last_status, attempts=attempt)
+                message = transport_message(self.service, method, url, attempt, last_phase, last_error)
+                if len(failures) > 1 and failures[0] is not None and failures[0][0] == 500 and len(set(failures)) == 1:
+                    message += ("; the same HTTP 500 answer came on every try: if the service is otherwise up, this "
+                                "request itself may be what fails (for DIALS, e.g. a regular expression PostgreSQL rejects)")
+                raise TransportError(message, url=url, status=last_status, attempts=attempt)
             if wait_for is None:
                 with self._rng_lock:
                     wait_for = self.retry.delay(attempt, self._rng)
             log.debug("retrying %s %s in %.2f s", method, url, wait_for)
             self.sleep(wait_for)
 
+    def _persistent(self, response: requests.Response) -> str | None:
+        """The text of a 5xx body that names a cause retrying does not fix (:data:`PERSISTENT_ERRORS`), else ``None``."""
+        pattern = PERSISTENT_ERRORS.get(self.service)
+        if pattern is None:
+            return None
+        match = pattern.search(response.content[:20000].decode("utf-8", "replace"))
+        return match.group(0) if match else None
+
     def _once(self, method: str, url: str, params: Any, json_body: Any, headers: Mapping[str, str] | None) -> requests.Response:
         all_headers = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
-        if self.auth is not None:
+        before = set(all_headers)
+        if self.auth is not None and same_origin(url, self.base_url):  # never to another host
             self.auth.apply(all_headers)
+        sent_credentials = bool(set(all_headers) - before)
         with self._count_lock:
             self.requests_sent += 1
         log.debug("%s %s", method, url)
@@ -290,6 +355,7 @@ class HttpClient:
             all_headers["Content-Type"] = "application/json"
         response = self.session.request(method, url, params=params, data=data, headers=all_headers, timeout=self.timeout)
         _ = response.content  # read the whole body now so a truncated body fails inside the retry loop
+        response._dqquery_sent_credentials = sent_credentials  # type: ignore[attr-defined]
         return response
 
     @staticmethod
@@ -404,8 +470,50 @@ ERROR_ADVICE: dict[tuple[str, int], str] = {
     ("rr", 500): "Run Registry's own error, not retried; for a filter, `dqquery compile --to rr-raw QUERY` shows what was sent",
 }
 
+CREDENTIAL_VARIABLES: dict[str, str] = {
+    "rr": "SSO_CLIENT_ID and SSO_CLIENT_SECRET",
+    "oms": "OMS_CLIENT_ID and OMS_CLIENT_SECRET (or SSO_CLIENT_ID and SSO_CLIENT_SECRET)",
+    "dials": "DIALS_TOKEN (any bearer token for dqquery's fake), or DIALS_CLIENT_ID and DIALS_CLIENT_SECRET",
+}
 
-def _error_message(service: str, status: int, url: str, body: Any) -> str:
+# DIALS' 403 ``code`` (its auth class has no WWW-Authenticate, so every authentication failure is a 403).
+DIALS_AUTH_CODES: dict[str, str] = {
+    "authorization_not_found": "no credentials were sent (the Authorization header is missing)",
+    "access_token_expired": "the token has expired: get a new DIALS_TOKEN, or use DIALS_CLIENT_ID and DIALS_CLIENT_SECRET, which dqquery renews",
+    "token_not_valid": "the token or secret key is invalid (or expired): check DIALS_TOKEN / DIALS_SECRET_KEY",
+    "access_token_unexpected_error": "DIALS could not validate the token (a token issued for another application?)",
+}
+
+# 404 bodies that name the cause: (text in ``detail``, advice).
+NOT_FOUND_CAUSES: tuple[tuple[str, str], ...] = (
+    ("Workspace", "this workspace does not exist on the server: set DIALS_WORKSPACE (or workspace=) to one of its "
+                  "workspaces (DialsClient.workspaces())"),
+    ("Invalid cursor", "the page cursor (next_token) is stale or damaged: start the listing again"),
+    ("matches the given query", "there is no row with this key"),
+)
+
+
+def error_advice(service: str, status: int, url: str, body: Any, sent_credentials: bool = True) -> str:
+    """What an error status means for the user: what happened, from what was sent and the body."""
+    code = body.get("code") if isinstance(body, Mapping) else None
+    detail = str(body.get("detail", "")) if isinstance(body, Mapping) else ""
+    how = CREDENTIAL_VARIABLES.get(service, "the service's credentials")
+    if status in (401, 403) and (not sent_credentials or code == "authorization_not_found"):
+        advice = f"no credentials were sent: set {how} (docs/fetching.md, credentials)"
+        if is_local(url) and service != "dials":
+            advice += "; for a local URL dqquery sends SSO client credentials only with DQQUERY_LOCAL_AUTH=1 or --local-auth"
+        return advice
+    if status == 403 and service == "dials" and code in DIALS_AUTH_CODES:
+        return DIALS_AUTH_CODES[code]
+    if status == 404:
+        for marker, advice in NOT_FOUND_CAUSES:
+            if marker in detail:
+                return advice
+    advice = ERROR_ADVICE.get((service, status)) or ERROR_ADVICE.get(("*", status)) or ""
+    return advice.format(setting=URL_SETTINGS.get(service, "the URL"))
+
+
+def _error_message(service: str, status: int, url: str, body: Any, sent_credentials: bool = True) -> str:
     """A :class:`ServiceError` message: the service's own words (shortened) and, when known, what to do."""
     detail = ""
     if isinstance(body, Mapping):
@@ -415,9 +523,9 @@ def _error_message(service: str, status: int, url: str, body: Any) -> str:
                 break
         else:
             detail = f": {canonical(body)[:300]}"
-    advice = ERROR_ADVICE.get((service, status)) or ERROR_ADVICE.get(("*", status))
+    advice = error_advice(service, status, url, body, sent_credentials)
     if advice:
-        detail += f" ({advice.format(setting=URL_SETTINGS.get(service, 'the URL'))})"
+        detail += f" ({advice})"
     return f"{SERVICE_LABELS.get(service, service)} answered HTTP {status} for {url}{detail}"
 
 

@@ -7,10 +7,17 @@ allow-list per endpoint (:data:`PARAMS`, the executable form of the reference's 
 never emits a parameter outside it.
 
 Decisions:
-* Allow-lists follow the backend v1.12.0 filter sets, except ``ml-models-index``, which follows the
-  cmsdials 2.4.1 client (``id``, ``id__in``, ``name``, ``name__regex``, ``active``): the client is newer than
-  the last backend source we have, and its field names (``id``/``name``) replaced v1.12.0's
-  ``model_id``/``filename``/``target_me``. ``dials.target_me`` is therefore not filterable anywhere.
+* Allow-lists follow the backend v1.12.0 filter sets (``tests/data/conformance/dials/declared.json``).
+  ``ml-models-index`` exists in two server generations (:data:`GENERATIONS`): v1.12.0 declares
+  ``model_id``, ``model_id__in``, ``filename``, ``filename__regex``, ``target_me``, ``target_me__regex``,
+  ``active`` and serves rows with those columns; the generation the cmsdials 2.4.1 client was written for
+  names them ``id``, ``id__in``, ``name``, ``name__regex`` and has no ``target_me``. A server ignores a
+  parameter it does not declare, so by default (``generation="both"``) dqquery sends *both* spellings with
+  the same value: each generation honours its own and ignores the other. ``target_me`` exists in v1.12.0
+  only, so it is sent only with ``generation="v1.12.0"`` (with ``"both"`` a 2.4.1 server would ignore it).
+  Residuals read either row shape (:func:`row_paths`).
+* :data:`PRIMARY_KEYS` is the one table of each endpoint's primary key (the order of its rows and of its
+  cursor), per generation; the emulator, the fake server, the client's plan executor and the tests read it.
 * The query is first put in negation normal form (De Morgan and comparison flipping are exact in
   three-valued logic), then must be a conjunction of predicates; constraints are grouped per field and
   turned into the fewest parameters that mean *exactly* the same thing:
@@ -46,7 +53,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from .. import ast as A
@@ -60,8 +67,10 @@ from ..semantics import evaluate_predicate
 __all__ = [
     "ENDPOINTS",
     "ENDPOINT_ALIASES",
+    "GENERATIONS",
     "MAX_IN_VALUES",
     "PARAMS",
+    "PRIMARY_KEYS",
     "SUPPORT",
     "Param",
     "canonical_endpoint",
@@ -70,6 +79,8 @@ __all__ = [
     "filterable_paths",
     "like_to_regex",
     "literal_regex",
+    "primary_key",
+    "primary_key_columns",
     "response_columns",
     "row_fields",
     "row_paths",
@@ -80,11 +91,20 @@ MAX_IN_VALUES = 100
 """Largest value list sent as one ``__in`` parameter (also the largest range enumerated into one)."""
 
 
+GENERATIONS: tuple[str, ...] = ("v1.12.0", "2.4.1")
+"""DIALS server generations whose filter sets differ (only on ``ml-models-index``): the backend v1.12.0
+(recorded in the conformance corpus) and the one the cmsdials 2.4.1 client was written for."""
+
+ALL_GENERATIONS: frozenset[str] = frozenset(GENERATIONS)
+
+
 class Param(NamedTuple):
-    """What one declared DIALS query parameter filters: a catalog path and a django lookup."""
+    """What one declared DIALS query parameter filters: a catalog path, a django lookup, the server
+    generations that declare it."""
 
     path: str
     lookup: str  # "exact" | "gte" | "lte" | "in" | "regex"
+    generations: frozenset[str] = ALL_GENERATIONS
 
 
 def _p(path: str, *lookups: str) -> dict[str, Param]:
@@ -127,6 +147,9 @@ _HISTOGRAM: dict[str, Param] = {
     **_FILE_NAME,
 }
 
+_V1_12 = frozenset({"v1.12.0"})
+_V2_4 = frozenset({"2.4.1"})
+
 PARAMS: dict[str, dict[str, Param]] = {
     # backend v1.12.0 backend/run/filters.py
     "run": {
@@ -166,13 +189,19 @@ PARAMS: dict[str, dict[str, Param]] = {
         **_DATASET_NAME,
         **_ME_NAME,
     },
-    # cmsdials 2.4.1 MLModelsIndexFilters (no backend source for this filter set; see module docstring)
+    # v1.12.0 backend/ml_models_index/filters.py, and the cmsdials 2.4.1 MLModelsIndexFilters names
     "ml-models-index": {
-        "id": Param("dials.model_id", "exact"),
-        "id__in": Param("dials.model_id", "in"),
-        "name": Param("dials.model_name", "exact"),
-        "name__regex": Param("dials.model_name", "regex"),
+        "model_id": Param("dials.model_id", "exact", _V1_12),
+        "model_id__in": Param("dials.model_id", "in", _V1_12),
+        "filename": Param("dials.model_name", "exact", _V1_12),
+        "filename__regex": Param("dials.model_name", "regex", _V1_12),
+        "target_me": Param("dials.target_me", "exact", _V1_12),
+        "target_me__regex": Param("dials.target_me", "regex", _V1_12),
         "active": Param("dials.model_active", "exact"),
+        "id": Param("dials.model_id", "exact", _V2_4),
+        "id__in": Param("dials.model_id", "in", _V2_4),
+        "name": Param("dials.model_name", "exact", _V2_4),
+        "name__regex": Param("dials.model_name", "regex", _V2_4),
     },
 }
 
@@ -182,6 +211,44 @@ ENDPOINT_ALIASES: dict[str, str] = {"h1d": "th1", "h2d": "th2"}
 
 # Parameters whose row column is not the parameter stem.
 _COLUMN_OVERRIDES: dict[str, str] = {"min_size": "file_size"}
+
+PRIMARY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "run": {"*": ("dataset_id", "run_number")},
+    "lumisection": {"*": ("dataset_id", "run_number", "ls_number")},
+    "th1": {"*": ("dataset_id", "run_number", "ls_number", "me_id")},
+    "th2": {"*": ("dataset_id", "run_number", "ls_number", "me_id")},
+    "file-index": {"*": ("dataset_id", "file_id")},
+    "dataset-index": {"*": ("dataset_id",)},
+    "mes": {"*": ("me_id",)},
+    "ml-bad-lumisection": {"*": ("model_id", "dataset_id", "run_number", "ls_number", "me_id")},
+    "ml-models-index": {"v1.12.0": ("model_id",), "2.4.1": ("id",)},
+}
+"""Endpoint -> generation (``"*"``: every one) -> primary-key columns: the order of the rows of a listing and
+the fields of its cursor (conformance README table; v1.12.0 pages ``ml-bad-lumisection`` by all five)."""
+
+
+def primary_key_columns(endpoint: str, row: Mapping[str, Any] | None = None, generation: str | None = None) -> tuple[str, ...]:
+    """The primary-key columns of ``endpoint``: of ``generation``, else of the generation whose key ``row`` carries
+    (v1.12.0 when neither tells)."""
+    keys = PRIMARY_KEYS[canonical_endpoint(endpoint)]
+    if "*" in keys:
+        return keys["*"]
+    if generation is not None:
+        return keys[generation]
+    if row is not None:
+        for columns in keys.values():
+            if all(c in row for c in columns):
+                return columns
+    return keys[GENERATIONS[0]]
+
+
+def primary_key(endpoint: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The primary key of a DIALS row (either ``ml-models-index`` row shape); ``KeyError`` names a missing column."""
+    columns = primary_key_columns(endpoint, row)
+    missing = [c for c in columns if c not in row]
+    if missing:
+        raise KeyError(f"a DIALS {endpoint}/ row without its key column(s) {missing}: {sorted(row)}")
+    return tuple(row[c] for c in columns)
 
 # cmsdials 2.4.1 filter classes (``cmsdials.filters``).
 CMSDIALS_FILTER_CLASSES: dict[str, str] = {
@@ -213,24 +280,53 @@ def canonical_endpoint(endpoint: str) -> str:
     return name
 
 
-def response_columns(endpoint: str) -> dict[str, str]:
-    """Catalog path -> column of a DIALS response row, for the fields the endpoint filters on.
+def _selected(generation: str) -> frozenset[str]:
+    if generation == "both":
+        return ALL_GENERATIONS
+    if generation not in ALL_GENERATIONS:
+        raise ValueError(f"unknown DIALS server generation {generation!r}; one of: both, {', '.join(GENERATIONS)}")
+    return frozenset({generation})
 
-    ``logical_file_name`` (th1/th2), ``me``/``dataset``/``me_id`` (ml-bad-lumisection) are filtered through a
-    dimension table and are not columns of the served rows; a row that lacks a column just lacks the field.
+
+def params_of(endpoint: str, generation: str) -> dict[str, Param]:
+    """The parameters one server generation declares (``"both"``: the union) for the endpoint."""
+    wanted = _selected(generation)
+    return {name: p for name, p in PARAMS[canonical_endpoint(endpoint)].items() if p.generations & wanted}
+
+
+def _column(name: str) -> str:
+    return _COLUMN_OVERRIDES.get(name, name.split("__")[0])
+
+
+def response_columns(endpoint: str, generation: str = GENERATIONS[0]) -> dict[str, str]:
+    """Catalog path -> column of a DIALS response row of ``generation``, for the fields the endpoint filters on.
+
+    ``logical_file_name`` (th1/th2), ``me``/``dataset`` (ml-bad-lumisection) are filtered through a dimension
+    table and are not columns of the served rows; a row that lacks a column just lacks the field.
     """
     out: dict[str, str] = {}
+    for name, param in params_of(endpoint, generation).items():
+        out.setdefault(param.path, _column(name))
+    return out
+
+
+def _row_columns(endpoint: str) -> dict[str, tuple[str, ...]]:
+    """Catalog path -> the columns that may carry it, one per generation (the first one present is read)."""
+    out: dict[str, tuple[str, ...]] = {}
     for name, param in PARAMS[canonical_endpoint(endpoint)].items():
-        out.setdefault(param.path, _COLUMN_OVERRIDES.get(name, name.split("__")[0]))
+        column = _column(name)
+        if column not in out.get(param.path, ()):
+            out[param.path] = out.get(param.path, ()) + (column,)
     return out
 
 
 # Names the server filters through a dimension table but does not serve in the rows of these endpoints
-# (dials-and-oms.md section 4): a request can use them, a local residual cannot.
+# (conformance README, dials/rows.json): a request can use them, a local residual cannot. v1.12.0
+# ml-bad-lumisection rows do carry me_id.
 FILTER_ONLY_COLUMNS: dict[str, frozenset[str]] = {
     "th1": frozenset({"logical_file_name"}),
     "th2": frozenset({"logical_file_name"}),
-    "ml-bad-lumisection": frozenset({"dataset", "me", "me_id"}),
+    "ml-bad-lumisection": frozenset({"dataset", "me"}),
 }
 
 
@@ -238,18 +334,33 @@ def row_fields(endpoint: str) -> frozenset[str]:
     """Catalog paths whose values the endpoint's response rows carry (what a local residual can test)."""
     name = canonical_endpoint(endpoint)
     hidden = FILTER_ONLY_COLUMNS.get(name, frozenset())
-    return frozenset(path for path, col in response_columns(name).items() if col not in hidden)
+    return frozenset(path for path, cols in _row_columns(name).items() if any(c not in hidden for c in cols))
 
 
-def row_paths(endpoint: str, row: dict[str, Any]) -> dict[str, Any]:
-    """A DIALS response row as a ``dqquery.semantics`` row (catalog path -> value)."""
+def row_paths(endpoint: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """A DIALS response row as a ``dqquery.semantics`` row (catalog path -> value); reads either
+    ``ml-models-index`` row shape (``model_id``/``filename`` or ``id``/``name``)."""
     carried = row_fields(endpoint)
-    return {path: row[col] for path, col in response_columns(endpoint).items() if col in row and path in carried}
+    out: dict[str, Any] = {}
+    for path, columns in _row_columns(endpoint).items():
+        if path not in carried:
+            continue
+        for column in columns:
+            if column in row:
+                out[path] = row[column]
+                break
+    return out
 
 
-def filterable_paths(endpoint: str) -> tuple[str, ...]:
-    """Catalog paths the endpoint can filter on, in allow-list order."""
-    return tuple(response_columns(endpoint))
+def filterable_paths(endpoint: str, generation: str = "both") -> tuple[str, ...]:
+    """Catalog paths the endpoint can filter on in every selected generation, in allow-list order."""
+    wanted = _selected(generation)
+    out: dict[str, None] = {}
+    for param in PARAMS[canonical_endpoint(endpoint)].values():
+        covered = frozenset().union(*(p.generations for p in PARAMS[canonical_endpoint(endpoint)].values() if p.path == param.path))
+        if wanted <= covered:
+            out.setdefault(param.path)
+    return tuple(out)
 
 
 # ================================================================================ regex building blocks
@@ -403,9 +514,18 @@ def _integral(x: float | int) -> bool:
 class _FieldCompiler:
     """Turns all constraints on one field into DIALS parameters (exactly, or raises)."""
 
-    def __init__(self, ctx: _Ctx, endpoint: str, path: str, atoms: list[Any]) -> None:
+    def __init__(self, ctx: _Ctx, endpoint: str, path: str, atoms: list[Any], generation: str = "both") -> None:
         self.ctx, self.endpoint, self.path, self.atoms = ctx, endpoint, path, atoms
-        self.lookups = {p.lookup: name for name, p in PARAMS[endpoint].items() if p.path == path}
+        self.declared = {name: p for name, p in params_of(endpoint, generation).items() if p.path == path}
+        # lookup -> the parameter names that carry it, one per generation; a lookup counts only when every
+        # selected generation declares it (a parameter a server does not declare is ignored: a lost filter).
+        self.lookups: dict[str, list[str]] = {}
+        for name, p in self.declared.items():
+            self.lookups.setdefault(p.lookup, []).append(name)
+        wanted = _selected(generation)
+        for lookup, names in list(self.lookups.items()):
+            if not wanted <= frozenset().union(*(self.declared[n].generations for n in names)):
+                del self.lookups[lookup]
         row = catalog_lookup(path)
         self.name = row.name if row else path
         self.type = row.type if row else "any"
@@ -413,15 +533,15 @@ class _FieldCompiler:
         self.origin: dict[str, Any] = {}
 
     def emit(self, lookup: str, value: Any, node: Any) -> None:
-        name = self.lookups[lookup]
-        self.out[name] = value
-        self.origin[name] = node
+        for name in self.lookups[lookup]:  # every generation's spelling, with the same value
+            self.out[name] = value
+            self.origin[name] = node
 
     def fail(self, node: Any, message: str, hint: str = "") -> QueryError:
         return self.ctx.unsupported(node, message, hint)
 
     def no_lookup(self, node: Any, what: str) -> QueryError:
-        declared = ", ".join(n for n in PARAMS[self.endpoint] if PARAMS[self.endpoint][n].path == self.path)
+        declared = ", ".join(self.declared)
         return self.fail(
             node,
             f"DIALS {self.endpoint}/ cannot filter '{self.name}' by {what}",
@@ -633,8 +753,9 @@ def _group_by_field(atoms: Iterable[Any]) -> dict[str, list[Any]]:
     return groups
 
 
-def _compile(query: Any, endpoint: str) -> tuple[dict[str, Any], dict[str, Any], _Ctx]:
+def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[str, Any], dict[str, Any], _Ctx]:
     ep = canonical_endpoint(endpoint)
+    _selected(generation)
     ctx = _Ctx(query, f"dials:{ep}", f"dials:{ep}")
     node = to_nnf(as_node(query))
 
@@ -643,14 +764,22 @@ def _compile(query: Any, endpoint: str) -> tuple[dict[str, Any], dict[str, Any],
 
     params: dict[str, Any] = {}
     origin: dict[str, Any] = {}
-    paths = filterable_paths(ep)
+    paths = filterable_paths(ep, generation)
     for path, atoms in _group_by_field(conjuncts(node, on_or)).items():
+        if path not in paths and path in filterable_paths(ep, GENERATIONS[0]):
+            names = [g for g in GENERATIONS if path in filterable_paths(ep, g)]
+            raise ctx.unsupported(
+                atoms[0],
+                f"only the DIALS {' and '.join(names)} server declares a filter on '{catalog_lookup(path).name}' "  # type: ignore[union-attr]
+                f"for {ep}/; another generation would ignore it and return every row",
+                f'pass generation="{names[0]}" when the server is that generation',
+            )
         if path not in paths:
             row = catalog_lookup(path)
             name = row.name if row else path
             names = ", ".join(catalog_lookup(p).name for p in paths)  # type: ignore[union-attr]
             raise ctx.unsupported(atoms[0], f"DIALS {ep}/ cannot filter on '{name}'", f"its filterable fields are: {names}")
-        fc = _FieldCompiler(ctx, ep, path, atoms)
+        fc = _FieldCompiler(ctx, ep, path, atoms, generation)
         params.update(fc.compile())
         origin.update(fc.origin)
     order = list(PARAMS[ep])
@@ -658,15 +787,17 @@ def _compile(query: Any, endpoint: str) -> tuple[dict[str, Any], dict[str, Any],
     return ordered, origin, ctx
 
 
-def to_dials(query: Any, endpoint: str = "run", as_filters: bool = False) -> Any:
+def to_dials(query: Any, endpoint: str = "run", as_filters: bool = False, generation: str = "both") -> Any:
     """DIALS query parameters for ``endpoint`` that select exactly the rows the query selects.
 
     Returns ``{param: value}`` (ints as ``int``, patterns and CSV lists as ``str``, booleans as ``"true"`` /
     ``"false"``), or with ``as_filters=True`` the cmsdials 2.4.1 filter object for the endpoint (requires
-    cmsdials). Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for anything DIALS cannot
-    express exactly on this endpoint; ``ValueError`` for an unknown endpoint.
+    cmsdials; it uses the 2.4.1 names). ``generation`` (``"both"``, ``"v1.12.0"``, ``"2.4.1"``) chooses the
+    server generations to address: with ``"both"``, ``ml-models-index`` gets each parameter in both spellings.
+    Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for anything DIALS cannot express exactly on
+    this endpoint; ``ValueError`` for an unknown endpoint or generation.
     """
-    params, origin, ctx = _compile(query, endpoint)
+    params, origin, ctx = _compile(query, endpoint, "2.4.1" if as_filters else generation)
     if as_filters:
         return _as_filters(ENDPOINT_ALIASES.get(endpoint, endpoint), params, origin, ctx)
     return params

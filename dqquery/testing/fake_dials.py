@@ -14,7 +14,20 @@ Decisions (reference: dials-and-oms.md sections 1, 2 and 8):
   ranges (every dataset except ``online``, which DIALS does not have); dataset ids are assigned in name
   order from 1. A snapshot may add explicit tables under the extra key ``dials``
   (``{"th1": [...], "th2": [...], "mes": [...], "file-index": [...], "run": [...], ...}``); an explicit table
-  replaces the derived one of the same name.
+  replaces the derived one of the same name. ``FakeDials.from_tables(rows)`` serves given tables as they are
+  (the conformance corpus' ``dials/rows.json``).
+
+Decisions (as the real v1.12.0 server answered the same requests, conformance README and issue 9):
+* Rows are ordered, and the cursor positioned, by the primary key of ``dqquery.targets.dials.PRIMARY_KEYS``
+  (all five fields on ``ml-bad-lumisection``); the ``ml-models-index`` key follows the rows' generation
+  (``model_id`` for v1.12.0 rows, ``id`` for the other shape), and so does its filter set.
+* ``dataset``/``me``/``logical_file_name`` filters are resolved through the dataset-index, mes and file-index
+  tables (the server's method filters), so they work on rows that do not carry the name.
+* A cursor that decodes but holds the wrong number of fields is a 500 (the real server fails comparing it); an
+  undecodable one is 404 ``Invalid cursor``. A path without its trailing slash is a 301 to the slashed path
+  (Django's APPEND_SLASH); ``/api/v1/`` is the API index (200); any method but GET on an endpoint is 405;
+  ``mes/<dataset_id>/<run>/`` for a run without lumisections is a 500.
+* Derived ``run/`` rows carry the v1.12.0 columns only (no ``ls_completeness``).
 """
 
 from __future__ import annotations
@@ -26,14 +39,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
+from ..targets.dials import PRIMARY_KEYS, primary_key_columns
 from .fake_rr import SnapshotData
 from .server import Request, Response
 
-__all__ = ["FakeDials", "decode_cursor", "encode_cursor", "ordering"]
+__all__ = ["FakeDials", "decode_cursor", "derive_tables", "encode_cursor", "generation_of", "ordering"]
 
-def ordering() -> dict[str, tuple[str, ...]]:
-    """Default ordering (composite primary key) of each table, from the emulator; also the retrieve route's keys."""
-    return dict(_emulator().DEFAULT_ORDERING)
+def ordering(generation: str = "v1.12.0") -> dict[str, tuple[str, ...]]:
+    """Default ordering (composite primary key) of each table; also the retrieve route's keys."""
+    return {ep: primary_key_columns(ep, generation=generation) for ep in PRIMARY_KEYS}
+
+
+def generation_of(tables: Mapping[str, list[dict[str, Any]]]) -> str:
+    """The server generation whose row shape the ``ml-models-index`` table has (v1.12.0 when empty)."""
+    rows = tables.get("ml-models-index") or []
+    if rows and all("id" in r and "model_id" not in r for r in rows):
+        return "2.4.1"
+    return "v1.12.0"
 
 COUNTABLE = frozenset({"run", "lumisection", "file-index"})
 MODEL_NAMES = {"run": "Run", "lumisection": "Lumisection", "th1": "LumisectionHistogram1D",
@@ -77,11 +99,10 @@ def derive_tables(data: SnapshotData) -> dict[str, list[dict[str, Any]]]:
     runs, lumis = [], []
     for (run, name), lss in sorted(per_dataset.items(), key=lambda kv: (ids[kv[0][1]], kv[0][0])):
         count = max(lss) if lss else 0
-        runs.append({"dataset_id": ids[name], "dataset": name, "run_number": run, "ls_count": count,
-                     "ls_completeness": round(len(lss) / count, 6) if count else None})
+        runs.append({"dataset_id": ids[name], "run_number": run, "ls_count": count, "dataset": name})
         for ls in sorted(lss):
-            lumis.append({"dataset_id": ids[name], "dataset": name, "run_number": run, "ls_number": ls,
-                          "th1_count": 0, "th2_count": 0})
+            lumis.append({"dataset_id": ids[name], "run_number": run, "ls_number": ls,
+                          "th1_count": 0, "th2_count": 0, "dataset": name})
     index = []
     for name, dataset_id in ids.items():
         parts = name.strip("/").split("/")
@@ -104,20 +125,41 @@ class FakeDials:
                  require_token: Callable[[str | None], bool] | None = None, auth: bool = True,
                  workspaces: tuple[str, ...] = ("csc", "ecal", "egamma", "hcal", "jetmet", "muon_staging", "tracker"),
                  oms: Any = None) -> None:
-        self.data = SnapshotData.of(snapshot)
-        self.tables: dict[str, list[dict[str, Any]]] = derive_tables(self.data)
-        explicit = self.data.extra.get("dials") or {}
-        for name, rows in explicit.items():
-            self.tables[name] = [dict(r) for r in rows]
-        self.ordering = ordering()
-        for name, order in self.ordering.items():
-            self.tables.setdefault(name, [])
-            self.tables[name].sort(key=lambda r, o=order: tuple(r.get(f) for f in o))  # type: ignore[misc]
+        if snapshot is None:
+            self.data = None
+            self.tables: dict[str, list[dict[str, Any]]] = {}
+        else:
+            self.data = SnapshotData.of(snapshot)
+            self.tables = derive_tables(self.data)
+            explicit = self.data.extra.get("dials") or {}
+            for name, rows in explicit.items():
+                self.tables[name] = [dict(r) for r in rows]
+        self._index_tables()
         self.secrets = frozenset(secrets)
         self.require_token = require_token
         self.auth = auth
         self.workspaces = workspaces
         self.oms = oms
+
+    @classmethod
+    def from_tables(cls, tables: Mapping[str, list[dict[str, Any]]], **kwargs: Any) -> FakeDials:
+        """A fake serving exactly these rows (``{endpoint: [row, ...]}``, e.g. the corpus' ``dials/rows.json``)."""
+        fake = cls(None, **kwargs)
+        fake.tables = {name: [dict(r) for r in rows] for name, rows in tables.items()}
+        fake._index_tables()
+        return fake
+
+    def _index_tables(self) -> None:
+        self.generation = generation_of(self.tables)
+        self.ordering = ordering(self.generation)
+        for name, order in self.ordering.items():
+            self.tables.setdefault(name, [])
+            self.tables[name].sort(key=lambda r, o=order: tuple(r.get(f) for f in o))  # type: ignore[misc]
+        self.dimensions = {
+            "dataset": {r.get("dataset_id"): r.get("dataset") for r in self.tables["dataset-index"]},
+            "me": {r.get("me_id"): r.get("me") for r in self.tables["mes"]},
+            "logical_file_name": {r.get("file_id"): r.get("logical_file_name") for r in self.tables["file-index"]},
+        }
 
     # ---- entry point
 
@@ -126,8 +168,11 @@ class FakeDials:
         if denied is not None:
             return denied
         parts = [p for p in request.path.split("/") if p]
-        if not request.path.endswith("/") or not parts:
-            return Response(404, b"<h1>Not Found</h1>", {"Content-Type": "text/html"})
+        if not parts:
+            return Response.json({name: f"{request.base_url}{request.mount}/{name}/" for name in self.ordering})
+        if not request.path.endswith("/"):  # Django's APPEND_SLASH (the real server answers 301)
+            query = ("?" + urlencode(request.query)) if request.query else ""
+            return Response(301, b"", {"Location": f"{request.base_url}{request.mount}{request.path}/{query}"})
         endpoint, rest = parts[0], parts[1:]
         if endpoint == "oms-proxy" and not rest:
             return self._oms_proxy(request)
@@ -138,8 +183,10 @@ class FakeDials:
         workspace = request.headers.get("workspace")
         if workspace is not None and workspace not in self.workspaces:
             return Response.json({"detail": f"Workspace '{workspace}' not found"}, 404)
-        if endpoint not in self.ordering or request.method != "GET":
+        if endpoint not in self.ordering:
             return Response(404, b"<h1>Not Found</h1>", {"Content-Type": "text/html"})
+        if request.method != "GET":
+            return Response.json({"detail": f'Method "{request.method}" not allowed.'}, 405)
         if rest == ["count"] and endpoint in COUNTABLE:
             filtered = self._filtered(endpoint, request)
             return filtered if isinstance(filtered, Response) else Response.json({"count": len(filtered)})
@@ -177,11 +224,12 @@ class FakeDials:
         params = {k: v for k, v in request.params().items() if k not in CONTROL_PARAMS}
         emulate = _emulator()
         try:
-            rows = emulate.apply_dials_filters(endpoint, params, self.tables[endpoint])
+            rows = emulate.apply_dials_filters(endpoint, params, self.tables[endpoint], generation=self.generation,
+                                               dimensions=self.dimensions)
         except emulate.DialsBadRequest as exc:
             return Response.json(_bad_request_body(exc), 400)
         except emulate.DialsServerError as exc:
-            return Response(500, f"<h1>Server Error (500)</h1><!-- {exc} -->".encode(), {"Content-Type": "text/html"})
+            return _server_error(str(exc))
         return list(rows)
 
     def _project(self, rows: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
@@ -200,11 +248,14 @@ class FakeDials:
         if token:
             try:
                 position, reverse = decode_cursor(token)
-                if len(position) != len(order):
-                    raise ValueError("wrong position length")
-                typed = _typed(position, keyed[0][0]) if keyed else ()
             except ValueError:
                 return Response.json({"detail": "Invalid cursor"}, 404)
+            if len(position) != len(order):  # the real server fails comparing the key with the position
+                return _server_error(f"the cursor holds {len(position)} field(s), the {endpoint} key {len(order)}")
+            try:
+                typed = _typed(position, keyed[0][0]) if keyed else ()
+            except ValueError:
+                return _server_error("a cursor field does not fit its key column")
             if reverse:
                 before = [kr for kr in keyed if kr[0] < typed]
                 page = before[-size:]
@@ -241,6 +292,8 @@ class FakeDials:
 
     def _mes_of_run(self, rest: list[str]) -> Response:
         dataset_id, run = rest
+        if not any(str(r.get("dataset_id")) == dataset_id and str(r.get("run_number")) == run for r in self.tables["lumisection"]):
+            return _server_error(f"no lumisection of dataset {dataset_id}, run {run}")
         me_ids = {r.get("me_id") for t in ("th1", "th2") for r in self.tables[t]
                   if str(r.get("dataset_id")) == dataset_id and str(r.get("run_number")) == run}
         return Response.json([{"me_id": m["me_id"], "me": m["me"], "dim": m.get("dim")}
@@ -253,6 +306,11 @@ class FakeDials:
         endpoint = request.param("endpoint") or ""
         forwarded = Request("GET", "/" + endpoint, params, {}, b"", request.base_url, mount=request.mount + "/oms-proxy")
         return self.oms.handle(forwarded)  # type: ignore[no-any-return]
+
+
+def _server_error(reason: str) -> Response:
+    """Django's HTML 500 page (the reason is a comment, for whoever reads the fake's answer)."""
+    return Response(500, f"<h1>Server Error (500)</h1><!-- {reason} -->".encode(), {"Content-Type": "text/html"})
 
 
 def _bad_request_body(exc: Exception) -> Any:
