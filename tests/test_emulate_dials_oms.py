@@ -28,7 +28,7 @@ PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 # ============================================================================ DIALS emulator: examples
 
 RUNS = [
-    {"dataset_id": d, "dataset": name, "run_number": r, "ls_count": 10, "ls_completeness": None}
+    {"dataset_id": d, "run_number": r, "ls_count": 10, "dataset": name}
     for d, name in ((1, "/ZeroBias/Run2023C-PromptReco-v1/DQMIO"), (2, "/Muon0/Run2024D-PromptReco-v1/DQMIO"))
     for r in (100, 101, 102)
 ]
@@ -66,8 +66,8 @@ def test_csv_in_numbers_and_bad_numbers():
 
 
 def test_boolean_widget():
-    models = [{"id": 1, "name": "a", "active": True}, {"id": 2, "name": "b", "active": False}]
-    ids = lambda p: [m["id"] for m in ED.apply_dials_filters("ml-models-index", p, models)]
+    models = [{"model_id": 1, "filename": "a", "active": True}, {"model_id": 2, "filename": "b", "active": False}]
+    ids = lambda p: [m["model_id"] for m in ED.apply_dials_filters("ml-models-index", p, models)]
     assert ids({"active": "True"}) == ids({"active": "1"}) == ids({"active": True}) == [1]
     assert ids({"active": "false"}) == ids({"active": "0"}) == [2]
     assert ids({"active": "yes"}) == [1, 2]  # not a boolean: silently no filter
@@ -207,6 +207,19 @@ def dials_atom(draw, endpoint: str, paths: list[str]):
     return draw(st.one_of(options))
 
 
+def _dials_rows(draw, endpoint: str, generation: str) -> list[dict]:
+    """Rows in the shape ``generation`` serves (``ml-models-index``: ``model_id``/``filename``/``target_me`` on
+    v1.12.0, ``id``/``name`` on 2.4.1), also holding the names the server looks up in its dimension tables."""
+    columns = D.response_columns(endpoint, generation)
+    kinds = {col: lookup(path).type for path, col in columns.items()}  # type: ignore[union-attr]
+    value = {"int": INTS, "string": TEXT, "bool": st.booleans()}
+    return draw(st.lists(st.fixed_dictionaries({col: value[kind] for col, kind in kinds.items()}), min_size=1, max_size=12))
+
+
+def _server_generation(endpoint: str, rows: list[dict]) -> str:
+    return "2.4.1" if endpoint == "ml-models-index" and "id" in rows[0] else "v1.12.0"
+
+
 @st.composite
 def dials_case(draw):
     endpoint = draw(st.sampled_from(D.ENDPOINTS))
@@ -214,29 +227,66 @@ def dials_case(draw):
     paths = draw(st.lists(st.sampled_from(D.filterable_paths(endpoint)), min_size=1, max_size=2, unique=True))
     atoms = draw(st.lists(dials_atom(endpoint, paths), min_size=1, max_size=3))
     query = as_node(A.make_and(atoms))
-    columns = D.response_columns(endpoint)
-    kinds = {col: lookup(path).type for path, col in columns.items()}  # type: ignore[union-attr]
-    value = {"int": INTS, "string": TEXT, "bool": st.booleans()}
-    rows = draw(st.lists(st.fixed_dictionaries({col: value[kind] for col, kind in kinds.items()}), min_size=1, max_size=12))
-    return endpoint, query, rows
+    # The server generation shows in the row shape (only ml-models-index differs): both are drawn.
+    generation = draw(st.sampled_from(D.GENERATIONS)) if endpoint == "ml-models-index" else "v1.12.0"
+    return endpoint, query, _dials_rows(draw, endpoint, generation)
 
 
 @given(dials_case())
 @PROPERTY
 def test_dials_compiled_filter_selects_exactly_the_query_rows(case):
+    """Compiled for every generation (the default), the parameters select exactly the query's rows on a server of
+    either generation, whose rows are read back with ``row_paths`` (either ml-models-index row shape)."""
     endpoint, query, rows = case
+    generation = _server_generation(endpoint, rows)
     try:
         params = D.to_dials(query, endpoint)
     except QueryError as err:
         assert err.category == "unsupported"
         assume(False)
-    assert set(params) <= ED.declared_params(endpoint)
-    got = ED.apply_dials_filters(endpoint, params, rows)
+    assert set(params) <= set(D.PARAMS[endpoint])
+    got = ED.apply_dials_filters(endpoint, params, rows, generation=generation)
     # The generated rows also hold the names the server looks up in its dimension tables (logical_file_name
     # for th1/th2, ...): the emulator filters on them, so the expectation reads them too.
-    columns = D.response_columns(endpoint)
+    columns = D.response_columns(endpoint, generation)
     expected = [r for r in rows if selects(query, {path: r[col] for path, col in columns.items() if col in r})]
     assert got == expected, params
+    carried = [r for r in rows if selects(query, D.row_paths(endpoint, r))]
+    if all(path in D.row_fields(endpoint) for path in {ref.path for ref in A.fields_of(query)}):
+        assert got == carried  # what a plan's residual reads from the served rows gives the same answer
+
+
+@st.composite
+def models_index_case(draw):
+    generation = draw(st.sampled_from(D.GENERATIONS))
+    paths = draw(st.lists(st.sampled_from(D.filterable_paths("ml-models-index", generation)), min_size=1, max_size=2, unique=True))
+    atoms = draw(st.lists(dials_atom("ml-models-index", paths), min_size=1, max_size=3))
+    return generation, as_node(A.make_and(atoms)), _dials_rows(draw, "ml-models-index", generation)
+
+
+@given(models_index_case())
+@PROPERTY
+def test_models_index_compiled_for_one_generation_is_exact_on_that_generation(case):
+    generation, query, rows = case
+    try:
+        params = D.to_dials(query, "ml-models-index", generation=generation)
+    except QueryError as err:
+        assert err.category == "unsupported"
+        assume(False)
+    assert set(params) <= set(ED.FILTERSETS_BY_GENERATION[generation]["ml-models-index"])
+    got = ED.apply_dials_filters("ml-models-index", params, rows, generation=generation)
+    assert got == [r for r in rows if selects(query, D.row_paths("ml-models-index", r))], params
+
+
+def test_models_index_emulator_ignores_the_other_generations_names():
+    v1 = [{"model_id": 19, "filename": "a.onnx", "target_me": "m", "active": True},
+          {"model_id": 21, "filename": "b.onnx", "target_me": "n", "active": False}]
+    v2 = [{"id": 19, "name": "a.onnx", "active": True}, {"id": 21, "name": "b.onnx", "active": False}]
+    assert ED.apply_dials_filters("ml-models-index", {"id": "21"}, v1) == v1  # ignored: every model
+    assert ED.apply_dials_filters("ml-models-index", {"model_id": "21"}, v2, generation="2.4.1") == v2
+    both = D.to_dials("model_id == 21", "ml-models-index")
+    assert ED.apply_dials_filters("ml-models-index", both, v1) == v1[1:]
+    assert ED.apply_dials_filters("ml-models-index", both, v2, generation="2.4.1") == v2[1:]
 
 
 def test_dials_property_generator_mostly_compiles():

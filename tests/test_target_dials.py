@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dqquery.ast as A
-from dqquery.emulate.dials import FILTERSETS
+from dqquery.emulate.dials import FILTERSETS, FILTERSETS_BY_GENERATION
 from dqquery.errors import QueryError
 from dqquery.query import parse
 from dqquery.semantics import like_match
@@ -31,11 +31,13 @@ def unsupported(query: str, endpoint: str = "run", **kw) -> QueryError:
 def test_compiler_allow_lists_are_declared_by_the_server_model():
     # Two tables written independently from the reference must agree: everything the compiler may emit
     # is declared by the emulated FilterSet (else DIALS would silently ignore it).
-    for endpoint, params in PARAMS.items():
-        assert set(params) <= set(FILTERSETS[endpoint]), endpoint
-    # ...and the compiler uses every backend-declared filter (ml-models-index: only the modelled subset).
-    for endpoint in set(PARAMS) - {"ml-models-index"}:
-        assert set(PARAMS[endpoint]) == set(FILTERSETS[endpoint]), endpoint
+    # Per server generation (they differ on ml-models-index only).
+    for generation, filtersets in FILTERSETS_BY_GENERATION.items():
+        for endpoint in PARAMS:
+            assert set(D.params_of(endpoint, generation)) <= set(filtersets[endpoint]), (generation, endpoint)
+    # ...and the compiler uses every v1.12.0-declared filter (2.4.1 ml-models-index: only the modelled subset).
+    for endpoint in PARAMS:
+        assert set(D.params_of(endpoint, "v1.12.0")) == set(FILTERSETS[endpoint]), endpoint
 
 
 def test_endpoint_aliases_and_unknown_endpoint():
@@ -102,7 +104,9 @@ def test_entries_only_has_gte():
 def test_in_only_where_declared():
     assert to_dials("run in [1, 5]", "ml-bad-lumisection") == {"run_number__in": "1,5"}
     assert to_dials("model_id in [20, 19]", "ml-bad-lumisection") == {"model_id__in": "19,20"}
-    assert to_dials("model_id in [20, 19]", "ml-models-index") == {"id__in": "19,20"}
+    assert to_dials("model_id in [20, 19]", "ml-models-index") == {"model_id__in": "19,20", "id__in": "19,20"}
+    assert to_dials("model_id in [20, 19]", "ml-models-index", generation="2.4.1") == {"id__in": "19,20"}
+    assert to_dials("model_id in [20, 19]", "ml-models-index", generation="v1.12.0") == {"model_id__in": "19,20"}
     unsupported("run in [1, 5]", "run")  # not consecutive and no run_number__in on run/
     unsupported("dataset_id in [1, 2]", "lumisection")
     unsupported("me_id in [1, 2]", "th1")
@@ -125,7 +129,10 @@ def test_field_not_on_endpoint_is_unsupported_with_the_list():
     err = unsupported("run_number != 3", "run")
     assert 'dqquery.plan(query, "dials:run")' in err.hint  # run rows carry run_number: a plan re-checks it
     unsupported("tracker-strip == GOOD", "lumisection")
-    unsupported("target_me == \"x\"", "ml-models-index")
+    err = unsupported("target_me == \"x\"", "ml-models-index")  # a 2.4.1 server would ignore it
+    assert "v1.12.0" in err.message and 'generation="v1.12.0"' in err.hint
+    assert to_dials('target_me ~ "PXLayer"', "ml-models-index", generation="v1.12.0") == {"target_me__regex": "PXLayer"}
+    unsupported("target_me == \"x\"", "ml-models-index", generation="2.4.1")
 
 
 @pytest.mark.parametrize(
@@ -226,7 +233,8 @@ def test_booleans_are_strings_and_negation_flips_them():
 
 
 def test_ml_models_index_uses_client_names():
-    assert to_dials('model_id == 3 and model_name like "ae_%"', "ml-models-index") == {"id": 3, "name__regex": r"^[Aa][Ee]..*\Z"}
+    assert to_dials('model_id == 3 and model_name like "ae_%"', "ml-models-index") == {
+        "model_id": 3, "filename__regex": r"^[Aa][Ee]..*\Z", "id": 3, "name__regex": r"^[Aa][Ee]..*\Z"}
 
 
 # ---------------------------------------------------------------------------- support table
@@ -277,7 +285,7 @@ def _wire(value) -> str:
 
 @pytest.mark.parametrize("endpoint", list(SAMPLES))
 def test_cmsdials_filter_class_keeps_every_parameter(endpoint):
-    params = to_dials(SAMPLES[endpoint], endpoint)
+    params = to_dials(SAMPLES[endpoint], endpoint, generation="2.4.1")  # the names the cmsdials 2.4.1 client knows
     filters = to_dials(SAMPLES[endpoint], endpoint, as_filters=True)
     assert type(filters).__name__ == D.CMSDIALS_FILTER_CLASSES[endpoint]
     assert type(filters) is getattr(cmsdials_filters, D.CMSDIALS_FILTER_CLASSES[endpoint])
