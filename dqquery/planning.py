@@ -13,6 +13,9 @@ Decisions:
   in order); predicates it cannot express are simply not sent, which only widens that request.
 * A target with no OR (DIALS, OMS) thus gets one request per disjunct; results are merged and
   de-duplicated by primary key (:meth:`Plan.execute`).
+* ``x not in a..b`` that the target cannot send becomes ``x < a or x > b`` (equivalent in three-valued logic:
+  both are unknown when ``x`` is missing), so a target without ``or`` (DIALS) gets two range requests instead
+  of fetching everything.
 * When the normal form would need more than :data:`MAX_REQUESTS` requests, the plan falls back to one
   request made of the top-level ``and`` clauses the target accepts.
 * The residual is the whole query whenever any request is inexact or any predicate was left out:
@@ -220,14 +223,18 @@ def _plan(query: Any, target: str) -> Plan:
 
 
 def _expand_lists(node: Any, compile_fn: Callable[[Any], Any]) -> Any:
-    """``x in [a, b]`` becomes ``x == a or x == b`` when the target cannot send the list itself
-    (equivalent in three-valued logic), so that each value can be its own request."""
+    """``x in [a, b]`` becomes ``x == a or x == b``, and ``x not in a..b`` becomes ``x < a or x > b``, when the
+    target cannot send the predicate itself (equivalent in three-valued logic), so that each alternative can be
+    its own request."""
     if isinstance(node, (A.And, A.Or)):
         rebuild = A.make_and if isinstance(node, A.And) else A.make_or
         return rebuild([_expand_lists(o, compile_fn) for o in node.operands])
     if isinstance(node, A.InSet) and not node.negated and len(node.values) <= MAX_REQUESTS:
         if _try(compile_fn, node) is None:
             return A.make_or([A.Compare(field=node.field, op="==", value=v, span=node.span) for v in node.values])
+    if isinstance(node, A.InRange) and node.negated and _try(compile_fn, node) is None:
+        return A.make_or([A.Compare(field=node.field, op="<", value=node.low, span=node.span),
+                          A.Compare(field=node.field, op=">", value=node.high, span=node.span)])
     return node
 
 

@@ -87,8 +87,9 @@ def _emulator() -> Any:
     return importlib.import_module("dqquery.emulate.dials")
 
 
-def derive_tables(data: SnapshotData) -> dict[str, list[dict[str, Any]]]:
-    """``run``, ``lumisection`` and ``dataset-index`` rows from a snapshot's lumisections."""
+def derive_tables(data: SnapshotData, generation: str = "v1.12.0") -> dict[str, list[dict[str, Any]]]:
+    """``run``, ``lumisection`` and ``dataset-index`` rows from a snapshot's lumisections, in the row shape of
+    ``generation`` (the 2.4.1 generation's ``run`` rows also carry ``ls_completeness``)."""
     per_dataset: dict[tuple[int, str], set[int]] = {}
     for key in set(data.rr_ls) | set(data.oms_ls):
         if key[1] == "online":
@@ -100,6 +101,8 @@ def derive_tables(data: SnapshotData) -> dict[str, list[dict[str, Any]]]:
     for (run, name), lss in sorted(per_dataset.items(), key=lambda kv: (ids[kv[0][1]], kv[0][0])):
         count = max(lss) if lss else 0
         runs.append({"dataset_id": ids[name], "run_number": run, "ls_count": count, "dataset": name})
+        if generation == "2.4.1":
+            runs[-1]["ls_completeness"] = round(len(lss) / count, 6) if count else None
         for ls in sorted(lss):
             lumis.append({"dataset_id": ids[name], "run_number": run, "ls_number": ls,
                           "th1_count": 0, "th2_count": 0, "dataset": name})
@@ -119,18 +122,21 @@ class FakeDials:
     ``secrets``: accepted ``X-CLIENT-SECRET`` values. ``require_token``: a ``token -> bool`` check for bearer
     tokens (``None`` accepts any non-empty bearer token). ``workspaces``: known workspace names.
     ``oms``: an app answering ``oms-proxy/`` requests (a :class:`~dqquery.testing.fake_oms.FakeOMS`).
+    ``generation``: the server generation to imitate (``"v1.12.0"``, ``"2.4.1"``); default: v1.12.0, or what
+    the ``ml-models-index`` rows' shape says.
     """
 
     def __init__(self, snapshot: Any, *, secrets: set[str] | frozenset[str] = frozenset(),
                  require_token: Callable[[str | None], bool] | None = None, auth: bool = True,
                  workspaces: tuple[str, ...] = ("csc", "ecal", "egamma", "hcal", "jetmet", "muon_staging", "tracker"),
-                 oms: Any = None) -> None:
+                 oms: Any = None, generation: str | None = None) -> None:
+        self.forced_generation = generation
         if snapshot is None:
             self.data = None
             self.tables: dict[str, list[dict[str, Any]]] = {}
         else:
             self.data = SnapshotData.of(snapshot)
-            self.tables = derive_tables(self.data)
+            self.tables = derive_tables(self.data, generation or "v1.12.0")
             explicit = self.data.extra.get("dials") or {}
             for name, rows in explicit.items():
                 self.tables[name] = [dict(r) for r in rows]
@@ -150,7 +156,7 @@ class FakeDials:
         return fake
 
     def _index_tables(self) -> None:
-        self.generation = generation_of(self.tables)
+        self.generation = self.forced_generation or generation_of(self.tables)
         self.ordering = ordering(self.generation)
         for name, order in self.ordering.items():
             self.tables.setdefault(name, [])
