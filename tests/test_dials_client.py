@@ -262,3 +262,42 @@ def test_fake_answers_like_the_real_v1_12_server(open_dials):
     second = requests.get(pages["next"], timeout=5)
     assert second.status_code == 200 and [r["model_id"] for r in second.json()["results"]] == [21, 22]
     assert "ls_completeness" not in requests.get(url + "/run/", timeout=5).json()["results"][0]
+
+
+# ------------------------------------------------------------------------------------------ derived demo data
+
+
+def test_derived_tables_are_deterministic_consistent_and_follow_the_snapshot():
+    from dqquery.testing import sample_snapshot
+    from dqquery.testing.fake_dials import DERIVED_MES, ML_MODELS
+
+    snapshot = sample_snapshot(6, seed=3)
+    first, again = FakeDials(snapshot).tables, FakeDials(snapshot).tables
+    assert first == again
+    for name in ("th1", "th2", "file-index", "mes", "ml-models-index", "ml-bad-lumisection"):
+        assert first[name], name
+        assert all(set(row) == set(ROWS[name][0]) for row in first[name]), name  # the v1.12.0 columns, as recorded
+    assert all(set(row) == set(ROWS["run"][0]) for row in first["run"])
+    # th1_count/th2_count count the derived histograms of each lumisection
+    per_ls: dict[tuple[int, int, int], list[int]] = {}
+    for dim, table in ((0, "th1"), (1, "th2")):
+        for row in first[table]:
+            per_ls.setdefault((row["dataset_id"], row["run_number"], row["ls_number"]), [0, 0])[dim] += 1
+    for lumi in first["lumisection"]:
+        assert [lumi["th1_count"], lumi["th2_count"]] == per_ls.get((lumi["dataset_id"], lumi["run_number"], lumi["ls_number"]), [0, 0])
+    # entries are 0 exactly where the subdetector's OMS bit is not true
+    from dqquery.testing.fake_rr import SnapshotData
+
+    data = SnapshotData.of(snapshot)
+    bit_of = {me_id: bit for me_id, _, _, bit, _ in DERIVED_MES}
+    for row in first["th1"] + first["th2"]:
+        oms = (data.oms_ls.get((row["run_number"], row["dataset"])) or data.oms_ls.get((row["run_number"], "online")) or {})
+        on = oms.get(row["ls_number"], {}).get(bit_of[row["me_id"]]) is True
+        if not on:
+            assert row["entries"] == 0
+    # ML rows: only active models, on their target ME, with an existing histogram
+    active = {model_id: target for model_id, target, is_active in ML_MODELS if is_active}
+    histograms = {(r["dataset_id"], r["run_number"], r["ls_number"], r["me_id"]) for r in first["th1"] + first["th2"]}
+    for row in first["ml-bad-lumisection"]:
+        assert active[row["model_id"]] == row["me_id"] and row["mse"] > 1
+        assert (row["dataset_id"], row["run_number"], row["ls_number"], row["me_id"]) in histograms

@@ -28,6 +28,9 @@ Decisions (as the real v1.12.0 server answered the same requests, conformance RE
   (Django's APPEND_SLASH); ``/api/v1/`` is the API index (200); any method but GET on an endpoint is 405;
   ``mes/<dataset_id>/<run>/`` for a run without lumisections is a 500.
 * Derived ``run/`` rows carry the v1.12.0 columns only (no ``ls_completeness``).
+* Every other table (th1, th2, file-index, mes, ML) is derived deterministically from the snapshot too
+  (:func:`derive_measurements`), so a demo serves a DIALS plan end to end; histograms only for the first
+  lumisections of each run, to stay small on the 250,000-lumisection demo.
 """
 
 from __future__ import annotations
@@ -113,7 +116,93 @@ def derive_tables(data: SnapshotData, generation: str = "v1.12.0") -> dict[str, 
                       "data_tier": parts[-1] if parts else "", "primary_ds_name": parts[0] if parts else "",
                       "processed_ds_name": parts[1] if len(parts) > 1 else "", "processing_version": 1,
                       "last_modification_date": "2024-01-01T00:00:00Z"})
-    return {"run": runs, "lumisection": lumis, "dataset-index": index}
+    tables = {"run": runs, "lumisection": lumis, "dataset-index": index}
+    tables.update(derive_measurements(data, tables))
+    return tables
+
+
+# The monitoring elements of the derived tables: (me_id, name, dim, OMS bit that must be true for entries, RR flag
+# whose BAD lumisections an ML model on this ME flags). Names as DIALS serves them (the corpus has the same style).
+DERIVED_MES: tuple[tuple[int, str, int, str, str], ...] = (
+    (1, "PixelPhase1/Tracks/PXBarrel/charge_PXLayer_1", 1, "bpix_ready", "tracker-pixel"),
+    (2, "PixelPhase1/Tracks/PXForward/charge_PXDisk_+1", 1, "fpix_ready", "tracker-pixel"),
+    (3, "SiStrip/MechanicalView/TIB/layer_1/NumberOfDigis", 1, "tibtid_ready", "tracker-strip"),
+    (4, "CSC/CSCOfflineMonitor/Occupancy/hORecHits", 1, "cscm_ready", "csc-csc"),
+    (5, "PixelPhase1/Phase1_MechanicalView/PXBarrel/digi_occupancy_per_SignedModuleCoord_per_SignedLadderCoord_PXLayer_1",
+     2, "bpix_ready", "tracker-pixel"),
+    (6, "DT/02-Segments/Wheel0/numberOfSegments_W0", 2, "dt0_ready", "dt-dt"),
+)
+HISTOGRAM_LUMISECTIONS = 10
+"""Histograms are derived for the first lumisections of each (run, dataset) only, to keep a big snapshot small."""
+ML_MODELS: tuple[tuple[int, int, bool], ...] = ((1, 1, True), (2, 3, True), (3, 5, False), (4, 6, True))
+"""(model_id, me_id of its target, active) of the derived ml-models-index."""
+
+
+def derive_measurements(data: SnapshotData, tables: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """``th1``, ``th2``, ``file-index``, ``mes``, ``ml-models-index`` and ``ml-bad-lumisection`` rows derived
+    deterministically from a snapshot, in the v1.12.0 row shapes.
+
+    Each (run, dataset) gets one file; its first :data:`HISTOGRAM_LUMISECTIONS` lumisections get one histogram per
+    monitoring element of :data:`DERIVED_MES`, whose entries follow the recorded luminosity and are 0 where the
+    subdetector's OMS bit is not true. An active ML model flags a lumisection where the RR flag of its
+    subdetector is BAD (or its bit is false), with an ``mse`` above 1; the contents come from a generator seeded
+    by the row's key, so the same snapshot always gives the same rows.
+    """
+    import random
+    import zlib
+
+    names = {r["dataset_id"]: r["dataset"] for r in tables["dataset-index"]}
+    files: list[dict[str, Any]] = []
+    th: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+    bad: list[dict[str, Any]] = []
+    counts: dict[tuple[int, int, int], list[int]] = {}
+    entries_per_me: dict[int, int] = {}
+    for run_row in tables["run"]:
+        dataset_id, run = run_row["dataset_id"], run_row["run_number"]
+        name = names[dataset_id]
+        parts = name.strip("/").split("/")
+        file_id = 1_400_000_000 + dataset_id * 1_000_000 + run % 1_000_000
+        digest = f"{zlib.crc32(f'{name}:{run}'.encode()):08X}"
+        files.append({
+            "dataset_id": dataset_id, "file_id": file_id, "file_size": 50_000_000 + zlib.crc32(digest.encode()) % 900_000_000,
+            "creation_date": "2024-06-20T14:48:00", "last_modification_date": "2024-08-03T00:15:00",
+            "logical_file_name": f"/store/data/{parts[1] if len(parts) > 1 else 'Run'}/{parts[0]}/DQMIO/"
+                                 f"{parts[-1]}/000/{run // 1000:03d}/{run % 1000:03d}/00000/{digest}.root",
+            "status": "FINISHED" if run % 7 else "PENDING", "err_trace": "", "dataset": name,
+        })
+        rr = data.rr_ls.get((run, name)) or {}
+        oms = data.oms_ls.get((run, name)) or data.oms_ls.get((run, "online")) or {}
+        for ls in sorted(set(rr) | set(oms))[:HISTOGRAM_LUMISECTIONS]:
+            bits, flags = oms.get(ls, {}), rr.get(ls, {})
+            for me_id, me, dim, bit, flag in DERIVED_MES:
+                rng = random.Random(f"{dataset_id}/{run}/{ls}/{me_id}")
+                on = bits.get(bit) is True
+                scale = float(bits.get("recorded") or 0.0) * 1000 if on else 0.0
+                x_bin = 5
+                row: dict[str, Any] = {"dataset_id": dataset_id, "file_id": file_id, "run_number": run, "ls_number": ls,
+                                       "me_id": me_id, "x_min": 0.0, "x_max": 100.0, "x_bin": x_bin}
+                if dim == 1:
+                    data_ = [round(scale * rng.uniform(0.5, 1.5), 1) for _ in range(x_bin)]
+                else:
+                    row.update({"y_min": -1.0, "y_max": 1.0, "y_bin": 3})
+                    data_ = [[round(scale * rng.uniform(0.5, 1.5), 1) for _ in range(x_bin)] for _ in range(3)]  # type: ignore[misc]
+                flat = data_ if dim == 1 else [v for line in data_ for v in line]  # type: ignore[union-attr]
+                row.update({"entries": int(sum(flat)), "data": data_, "dataset": name, "me": me})
+                th[dim].append(row)
+                entries_per_me[me_id] = entries_per_me.get(me_id, 0) + 1
+                counts.setdefault((dataset_id, run, ls), [0, 0])[dim - 1] += 1
+                for model_id, target, active in ML_MODELS:
+                    status = (flags.get(flag) or {}).get("status") if isinstance(flags.get(flag), Mapping) else flags.get(flag)
+                    if target == me_id and active and (status == "BAD" or bits.get(bit) is False):
+                        bad.append({"model_id": model_id, "dataset_id": dataset_id, "file_id": file_id, "run_number": run,
+                                    "ls_number": ls, "me_id": me_id, "mse": round(1.0 + rng.random(), 6)})
+    for lumi in tables["lumisection"]:
+        lumi["th1_count"], lumi["th2_count"] = counts.get((lumi["dataset_id"], lumi["run_number"], lumi["ls_number"]), [0, 0])
+    mes = [{"me_id": me_id, "me": me, "count": entries_per_me.get(me_id, 0), "dim": dim} for me_id, me, dim, _, _ in DERIVED_MES]
+    me_names = {me_id: me for me_id, me, *_ in DERIVED_MES}
+    models = [{"model_id": model_id, "filename": f"model_{model_id}_{me_names[target].rsplit('/', 1)[-1]}.onnx",
+               "target_me": me_names[target], "active": active} for model_id, target, active in ML_MODELS]
+    return {"file-index": files, "th1": th[1], "th2": th[2], "mes": mes, "ml-models-index": models, "ml-bad-lumisection": bad}
 
 
 class FakeDials:
