@@ -246,8 +246,11 @@ def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
     workers = getattr(args, "workers", 8)
     if workers < 1:
         raise UserError("--workers must be at least 1")
-    rr = RunRegistryClient(getattr(args, "rr", None), cache=cache, workers=workers)
-    oms = OMSClient(args.oms, cache=cache) if getattr(args, "oms", None) else None
+    from .sources.auth import local_credentials
+
+    with local_credentials(bool(getattr(args, "local_auth", False))):  # decided when a client is built
+        rr = RunRegistryClient(getattr(args, "rr", None), cache=cache, workers=workers)
+        oms = OMSClient(args.oms, cache=cache) if getattr(args, "oms", None) else None
     return rr, oms
 
 
@@ -490,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--offline", action="store_true", help="answer only from the local cache, whatever the age of its answers; fail on anything not cached")
         sp.add_argument("--max-age", type=float, metavar="DAYS", default=None, help="reuse cached answers up to this age (default 7 days; no limit with --offline)")
         sp.add_argument("--workers", type=int, default=8, metavar="N", help="requests in flight at once (default 8)")
+        sp.add_argument("--local-auth", action="store_true",
+                        help="also exchange SSO client credentials for a local URL (127.x, localhost), e.g. `python -m "
+                        "dqquery.testing serve --require-auth` (same as DQQUERY_LOCAL_AUTH=1)")
 
     def data_source(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--snapshot", metavar="FILE", help="snapshot file (.json or .json.gz), or 'demo' for the bundled 2018 demo")

@@ -301,3 +301,24 @@ def test_derived_tables_are_deterministic_consistent_and_follow_the_snapshot():
     for row in first["ml-bad-lumisection"]:
         assert active[row["model_id"]] == row["me_id"] and row["mse"] > 1
         assert (row["dataset_id"], row["run_number"], row["ls_number"], row["me_id"]) in histograms
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+
+
+def test_cli_reaches_a_require_auth_fake_with_local_auth(serve, monkeypatch, tmp_path, capsys):
+    from dqquery.cli import main
+    from dqquery.testing import sample_snapshot, serve_all
+    from dqquery.testing.server import FakeSSO
+
+    server = serve(serve_all(sample_snapshot(3), port=0, sso_clients={"my-app": "s3cret"}, require_auth=True))
+    monkeypatch.setenv("SSO_CLIENT_ID", "my-app")
+    monkeypatch.setenv("SSO_CLIENT_SECRET", "s3cret")
+    monkeypatch.setenv("DQQUERY_SSO_TOKEN_URL", server.root + FakeSSO.path)
+    monkeypatch.delenv("DQQUERY_LOCAL_AUTH", raising=False)
+    command = ["golden", "cms_active", "--rr", server.root, "--no-cache"]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "no credentials were sent" in err and "--local-auth" in err and "s3cret" not in err
+    assert main([*command, "--local-auth"]) == 0
+    assert json.loads(capsys.readouterr().out)  # a golden JSON
