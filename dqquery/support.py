@@ -76,6 +76,11 @@ _DIALS_EXAMPLES: dict[str, tuple[str, ...]] = {
         "ls_number < 100",
         "ls_number in [3, 7]",
     ),
+    "ml-models-index": (
+        "model_id in [19, 21]",
+        'model_active and model_name ~ "PXLayer"',
+        'target_me == "PixelPhase1/Tracks/PXBarrel/charge_PXLayer_1"',
+    ),
     "th2": (
         "ls_number <= 50",
         "entries >= 100",
@@ -85,7 +90,8 @@ _DIALS_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
 }
 _DIALS_PLANS: dict[str, tuple[str, ...]] = {
-    "run": ('run_number in [367112, 367300] or dataset ~ "ZeroBias"', "run_number != 367112 and dataset_id == 5"),
+    "run": ('run_number in [367112, 367300] or dataset ~ "ZeroBias"', "run_number != 367112 and dataset_id == 5",
+            "not (run_number in 367100..367200)"),
     "th2": ("entries <= 100 and run_number == 367112",),
 }
 
@@ -219,13 +225,14 @@ PLAN_USAGE = """\
 `plan(query, target)` returns the requests to send (their union never misses a selected row) and the
 *residual*, the query to evaluate locally on what comes back (`None` when the requests are exact). It
 refuses (`unsupported`) only a query whose residual needs a field the target's rows do not carry (DIALS
-th1/th2 rows have no `logical_file_name`, ml-bad-lumisection rows no `dataset`/`me`/`me_id`, OMS rows no
+th1/th2 rows have no `logical_file_name`, ml-bad-lumisection rows no `dataset`/`me`, OMS rows no
 Run Registry flag): testing it locally would read it as missing and drop every matching row. Targets: `rr`, `rr-raw`, `rr-datasets`, `rr-datasets-raw`, `dials:<endpoint>`, `oms:runs`,
 `oms:lumisections`. What cannot be sent is left out of a request (which only widens it); an `or` on a
 target without `or` becomes one request per alternative, and a list the target cannot send becomes one
 request per value. `Plan.execute(fetch, key, row_view)` sends each request with `fetch`, merges the rows by
 `key` and keeps those on which the residual holds (`row_view` maps a row to field paths, e.g.
-`dqquery.targets.dials.row_paths`).
+`dqquery.targets.dials.row_paths`). For DIALS, `DialsClient(url).execute(plan)` does all of it, with the
+primary keys of `dqquery.targets.dials.PRIMARY_KEYS`.
 
 ```python
 from dqquery import plan
@@ -281,6 +288,17 @@ TRAPS: dict[str, str] = {
   cmsdials 2.4.1's filter models misspell it `ls_numbet__lte`, which the server ignores (the upper bound
   is lost). Workaround: `to_dials(...)` returns the parameter dict, which you send as raw query parameters;
   `to_dials(..., as_filters=True)` refuses to build a cmsdials filter object that would lose the bound.
+* `ml-models-index` has two server generations. v1.12.0 declares `model_id`, `model_id__in`, `filename`,
+  `filename__regex`, `target_me`, `target_me__regex`, `active`, and its rows carry `model_id`, `filename`,
+  `target_me`, `active`. The generation cmsdials 2.4.1 was written for says `id`, `id__in`, `name`,
+  `name__regex` and has no `target_me`. Each server ignores the other's names (v1.12.0 answered `id__in=19,21`
+  with all four models), so dqquery sends both spellings with the same value; `target_me` only with
+  `generation="v1.12.0"`. Plan residuals read either row shape.
+* Listings are ordered and paged by the primary key; on `ml-bad-lumisection` that is all five of `model_id`,
+  `dataset_id`, `run_number`, `ls_number`, `me_id`. Its rows carry `me_id` (not `dataset` or `me`), so a plan
+  can re-check `me_id` locally.
+* cmsdials 2.4.1's `RunClient` requires `ls_completeness` in `run/` rows, which v1.12.0 does not serve; its
+  listing then fails validation. dqquery's own `DialsClient` reads either.
 """,
     "oms": """\
 * No `or`, no `in` (one value, or consecutive integers as `GE`+`LE`), no regex, no `not like`.
