@@ -79,6 +79,7 @@ __all__ = [
     "filterable_paths",
     "like_to_regex",
     "literal_regex",
+    "params_of",
     "primary_key",
     "primary_key_columns",
     "response_columns",
