@@ -211,7 +211,7 @@ def test_filtered_ordered_pages() -> None:
 _values = st.one_of(st.none(), st.integers(-5, 5), st.floats(-5, 5, allow_nan=False))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(_values, min_size=1, max_size=6), st.sampled_from([">", "<", ">=", "<=", "=", "<>"]), st.integers(-5, 5))
 def test_direct_numeric_comparison_is_numeric_and_null_never_matches(values: list, op: str, threshold: int) -> None:
     runs = [_run(i + 1, {} if v is None else {"energy": v}, flags={}) for i, v in enumerate(values)]

@@ -554,6 +554,13 @@ class _Compiler:
             )
 
 
+_ATTRIBUTES_ONLY_NOTE = (
+    "superset: the filter tests only run/dataset attributes, and RR also returns {kind} that have no lumisection"
+    " with both RR and OMS data (non-significant runs, for instance), which no query selects; dqquery.plan re-checks them"
+)
+"""D2 of the conformance corpus: RR's listing needs only the run's (dataset's) triplet-cache row, which exists
+even when the summary is empty; a lumisection flag condition (a count > 0) needs a joined lumisection."""
+
 _TABLE_WORDS: dict[str, str] = {"run": "run attributes", "dataset": "dataset attributes", "triplet": "lumisection flags"}
 
 
@@ -750,7 +757,10 @@ def to_rr(query: Any, kind: Kind = "runs", raw: bool = False) -> RRFilter:
         raise ValueError(f"kind must be 'runs' or 'datasets', not {kind!r}")
     node = as_node(query)
     comp = _Compiler(kind=kind, raw=raw, text=source_text(query), located=isinstance(query, str))
-    ir, exact, _ = comp.compile(comp.push_not(node))
+    ir, exact, per_lumisection = comp.compile(comp.push_not(node))
+    if not per_lumisection:
+        exact = False
+        comp.notes.append(_ATTRIBUTES_ONLY_NOTE.format(kind=kind))
     mapping = _raw(ir) if raw else _user(ir, comp)
     return RRFilter(mapping, exact=exact, notes=comp.notes, warnings=comp.warnings, kind=kind, raw=raw)
 

@@ -97,30 +97,51 @@ def _expand_oms(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     return oms
 
 
-def _summary_of_ranges(ranges: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The triplet summary of sorted, disjoint RR ranges, as :meth:`SnapshotData.triplet_summary` counts it per
-    lumisection: every lumisection from 1 to the last, a component missing from a range or a gap counted EMPTY."""
-    if not ranges:
-        return {}
-    components = sorted({c for r in ranges for c in r if c not in ("start", "end")})
-    summary: dict[str, dict[str, Any]] = {c: {"EMPTY": 0, "causes": [], "comments": []} for c in components}
-    covered_to = 0
-    for r in ranges:
-        start, end = int(r["start"]), int(r["end"])
-        gap, n = start - covered_to - 1, end - start + 1
-        covered_to = end
-        for comp in components:
-            entry = summary[comp]
-            entry["EMPTY"] += gap
-            trip = _triplet(r[comp]) if comp in r else EMPTY_TRIPLET
-            status = trip["status"]
-            if status is not None:
-                entry[status] = entry.get(status, 0) + n
-            if trip["cause"] and trip["cause"] not in entry["causes"]:
-                entry["causes"].append(trip["cause"])
-            if trip["comment"] and trip["comment"] not in entry["comments"]:
-                entry["comments"].append(trip["comment"])
-    return summary
+def _oms_with_block(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """``{ls: oms values}`` with the luminosity block applied as :class:`~dqquery.snapshot.Snapshot` reads it:
+    a block value replaces the range's ``recorded``/``delivered``, a ``null`` one removes the key."""
+    oms = expand_ranges(data.get("oms") or [])
+    block = data.get("luminosity") or {}
+    for key in ("recorded", "delivered"):
+        for i, value in enumerate(block.get(key) or []):
+            row = oms.get(int(block["start"]) + i)
+            if row is not None:
+                if value is None:
+                    row.pop(key, None)
+                else:
+                    row[key] = value
+    return oms
+
+
+def _own_oms_ranges(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The (run, dataset)'s OMS ranges sorted by start; with a luminosity block, one range per lumisection."""
+    if data.get("luminosity"):
+        return [{**row, "start": ls, "end": ls} for ls, row in sorted(_oms_with_block(data).items())]
+    return sorted((dict(r) for r in data.get("oms") or []), key=lambda r: int(r["start"]))
+
+
+def _overlay_ranges(base: list[dict[str, Any]], top: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``top``'s sorted disjoint ranges, each lumisection's values laid over ``base``'s (key by key, ``top`` wins);
+    the coverage is ``top``'s only. Pieces are split where ``base`` ranges begin or end."""
+    out: list[dict[str, Any]] = []
+    j = 0
+    for rng in top:
+        start, end = int(rng["start"]), int(rng["end"])
+        values = {k: v for k, v in rng.items() if k not in ("start", "end")}
+        while j < len(base) and int(base[j]["end"]) < start:
+            j += 1
+        k, at = j, start
+        while at <= end:
+            if k < len(base) and int(base[k]["start"]) <= at:
+                stop = min(end, int(base[k]["end"]))
+                under = {key: v for key, v in base[k].items() if key not in ("start", "end")}
+                out.append({**under, **values, "start": at, "end": stop})
+                k += 1
+            else:
+                stop = end if k >= len(base) else min(end, int(base[k]["start"]) - 1)
+                out.append({**values, "start": at, "end": stop})
+            at = stop + 1
+    return out
 
 
 class LazyLumisections(Mapping[tuple[int, str], dict[int, dict[str, Any]]]):
@@ -249,78 +270,45 @@ class SnapshotData:
             return []
         return [dict(rows.get(ls, NO_OMS_DATA)) for ls in range(1, max(rows) + 1)]
 
-    def _disjoint_ranges(self, key: tuple[int, str], side: str) -> list[Mapping[str, Any]] | None:
-        """The (run, dataset)'s ranges sorted by start when none overlap (the summaries are then counted per
-        range, in microseconds); ``None`` when they overlap (counted per lumisection instead)."""
-        ranges = sorted((self.sources.get(key) or {}).get(side) or [], key=lambda r: int(r["start"]))
-        if any(int(a["end"]) >= int(b["start"]) for a, b in zip(ranges, ranges[1:])):
-            return None
-        return ranges
+    def joint_pieces(self, run: int, name: str) -> list[tuple[int, int, Mapping[str, Any], Mapping[str, Any]]]:
+        """RR's ``AggregatedLumisection`` view of the (run, dataset): its lumisections with an RR event and an OMS
+        event of the dataset itself (inner join), as ``(first, last, flags, oms)`` pieces; what the summaries count."""
+        source = self.sources.get((run, name)) or {}
+        rr_ranges = [{**r, **{c: _triplet(v) for c, v in r.items() if c not in ("start", "end")}} for r in source.get("rr") or []]
+        oms_ranges = _own_oms_ranges(source)
+        if name != "online":  # R1/D3: online's values under the dataset's own, on the dataset's own lumisections
+            oms_ranges = _overlay_ranges(_own_oms_ranges(self.sources.get((run, "online")) or {}), oms_ranges)
+        return _emulator().joint_pieces(rr_ranges, oms_ranges)  # type: ignore[no-any-return]
 
-    def triplet_summary(self, run: int, name: str) -> dict[str, Any] | None:
-        """``DatasetTripletCache.triplet_summary``: per component, a count per status plus causes/comments."""
-        if (run, name) not in self.rr_ls:
-            return None
-        ranges = self._disjoint_ranges((run, name), "rr")
-        if ranges is not None:
-            return _summary_of_ranges(ranges)
-        summary: dict[str, dict[str, Any]] = {}
-        # Counted over the lumisections the RR API reports (EMPTY for a flag missing in a lumisection or a gap),
-        # the data model the Run Registry target compiles against; a null status is counted under no status.
-        for row in self.rr_lumisections(run, name):
-            for comp, trip in row.items():
-                entry = summary.setdefault(comp, {"EMPTY": 0, "causes": [], "comments": []})
-                status = trip["status"]
-                if status is not None:
-                    entry[status] = entry.get(status, 0) + 1
-                if trip["cause"] and trip["cause"] not in entry["causes"]:
-                    entry["causes"].append(trip["cause"])
-                if trip["comment"] and trip["comment"] not in entry["comments"]:
-                    entry["comments"].append(trip["comment"])
-        return summary
+    def triplet_summary(self, run: int, name: str) -> dict[str, Any]:
+        """``DatasetTripletCache.triplet_summary`` (D1: only lumisections with both RR and OMS data count)."""
+        return _emulator().triplet_summary_of(self.joint_pieces(run, name))  # type: ignore[no-any-return]
 
     def dcs_summary(self, run: int, name: str) -> dict[str, Any]:
-        # Dataset-specific OMS data, else the online dataset's (as oms_lumisections).
-        key = (run, name) if (self.sources.get((run, name)) or {}).get("oms") else (run, "online")
-        ranges = self._disjoint_ranges(key, "oms")
-        if ranges is not None:
-            weighted = [(r, int(r["end"]) - int(r["start"]) + 1) for r in ranges]
-        else:
-            weighted = [(row, 1) for row in (self.oms_ls.get(key) or {}).values()]
-        summary: dict[str, dict[str, int]] = {}
-        for row, n in weighted:
-            for bit, value in row.items():
-                if bit not in OMS_LUMISECTION_WHITELIST or not isinstance(value, (bool, type(None))):
-                    continue
-                entry = summary.setdefault(bit, {"NULL": 0, "TRUE": 0, "EMPTY": 0, "FALSE": 0})
-                entry["NULL" if value is None else ("TRUE" if value else "FALSE")] += n
-        return summary
+        """``DatasetTripletCache.dcs_summary`` (same lumisections; with ``ls_duration`` and the luminosity keys)."""
+        return _emulator().dcs_summary_of(self.joint_pieces(run, name))  # type: ignore[no-any-return]
 
     # ---- backend row objects
 
     def run_rows(self) -> list[dict[str, Any]]:
-        """Raw run objects as ``runs_filtered_ordered`` returns them (``DatasetTripletCache`` of ``online``)."""
-        out = []
-        for number in sorted(self.runs):
-            run = self.runs[number]
-            summary = self.triplet_summary(number, "online")
-            has_online = summary is not None or any(
-                d["run_number"] == number and d["name"] == "online" for d in self.datasets
-            )
-            out.append(
-                {
-                    "run_number": number,
-                    "oms_attributes": run["oms_attributes"],
-                    "rr_attributes": run["rr_attributes"],
-                    "version": number,
-                    "deleted": False,
-                    "DatasetTripletCache": {"triplet_summary": summary or {}} if has_online else None,
-                }
-            )
-        return out
+        """Raw run objects as ``runs_filtered_ordered`` returns them, ``DatasetTripletCache`` holding the online
+        dataset's ``triplet_summary`` (``{}`` when no lumisection has both RR and OMS data), ``None`` for a run
+        without an online dataset (RR's listing leaves it out)."""
+        online = {d["run_number"] for d in self.datasets if d["name"] == "online"}
+        return [
+            {
+                "run_number": number,
+                "oms_attributes": self.runs[number]["oms_attributes"],
+                "rr_attributes": self.runs[number]["rr_attributes"],
+                "version": number,
+                "deleted": False,
+                "DatasetTripletCache": {"triplet_summary": self.triplet_summary(number, "online")} if number in online else None,
+            }
+            for number in sorted(self.runs)
+        ]
 
     def dataset_rows(self) -> list[dict[str, Any]]:
-        """Raw dataset objects as ``datasets_filtered_ordered`` returns them."""
+        """Raw dataset objects as ``datasets_filtered_ordered`` returns them (every dataset has a cache row)."""
         out = []
         for ds in self.datasets:
             run = self.runs.get(ds["run_number"], {"rr_attributes": {}, "oms_attributes": {}})
@@ -331,12 +319,18 @@ class SnapshotData:
                     "version": ds["run_number"],
                     "Run": {"rr_attributes": run["rr_attributes"], "oms_attributes": run["oms_attributes"]},
                     "DatasetTripletCache": {
-                        "triplet_summary": self.triplet_summary(ds["run_number"], ds["name"]) or {},
+                        "triplet_summary": self.triplet_summary(ds["run_number"], ds["name"]),
                         "dcs_summary": self.dcs_summary(ds["run_number"], ds["name"]),
                     },
                 }
             )
         return out
+
+    def dataset_names(self, run: int) -> list[str]:
+        """``get_all_dataset_names_of_run``: creation order, which for a loaded snapshot is ``online`` first, then
+        the others by name (the order the recorded loads wrote them)."""
+        names = [d["name"] for d in self.datasets if d["run_number"] == run]
+        return sorted(names, key=lambda n: (n != "online", n))
 
     def evaluated_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
         """RR's ``format_lumisection`` objects: only lumisections with both RR and OMS data (INNER JOIN)."""
@@ -490,7 +484,10 @@ class FakeRunRegistry:
 
     def _page(self, request: Request, kind: str) -> Response:
         body = request.json() or {}
-        page, page_size = int(body.get("page", 0)), int(body.get("page_size", 50))
+        try:  # the backend computes LIMIT/OFFSET from both; a missing one makes NaN, which Sequelize quotes as a column
+            page, page_size = int(body["page"]), int(body["page_size"])
+        except (KeyError, TypeError, ValueError):
+            raise _Thrown('column "nan" does not exist') from None
         backend_filter = body.get("filter") or {}
         emulate = _emulator()
         try:
@@ -518,7 +515,7 @@ class FakeRunRegistry:
             run = int(request.path.rsplit("/", 1)[1])
         except ValueError:
             return json_error("invalid run number")
-        return Response.json(sorted({d["name"] for d in self.data.datasets if d["run_number"] == run}))
+        return Response.json(self.data.dataset_names(run))
 
     # ---- lumisections (run-registry.md 3.6)
 
