@@ -13,14 +13,20 @@ import copy
 import functools
 import json
 import math
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from runregistry.utils import transform_to_rr_dataset_filter, transform_to_rr_run_filter
 
-from dqquery import Snapshot, to_rr
-from dqquery.emulate.runregistry import RRBackendError, select_datasets, select_runs
+from dqquery import QueryWarning, Snapshot, to_jsonlogic, to_rr
+from dqquery.catalog import FIELDS, RR_STORED_OMS_LUMISECTION_NAMES, not_stored_by_rr
+from dqquery.emulate.runregistry import OMS_STORED_KEYS, RRBackendError, select_datasets, select_runs
+from dqquery.fetch import fetch_snapshot
+from dqquery.sources import RunRegistryClient
+from dqquery.testing import run_registry
 from dqquery.testing.fake_rr import FakeRunRegistry, SnapshotData
 from dqquery.testing.server import Request
 
@@ -134,7 +140,7 @@ def _today(record: dict[str, Any]) -> Any:
 
 
 def _meaning(record: dict[str, Any]) -> list[Any]:
-    return sorted(record["meaning"]) if record["kind"] == "datasets" else sorted(record["meaning"])
+    return sorted(record["meaning"])
 
 
 @pytest.mark.parametrize("record", FILTERS, ids=lambda r: f"{r['snapshot']}-{r['kind']}-{r['format']}")
@@ -203,3 +209,37 @@ def test_listing_counts_and_pages() -> None:
         if record["path"].endswith("_filtered_ordered") and record["status"] == 200:
             body, response = record["body"], record["response"]
             assert response["pages"] == math.ceil(response["count"] / body["page_size"])
+
+
+# ------------------------------------------------------------------------------------------ R3: stored OMS names
+
+
+def test_the_catalog_keeps_rrs_list_of_stored_oms_names() -> None:
+    """The 38 names of README R3 (plus the luminosity), read from the README itself."""
+    readme = (CORPUS.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**R3.", 1)[1].split("* Any other name", 1)[0]
+    listed = re.findall(r"`([a-z0-9_]+)`", section.split("these 38 names:", 1)[1])
+    assert len(listed) == 38
+    assert set(RR_STORED_OMS_LUMISECTION_NAMES) == {*listed, "recorded", "delivered"}
+    assert set(OMS_STORED_KEYS) == set(RR_STORED_OMS_LUMISECTION_NAMES)
+    unstored = {row.name for row in FIELDS if not_stored_by_rr(row.path)}
+    assert {"beams_stable", "beam_present", "gem_ready"} <= unstored
+    assert all("never stored by Run Registry" in row.doc for row in FIELDS if not_stored_by_rr(row.path))
+
+
+@pytest.mark.parametrize("query", ["beams_stable", "gem_ready is null or bpix_ready", "not beam_present"])
+def test_portal_rules_on_unstored_names_warn(query: str) -> None:
+    with pytest.warns(QueryWarning, match="Run Registry never stores"):
+        to_jsonlogic(query)
+
+
+def test_stored_names_do_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QueryWarning)
+        to_jsonlogic("bpix_ready and beam1_stable and recorded > 0")
+
+
+def test_fetching_from_rr_warns_on_unstored_names(serve) -> None:
+    server = serve(run_registry(Snapshot.load(CORPUS / "snapshots" / "seed.json")))
+    with pytest.warns(QueryWarning, match="'beams_stable'"):
+        fetch_snapshot("run_number == 315100 and beams_stable", rr=RunRegistryClient(server.url))

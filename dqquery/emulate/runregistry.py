@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Optional
 
+from ..catalog import RR_STORED_OMS_LUMISECTION_NAMES
 from ..patterns import like_regex
 from ..semantics import all_of, any_of
 
@@ -61,15 +62,15 @@ Row = Mapping[str, Any]
 Predicate = Callable[[Row], Truth]
 
 __all__ = [
+    "OMS_STORED_KEYS",
     "RRBackendError",
+    "dcs_summary_of",
     "filtered_ordered",
+    "joint_pieces",
     "select_datasets",
     "select_runs",
     "split_dataset_filter",
     "split_run_filter",
-    "OMS_STORED_BITS",
-    "dcs_summary_of",
-    "joint_pieces",
     "triplet_summary",
     "triplet_summary_of",
 ]
@@ -574,18 +575,9 @@ def filtered_ordered(kind: str, body: Mapping[str, Any], objects: Iterable[dict[
 
 # ------------------------------------------------------------------------------------------------ triplet cache
 
-# OMS lumisection names RR keeps when it stores OMS data (README R3 of the conformance corpus): every other
-# name is dropped on write, so no answer, summary or portal rule ever sees it.
-OMS_STORED_BITS: tuple[str, ...] = tuple(
-    (
-        "beam1_present beam1_stable beam2_present beam2_stable bpix_ready castor_ready cms_active cscm_ready "
-        "cscp_ready dt0_ready dtm_ready dtp_ready ebm_ready ebp_ready eem_ready eep_ready esm_ready esp_ready "
-        "fpix_ready gemm_ready gemp_ready hbhea_ready hbheb_ready hbhec_ready hf_ready ho_ready physics_flag "
-        "prescale_index prescale_name rp_sect_45_ready rp_sect_56_ready rp_time_ready rpc_ready tecm_ready "
-        "tecp_ready tibtid_ready tob_ready zdc_ready"
-    ).split()
-)
-OMS_STORED_KEYS: frozenset[str] = frozenset(OMS_STORED_BITS) | {"recorded", "delivered"}
+# OMS lumisection names RR keeps when it stores OMS data (the catalog holds the list): every other name is
+# dropped on write, so no answer, summary or portal rule ever sees it.
+OMS_STORED_KEYS: frozenset[str] = frozenset(RR_STORED_OMS_LUMISECTION_NAMES)
 
 JointPiece = tuple[int, int, Mapping[str, Any], Mapping[str, Any]]
 """``(first, last, rr, oms)``: consecutive lumisections of one (run, dataset) that have both an RR and an OMS

@@ -43,14 +43,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ast as A
-from ..catalog import lookup
+from ..catalog import lookup, rr_unstored_warning
 from ..check import check
-from ..errors import QueryError
+from ..errors import QueryError, QueryWarning
 from ..jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, REFUSED_OPERATORS, apply_rule, js_truthy, validate_rule
 from ..patterns import case_insensitive_class, like_items
 from ..query import as_node, source_text
@@ -510,6 +511,9 @@ def to_jsonlogic(query: Any) -> dict[str, Any]:
     if not isinstance(rule, dict):  # a constant (e.g. `x not like "%"`): make it a rule RR accepts
         rule = _ALWAYS_TRUE if rule else {"!": _ALWAYS_TRUE}
     validate_rule(rule, EMITTED_OPERATORS)
+    unstored = rr_unstored_warning(f.path for f in A.fields_of(node))
+    if unstored:  # the portal reads RR's stored OMS names only (R3)
+        warnings.warn(QueryWarning(unstored), stacklevel=2)
     return rule
 
 
