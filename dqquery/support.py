@@ -269,7 +269,9 @@ TRAPS: dict[str, str] = {
 * A filter on run or dataset attributes alone (`energy > 6000`, `class == "Collisions18"`,
   `dataset != "online"`) also returns runs and datasets without any lumisection having both RR and OMS data
   (non-significant runs, for instance), which no query selects: it is a superset (`exact` false, with a
-  note) and `plan` re-checks it. Add a flag condition (`and dt-dt == GOOD`) and it is exact again.
+  note). `dqquery fetch` followed by `golden` reads the lumisections and drops those runs; in a listing, a
+  dataset row's `dcs_summary` has an `ls_duration` entry exactly when the dataset has such lumisections. Add
+  a flag condition (`and dt-dt == GOOD`) and the filter is exact again.
 """,
     "rr-raw": """\
 * A top-level `or` mixing run attributes and flags is split by the backend, which then ANDs the parts:

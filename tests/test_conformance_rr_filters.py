@@ -243,3 +243,26 @@ def test_fetching_from_rr_warns_on_unstored_names(serve) -> None:
     server = serve(run_registry(Snapshot.load(CORPUS / "snapshots" / "seed.json")))
     with pytest.warns(QueryWarning, match="'beams_stable'"):
         fetch_snapshot("run_number == 315100 and beams_stable", rr=RunRegistryClient(server.url))
+
+
+def _joined(snapshot: Snapshot, run: int, name: str) -> set[int]:
+    """Lumisections where the dataset has an RR range and an OMS range of its own, from the snapshot file."""
+    entry = snapshot.to_dict()["lumisections"].get(str(run), {}).get(name) or {}
+    covered = lambda side: {ls for r in entry.get(side) or [] for ls in range(r["start"], r["end"] + 1)}
+    return covered("rr") & covered("oms")
+
+
+def test_recorded_dataset_rows_show_joined_lumisections_by_ls_duration() -> None:
+    """What the docs promise a user reading a listing: ``dcs_summary.ls_duration`` exists exactly when the dataset
+    has a lumisection with both RR and OMS data, and is then the last such lumisection."""
+    seen = 0
+    for record in LISTINGS:
+        if record["path"] != "/datasets_filtered_ordered" or record["status"] != 200:
+            continue
+        snapshot = Snapshot.load(CORPUS / "snapshots" / f"{record['snapshot']}.json")
+        for row in record["response"]["datasets"]:
+            joined = _joined(snapshot, row["run_number"], row["name"])
+            duration = row["DatasetTripletCache"]["dcs_summary"].get("ls_duration")
+            assert duration == ({"TRUE": max(joined)} if joined else None)
+            seen += 1
+    assert seen > 100

@@ -9,7 +9,9 @@ attributes and, for lumisection flags, a cached count of lumisections per status
   (datasets) that have no lumisection with both RR and OMS data, which no query selects (D2 of the conformance
   corpus: every non-significant run, for instance). A filter is therefore exact only when it requires a
   lumisection flag condition (an ``and`` with at least one flag operand); a filter of attributes alone is a
-  superset, with a note, and ``dqquery.plan`` re-checks its runs;
+  superset, with a note; evaluating the query on the fetched lumisections (``fetch`` then ``golden``) drops the
+  extra runs (a run row alone cannot show them: its ``triplet_summary`` is ``{}``, as for a run whose joined
+  lumisections carry no flags; a dataset row's ``dcs_summary`` has ``ls_duration`` exactly when it has some);
 * ``flag == S`` is "some lumisection has status S" (``triplet_summary.<flag>.S > 0``): exact. ``flag != S``
   and ``flag (not) in [...]`` are ``or``\\ s of such counts over the other statuses (including the
   ``NO VALUE FOUND`` status RR stores when no classifier matched): exact;
@@ -568,7 +570,8 @@ class _Compiler:
 
 _ATTRIBUTES_ONLY_NOTE = (
     "superset: the filter tests only run/dataset attributes, and RR also returns {kind} that have no lumisection"
-    " with both RR and OMS data (non-significant runs, for instance), which no query selects; dqquery.plan re-checks them"
+    " with both RR and OMS data (non-significant runs, for instance), which no query selects; evaluating the query on"
+    " their lumisections (dqquery fetch, then golden) drops them"
 )
 """D2 of the conformance corpus: RR's listing needs only the run's (dataset's) triplet-cache row, which exists
 even when the summary is empty; a lumisection flag condition (a count > 0) needs a joined lumisection."""

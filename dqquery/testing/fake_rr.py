@@ -9,8 +9,16 @@ Decisions:
   objects from the snapshot, pages, sorts and frames answers. An error raised by the emulator becomes
   HTTP 500 ``{"err": message}`` like every error of the real backend.
 * Row objects have the real shapes (reference: run-registry.md 3.4-3.6): runs carry
-  ``DatasetTripletCache.triplet_summary`` computed from the online dataset's lumisections; datasets carry
-  ``Run`` and ``DatasetTripletCache``.
+  ``DatasetTripletCache.triplet_summary`` of their online dataset; datasets carry ``Run`` and
+  ``DatasetTripletCache`` (``triplet_summary`` and ``dcs_summary``). The summaries are RR's
+  (:func:`dqquery.emulate.runregistry.triplet_summary_of` / ``dcs_summary_of``): over the lumisections where the
+  dataset has both RR data and OMS data of its own, with online's OMS values under a non-online dataset's own
+  (key by key). A run without an online dataset has no cache row and is left out of run listings.
+* Listings answer as the recorded real backend (``tests/data/conformance``, README R4): ``run_number`` DESC,
+  then dataset ``name`` (so ``/...`` before ``online``); ``count``/``pages``; a body without ``page`` or
+  ``page_size`` is HTTP 500 ``{"err": "column \"nan\" does not exist"}``. ``get_all_dataset_names_of_run``
+  lists ``online`` first, then the others by name (the creation order of a loaded snapshot), ``[]`` for an
+  unknown run.
 * The JSON portal evaluates the submitted json-logic per lumisection on RR's evaluated object
   (``format_lumisection``) with a json-logic library (``dqquery.jsonlogic_engine.apply_rule`` when present,
   else ``json_logic_qubit``), NOT with dqquery's evaluator, so that comparing the two is a real test. A
