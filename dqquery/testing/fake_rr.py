@@ -105,27 +105,37 @@ def _expand_oms(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     return oms
 
 
-def _oms_with_block(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
-    """``{ls: oms values}`` with the luminosity block applied as :class:`~dqquery.snapshot.Snapshot` reads it:
-    a block value replaces the range's ``recorded``/``delivered``, a ``null`` one removes the key."""
-    oms = expand_ranges(data.get("oms") or [])
-    block = data.get("luminosity") or {}
-    for key in ("recorded", "delivered"):
-        for i, value in enumerate(block.get(key) or []):
-            row = oms.get(int(block["start"]) + i)
-            if row is not None:
-                if value is None:
-                    row.pop(key, None)
-                else:
-                    row[key] = value
-    return oms
-
-
 def _own_oms_ranges(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The (run, dataset)'s OMS ranges sorted by start; with a luminosity block, one range per lumisection."""
-    if data.get("luminosity"):
-        return [{**row, "start": ls, "end": ls} for ls, row in sorted(_oms_with_block(data).items())]
-    return sorted((dict(r) for r in data.get("oms") or []), key=lambda r: int(r["start"]))
+    """The (run, dataset)'s OMS ranges sorted by start, for the summaries. With a luminosity block, a range is
+    split where a block key changes between set, null (the key removed) and not covered (the range's value);
+    a split keeps the first set value, since the summaries count a number nowhere (only its presence)."""
+    ranges = sorted((dict(r) for r in data.get("oms") or []), key=lambda r: int(r["start"]))
+    block = data.get("luminosity") or {}
+    lists = {k: block.get(k) for k in ("recorded", "delivered") if block.get(k)}
+    if not lists:
+        return ranges
+    first = int(block["start"])
+
+    def state(ls: int) -> tuple[tuple[str, Any], ...]:
+        out = []
+        for key, values in lists.items():
+            i = ls - first
+            covered = 0 <= i < len(values)
+            out.append((key, "range" if not covered else ("null" if values[i] is None else "set")))
+        return tuple(out)
+
+    split: list[dict[str, Any]] = []
+    for rng in ranges:
+        for kinds, group in itertools.groupby(range(int(rng["start"]), int(rng["end"]) + 1), key=state):
+            lumisections = list(group)
+            piece = {**rng, "start": lumisections[0], "end": lumisections[-1]}
+            for key, kind in kinds:
+                if kind == "null":
+                    piece.pop(key, None)
+                elif kind == "set":
+                    piece[key] = lists[key][lumisections[0] - first]
+            split.append(piece)
+    return split
 
 
 def _overlay_ranges(base: list[dict[str, Any]], top: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -288,13 +298,22 @@ class SnapshotData:
             oms_ranges = _overlay_ranges(_own_oms_ranges(self.sources.get((run, "online")) or {}), oms_ranges)
         return _emulator().joint_pieces(rr_ranges, oms_ranges)  # type: ignore[no-any-return]
 
+    def triplet_cache(self, run: int, name: str) -> dict[str, Any]:
+        """``DatasetTripletCache`` of the (run, dataset): ``triplet_summary`` and ``dcs_summary`` (computed once)."""
+        cache: dict[tuple[int, str], dict[str, Any]] = self.__dict__.setdefault("_triplet_caches", {})
+        if (run, name) not in cache:
+            pieces = self.joint_pieces(run, name)
+            emulate = _emulator()
+            cache[(run, name)] = {"triplet_summary": emulate.triplet_summary_of(pieces), "dcs_summary": emulate.dcs_summary_of(pieces)}
+        return cache[(run, name)]
+
     def triplet_summary(self, run: int, name: str) -> dict[str, Any]:
         """``DatasetTripletCache.triplet_summary`` (D1: only lumisections with both RR and OMS data count)."""
-        return _emulator().triplet_summary_of(self.joint_pieces(run, name))  # type: ignore[no-any-return]
+        return self.triplet_cache(run, name)["triplet_summary"]  # type: ignore[no-any-return]
 
     def dcs_summary(self, run: int, name: str) -> dict[str, Any]:
         """``DatasetTripletCache.dcs_summary`` (same lumisections; with ``ls_duration`` and the luminosity keys)."""
-        return _emulator().dcs_summary_of(self.joint_pieces(run, name))  # type: ignore[no-any-return]
+        return self.triplet_cache(run, name)["dcs_summary"]  # type: ignore[no-any-return]
 
     # ---- backend row objects
 
