@@ -262,3 +262,10 @@ def test_backend_rows_of_a_snapshot_select_what_golden_selects(query, snapshot) 
     assert expected <= selected
     if out.exact:
         assert selected == expected
+
+
+def test_a_listing_without_paging_is_the_recorded_500() -> None:
+    """conformance responses.jsonl: ``runs_filtered_ordered`` without ``page_size`` answers 500."""
+    with pytest.raises(RRBackendError) as err:
+        filtered_ordered("runs", {"filter": {}, "page": 0, "sortings": []}, RUNS)
+    assert err.value.status == 500 and str(err.value) == 'column "nan" does not exist'

@@ -557,14 +557,17 @@ def filtered_ordered(kind: str, body: Mapping[str, Any], objects: Iterable[dict[
     """The whole response body of ``POST /runs_filtered_ordered`` (kind ``"runs"``) or
     ``/datasets_filtered_ordered`` (``"datasets"``): ``{kind: page, "pages": ceil(count/page_size), "count": count}``.
 
-    ``page`` is 0-based; ``sortings`` must be empty (the client always sends ``[]``).
+    ``page`` is 0-based; ``sortings`` must be empty (the client always sends ``[]``); a body without ``page`` or
+    ``page_size`` is the backend's HTTP 500.
     """
     if body.get("sortings"):
         raise RRBackendError("sortings are not emulated")
     select = {"runs": select_runs, "datasets": select_datasets}[kind]
     matching = select(body.get("filter") or {}, objects)
-    page_size = int(body.get("page_size", 50))
-    page = int(body.get("page", 0))
+    try:  # LIMIT/OFFSET come out NaN, which Sequelize writes as a column (recorded without page_size; page: same arithmetic)
+        page_size, page = int(body["page_size"]), int(body["page"])
+    except (KeyError, TypeError, ValueError):
+        raise RRBackendError('column "nan" does not exist') from None
     count = len(matching)
     return {
         kind: matching[page * page_size : (page + 1) * page_size],
