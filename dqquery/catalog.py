@@ -11,11 +11,16 @@ Decisions:
   every year). Their type is ``status`` under ``lumisection.rr.`` (every RR lumisection flag is a status)
   and ``any`` elsewhere.
 * Levels: ``run`` (one value per run), ``dataset`` (per dataset of a run), ``lumisection``.
+* OMS lumisection fields Run Registry never stores (``beams_stable``, ``beam_present``, ``gem_ready``,
+  ``pileup``) stay in the catalog (OMS serves them), with a note in their description; RR-backed entry points
+  (``to_jsonlogic``, ``fetch_snapshot``) warn with :func:`rr_unstored_warning` instead of refusing, since a query
+  may ask ``beams_stable is null`` on purpose.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -122,6 +127,20 @@ OMS_LUMISECTION_BITS: tuple[str, ...] = tuple(
         "zdc_ready rp_time_ready rp_sect_45_ready rp_sect_56_ready"
     ).split()
 )
+RR_STORED_OMS_LUMISECTION_NAMES: tuple[str, ...] = tuple(
+    (
+        "beam1_present beam1_stable beam2_present beam2_stable bpix_ready castor_ready cms_active cscm_ready "
+        "cscp_ready dt0_ready dtm_ready dtp_ready ebm_ready ebp_ready eem_ready eep_ready esm_ready esp_ready "
+        "fpix_ready gemm_ready gemp_ready hbhea_ready hbheb_ready hbhec_ready hf_ready ho_ready physics_flag "
+        "prescale_index prescale_name rp_sect_45_ready rp_sect_56_ready rp_time_ready rpc_ready tecm_ready "
+        "tecp_ready tibtid_ready tob_ready zdc_ready recorded delivered"
+    ).split()
+)
+"""The OMS lumisection names Run Registry keeps when it writes OMS data (38 bits plus the luminosity); it drops
+every other name (recorded from the real backend: README R3 of ``tests/data/conformance``)."""
+
+_NOT_IN_RR_DOC = "; never stored by Run Registry: always missing in RR data (fetch, golden --rr, JSON portal)"
+
 _LS_OMS_OTHER = {
     "recorded": ("float", "recorded luminosity of the lumisection (as RR stores it)"),
     "delivered": ("float", "delivered luminosity of the lumisection (as RR stores it)"),
@@ -186,10 +205,11 @@ def _build() -> tuple[dict[str, FieldInfo], dict[str, FieldInfo]]:
         rows.append(FieldInfo(n, f"run.rr.{n}", typ, "run", (), "Run Registry run attribute"))  # type: ignore[arg-type]
     for n in RR_LUMISECTION_FLAGS:
         rows.append(FieldInfo(n, f"lumisection.rr.{n}", "status", "lumisection", (), "Run Registry lumisection flag"))
+    unstored = lambda n: "" if n in RR_STORED_OMS_LUMISECTION_NAMES else _NOT_IN_RR_DOC
     for n in OMS_LUMISECTION_BITS:
-        rows.append(FieldInfo(n, f"lumisection.oms.{n}", "bool", "lumisection", (), "OMS per-lumisection DCS/beam bit"))
+        rows.append(FieldInfo(n, f"lumisection.oms.{n}", "bool", "lumisection", (), "OMS per-lumisection DCS/beam bit" + unstored(n)))
     for n, (typ, doc) in _LS_OMS_OTHER.items():
-        rows.append(FieldInfo(n, f"lumisection.oms.{n}", typ, "lumisection", (), doc))  # type: ignore[arg-type]
+        rows.append(FieldInfo(n, f"lumisection.oms.{n}", typ, "lumisection", (), doc + unstored(n)))  # type: ignore[arg-type]
     for n, (typ, aliases, doc) in _DATASET.items():
         short = aliases[0] if aliases else n
         rows.append(FieldInfo(short, f"dataset.{n}", typ, "dataset", aliases[1:], doc))  # type: ignore[arg-type]
@@ -240,6 +260,25 @@ def lookup(name: str) -> FieldInfo | None:
     return None
 
 
+def not_stored_by_rr(path: str) -> bool:
+    """Whether Run Registry never stores this lumisection OMS field (listed or not), so that on RR data it is
+    always missing: a lumisection OMS name outside :data:`RR_STORED_OMS_LUMISECTION_NAMES`."""
+    head, _, name = path.rpartition(".")
+    return head == "lumisection.oms" and name not in RR_STORED_OMS_LUMISECTION_NAMES
+
+
+def rr_unstored_warning(paths: Iterable[str]) -> str | None:
+    """The warning for a query read on Run Registry data that uses fields RR never stores, or ``None``."""
+    names = sorted({(lookup(p) or FieldInfo(p, p, "any", "lumisection")).name for p in paths if not_stored_by_rr(p)})
+    if not names:
+        return None
+    listed = ", ".join(f"'{n}'" for n in names)
+    return (
+        f"Run Registry never stores {listed} (it keeps a fixed list of OMS lumisection names, see `dqquery fields`):"
+        " on RR data the value is always missing, so a comparison on it is unknown and selects nothing"
+    )
+
+
 def suggest(name: str, n: int = 1) -> list[str]:
     """Closest known names to ``name`` (short names, aliases and qualified paths)."""
     pool = list(BY_NAME) + list(BY_PATH)
@@ -276,6 +315,13 @@ def fields_markdown() -> str:
         "Every field dqquery knows, with its type, its level and its qualified name (which is also the json-logic",
         "variable Run Registry's JSON portal evaluates). Qualified names under `run.oms.`, `run.rr.`,",
         "`lumisection.oms.`, `lumisection.rr.` and `dataset.` are accepted even when not listed here.",
+        "",
+        "Run Registry stores only these OMS lumisection names: "
+        + ", ".join(f"`{n}`" for n in RR_STORED_OMS_LUMISECTION_NAMES)
+        + ". It drops every other name when it writes OMS data, so the fields marked *never stored by Run Registry*"
+        " below are always missing in data read from RR (`dqquery fetch`, `golden --rr`, the JSON portal): a"
+        " comparison on them is unknown and selects nothing, and `to_jsonlogic` and `fetch_snapshot` warn about"
+        " them. OMS itself serves them (`to_oms`, `fetch_snapshot(..., oms=...)`).",
         "",
         "| name | qualified name | type | level | also written | description |",
         "|---|---|---|---|---|---|",

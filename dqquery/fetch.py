@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast as A
-from .catalog import OMS_LUMISECTION_BITS, lookup
+from .catalog import OMS_LUMISECTION_BITS, lookup, rr_unstored_warning
+from .errors import QueryWarning
 from .query import as_node
 from .sources.http import FetchError, SourceError, raise_if_not_resumable, run_concurrently
 from .sources.runregistry import PagedResume, RunRegistryClient
@@ -233,6 +234,9 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
     if rr is None:
         rr = RunRegistryClient(cache=cache, workers=workers, progress=progress)
     runs_filter, datasets_filter, refused = backend_filters(query, dataset)
+    unstored = rr_unstored_warning(f.path for f in A.fields_of(as_node(query))) if query is not None and oms is None else None
+    if unstored:  # OMS lumisection data comes from RR, which keeps a fixed list of names (R3)
+        warnings.warn(QueryWarning(unstored), stacklevel=2)
     if refused:
         log.info("not pushed to Run Registry (evaluated locally): %s", ", ".join(str(op) for op in refused))
     key = json.dumps({"runs": runs_filter, "datasets": datasets_filter, "oms": oms is not None}, sort_keys=True)

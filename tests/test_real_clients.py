@@ -81,7 +81,7 @@ def test_get_datasets_and_lumisection_getters(rr_module):
     assert module.get_lumisection_ranges(run) == ours.lumisection_ranges(run)
     assert module.get_oms_lumisection_ranges(run) == ours.oms_lumisection_ranges(run)
     assert len(module.get_lumisections(run)) == 20
-    assert module.get_dataset_names_of_run(run) == ["/PromptReco/Collisions2018A/DQM", "online"]
+    assert module.get_dataset_names_of_run(run) == ["online", "/PromptReco/Collisions2018A/DQM"]  # creation order (recorded)
 
 
 @pytest.mark.parametrize("query", ["energy > 6000 and dt-dt == GOOD and cms_active", "tracker-strip == GOOD and csc-csc != BAD"])

@@ -3,6 +3,7 @@ the JSON-portal request, malformed rules."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dqquery import ast as A
-from dqquery import parse, unparse
+from dqquery import parse, to_rr, unparse
 from dqquery.catalog import STATUSES, lookup
 from dqquery.errors import QueryError
 from dqquery.jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, apply_rule, js_truthy
@@ -83,7 +84,15 @@ def _value_strategy(path: str, literals: list[Any]) -> st.SearchStrategy[Any]:
     if t == "any":  # data of unknown type has the kind of the literals it is compared with
         return st.sampled_from(nums) if nums else st.sampled_from(texts or [""])
     if t == "datetime":
-        return st.sampled_from(["2018-05-01T00:00:00Z", "2023-01-01T12:00:00Z", "2018-05-01"])
+        # RR's stored OMS form (the data model of the faithfulness claim), near the query's literals.
+        instants = [
+            _dt.datetime.combine(x, _dt.time(), _dt.UTC) if not isinstance(x, _dt.datetime) else x
+            for x in literals
+            if isinstance(x, (_dt.date, _dt.datetime))
+        ]
+        near = [(t + _dt.timedelta(seconds=d)).strftime("%Y-%m-%dT%H:%M:%SZ") for t in instants for d in (-1, 0, 1)]
+        near += ["2018-05-01T00:00:00Z", "2018-04-30T23:59:59Z", "2023-01-01T12:00:00Z"]
+        return st.sampled_from(near)
     variants = [y for x in texts for y in (x, x.upper(), x.lower(), "a" + x, x + "Z", x[1:], x[:-1], x + x)]
     pool = st.sampled_from(variants + ["", "None", "x", "25ns_2556b", "WMass"])
     strings = st.one_of(pool, st.text(max_size=4))
@@ -214,7 +223,7 @@ def test_traps_on_missing_values_do_not_select(query: str, missing_var: str) -> 
         ('class like "%ollision%"', "like"),  # letters between two %: case-insensitive search, no json-logic form
         ('hlt_key like "%2_4%"', "like"),
         ('hlt_key like "%1%2%"', "like"),
-        ("start_time >= 2018-05-01", "dates"),
+        ("start_time >= 2018-05-01T10:00:00.5Z", "fractions of a second"),
         ("run_number == 9007199254740993", "2**53"),
         ("me == \"x\"", "DIALS"),
     ],
@@ -514,3 +523,14 @@ def test_non_ascii_case_variants_table_matches_python() -> None:
         if hits:
             found[letter] = "".join(hits)
     assert found == _NON_ASCII_CASE_VARIANTS
+
+
+@pytest.mark.parametrize(
+    "query", ["start_time >= 2018-07-01T00:00:00Z", "start_time < 2018-05-01", "end_time in 2018-05-01..2018-06-30T12:00:00+02:00"]
+)
+def test_dates_compare_the_stored_text_as_to_rr_does(query: str) -> None:
+    """Issue 9 item 6: RR's filters and its portal read the same stored ``YYYY-MM-DDTHH:MM:SSZ`` text."""
+    rule = json.dumps(to_jsonlogic(query))
+    rr = to_rr(query, raw=True)
+    texts = [v for cond in rr.values() for v in (cond.values() if isinstance(cond, dict) else [cond])]
+    assert texts and all(isinstance(t, str) and t in rule for t in texts)

@@ -34,6 +34,12 @@ Decisions / known differences from the real server:
 * A key inside an operator dict that is not an operator raises (real Sequelize reads it as a deeper JSON
   path, which silently matches nothing); a whole-JSONB-column condition, ``contains`` and non-empty
   ``sortings`` are not emulated and raise.
+* A JSON path step spelled ``null`` (any case) reads nothing: the path goes to Postgres as an array literal
+  whose unquoted ``null`` is a NULL element, so ``triplet_summary.dt-dt.null > 0`` selects nothing although RR's
+  summaries count statuses that are null under ``"null"`` (recorded: conformance ``filters.jsonl``).
+* ``DatasetTripletCache`` summaries (:func:`joint_pieces`, :func:`triplet_summary_of`, :func:`dcs_summary_of`)
+  count only lumisections with both RR and OMS data (RR's ``AggregatedLumisection`` view is an inner join) and
+  walk lumisections 1..last joined one, so every lumisection in between that is not joined counts ``EMPTY``.
 * Errors that Postgres raises while planning (type mismatches) are raised even when no row would be
   examined; errors that depend on data (a cast of non-numeric text) are raised while scanning rows.
 """
@@ -47,6 +53,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Optional
 
+from ..catalog import RR_STORED_OMS_LUMISECTION_NAMES
 from ..patterns import like_regex
 from ..semantics import all_of, any_of
 
@@ -55,13 +62,17 @@ Row = Mapping[str, Any]
 Predicate = Callable[[Row], Truth]
 
 __all__ = [
+    "OMS_STORED_KEYS",
     "RRBackendError",
+    "dcs_summary_of",
     "filtered_ordered",
+    "joint_pieces",
     "select_datasets",
     "select_runs",
     "split_dataset_filter",
     "split_run_filter",
     "triplet_summary",
+    "triplet_summary_of",
 ]
 
 
@@ -239,6 +250,8 @@ def json_text(value: Any) -> str | None:
 
 def _json_path(document: Any, path: list[str]) -> Any:
     for step in path:
+        if step.lower() == "null":  # the path is a Postgres text[] literal '{a,null}': an unquoted NULL element
+            return None
         if isinstance(document, dict):
             document = document.get(step)
         elif isinstance(document, list) and re.fullmatch(r"-?\d+", step):
@@ -544,14 +557,17 @@ def filtered_ordered(kind: str, body: Mapping[str, Any], objects: Iterable[dict[
     """The whole response body of ``POST /runs_filtered_ordered`` (kind ``"runs"``) or
     ``/datasets_filtered_ordered`` (``"datasets"``): ``{kind: page, "pages": ceil(count/page_size), "count": count}``.
 
-    ``page`` is 0-based; ``sortings`` must be empty (the client always sends ``[]``).
+    ``page`` is 0-based; ``sortings`` must be empty (the client always sends ``[]``); a body without ``page`` or
+    ``page_size`` is the backend's HTTP 500.
     """
     if body.get("sortings"):
         raise RRBackendError("sortings are not emulated")
     select = {"runs": select_runs, "datasets": select_datasets}[kind]
     matching = select(body.get("filter") or {}, objects)
-    page_size = int(body.get("page_size", 50))
-    page = int(body.get("page", 0))
+    try:  # LIMIT/OFFSET come out NaN, which Sequelize writes as a column (recorded without page_size; page: same arithmetic)
+        page_size, page = int(body["page_size"]), int(body["page"])
+    except (KeyError, TypeError, ValueError):
+        raise RRBackendError('column "nan" does not exist') from None
     count = len(matching)
     return {
         kind: matching[page * page_size : (page + 1) * page_size],
@@ -560,17 +576,124 @@ def filtered_ordered(kind: str, body: Mapping[str, Any], objects: Iterable[dict[
     }
 
 
-def triplet_summary(statuses_by_flag: Mapping[str, list[str | None]]) -> dict[str, dict[str, Any]]:
-    """A ``triplet_summary`` as RR caches it from per-lumisection statuses: per flag, a count per status
-    that occurs (``None``, a triplet without status, is not counted), ``EMPTY`` always present (0 when
-    none), and empty ``comments``/``causes`` lists."""
-    summary: dict[str, dict[str, Any]] = {}
-    for flag, statuses in statuses_by_flag.items():
-        counts: dict[str, Any] = {"EMPTY": 0}
-        for status in statuses:
-            if status is not None:  # a triplet without a status is counted under no status
-                counts[status] = counts.get(status, 0) + 1
-        counts["comments"] = []
-        counts["causes"] = []
-        summary[flag] = counts
+# ------------------------------------------------------------------------------------------------ triplet cache
+
+# OMS lumisection names RR keeps when it stores OMS data (the catalog holds the list): every other name is
+# dropped on write, so no answer, summary or portal rule ever sees it.
+OMS_STORED_KEYS: frozenset[str] = frozenset(RR_STORED_OMS_LUMISECTION_NAMES)
+
+JointPiece = tuple[int, int, Mapping[str, Any], Mapping[str, Any]]
+"""``(first, last, rr, oms)``: consecutive lumisections of one (run, dataset) that have both an RR and an OMS
+event, with the same RR flags (``{flag: {"status", "comment", "cause"}}``) and the same stored OMS values."""
+
+
+def joint_pieces(rr_ranges: Iterable[Mapping[str, Any]], oms_ranges: Iterable[Mapping[str, Any]]) -> list[JointPiece]:
+    """RR's ``AggregatedLumisection`` view of one (run, dataset), from its own sorted, disjoint RR and OMS ranges
+    (``{..., "start", "end"}``): the INNER JOIN of the two per lumisection. Online's OMS data is not merged in:
+    a dataset's summaries count only lumisections where the dataset itself has OMS data. OMS names RR does not
+    store are left out."""
+    rr = sorted(rr_ranges, key=lambda r: int(r["start"]))
+    oms = sorted(oms_ranges, key=lambda r: int(r["start"]))
+    pieces: list[JointPiece] = []
+    i = j = 0
+    while i < len(rr) and j < len(oms):
+        first = max(int(rr[i]["start"]), int(oms[j]["start"]))
+        last = min(int(rr[i]["end"]), int(oms[j]["end"]))
+        if first <= last:
+            flags = {k: v for k, v in rr[i].items() if k not in ("start", "end")}
+            values = {k: v for k, v in oms[j].items() if k in OMS_STORED_KEYS}
+            pieces.append((first, last, flags, values))
+        if int(rr[i]["end"]) < int(oms[j]["end"]):
+            i += 1
+        else:
+            j += 1
+    return pieces
+
+
+def _status_key(status: Any) -> str:
+    """The counter a status goes to: JavaScript's object key for it (``null`` -> ``"null"``)."""
+    if status is None:
+        return "null"
+    if isinstance(status, bool):
+        return "true" if status else "false"
+    return str(status)
+
+
+def _first_seen(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def triplet_summary_of(pieces: list[JointPiece]) -> dict[str, Any]:
+    """``DatasetTripletCache.triplet_summary`` as RR computes it from the joined lumisections.
+
+    Per flag seen on a joined lumisection: a count per status (a triplet without status counts under
+    ``"null"``), ``EMPTY`` for joined lumisections without the flag AND for every lumisection from 1 to the last
+    joined one that is not joined (RR walks 1..last), and the distinct non-empty comments and causes."""
+    if not pieces:
+        return {}
+    flags = _first_seen(rr for _, _, rr, _ in pieces)
+    summary: dict[str, dict[str, Any]] = {f: {"EMPTY": 0, "comments": [], "causes": []} for f in flags}
+    gaps = pieces[-1][1] - sum(last - first + 1 for first, last, _, _ in pieces)
+    for first, last, rr, _ in pieces:
+        n = last - first + 1
+        for flag in flags:
+            entry = summary[flag]
+            triplet = rr.get(flag)
+            if not isinstance(triplet, Mapping):
+                entry["EMPTY"] += n
+                continue
+            key = _status_key(triplet.get("status"))
+            entry[key] = entry.get(key, 0) + n
+            for word, bucket in (("comment", "comments"), ("cause", "causes")):
+                text = triplet.get(word)
+                if text not in ("", None) and text not in entry[bucket]:
+                    entry[bucket].append(text)
+    for flag in flags:
+        summary[flag]["EMPTY"] += gaps
     return summary
+
+
+def dcs_summary_of(pieces: list[JointPiece]) -> dict[str, Any]:
+    """``DatasetTripletCache.dcs_summary`` as RR computes it from the joined lumisections.
+
+    Per stored OMS name seen on a joined lumisection (``recorded``/``delivered`` included): how many joined
+    lumisections hold ``true``, ``false`` or ``null`` (another value, a number or a text, counts nowhere), and
+    ``EMPTY`` for joined lumisections without the name plus every non-joined lumisection from 1 to the last
+    joined one. ``ls_duration`` is ``{"TRUE": last joined lumisection number}``."""
+    if not pieces:
+        return {}
+    names = _first_seen(oms for _, _, _, oms in pieces)
+    summary: dict[str, dict[str, int]] = {name: {"TRUE": 0, "FALSE": 0, "NULL": 0, "EMPTY": 0} for name in names}
+    last_joined = pieces[-1][1]
+    gaps = last_joined - sum(last - first + 1 for first, last, _, _ in pieces)
+    for first, last, _, oms in pieces:
+        n = last - first + 1
+        for name in names:
+            if name not in oms:
+                summary[name]["EMPTY"] += n
+            elif oms[name] is None:
+                summary[name]["NULL"] += n
+            elif oms[name] is True:
+                summary[name]["TRUE"] += n
+            elif oms[name] is False:
+                summary[name]["FALSE"] += n
+    for name in names:
+        summary[name]["EMPTY"] += gaps
+    return {**summary, "ls_duration": {"TRUE": last_joined}}
+
+
+def triplet_summary(statuses_by_flag: Mapping[str, list[str | None]]) -> dict[str, dict[str, Any]]:
+    """A ``triplet_summary`` from per-lumisection statuses of lumisections 1..n that all have RR and OMS data
+    (a shorthand for tests): ``"EMPTY"`` in the list is a lumisection without a triplet for the flag, ``None``
+    a triplet without status. Same counting as :func:`triplet_summary_of` (a flag that is EMPTY on every
+    lumisection has no entry, as in RR)."""
+    n = max((len(v) for v in statuses_by_flag.values()), default=0)
+    pieces: list[JointPiece] = []
+    for i in range(n):
+        rr = {
+            flag: {"status": statuses[i], "comment": "", "cause": ""}
+            for flag, statuses in statuses_by_flag.items()
+            if i < len(statuses) and statuses[i] != "EMPTY"
+        }
+        pieces.append((i + 1, i + 1, rr, {}))
+    return triplet_summary_of(pieces)

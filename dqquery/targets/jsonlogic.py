@@ -24,10 +24,12 @@ Faithfulness claim (tested with hypothesis under qubit, and under node + json-lo
 for data whose present values have the catalog type of their field (for fields of unknown type: the kind of
 the literal they are compared with), the emitted rule passes in json-logic-js 1.2.3 and in
 json-logic-qubit 0.9.1 exactly when :func:`dqquery.semantics.selects` is True, missing and null values
-included. What cannot be made exact is refused with ``QueryError("unsupported")``: ``~``, ``like`` patterns
-with letters (``like`` is case-insensitive, json-logic's ``in`` is case-sensitive) or inner wildcards,
-date/time comparisons (both engines compare strings, not instants), integers beyond 2**53 (JavaScript
-numbers), ``contains`` with a non-string value, and DIALS fields.
+included, and for date/time fields whose present values are RR's stored OMS text ``YYYY-MM-DDTHH:MM:SSZ``
+(both engines compare strings, not instants: a date literal becomes that text, as in ``to_rr``, and text order
+is time order for it). What cannot be made exact is refused with ``QueryError("unsupported")``: ``~``, ``like``
+patterns with letters (``like`` is case-insensitive, json-logic's ``in`` is case-sensitive) or inner
+wildcards, times with fractions of a second, integers beyond 2**53 (JavaScript numbers), ``contains`` with a
+non-string value, and DIALS fields.
 
 Import (:func:`from_jsonlogic`) recognises the shapes RR users write and maps them onto the tree. Where RR's
 two-valued reading of a missing value (json-logic-js) would select differently from dqquery's, the import
@@ -41,24 +43,27 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ast as A
-from ..catalog import lookup
+from ..catalog import lookup, rr_unstored_warning
 from ..check import check
-from ..errors import QueryError
+from ..errors import QueryError, QueryWarning
 from ..jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, REFUSED_OPERATORS, apply_rule, js_truthy, validate_rule
 from ..patterns import case_insensitive_class, like_items
 from ..query import as_node, source_text
+from .runregistry import stored_time_text
 
 TARGET = "jsonlogic"
 
 SUPPORT: dict[str, str] = {
-    "compare": "partial: exact for numbers, strings, booleans and statuses; date/time literals and integers beyond 2**53 are refused",
-    "in_range": "partial: exact for numbers; date/time ranges are refused",
-    "in_set": "partial: exact for numbers, strings, booleans and statuses; date/time values are refused",
+    "compare": "partial: exact for numbers, strings, booleans, statuses and dates/times to the second (compared as RR's stored"
+    " YYYY-MM-DDTHH:MM:SSZ text); fractions of a second and integers beyond 2**53 are refused",
+    "in_range": "exact: numbers, and dates/times to the second as RR's stored text",
+    "in_set": "partial: exact for numbers, strings, booleans, statuses and dates/times to the second; fractions of a second are refused",
     "like": "partial: exact when % stands only at the ends (per-character case-insensitive tests), or around text without letters; other patterns are refused",
     "regex": "json-logic-js 1.2.3 has no regular-expression operator",
     "contains": "partial: exact with a quoted string; other values are refused",
@@ -339,12 +344,15 @@ def _guarded(path: str, rule: Any) -> Any:
 def _literal(value: Any, node: Any, query: str) -> Any:
     """The JSON literal of a value node; dates and unsafe integers are refused."""
     if isinstance(value, (A.DateValue, A.DateTimeValue)):
-        raise _unsupported(
-            node,
-            "json-logic cannot compare dates: RR's engine compares date strings character by character",
-            "filter on run_number or fill_number ranges instead, or evaluate the query locally",
-            query,
-        )
+        text = stored_time_text(value)
+        if text is None:
+            raise _unsupported(
+                node,
+                "json-logic compares times as text to the second (RR stores YYYY-MM-DDTHH:MM:SSZ)",
+                "write the time without fractions of a second",
+                query,
+            )
+        return text
     if isinstance(value, A.IntValue) and abs(value.value) > JS_MAX_SAFE_INTEGER:
         raise _unsupported(node, f"{value.value} is beyond the integers JavaScript represents exactly (2**53)", "", query)
     return value.value
@@ -503,6 +511,9 @@ def to_jsonlogic(query: Any) -> dict[str, Any]:
     if not isinstance(rule, dict):  # a constant (e.g. `x not like "%"`): make it a rule RR accepts
         rule = _ALWAYS_TRUE if rule else {"!": _ALWAYS_TRUE}
     validate_rule(rule, EMITTED_OPERATORS)
+    unstored = rr_unstored_warning(f.path for f in A.fields_of(node))
+    if unstored:  # the portal reads RR's stored OMS names only (R3)
+        warnings.warn(QueryWarning(unstored), stacklevel=2)
     return rule
 
 

@@ -5,7 +5,13 @@ Semantics: the filter selects every run (dataset) that has **at least one lumise
 (the query is evaluated per lumisection row, :mod:`dqquery.semantics`). RR itself only knows per run (dataset)
 attributes and, for lumisection flags, a cached count of lumisections per status (``triplet_summary``), so:
 
-* run/dataset-level predicates compile exactly (they are constant over a run's lumisections);
+* run/dataset-level predicates are constant over a run's lumisections, but RR's listing also returns runs
+  (datasets) that have no lumisection with both RR and OMS data, which no query selects (D2 of the conformance
+  corpus: every non-significant run, for instance). A filter is therefore exact only when it requires a
+  lumisection flag condition (an ``and`` with at least one flag operand); a filter of attributes alone is a
+  superset, with a note; evaluating the query on the fetched lumisections (``fetch`` then ``golden``) drops the
+  extra runs (a run row alone cannot show them: its ``triplet_summary`` is ``{}``, as for a run whose joined
+  lumisections carry no flags; a dataset row's ``dcs_summary`` has ``ls_duration`` exactly when it has some);
 * ``flag == S`` is "some lumisection has status S" (``triplet_summary.<flag>.S > 0``): exact. ``flag != S``
   and ``flag (not) in [...]`` are ``or``\\ s of such counts over the other statuses (including the
   ``NO VALUE FOUND`` status RR stores when no classifier matched): exact;
@@ -14,12 +20,13 @@ attributes and, for lumisection flags, a cached count of lumisections per status
   which, :attr:`RRFilter.notes` explains every superset clause. Filter the result locally (``dqquery.plan``)
   when ``exact`` is false.
 
-Data model behind the exactness claim (stated once): a lumisection's flag value is the status RR's
-lumisection API reports, where a lumisection without a triplet for a flag the run has reads ``EMPTY`` (that is
+Data model behind the exactness claim (stated once): RR's ``triplet_summary`` counts only lumisections with
+both RR and OMS data (D1: an inner join), which are also the only lumisections dqquery's semantics and RR's JSON
+portal evaluate; a lumisection's flag value is the status RR's lumisection API reports, where a lumisection without a triplet for a flag the run has reads ``EMPTY`` (that is
 what the ``EMPTY`` counter counts); RR keeps no count of lumisections whose flag has no status, so
 ``flag is null`` is unsupported and ``flag is not null`` ("the run has the flag") a superset; stored times are OMS ISO strings
 ``YYYY-MM-DDTHH:MM:SSZ`` (compared as text by RR); ``<component>_included`` is true exactly for the upper-case
-names in ``components``; a run has at least one lumisection. Statuses outside RR's known set (a legacy empty
+names in ``components``. Statuses outside RR's known set (a legacy empty
 string) are invisible to ``!=``.
 
 Two output formats (``target`` in errors: ``rr`` and ``rr-raw``):
@@ -41,6 +48,9 @@ Two output formats (``target`` in errors: ``rr`` and ``rr-raw``):
   projection never leaves an empty ``or`` (which it would turn into "no result").
 
 Decisions:
+* D2 is told with ``exact=False`` and a note rather than hidden by a filter trick: no backend filter key can
+  require "a lumisection with RR and OMS data" (``dcs_summary`` is not filterable on runs, and an empty
+  ``triplet_summary`` is also what a run whose joined lumisections carry no flags has).
 * ``not`` is pushed down to the predicates (De Morgan and comparison flips hold in three-valued logic).
 * ``<component>_included`` keys exist only when true, so ``pixel_included == false`` (or ``not pixel_included``)
   selects nothing in RR. That is also what dqquery's semantics says on RR's data (a missing value is unknown),
@@ -220,28 +230,33 @@ _BACKEND_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="
 
 # ------------------------------------------------------------------------------------------------ support
 
+_ALONE = "; without a flag condition and-ed to it a superset (see the traps)"
 SUPPORT_RAW: dict[str, str] = {
-    "compare": "exact: = <> < <= > >= on run/dataset attributes; flag == S as count(S) > 0, flag != S as counts of the other statuses",
-    "in_range": "exact: sibling >= and <= in one dict; not in: < or > (filter-level or)",
-    "in_set": "exact: or-list (key::float for numbers); on flags an or of status counts",
-    "like": "exact: like (ILIKE) and notlike (NOT ILIKE)",
+    "compare": "superset: = <> < <= > >= on attributes, exact when and-ed with a flag condition" + _ALONE
+    + "; flag == S as count(S) > 0, flag != S as counts of the other statuses: exact",
+    "in_range": "superset: sibling >= and <= in one dict; not in: < or > (filter-level or)" + _ALONE,
+    "in_set": "superset: or-list (key::float for numbers)" + _ALONE + "; on flags an or of status counts: exact",
+    "like": "superset: like (ILIKE) and notlike (NOT ILIKE)" + _ALONE,
     "regex": "unsupported: RR filters have no regular expressions (use like)",
-    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
-    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes; flag is not null as a superset (the EMPTY counter exists); flag is null unsupported",
+    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test" + _ALONE,
+    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes" + _ALONE
+    + "; flag is not null as a superset (the EMPTY counter exists); flag is null unsupported",
     "not": "exact: pushed down to the predicates",
-    "and": "partial: exact with at most one lumisection-level operand, a superset otherwise",
-    "or": "partial: exact within one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
+    "and": "partial: exact with exactly one lumisection-level operand, a superset otherwise",
+    "or": "partial: exact within the flags of one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
 }
 SUPPORT: dict[str, str] = {
-    "compare": "exact: attributes of the client's whitelists (runs: also pass-through keys); flag == S only (not !=)",
-    "in_range": "exact: sibling >= and <= in one dict; not in: only on strings and run_number",
-    "in_set": "partial: strings and run_number only (the client's or-wrapping breaks numeric and boolean JSON attributes)",
-    "like": "exact: like (ILIKE) and notlike (NOT ILIKE)",
+    "compare": "superset: attributes of the client's whitelists (runs: also pass-through keys)" + _ALONE
+    + "; flag == S only (not !=): exact",
+    "in_range": "superset: sibling >= and <= in one dict; not in: only on strings and run_number" + _ALONE,
+    "in_set": "partial: strings and run_number only (the client's or-wrapping breaks numeric and boolean JSON attributes)" + _ALONE,
+    "like": "superset: like (ILIKE) and notlike (NOT ILIKE)" + _ALONE,
     "regex": "unsupported: RR filters have no regular expressions (use like)",
-    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test",
-    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes; flag is not null as a superset, runs only (pass-through); flag is null unsupported",
+    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test" + _ALONE,
+    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes" + _ALONE
+    + "; flag is not null as a superset, runs only (pass-through); flag is null unsupported",
     "not": "exact: pushed down to the predicates",
-    "and": "partial: exact with at most one lumisection-level operand, a superset otherwise",
+    "and": "partial: exact with exactly one lumisection-level operand, a superset otherwise",
     "or": "partial: only values of one string attribute or run_number; no or across attributes or flags (use raw=True)",
 }
 SUPPORT_BY_TARGET: dict[str, dict[str, str]] = {"rr": SUPPORT, "rr-raw": SUPPORT_RAW}
@@ -536,12 +551,11 @@ class _Compiler:
 
     def literal(self, node: Any, value: Any) -> Any:
         """A query literal as the JSON value RR compares (dates as OMS ISO strings, compared as text)."""
-        if isinstance(value, A.DateValue):
-            return value.value.isoformat() + "T00:00:00Z"
-        if isinstance(value, A.DateTimeValue):
-            if value.value.microsecond:
+        if isinstance(value, (A.DateValue, A.DateTimeValue)):
+            text = stored_time_text(value)
+            if text is None:
                 raise self.unsupported(node, "RR compares times as text to the second", "write the time without fractions of a second")
-            return value.value.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return text
         return value.value
 
     def warn_only_when_true(self, node: A.Compare) -> None:
@@ -552,6 +566,30 @@ class _Compiler:
                 f"`{unparse(node)}` never matches in RR: it stores {attribute} only when true;"
                 f" write `{node.field.name} is null` for runs without the component"
             )
+
+
+_ATTRIBUTES_ONLY_NOTE = (
+    "superset: the filter tests only run/dataset attributes, and RR also returns {kind} that have no lumisection"
+    " with both RR and OMS data (non-significant runs, for instance), which no query selects; evaluating the query on"
+    " their lumisections (dqquery fetch, then golden) drops them"
+)
+"""D2 of the conformance corpus: RR's listing needs only the run's (dataset's) triplet-cache row, which exists
+even when the summary is empty; a lumisection flag condition (a count > 0) needs a joined lumisection."""
+
+STORED_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""How RR stores OMS times (``start_time``, ``end_time``, ``last_update``): UTC, to the second, with ``Z``.
+Compared as text, such strings order as the instants they name; RR's filters and its JSON portal both compare
+the stored text, so a date literal becomes this text."""
+
+
+def stored_time_text(value: A.DateValue | A.DateTimeValue) -> str | None:
+    """A date/datetime literal as RR's stored text (a date is midnight UTC); ``None`` when it has fractions of a
+    second, which text comparison with the stored seconds would get wrong."""
+    if isinstance(value, A.DateValue):
+        return value.value.isoformat() + "T00:00:00Z"
+    if value.value.microsecond:
+        return None
+    return value.value.strftime(STORED_TIME_FORMAT)
 
 
 _TABLE_WORDS: dict[str, str] = {"run": "run attributes", "dataset": "dataset attributes", "triplet": "lumisection flags"}
@@ -750,7 +788,10 @@ def to_rr(query: Any, kind: Kind = "runs", raw: bool = False) -> RRFilter:
         raise ValueError(f"kind must be 'runs' or 'datasets', not {kind!r}")
     node = as_node(query)
     comp = _Compiler(kind=kind, raw=raw, text=source_text(query), located=isinstance(query, str))
-    ir, exact, _ = comp.compile(comp.push_not(node))
+    ir, exact, per_lumisection = comp.compile(comp.push_not(node))
+    if not per_lumisection:
+        exact = False
+        comp.notes.append(_ATTRIBUTES_ONLY_NOTE.format(kind=kind))
     mapping = _raw(ir) if raw else _user(ir, comp)
     return RRFilter(mapping, exact=exact, notes=comp.notes, warnings=comp.warnings, kind=kind, raw=raw)
 

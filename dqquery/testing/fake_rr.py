@@ -9,8 +9,16 @@ Decisions:
   objects from the snapshot, pages, sorts and frames answers. An error raised by the emulator becomes
   HTTP 500 ``{"err": message}`` like every error of the real backend.
 * Row objects have the real shapes (reference: run-registry.md 3.4-3.6): runs carry
-  ``DatasetTripletCache.triplet_summary`` computed from the online dataset's lumisections; datasets carry
-  ``Run`` and ``DatasetTripletCache``.
+  ``DatasetTripletCache.triplet_summary`` of their online dataset; datasets carry ``Run`` and
+  ``DatasetTripletCache`` (``triplet_summary`` and ``dcs_summary``). The summaries are RR's
+  (:func:`dqquery.emulate.runregistry.triplet_summary_of` / ``dcs_summary_of``): over the lumisections where the
+  dataset has both RR data and OMS data of its own, with online's OMS values under a non-online dataset's own
+  (key by key). A run without an online dataset has no cache row and is left out of run listings.
+* Listings answer as the recorded real backend (``tests/data/conformance``, README R4): ``run_number`` DESC,
+  then dataset ``name`` (so ``/...`` before ``online``); ``count``/``pages``; a body without ``page`` or
+  ``page_size`` is HTTP 500 ``{"err": "column \"nan\" does not exist"}``. ``get_all_dataset_names_of_run``
+  lists ``online`` first, then the others by name (the creation order of a loaded snapshot), ``[]`` for an
+  unknown run.
 * The JSON portal evaluates the submitted json-logic per lumisection on RR's evaluated object
   (``format_lumisection``) with a json-logic library (``dqquery.jsonlogic_engine.apply_rule`` when present,
   else ``json_logic_qubit``), NOT with dqquery's evaluator, so that comparing the two is a real test. A
@@ -97,30 +105,61 @@ def _expand_oms(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     return oms
 
 
-def _summary_of_ranges(ranges: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The triplet summary of sorted, disjoint RR ranges, as :meth:`SnapshotData.triplet_summary` counts it per
-    lumisection: every lumisection from 1 to the last, a component missing from a range or a gap counted EMPTY."""
-    if not ranges:
-        return {}
-    components = sorted({c for r in ranges for c in r if c not in ("start", "end")})
-    summary: dict[str, dict[str, Any]] = {c: {"EMPTY": 0, "causes": [], "comments": []} for c in components}
-    covered_to = 0
-    for r in ranges:
-        start, end = int(r["start"]), int(r["end"])
-        gap, n = start - covered_to - 1, end - start + 1
-        covered_to = end
-        for comp in components:
-            entry = summary[comp]
-            entry["EMPTY"] += gap
-            trip = _triplet(r[comp]) if comp in r else EMPTY_TRIPLET
-            status = trip["status"]
-            if status is not None:
-                entry[status] = entry.get(status, 0) + n
-            if trip["cause"] and trip["cause"] not in entry["causes"]:
-                entry["causes"].append(trip["cause"])
-            if trip["comment"] and trip["comment"] not in entry["comments"]:
-                entry["comments"].append(trip["comment"])
-    return summary
+def _own_oms_ranges(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The (run, dataset)'s OMS ranges sorted by start, for the summaries. With a luminosity block, a range is
+    split where a block key changes between set, null (the key removed) and not covered (the range's value);
+    a split keeps the first set value, since the summaries count a number nowhere (only its presence)."""
+    ranges = sorted((dict(r) for r in data.get("oms") or []), key=lambda r: int(r["start"]))
+    block = data.get("luminosity") or {}
+    lists = {k: block.get(k) for k in ("recorded", "delivered") if block.get(k)}
+    if not lists:
+        return ranges
+    first = int(block["start"])
+
+    def state(ls: int) -> tuple[tuple[str, Any], ...]:
+        out = []
+        for key, values in lists.items():
+            i = ls - first
+            covered = 0 <= i < len(values)
+            out.append((key, "range" if not covered else ("null" if values[i] is None else "set")))
+        return tuple(out)
+
+    split: list[dict[str, Any]] = []
+    for rng in ranges:
+        for kinds, group in itertools.groupby(range(int(rng["start"]), int(rng["end"]) + 1), key=state):
+            lumisections = list(group)
+            piece = {**rng, "start": lumisections[0], "end": lumisections[-1]}
+            for key, kind in kinds:
+                if kind == "null":
+                    piece.pop(key, None)
+                elif kind == "set":
+                    piece[key] = lists[key][lumisections[0] - first]
+            split.append(piece)
+    return split
+
+
+def _overlay_ranges(base: list[dict[str, Any]], top: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``top``'s sorted disjoint ranges, each lumisection's values laid over ``base``'s (key by key, ``top`` wins);
+    the coverage is ``top``'s only. Pieces are split where ``base`` ranges begin or end."""
+    out: list[dict[str, Any]] = []
+    j = 0
+    for rng in top:
+        start, end = int(rng["start"]), int(rng["end"])
+        values = {k: v for k, v in rng.items() if k not in ("start", "end")}
+        while j < len(base) and int(base[j]["end"]) < start:
+            j += 1
+        k, at = j, start
+        while at <= end:
+            if k < len(base) and int(base[k]["start"]) <= at:
+                stop = min(end, int(base[k]["end"]))
+                under = {key: v for key, v in base[k].items() if key not in ("start", "end")}
+                out.append({**under, **values, "start": at, "end": stop})
+                k += 1
+            else:
+                stop = end if k >= len(base) else min(end, int(base[k]["start"]) - 1)
+                out.append({**values, "start": at, "end": stop})
+            at = stop + 1
+    return out
 
 
 class LazyLumisections(Mapping[tuple[int, str], dict[int, dict[str, Any]]]):
@@ -249,78 +288,54 @@ class SnapshotData:
             return []
         return [dict(rows.get(ls, NO_OMS_DATA)) for ls in range(1, max(rows) + 1)]
 
-    def _disjoint_ranges(self, key: tuple[int, str], side: str) -> list[Mapping[str, Any]] | None:
-        """The (run, dataset)'s ranges sorted by start when none overlap (the summaries are then counted per
-        range, in microseconds); ``None`` when they overlap (counted per lumisection instead)."""
-        ranges = sorted((self.sources.get(key) or {}).get(side) or [], key=lambda r: int(r["start"]))
-        if any(int(a["end"]) >= int(b["start"]) for a, b in zip(ranges, ranges[1:])):
-            return None
-        return ranges
+    def joint_pieces(self, run: int, name: str) -> list[tuple[int, int, Mapping[str, Any], Mapping[str, Any]]]:
+        """RR's ``AggregatedLumisection`` view of the (run, dataset): its lumisections with an RR event and an OMS
+        event of the dataset itself (inner join), as ``(first, last, flags, oms)`` pieces; what the summaries count."""
+        source = self.sources.get((run, name)) or {}
+        rr_ranges = [{**r, **{c: _triplet(v) for c, v in r.items() if c not in ("start", "end")}} for r in source.get("rr") or []]
+        oms_ranges = _own_oms_ranges(source)
+        if name != "online":  # R1/D3: online's values under the dataset's own, on the dataset's own lumisections
+            oms_ranges = _overlay_ranges(_own_oms_ranges(self.sources.get((run, "online")) or {}), oms_ranges)
+        return _emulator().joint_pieces(rr_ranges, oms_ranges)  # type: ignore[no-any-return]
 
-    def triplet_summary(self, run: int, name: str) -> dict[str, Any] | None:
-        """``DatasetTripletCache.triplet_summary``: per component, a count per status plus causes/comments."""
-        if (run, name) not in self.rr_ls:
-            return None
-        ranges = self._disjoint_ranges((run, name), "rr")
-        if ranges is not None:
-            return _summary_of_ranges(ranges)
-        summary: dict[str, dict[str, Any]] = {}
-        # Counted over the lumisections the RR API reports (EMPTY for a flag missing in a lumisection or a gap),
-        # the data model the Run Registry target compiles against; a null status is counted under no status.
-        for row in self.rr_lumisections(run, name):
-            for comp, trip in row.items():
-                entry = summary.setdefault(comp, {"EMPTY": 0, "causes": [], "comments": []})
-                status = trip["status"]
-                if status is not None:
-                    entry[status] = entry.get(status, 0) + 1
-                if trip["cause"] and trip["cause"] not in entry["causes"]:
-                    entry["causes"].append(trip["cause"])
-                if trip["comment"] and trip["comment"] not in entry["comments"]:
-                    entry["comments"].append(trip["comment"])
-        return summary
+    def triplet_cache(self, run: int, name: str) -> dict[str, Any]:
+        """``DatasetTripletCache`` of the (run, dataset): ``triplet_summary`` and ``dcs_summary`` (computed once)."""
+        cache: dict[tuple[int, str], dict[str, Any]] = self.__dict__.setdefault("_triplet_caches", {})
+        if (run, name) not in cache:
+            pieces = self.joint_pieces(run, name)
+            emulate = _emulator()
+            cache[(run, name)] = {"triplet_summary": emulate.triplet_summary_of(pieces), "dcs_summary": emulate.dcs_summary_of(pieces)}
+        return cache[(run, name)]
+
+    def triplet_summary(self, run: int, name: str) -> dict[str, Any]:
+        """``DatasetTripletCache.triplet_summary`` (D1: only lumisections with both RR and OMS data count)."""
+        return self.triplet_cache(run, name)["triplet_summary"]  # type: ignore[no-any-return]
 
     def dcs_summary(self, run: int, name: str) -> dict[str, Any]:
-        # Dataset-specific OMS data, else the online dataset's (as oms_lumisections).
-        key = (run, name) if (self.sources.get((run, name)) or {}).get("oms") else (run, "online")
-        ranges = self._disjoint_ranges(key, "oms")
-        if ranges is not None:
-            weighted = [(r, int(r["end"]) - int(r["start"]) + 1) for r in ranges]
-        else:
-            weighted = [(row, 1) for row in (self.oms_ls.get(key) or {}).values()]
-        summary: dict[str, dict[str, int]] = {}
-        for row, n in weighted:
-            for bit, value in row.items():
-                if bit not in OMS_LUMISECTION_WHITELIST or not isinstance(value, (bool, type(None))):
-                    continue
-                entry = summary.setdefault(bit, {"NULL": 0, "TRUE": 0, "EMPTY": 0, "FALSE": 0})
-                entry["NULL" if value is None else ("TRUE" if value else "FALSE")] += n
-        return summary
+        """``DatasetTripletCache.dcs_summary`` (same lumisections; with ``ls_duration`` and the luminosity keys)."""
+        return self.triplet_cache(run, name)["dcs_summary"]  # type: ignore[no-any-return]
 
     # ---- backend row objects
 
     def run_rows(self) -> list[dict[str, Any]]:
-        """Raw run objects as ``runs_filtered_ordered`` returns them (``DatasetTripletCache`` of ``online``)."""
-        out = []
-        for number in sorted(self.runs):
-            run = self.runs[number]
-            summary = self.triplet_summary(number, "online")
-            has_online = summary is not None or any(
-                d["run_number"] == number and d["name"] == "online" for d in self.datasets
-            )
-            out.append(
-                {
-                    "run_number": number,
-                    "oms_attributes": run["oms_attributes"],
-                    "rr_attributes": run["rr_attributes"],
-                    "version": number,
-                    "deleted": False,
-                    "DatasetTripletCache": {"triplet_summary": summary or {}} if has_online else None,
-                }
-            )
-        return out
+        """Raw run objects as ``runs_filtered_ordered`` returns them, ``DatasetTripletCache`` holding the online
+        dataset's ``triplet_summary`` (``{}`` when no lumisection has both RR and OMS data), ``None`` for a run
+        without an online dataset (RR's listing leaves it out)."""
+        online = {d["run_number"] for d in self.datasets if d["name"] == "online"}
+        return [
+            {
+                "run_number": number,
+                "oms_attributes": self.runs[number]["oms_attributes"],
+                "rr_attributes": self.runs[number]["rr_attributes"],
+                "version": number,
+                "deleted": False,
+                "DatasetTripletCache": {"triplet_summary": self.triplet_summary(number, "online")} if number in online else None,
+            }
+            for number in sorted(self.runs)
+        ]
 
     def dataset_rows(self) -> list[dict[str, Any]]:
-        """Raw dataset objects as ``datasets_filtered_ordered`` returns them."""
+        """Raw dataset objects as ``datasets_filtered_ordered`` returns them (every dataset has a cache row)."""
         out = []
         for ds in self.datasets:
             run = self.runs.get(ds["run_number"], {"rr_attributes": {}, "oms_attributes": {}})
@@ -331,12 +346,18 @@ class SnapshotData:
                     "version": ds["run_number"],
                     "Run": {"rr_attributes": run["rr_attributes"], "oms_attributes": run["oms_attributes"]},
                     "DatasetTripletCache": {
-                        "triplet_summary": self.triplet_summary(ds["run_number"], ds["name"]) or {},
+                        "triplet_summary": self.triplet_summary(ds["run_number"], ds["name"]),
                         "dcs_summary": self.dcs_summary(ds["run_number"], ds["name"]),
                     },
                 }
             )
         return out
+
+    def dataset_names(self, run: int) -> list[str]:
+        """``get_all_dataset_names_of_run``: creation order, which for a loaded snapshot is ``online`` first, then
+        the others by name (the order the recorded loads wrote them)."""
+        names = [d["name"] for d in self.datasets if d["run_number"] == run]
+        return sorted(names, key=lambda n: (n != "online", n))
 
     def evaluated_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
         """RR's ``format_lumisection`` objects: only lumisections with both RR and OMS data (INNER JOIN)."""
@@ -490,7 +511,10 @@ class FakeRunRegistry:
 
     def _page(self, request: Request, kind: str) -> Response:
         body = request.json() or {}
-        page, page_size = int(body.get("page", 0)), int(body.get("page_size", 50))
+        try:  # the backend computes LIMIT/OFFSET from both; a missing one makes NaN, which Sequelize quotes as a column
+            page, page_size = int(body["page"]), int(body["page_size"])
+        except (KeyError, TypeError, ValueError):
+            raise _Thrown('column "nan" does not exist') from None
         backend_filter = body.get("filter") or {}
         emulate = _emulator()
         try:
@@ -518,7 +542,7 @@ class FakeRunRegistry:
             run = int(request.path.rsplit("/", 1)[1])
         except ValueError:
             return json_error("invalid run number")
-        return Response.json(sorted({d["name"] for d in self.data.datasets if d["run_number"] == run}))
+        return Response.json(self.data.dataset_names(run))
 
     # ---- lumisections (run-registry.md 3.6)
 
