@@ -80,3 +80,25 @@ def _pip_has_python_option() -> bool:
     out = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True).stdout
     major, minor = (int(x) for x in out.split()[1].split(".")[:2])
     return (major, minor) >= (22, 3)
+
+
+def test_the_library_and_the_cli_do_not_import_hypothesis() -> None:
+    """hypothesis is an optional dependency (``dqquery[strategies]``): only dqquery.strategies may need it."""
+    code = "import dqquery, dqquery.cli, sys; dqquery.cli.build_parser(); assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_hypothesis_is_an_extra_not_a_core_dependency() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not [d for d in project["dependencies"] if d.startswith("hypothesis")]
+    for extra in ("strategies", "test"):
+        assert any(d.startswith("hypothesis") for d in project["optional-dependencies"][extra]), extra
+
+
+def test_without_hypothesis_the_strategies_say_how_to_get_it() -> None:
+    code = "import sys; sys.modules['hypothesis'] = None\ntry:\n import dqquery.strategies\nexcept ImportError as e:\n print(e)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == 'dqquery.strategies needs hypothesis: pip install "dqquery[strategies]"', out.stderr
