@@ -444,7 +444,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result.write(args.output)
         print(f"wrote {args.output}")
     if diff.identical:
-        print(f"identical to the official file {Path(OFFICIAL_2018).name} (as the synthetic data were built to be)")
+        print(f"identical to the official file {Path(OFFICIAL_2018).name} (by construction)")
         return 0
     print("DIFFERS from the official file:\n" + diff.summary())
     return 1
