@@ -78,12 +78,12 @@ def _key(*parts: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def installed(dqquery_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run every example against the wheel installed in a fresh environment; what happened, per example."""
-    from wheel_venv import build_wheel, install_in_new_venv
+    from wheel_venv import install_in_new_venv
 
     base = tmp_path_factory.mktemp("docs-wheel")
-    python = install_in_new_venv(build_wheel(base / "dist"), base / "venv")
+    python = install_in_new_venv(dqquery_wheel, base / "venv")
     jobs = {
         "queries": {_key(w, n, i): q for w, n, b in blocks("dq") for i, q in enumerate(split_queries(b))},
         "errors": {_key(w, n): b.splitlines()[1][len("  | ") :] for w, n, b in ERROR_BLOCKS},

@@ -32,10 +32,10 @@ def test_an_ambiguous_grammar_is_rejected_in_strict_mode() -> None:
 
 
 @pytest.mark.slow
-def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> None:
-    from wheel_venv import build_wheel, install_in_new_venv
+def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(dqquery_wheel: Path, tmp_path: Path) -> None:
+    from wheel_venv import install_in_new_venv
 
-    wheel = build_wheel(tmp_path / "dist")
+    wheel = dqquery_wheel
     names = zipfile.ZipFile(wheel).namelist()
     assert "dqquery/grammar/dqquery.lark" in names
     assert "dqquery/data/demo-2018.json.gz" in names  # the bundled demo snapshot
