@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import DOCS_URL
 from .errors import QueryError
 
 EPILOG = """\
@@ -29,9 +31,26 @@ examples:
   dqquery explain @my-selection.dq --snapshot snapshot.json.gz --dataset '%Collisions2018%'
   dqquery demo
   dqquery json diff A.json B.json
+  dqquery examples   # writes golden2018.dq and rr_configs/ for the how-to pages
 
-docs: docs/language.md (the language), docs/semantics.md (what a query means), docs/targets.md
+docs: {docs}
+  the language {docs}language/, what a query means {docs}semantics/
 """
+
+DOCS_PAGES = {
+    "check": "language/",
+    "parse": "language/",
+    "fields": "fields/",
+    "compile": "targets/",
+    "plan": "targets/",
+    "golden": "golden/",
+    "explain": "golden/",
+    "fetch": "fetching/",
+    "json": "golden/",
+    "demo": "getting-started/",
+    "examples": "workflows/reproduce-rr-golden-json/",
+}
+"""The docs page each sub-command's help points to (relative to :data:`DOCS_URL`)."""
 
 
 DEFAULT_MAX_AGE_DAYS = 7.0
@@ -408,11 +427,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on bundled data: reproduce the official 2018 golden JSON from the demo snapshot."""
     import time
 
-    from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, load_demo
+    from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, SYNTHETIC_NOTE, load_demo
     from .evaluator import golden
     from .lumiranges import GoldenJSON
     from .query import parse
 
+    print(SYNTHETIC_NOTE)
     print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
     snapshot = load_demo()
     query = parse(DEMO_QUERY_2018)  # parsed once (the first parse of a process also builds the parser)
@@ -427,10 +447,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result.write(args.output)
         print(f"wrote {args.output}")
     if diff.identical:
-        print(f"identical to the official file {Path(OFFICIAL_2018).name}")
+        print(f"identical to the official file {Path(OFFICIAL_2018).name} (by construction)")
         return 0
     print("DIFFERS from the official file:\n" + diff.summary())
     return 1
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    """Write the files the documentation's how-to pages use into a folder."""
+    from .demo import write_examples
+
+    for path in write_examples(args.directory):
+        print(f"wrote {path}")
+    return 0
 
 
 # ------------------------------------------------------------------------------------------- parser
@@ -441,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dqquery",
         description="One small query language for CMS data quality: check queries, compile them to Run Registry, "
         "DIALS, OMS and json-logic, and compute golden JSONs locally.",
-        epilog=EPILOG,
+        epilog=EPILOG.format(docs=DOCS_URL),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from . import __version__
@@ -535,9 +564,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", metavar="PNG", help="with diff: draw the differences per run (needs matplotlib)")
     s.set_defaults(func=cmd_json)
 
-    s = sub.add_parser("demo", help="reproduce the official 2018 golden JSON from the bundled demo snapshot", description="The main job on bundled data: evaluate the standard 2018 golden-JSON query on the demo snapshot and compare with the official file.")
+    s = sub.add_parser(
+        "demo",
+        help="the whole pipeline on bundled SYNTHETIC 2018 data, built to reproduce the official golden JSON",
+        description="Evaluate the standard 2018 golden-JSON query on the bundled demo snapshot and compare with the official "
+        "file. The snapshot is synthetic (generated to match the official file), not Run Registry data: the demo shows the "
+        "pipeline, loss attribution and speed, not agreement with the real Run Registry.",
+    )
     s.add_argument("-o", "--output", metavar="FILE", help="also write the computed golden JSON here")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("examples", help="write the example files of the how-to pages into a folder",
+                       description="Write golden2018.dq (the standard 2018 query) and rr_configs/*.json (real Run Registry "
+                       "json-logic configs) into DIR, for the documentation's how-to pages.")
+    s.add_argument("directory", nargs="?", default=".", metavar="DIR", help="folder to write into (default: the current folder)")
+    s.set_defaults(func=cmd_examples)
+
+    for name, page in DOCS_PAGES.items():  # every sub-command's help ends with its docs page
+        command = sub.choices[name]
+        lead = textwrap.fill(command.epilog, 100, break_on_hyphens=False) + "\n\n" if command.epilog else ""
+        command.epilog = f"{lead}docs: {DOCS_URL}{page}"
+        if command.description:  # the raw formatter keeps the lines: wrap them here
+            command.description = textwrap.fill(command.description, 100, break_on_hyphens=False)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return p
 
 

@@ -336,10 +336,38 @@ def _expected(names: set[str] | frozenset[str]) -> str:
 _DATE_LIKE = re.compile(r"\d{4}-\d{1,2}(?:-\d{1,2})?(?:T[\d:.]*)?$")
 
 
+_SWAPPED_OPERATOR = {">": ">=", "<": "<="}
+"""``=>`` and ``=<`` (the order of other languages' arrows): the ``=`` reads as ``==``, then ``>`` is unexpected."""
+_RANGE_WITH_HYPHEN = re.compile(r"(?:^|\s)in\s+(-?\d+)\s*$")
+_LIST_IN_PARENTHESES = re.compile(r"(?:^|\s)in\s*$")
+
+
+def _familiar_mistake_hint(text: str, tok_value: str, offset: int) -> str:
+    """Hints for notations of other languages: ``=>`` for ``>=``, ``in (1, 2)`` for a list, ``in 1-5`` for a range."""
+    before = text[:offset]
+    if tok_value[:1] in _SWAPPED_OPERATOR and before.endswith("="):
+        right = _SWAPPED_OPERATOR[tok_value[0]]
+        return f"did you mean '{right}'? comparison operators are ==, !=, <, <=, >, >="
+    if tok_value == "(" and _LIST_IN_PARENTHESES.search(before):
+        close = text.find(")", offset)
+        words = before.split()
+        if close > offset and "(" not in text[offset + 1 : close] and len(words) >= 2:
+            return f"lists use [ ]: write `{words[-2]} in [{text[offset + 1 : close]}]`"
+        return "lists use [ ]: write `field in [1, 2]`"
+    low = _RANGE_WITH_HYPHEN.search(before)
+    high = re.match(r"-\s*(\d+)", text[offset:])
+    if low and high:
+        return f"ranges use '..': write `{low.group(1)}..{high.group(1)}`"
+    return ""
+
+
 def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str], offset: int = 0) -> str:
     words = text[: offset + len(tok_value)].split()  # the last one is the malformed date, when it is one
     if tok_value.startswith("-") and words and _DATE_LIKE.search(words[-1]):
         return "write dates as YYYY-MM-DD (2018-05-01) and datetimes as YYYY-MM-DDTHH:MM:SSZ, with two-digit months and days"
+    familiar = _familiar_mistake_hint(text, tok_value, offset)
+    if familiar:
+        return familiar
     low = tok_value.lower()
     if tok_value != low and low in KEYWORDS:
         return f"keywords are lower-case: write '{low}'"
@@ -382,6 +410,8 @@ def _translate(text: str, err: UnexpectedInput) -> QueryError:
             hint = "write 'and' / 'or' instead of '&&' / '||'"
         elif ch == "!":
             hint = "write 'not x' or use '!=' / '!~'"
+        elif ch == "-":
+            hint = _familiar_mistake_hint(text, ch, offset)
         return QueryError("syntax", f"unexpected character {ch!r}", query=text, offset=offset, end=offset + 1, hint=hint)
     if isinstance(err, UnexpectedEOF):
         return QueryError("syntax", "unexpected end of the query", query=text, offset=len(text))

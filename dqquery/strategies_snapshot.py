@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as err:  # pragma: no cover - depends on the installation
+    raise ImportError('dqquery.strategies_snapshot needs hypothesis: pip install "dqquery[strategies]"') from err
 
 from .snapshot import ONLINE, Snapshot
 

@@ -95,7 +95,7 @@ CHILD = textwrap.dedent(
 
 def test_a_fetch_killed_mid_way_keeps_every_completed_answer(serve, tmp_path):
     server = serve(run_registry(SNAP))
-    server.faults.set_latency(0.03)
+    server.faults.set_latency(0.1)  # 40 runs take 4 s: the kill lands mid-way even if this process is slow to poll
     path = tmp_path / "c.sqlite"
     Cache(path).close()  # create the schema before the child starts
     child = subprocess.Popen([sys.executable, "-c", CHILD, server.url, str(path), ",".join(map(str, RUNS))],

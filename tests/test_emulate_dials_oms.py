@@ -165,6 +165,8 @@ PATTERN = st.text(alphabet="aAkK/_.%(\\", min_size=0, max_size=4) | st.builds(la
 PORTABLE_REGEX = st.sampled_from(["a", "^a", "A$", "k.", "(a|/)", "[a-k]+", "\\.", "^$", "^/[A-Z]", "s?a", "a{2}", " a"])
 INTS = st.integers(0, 4)
 NUMBERS = INTS | st.sampled_from([1.5, 3.0])
+#: Values DIALS can always carry: integers for integer columns, text without surrounding whitespace.
+SENDABLE_TEXT = st.text(alphabet="aAkK\u212asS\u017f/_.%(", min_size=1, max_size=5)
 
 
 def _ref(path: str) -> A.FieldRef:
@@ -176,7 +178,7 @@ def _num(v):
 
 
 @st.composite
-def dials_atom(draw, endpoint: str, paths: list[str]):
+def dials_atom(draw, endpoint: str, paths: list[str], numbers=NUMBERS, text=TEXT):
     path = draw(st.sampled_from(paths))
     lookups = {p.lookup for p in D.PARAMS[endpoint].values() if p.path == path}
     field, kind = _ref(path), lookup(path).type  # type: ignore[union-attr]
@@ -185,24 +187,24 @@ def dials_atom(draw, endpoint: str, paths: list[str]):
     if kind == "int":
         options = []
         if "exact" in lookups:
-            options.append(st.builds(lambda v: A.Compare(field=field, op="==", value=_num(v)), NUMBERS))
+            options.append(st.builds(lambda v: A.Compare(field=field, op="==", value=_num(v)), numbers))
         if "gte" in lookups:
-            options.append(st.builds(lambda op, v: A.Compare(field=field, op=op, value=_num(v)), st.sampled_from([">=", ">"]), NUMBERS))
+            options.append(st.builds(lambda op, v: A.Compare(field=field, op=op, value=_num(v)), st.sampled_from([">=", ">"]), numbers))
         if "lte" in lookups:
-            options.append(st.builds(lambda op, v: A.Compare(field=field, op=op, value=_num(v)), st.sampled_from(["<=", "<"]), NUMBERS))
-            options.append(st.builds(lambda op, v: A.Not(operand=A.Compare(field=field, op=op, value=_num(v))), st.sampled_from([">=", ">"]), NUMBERS))
+            options.append(st.builds(lambda op, v: A.Compare(field=field, op=op, value=_num(v)), st.sampled_from(["<=", "<"]), numbers))
+            options.append(st.builds(lambda op, v: A.Not(operand=A.Compare(field=field, op=op, value=_num(v))), st.sampled_from([">=", ">"]), numbers))
         if {"gte", "lte"} <= lookups or "in" in lookups:
             options.append(st.builds(lambda a, b: A.InRange(field=field, low=_num(min(a, b)), high=_num(max(a, b))), INTS, INTS))
         if "in" in lookups or {"gte", "lte"} <= lookups:
             options.append(st.builds(lambda vs: A.InSet(field=field, values=tuple(_num(v) for v in vs)), st.lists(INTS, min_size=1, max_size=3)))
         return draw(st.one_of(options))
-    options = [st.builds(lambda v: A.Compare(field=field, op="==", value=A.StringValue(value=v)), TEXT)]
+    options = [st.builds(lambda v: A.Compare(field=field, op="==", value=A.StringValue(value=v)), text)]
     if "regex" in lookups:
         options += [
-            st.builds(lambda vs: A.InSet(field=field, values=tuple(A.StringValue(value=v) for v in vs)), st.lists(TEXT, min_size=1, max_size=3)),
+            st.builds(lambda vs: A.InSet(field=field, values=tuple(A.StringValue(value=v) for v in vs)), st.lists(text, min_size=1, max_size=3)),
             st.builds(lambda p: A.Like(field=field, pattern=p), PATTERN),
             st.builds(lambda p: A.Regex(field=field, pattern=p), PORTABLE_REGEX),
-            st.builds(lambda v: A.Contains(field=field, value=A.StringValue(value=v)), TEXT),
+            st.builds(lambda v: A.Contains(field=field, value=A.StringValue(value=v)), text),
         ]
     return draw(st.one_of(options))
 
@@ -289,22 +291,25 @@ def test_models_index_emulator_ignores_the_other_generations_names():
     assert ED.apply_dials_filters("ml-models-index", both, v2, generation="2.4.1") == v2[1:]
 
 
-def test_dials_property_generator_mostly_compiles():
-    # Guard against a vacuous property: most generated queries must compile.
-    compiled = []
-
-    @given(dials_case())
-    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    def collect(case):
-        endpoint, query, _ = case
-        try:
-            D.to_dials(query, endpoint)
-            compiled.append(True)
-        except QueryError:
-            compiled.append(False)
-
-    collect()
-    assert sum(compiled) / len(compiled) > 0.6
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_every_kind_of_generated_atom_compiles_alone_with_sendable_values(data):
+    """Guards the property above against vacuity, without a ratio: every atom the generator can draw, alone and
+    with values DIALS can carry (integers, text without surrounding whitespace), compiles to declared
+    parameters; the one exception, a list with gaps on a column without a list lookup, is refused. Refusals in the property above therefore come only from what the generator adds on purpose:
+    fractional numbers on integer columns, whitespace, and contradicting conjunctions."""
+    endpoint = data.draw(st.sampled_from(D.ENDPOINTS))
+    path = data.draw(st.sampled_from(D.filterable_paths(endpoint)))
+    atom = data.draw(dials_atom(endpoint, [path], numbers=INTS, text=SENDABLE_TEXT))
+    lookups = {p.lookup for p in D.PARAMS[endpoint].values() if p.path == path}
+    if isinstance(atom, A.InSet) and lookup(path).type == "int" and "in" not in lookups:  # type: ignore[union-attr]
+        values = sorted({v.value for v in atom.values})
+        if values != list(range(values[0], values[-1] + 1)):  # a gap: only a list parameter could carry it
+            with pytest.raises(QueryError, match="by a list of values"):
+                D.to_dials(as_node(atom), endpoint)
+            return
+    params = D.to_dials(as_node(atom), endpoint)
+    assert params and set(params) <= ED.declared_params(endpoint)
 
 
 # ============================================================================ OMS: compiled filter == query

@@ -96,6 +96,7 @@ def test_rr_lumisection_endpoints_agree_with_the_snapshot(serve):
 
 
 @given(st.lists(st.sampled_from([{"a": 1}, {"a": 2}, {"b": None}]), max_size=12))
+@settings(deadline=None)  # no wall-clock limit: the machine may be loaded
 def test_ranges_of_list_expands_back(items):
     ranges = ranges_of_list(items)
     assert expand_ranges(ranges) == {i + 1: item for i, item in enumerate(items)}
