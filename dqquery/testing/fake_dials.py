@@ -1,6 +1,8 @@
 """A fake DIALS API (``/api/v1/``) serving rows derived from a snapshot.
 
 Decisions (reference: dials-and-oms.md sections 1, 2 and 8):
+* The DIALS tables are derived from the snapshot on the first request, not in the constructor: a year of
+  data takes seconds to derive, and ``dqquery serve`` must start at once.
 * Filtering is delegated to :mod:`dqquery.emulate.dials` (``apply_dials_filters(endpoint, params, rows)``),
   which knows each endpoint's declared filters (undeclared ones are silently ignored, CSV ``__in``, boolean
   widget, regex). Its ``DialsBadRequest`` becomes HTTP 400 with the per-field error dict.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
@@ -105,19 +108,28 @@ class FakeDials:
                  workspaces: tuple[str, ...] = ("csc", "ecal", "egamma", "hcal", "jetmet", "muon_staging", "tracker"),
                  oms: Any = None) -> None:
         self.data = SnapshotData.of(snapshot)
-        self.tables: dict[str, list[dict[str, Any]]] = derive_tables(self.data)
-        explicit = self.data.extra.get("dials") or {}
-        for name, rows in explicit.items():
-            self.tables[name] = [dict(r) for r in rows]
         self.ordering = ordering()
-        for name, order in self.ordering.items():
-            self.tables.setdefault(name, [])
-            self.tables[name].sort(key=lambda r, o=order: tuple(r.get(f) for f in o))  # type: ignore[misc]
+        self._tables: dict[str, list[dict[str, Any]]] | None = None  # built on the first request (a year takes seconds)
+        self._tables_lock = threading.Lock()
         self.secrets = frozenset(secrets)
         self.require_token = require_token
         self.auth = auth
         self.workspaces = workspaces
         self.oms = oms
+
+    @property
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """The DIALS tables, derived from the snapshot on first use (so that a server starts at once)."""
+        with self._tables_lock:
+            if self._tables is None:
+                tables = derive_tables(self.data)
+                for name, rows in (self.data.extra.get("dials") or {}).items():
+                    tables[name] = [dict(r) for r in rows]
+                for name, order in self.ordering.items():
+                    tables.setdefault(name, [])
+                    tables[name].sort(key=lambda r, o=order: tuple(r.get(f) for f in o))  # type: ignore[misc]
+                self._tables = tables
+            return self._tables
 
     # ---- entry point
 
