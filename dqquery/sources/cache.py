@@ -5,10 +5,10 @@ Decisions:
   sorted-key JSON of method, path, query parameters and body, and never contains headers, so credentials can not
   enter the cache (the request text itself is not stored either: only its digest, the service and the endpoint).
 * Compact storage (schema 2): an answer is stored as zlib-compressed JSON of a *columnar* form of the value
-  (see :func:`encode_columns`): a list of objects becomes its key shapes plus one list per key. Run Registry's
-  per-lumisection rows repeat the same ~35 keys and mostly the same values, which the columns make runs of
-  equal values that zlib all but removes. The demo year (312 KB snapshot) took 159 MB as plain JSON text and
-  takes about 0.9 MB this way (``tests/benchmarks/bench_cache_size.py``; ``tests/test_cache.py`` asserts the
+  (see :func:`encode_columns`): a list of objects becomes its key shapes plus one list per key, and a list of
+  mostly repeated values is run-length encoded. Run Registry's per-lumisection rows repeat the same ~35 keys
+  and mostly the same values: as columns they are a few runs each, and zlib compresses what is left. The demo year (312 KB snapshot) took 159 MB as plain JSON text and
+  takes about 0.8 MB this way (``tests/benchmarks/bench_cache_size.py``; ``tests/test_cache.py`` asserts the
   ratio to the snapshot stays <= 3 on a slice of the year). The encoding is lossless: key order, missing keys
   and ``null`` values all come back as they were.
 * Integrity: each entry keeps the SHA-256 of its stored bytes; an entry whose checksum does not match (or that
@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 CACHE_FILE_MODE = 0o600
 CACHE_DIR_MODE = 0o700
+WAL_SIZE_LIMIT = 1 << 20  # bytes the write-ahead log is truncated to after a checkpoint
 COMPRESSION_LEVEL = 6  # level 9 saves under 2 % more on the demo year and takes twice as long
 
 
@@ -118,7 +119,7 @@ def offline_miss_message(service: str, request: str, path: Path, ttl: float | No
 
 # ------------------------------------------------------------------------------------------- encoding
 
-_LIST, _TABLE = "L", "T"
+_LIST, _TABLE, _RUNS = "L", "T", "R"
 
 
 def encode_columns(value: Any) -> Any:
@@ -126,7 +127,8 @@ def encode_columns(value: Any) -> Any:
 
     Every list becomes ``["L", items...]``, except a non-empty list of objects, which becomes
     ``["T", shapes, shape_of_each_row, columns]``: ``shapes`` are the distinct key lists (in their order),
-    ``columns`` one encoded list per key (first-appearance order) holding the values of the rows that have it.
+    ``columns`` one encoded list per key (first-appearance order) holding the values of the rows that have it;
+    and a list of mostly repeated consecutive values, which becomes ``["R", [value, count], ...]``.
     """
     if isinstance(value, dict):
         return {k: encode_columns(v) for k, v in value.items()}
@@ -141,8 +143,29 @@ def encode_columns(value: Any) -> Any:
                 for k, v in row.items():
                     keys.setdefault(k, []).append(v)
             return [_TABLE, [list(s) for s in shapes], row_shapes, [[k, encode_columns(col)] for k, col in keys.items()]]
+        runs = _runs_of_equal(value)
+        if len(runs) * 2 <= len(value):  # mostly repeated values: run-length encoded
+            return [_RUNS, *([encode_columns(v), n] for v, n in runs)]
         return [_LIST, *(encode_columns(v) for v in value)]
     return value
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    if type(a) is not type(b) or isinstance(a, (list, dict)):
+        return False
+    return repr(a) == repr(b) if isinstance(a, float) else bool(a == b)
+
+
+def _runs_of_equal(values: list[Any]) -> list[tuple[Any, int]]:
+    """``[(value, count), ...]`` of consecutive identical scalars (same type and same JSON text: ``True`` and
+    ``1``, ``1`` and ``1.0``, ``0.0`` and ``-0.0`` stay apart); lists and objects are never merged."""
+    runs: list[tuple[Any, int]] = []
+    for v in values:
+        if runs and _same_scalar(runs[-1][0], v):
+            runs[-1] = (v, runs[-1][1] + 1)
+        else:
+            runs.append((v, 1))
+    return runs
 
 
 def decode_columns(value: Any) -> Any:
@@ -152,6 +175,8 @@ def decode_columns(value: Any) -> Any:
     if isinstance(value, list):
         if value[0] == _LIST:
             return [decode_columns(v) for v in value[1:]]
+        if value[0] == _RUNS:
+            return [decode_columns(v) for v, n in value[1:] for _ in range(n)]
         _, shapes, row_shapes, columns = value
         iterators = {k: iter(decode_columns(col)) for k, col in columns}
         return [{k: next(iterators[k]) for k in shapes[s]} for s in row_shapes]
@@ -275,6 +300,7 @@ class Cache:
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
@@ -352,15 +378,22 @@ class Cache:
             return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def size_bytes(self) -> int:
-        """Bytes on disk: the database and its -wal/-shm files."""
+        """Bytes on disk: the database and its -wal/-shm files (after moving the write-ahead log into the database)."""
+        self.checkpoint()
         return sum(p.stat().st_size for p in cache_files(self.path))
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database and truncate it (SQLite does so itself on the last close)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def info(self) -> CacheInfo:
         """Location, size on disk, entries per service, oldest and newest entry."""
         with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             per_service = {s: int(n) for s, n in self._conn.execute("SELECT service, COUNT(*) FROM responses GROUP BY service")}
             oldest, newest = self._conn.execute("SELECT MIN(stored_at), MAX(stored_at) FROM responses").fetchone()
-        return CacheInfo(self.path, self.size_bytes(), sum(per_service.values()), per_service, oldest, newest)
+        return CacheInfo(self.path, sum(p.stat().st_size for p in cache_files(self.path)), sum(per_service.values()), per_service, oldest, newest)
 
     def clear(self, service: str | None = None) -> int:
         """Forget every entry (of one service) and shrink the file; the number of entries removed."""
