@@ -576,7 +576,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .testing.__main__ import main as serve_main
 
     argv = ["serve", "--snapshot", args.snapshot, "--port", str(args.port), "--host", args.host]
-    return serve_main(argv)
+    try:
+        return serve_main(argv)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not an interruption of work
+        return 0
 
 
 # ------------------------------------------------------------------------------------------- parser
