@@ -146,7 +146,7 @@ def cmd_fields(args: argparse.Namespace) -> int:
                       "aliases": list(f.aliases), "doc": f.doc} for f in rows])
         return 0
     width = max((len(f.name) for f in rows), default=4)
-    unit_width = max((len(f.unit) for f in rows), default=4)
+    unit_width = max([4, *(len(f.unit) for f in rows)])
     print(f"{'name':<{width}}  {'type':<11}  {'unit':<{unit_width}}  {'level':<11}  path")
     for f in rows:
         print(f"{f.name:<{width}}  {f.type:<11}  {f.unit or '-':<{unit_width}}  {f.level:<11}  {f.path}")
