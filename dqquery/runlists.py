@@ -32,7 +32,7 @@ from typing import Any
 
 from .catalog import LUMINOSITY_UNIT
 
-__all__ = ["COLUMNS", "FORMATS", "RECO_TYPES", "RunRow", "format_runs", "reco_type", "run_table", "runs"]
+__all__ = ["COLUMNS", "FORMATS", "RECO_TYPES", "RunRow", "format_runs", "reco_type", "run_table", "run_table_pandas", "runs"]
 
 RECO_TYPES: tuple[tuple[str, str], ...] = (
     ("online", "Online"),
