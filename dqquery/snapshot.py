@@ -419,7 +419,7 @@ class Snapshot(BaseModel):
             import polars as pl
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("Snapshot.to_polars needs polars: pip install polars") from exc
-        return pl.DataFrame(self.table_rows(level, dataset), infer_schema_length=None)
+        return pl.DataFrame(self.table_rows(level, dataset), infer_schema_length=None, strict=False)
 
 
 def _run_columns(run: RunRecord) -> dict[str, Any]:

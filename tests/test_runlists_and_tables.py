@@ -158,3 +158,31 @@ def test_to_polars_has_the_pandas_rows():
 
     snap = sample_snapshot(3, ls_per_run=5)
     assert snap.to_polars(level="lumisection").height == len(snap.to_pandas(level="lumisection"))
+
+
+def test_golden_json_to_polars_has_the_pandas_rows():
+    pytest.importorskip("polars")
+    pytest.importorskip("pandas")
+    g = GoldenJSON({315257: [[1, 3], [7, 9]], 315259: [[2, 2]]})
+    for per in ("range", "lumisection"):
+        assert g.to_polars(per).rows() == [tuple(r) for r in g.to_pandas(per).itertuples(index=False)]
+    with pytest.raises(ValueError, match="per must be"):
+        g.to_polars("run")
+
+
+@PROPERTY
+@given(snapshots())
+def test_to_polars_equals_to_pandas_for_every_level(snapshot):
+    pytest.importorskip("polars")
+    pytest.importorskip("pandas")
+    for level in ("run", "lumisection"):
+        try:
+            frame = snapshot.to_pandas(level=level, dataset="%")
+        except UnknownDataset:  # as golden: a pattern matching no dataset is an error, not an empty table
+            with pytest.raises(UnknownDataset):
+                snapshot.to_polars(level=level, dataset="%")
+            continue
+        polars_frame = snapshot.to_polars(level=level, dataset="%")
+        assert polars_frame.height == len(frame)
+        if len(frame):
+            assert polars_frame["run_number"].to_list() == frame["run_number"].tolist()
