@@ -376,6 +376,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
     else:
         print(result.to_json())
         print(f"golden JSON: {summary}", file=sys.stderr)
+    _report_cache(args)
     return status
 
 
@@ -404,6 +405,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         plot_loss(report, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
+    _report_cache(args)
     return 0
 
 

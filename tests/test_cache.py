@@ -289,3 +289,19 @@ def test_durations(text, seconds):
 def test_bad_durations_say_how_to_write_one(text):
     with pytest.raises(ValueError, match="e.g. 30d"):
         parse_duration(text)
+
+
+def test_a_file_that_is_not_a_cache_is_a_clear_error(tmp_path, capsys):
+    from dqquery.cli import main
+    from dqquery.sources.cache import CacheError
+
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, " * 100)
+    os.chmod(path, 0o644)
+    with pytest.raises(CacheError, match="cannot use the cache file .*notes.txt"):
+        Cache(path)
+    assert main(["cache", "info", "--cache", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot use the cache file") and "Traceback" not in err
+    assert path.read_text() == "not a database, " * 100  # left as it was
+    assert path.stat().st_mode & 0o777 == 0o644

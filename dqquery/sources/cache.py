@@ -49,7 +49,7 @@ from typing import Any
 
 from .http import SourceError
 
-__all__ = ["Cache", "CacheInfo", "CacheMiss", "decode_columns", "default_cache_path", "encode_columns", "parse_duration"]
+__all__ = ["Cache", "CacheError", "CacheInfo", "CacheMiss", "decode_columns", "default_cache_path", "encode_columns", "parse_duration"]
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -275,11 +275,18 @@ def _make_private_dirs(folder: Path) -> None:
         os.chmod(p, CACHE_DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
-def _make_private_file(path: Path) -> None:
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, CACHE_FILE_MODE)
-    os.close(fd)
-    if os.stat(path).st_uid == os.getuid():
-        os.chmod(path, CACHE_FILE_MODE)
+def _create_private_file(path: Path) -> None:
+    """Create the cache file user-only when missing (SQLite gives its -wal/-shm files the same mode)."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, CACHE_FILE_MODE))
+
+
+def _restrict_to_user(path: Path) -> None:
+    """Make an existing cache (an older one, or one created by hand) user-only; files of others are left alone."""
+    for p in cache_files(path):
+        st = p.stat()
+        if st.st_uid == os.getuid() and st.st_mode & 0o777 != CACHE_FILE_MODE:
+            os.chmod(p, CACHE_FILE_MODE)
 
 
 class Cache:
@@ -289,7 +296,7 @@ class Cache:
                  offline: bool = False) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
         _make_private_dirs(self.path.parent)
-        _make_private_file(self.path)
+        _create_private_file(self.path)
         self.ttl = ttl
         self.offline = offline
         self.hits = 0
@@ -302,6 +309,7 @@ class Cache:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._migrate()
+            _restrict_to_user(self.path)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise CacheError(f"cannot use the cache file {self.path}: {exc} "
