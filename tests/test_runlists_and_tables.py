@@ -186,3 +186,15 @@ def test_to_polars_equals_to_pandas_for_every_level(snapshot):
         assert polars_frame.height == len(frame)
         if len(frame):
             assert polars_frame["run_number"].to_list() == frame["run_number"].tolist()
+
+
+def test_dqquery_runs_from_fetched_data_equals_runs_from_the_snapshot(serve, capsys, tmp_path):
+    from dqquery.testing import run_registry, sample_snapshot
+
+    snap = sample_snapshot(6, ls_per_run=20, seed=3)
+    server = serve(run_registry(snap))
+    query = "energy > 6000 and dt-dt == GOOD"
+    code, out, err = _cli(capsys, "runs", query, "--rr", server.url, "--cache", str(tmp_path / "c.sqlite"))
+    assert code == 0, err
+    assert [int(x) for x in out.split()] == runs(query, snap) != []
+    assert "answered from the cache" in err
