@@ -547,17 +547,18 @@ def cmd_cache(args: argparse.Namespace) -> int:
         raise UserError("'dqquery cache prune' needs --older-than DURATION (e.g. 30d, 12h)")
     if args.op != "prune" and args.older_than:
         raise UserError("--older-than goes with 'dqquery cache prune'")
+    seconds = 0.0
+    if args.op == "prune":
+        try:
+            seconds = parse_duration(args.older_than)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     if not path.exists():
         if args.json:
             _print_json({"path": str(path), "exists": False, "size_bytes": 0, "entries": 0})
         else:
             print(f"cache: {path} (does not exist yet: a fetch creates it)")
         return 0
-    if args.op == "prune":
-        try:
-            seconds = parse_duration(args.older_than)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
     with Cache(path, ttl=None) as cache:
         before = sum(p.stat().st_size for p in cache_files(path))
         if args.op == "clear":
