@@ -272,7 +272,9 @@ class ExplainReport:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("ExplainReport.to_pandas needs pandas: pip install 'dqquery[pandas]'") from exc
-        return pd.DataFrame([{k: v for k, v in c.to_dict().items() if k != "per_run"} for c in self.clauses])
+        frame = pd.DataFrame([{k: v for k, v in c.to_dict().items() if k != "per_run"} for c in self.clauses])
+        frame.attrs["luminosity_unit"] = LUMINOSITY_UNIT
+        return frame
 
 
 # ------------------------------------------------------------------------------------------ computation

@@ -8,7 +8,7 @@ Decisions:
   (see :func:`encode_columns`): a list of objects becomes its key shapes plus one list per key, and a list of
   mostly repeated values is run-length encoded. Run Registry's per-lumisection rows repeat the same ~35 keys
   and mostly the same values: as columns they are a few runs each, and zlib compresses what is left. The demo year (312 KB snapshot) took 159 MB as plain JSON text and
-  takes about 0.8 MB this way (``tests/benchmarks/bench_cache_size.py``; ``tests/test_cache.py`` asserts the
+  takes 0.73 MB (2.3x) this way (``tests/benchmarks/bench_cache_size.py``; ``tests/test_cache.py`` asserts the
   ratio to the snapshot stays <= 3 on a slice of the year). The encoding is lossless: key order, missing keys
   and ``null`` values all come back as they were.
 * Integrity: each entry keeps the SHA-256 of its stored bytes; an entry whose checksum does not match (or that
