@@ -87,7 +87,10 @@ def _load_golden(path: str) -> Any:
     raw = _read_bytes(path, "golden JSON")
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
-    return GoldenJSON.from_json(raw)
+    try:
+        return GoldenJSON.from_json(raw)
+    except ValueError as exc:
+        raise UserError(f"the golden JSON on standard input: {exc}") from None
 
 
 def _check_output(path: str | None) -> None:
@@ -279,7 +282,10 @@ def _load_snapshot(spec: str) -> Any:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UserError(f"the snapshot on standard input is not valid JSON: {exc}") from None
-        return Snapshot.from_dict(data)
+        try:
+            return Snapshot.from_dict(data)
+        except ValueError as exc:
+            raise UserError(f"the snapshot on standard input: {exc}") from None
     try:
         return Snapshot.load(spec)
     except OSError as exc:

@@ -73,6 +73,10 @@ def test_a_dash_reads_golden_jsons_and_snapshots_from_standard_input(tmp_path):
 
     assert GoldenJSON(json.loads(done.stdout)) == golden("dt-dt == GOOD", snap)
     assert run("json", "and", "-", "-", stdin="{}").returncode == 2
+    bad = run("json", "cmssw", "-", stdin="[1, 2")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: the golden JSON on standard input: not valid JSON")
+    bad = run("golden", "dt-dt == GOOD", "--snapshot", "-", stdin='{"runs": 3}')
+    assert bad.returncode == 2 and bad.stderr.startswith("error: the snapshot on standard input: runs")
 
 
 def test_check_plan_and_fields_print_json(capsys):
