@@ -48,6 +48,8 @@ _LAZY = {
     "ExplainReport": "dqquery.explanation",
     "fetch_snapshot": "dqquery.fetch",
     "remote_golden": "dqquery.fetch",
+    "runs": "dqquery.runlists",
+    "run_table": "dqquery.runlists",
 }
 
 __all__ = [

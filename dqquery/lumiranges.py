@@ -716,6 +716,20 @@ class GoldenJSON:
 
         return golden_to_pandas(self, per)
 
+    def to_polars(self, per: str = "range") -> Any:
+        """The same table as :meth:`to_pandas`, as a polars DataFrame; needs polars."""
+        try:
+            import polars as pl
+        except ImportError as exc:
+            raise ImportError("GoldenJSON.to_polars needs polars: pip install polars") from exc
+        if per == "range":
+            rows = [(run, a, b, b - a + 1) for run, ranges in self.items() for a, b in ranges]
+            return pl.DataFrame(rows, schema=[("run", pl.Int64), ("first", pl.Int64), ("last", pl.Int64),
+                                              ("lumisections", pl.Int64)], orient="row")
+        if per == "lumisection":
+            return pl.DataFrame(list(self), schema=[("run", pl.Int64), ("lumisection", pl.Int64)], orient="row")
+        raise ValueError(f"per must be 'range' or 'lumisection', not {per!r}")
+
     def to_cmssw(self) -> str:
         """CMSSW lumi-range string as ``LumiList.getCMSSWString``: ``"R:a-R:b,R:c"`` (single LS as ``R:c``)."""
         parts = []

@@ -28,6 +28,8 @@ Decisions:
 * Consistency: run numbers are unique; each dataset and each lumisection entry belongs to a run of ``runs``;
   a (run, dataset name) appears at most once in ``datasets``. A lumisection entry without a dataset object is
   allowed (the evaluator then knows only the dataset's name), since the ``online`` dataset is often not fetched.
+* Tables (``to_pandas``/``to_polars``): flat columns named as in the field catalog, so a DataFrame filter reads
+  like the query; a lumisection table holds what ``golden`` evaluates (RR and OMS data both present).
 * Files: ``.json`` or gzip-compressed JSON (detected from the content, any file name). ``save`` is atomic
   (temporary file in the same directory, fsync, ``os.replace``) and gzips when the name ends with ``.gz``.
 """
@@ -348,15 +350,33 @@ class Snapshot(BaseModel):
             for start, end, _, _ in intersect_ranges(data.rr, data.oms)
         )
 
-    def to_pandas(self) -> Any:
-        """One row per (run, dataset, RR range x OMS range intersection); needs pandas.
+    def table_rows(self, level: str = "lumisection", dataset: str | None = None) -> list[dict[str, Any]]:
+        """Flat rows for a DataFrame (see :meth:`to_pandas`), as plain dictionaries."""
+        if level == "range":
+            return self._range_rows()
+        if level == "run":
+            return [_run_columns(run) for run in sorted(self.runs, key=lambda r: r.run_number)]
+        if level != "lumisection":
+            raise ValueError(f"level must be 'run', 'lumisection' or 'range', not {level!r}")
+        from .evaluator import intersect_ranges, matching_datasets
 
-        Columns: ``run_number``, ``dataset``, ``start``, ``end``, ``rr.<flag>`` (status), ``oms.<key>``.
-        """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("Snapshot.to_pandas needs pandas: pip install 'dqquery[pandas]'") from exc
+        rows: list[dict[str, Any]] = []
+        for run, name, ds, data in matching_datasets(self, dataset):
+            if data is None:
+                continue
+            base = {**_run_columns(run), "dataset": name, **(ds.dataset_attributes if ds is not None else {})}
+            for start, end, i, j in intersect_ranges(data.rr, data.oms):
+                piece = dict(base)
+                piece.update({k: v.get("status") for k, v in data.rr[i].items() if k not in _RANGE_KEYS})
+                oms = data.oms[j]
+                piece.update({k: v for k, v in oms.items() if k not in _RANGE_KEYS})
+                for ls in range(start, end + 1):
+                    rows.append({"run_number": run.run_number, "dataset": name, "ls_number": ls, **piece,
+                                 "recorded": data.luminosity_value("recorded", ls, oms.get("recorded")),
+                                 "delivered": data.luminosity_value("delivered", ls, oms.get("delivered"))})
+        return rows
+
+    def _range_rows(self) -> list[dict[str, Any]]:
         from .evaluator import intersect_ranges
 
         rows: list[dict[str, Any]] = []
@@ -371,7 +391,40 @@ class Snapshot(BaseModel):
                         if k not in _RANGE_KEYS:
                             row[f"oms.{k}"] = v
                     rows.append(row)
-        return pd.DataFrame(rows)
+        return rows
+
+    def to_pandas(self, level: str = "range", dataset: str | None = None) -> Any:
+        """A pandas DataFrame of the snapshot; needs pandas.
+
+        ``level="run"``: one row per run, flat columns named as in the field catalog (``run_number``,
+        ``fill_number``, ``energy``, ``b_field``, ``class``...). ``level="lumisection"``: one row per evaluated
+        lumisection (RR and OMS data both present, as ``golden`` evaluates) of the datasets matching ``dataset``
+        (a pattern as for ``golden``; ``None``: online): the run columns, ``dataset``, the dataset attributes,
+        ``ls_number``, each RR flag's status (``tracker-strip``...), each OMS bit (``bpix_ready``...), and
+        ``recorded``/``delivered`` in /pb. So ``df[df["tracker-strip"] == "GOOD"]`` selects what
+        ``tracker-strip == GOOD`` selects. ``level="range"`` (the default, kept for compatibility): one row per
+        (run, dataset, RR range x OMS range) with ``rr.<flag>`` and ``oms.<key>`` columns.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("Snapshot.to_pandas needs pandas: pip install 'dqquery[pandas]'") from exc
+        frame = pd.DataFrame(self.table_rows(level, dataset))
+        frame.attrs["luminosity_unit"] = "/pb"
+        return frame
+
+    def to_polars(self, level: str = "range", dataset: str | None = None) -> Any:
+        """The same table as :meth:`to_pandas`, as a polars DataFrame; needs polars."""
+        try:
+            import polars as pl
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("Snapshot.to_polars needs polars: pip install polars") from exc
+        return pl.DataFrame(self.table_rows(level, dataset), infer_schema_length=None, strict=False)
+
+
+def _run_columns(run: RunRecord) -> dict[str, Any]:
+    """A run's attributes as flat catalog-named columns (OMS first, then RR; ``run_number`` wins)."""
+    return {"run_number": run.run_number, **run.oms_attributes, **run.rr_attributes, **{"run_number": run.run_number}}
 
 
 def _describe_validation_error(exc: ValidationError, data: Mapping[str, Any]) -> str:

@@ -482,7 +482,8 @@ class FakeRunRegistry:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._run_rows = self.data.run_rows()
-        self._dataset_rows = self.data.dataset_rows()
+        self._dataset_rows_built: list[dict[str, Any]] | None = None  # on first use: a year takes a second
+        self._dataset_rows_lock = threading.Lock()
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("POST", "/runs_filtered_ordered"): self.runs_filtered_ordered,
             ("POST", "/datasets_filtered_ordered"): self.datasets_filtered_ordered,
@@ -491,6 +492,14 @@ class FakeRunRegistry:
         }
         for endpoint, builder in self.LUMISECTION_ENDPOINTS.items():
             self.routes[("POST", "/lumisections/" + endpoint)] = self._lumisection_route(builder)
+
+    @property
+    def _dataset_rows(self) -> list[dict[str, Any]]:
+        """The dataset table, built on first use so that a server starts at once (``dqquery serve``)."""
+        with self._dataset_rows_lock:
+            if self._dataset_rows_built is None:
+                self._dataset_rows_built = self.data.dataset_rows()
+            return self._dataset_rows_built
 
     def handle(self, request: Request) -> Response:
         if self.require_token is not None and not self.require_token(request.bearer()):
