@@ -48,6 +48,9 @@ OMS_LUMISECTION_WHITELIST: tuple[str, ...] = tuple(
 )
 """OMS lumisection keys RR keeps for ``oms_lumisection_ranges`` (luminosity excluded: run-registry.md 3.6)."""
 
+STORED_OMS_KEYS = frozenset(OMS_LUMISECTION_WHITELIST) | {"recorded", "delivered"}
+"""OMS lumisection keys RR writes (rule R3 of the recorded answers): any other key is dropped on writing."""
+
 EMPTY_TRIPLET = {"status": "EMPTY", "comment": "", "cause": ""}
 NO_OMS_DATA = {"err": "No data available for this lumisection"}
 
@@ -243,11 +246,30 @@ class SnapshotData:
         ]
 
     def oms_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
-        """Dense list of OMS lumisections; dataset-specific data falls back to the online dataset's."""
-        rows = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        """Dense list of OMS lumisections as RR's ``oms_lumisections`` serves it (rule R1 of the recorded answers).
+
+        For a dataset other than ``online``: every lumisection that online or the dataset has, values merged key
+        by key (the dataset's own value wins, even a null); a dataset name the run lacks gets online's alone.
+        Only the keys RR stores (:data:`STORED_OMS_KEYS`) are served; a lumisection without data is ``err``.
+        """
+        rows = self.merged_oms_rows(run, name)
         if not rows:
             return []
         return [dict(rows.get(ls, NO_OMS_DATA)) for ls in range(1, max(rows) + 1)]
+
+    def merged_oms_rows(self, run: int, name: str) -> dict[int, dict[str, Any]]:
+        """``{ls: stored OMS values}`` of :meth:`oms_lumisections` (online's under the dataset's own)."""
+        online = self.oms_ls.get((run, "online")) or {}
+        own = (self.oms_ls.get((run, name)) or {}) if name != "online" else {}
+        out: dict[int, dict[str, Any]] = {}
+        for ls in sorted(set(online) | set(own)):
+            merged = {**online.get(ls, {}), **own.get(ls, {})}
+            out[ls] = {k: v for k, v in merged.items() if k in STORED_OMS_KEYS}
+        return out
+
+    def own_oms_lumisections(self, run: int, name: str) -> set[int]:
+        """Lumisections where the (run, dataset) has OMS data of its own (what the portal evaluates, R1)."""
+        return set(self.oms_ls.get((run, name)) or {})
 
     def _disjoint_ranges(self, key: tuple[int, str], side: str) -> list[Mapping[str, Any]] | None:
         """The (run, dataset)'s ranges sorted by start when none overlap (the summaries are then counted per
@@ -339,15 +361,16 @@ class SnapshotData:
         return out
 
     def evaluated_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
-        """RR's ``format_lumisection`` objects: only lumisections with both RR and OMS data (INNER JOIN)."""
+        """RR's ``format_lumisection`` objects of the lumisections the portal evaluates: those with an RR event and
+        OMS data of the dataset's OWN (the INNER JOIN), OMS values merged with online's (rules D3, R1, R2)."""
         rr = self.rr_ls.get((run, name)) or {}
-        oms = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        oms = self.merged_oms_rows(run, name)
         dataset = next((d for d in self.datasets if d["run_number"] == run and d["name"] == name), None)
         run_row = self.runs.get(run)
         if dataset is None or run_row is None:
             return []
         out = []
-        for ls in sorted(set(rr) & set(oms)):
+        for ls in sorted(set(rr) & self.own_oms_lumisections(run, name)):
             out.append(
                 {
                     "dataset": {**dataset["dataset_attributes"], "name": name},
@@ -360,6 +383,48 @@ class SnapshotData:
                 }
             )
         return out
+
+    # ---- lumisection history (RR's events: one per range written)
+
+    def rr_events(self, run: int, name: str) -> list[dict[str, Any]]:
+        """``get_rr_lumisection_history`` rows: one RR event per snapshot RR range (flags in ``jsonb``)."""
+        ranges = (self.sources.get((run, name)) or {}).get("rr") or []
+        rows = [{"start": int(r["start"]), "end": int(r["end"]),
+                 "jsonb": {c: _triplet(v) for c, v in r.items() if c not in ("start", "end")}} for r in ranges]
+        return [{"version": 0, "manual_change": False, **_event(run, name, row, bool(rows))} for row in rows]
+
+    def oms_events(self, run: int, name: str) -> list[dict[str, Any]]:
+        """``get_oms_lumisection_history`` rows: the online dataset's OMS events and, for another dataset, its own
+        (one per snapshot OMS range, split where the luminosity block changes), values as RR stores them."""
+        names = ["online"] + ([name] if name != "online" else [])
+        out = []
+        for each in names:
+            if (run, each) not in self.sources:
+                continue
+            per_ls = self.oms_ls.get((run, each)) or {}
+            for rng in (self.sources[(run, each)] or {}).get("oms") or []:
+                start, end = int(rng["start"]), int(rng["end"])
+                values = [{k: v for k, v in per_ls[ls].items() if k in STORED_OMS_KEYS} for ls in range(start, end + 1)]
+                for piece in ranges_of_list(values):
+                    first, last = start + piece["start"] - 1, start + piece["end"] - 1
+                    jsonb = {k: v for k, v in piece.items() if k not in ("start", "end")}
+                    has_rr = bool((self.sources[(run, each)] or {}).get("rr"))
+                    out.append({"version": 0, **_event(run, each, {"start": first, "end": last, "jsonb": jsonb}, has_rr)})
+        return out
+
+
+def _event(run: int, name: str, row: dict[str, Any], has_rr: bool) -> dict[str, Any]:
+    """The fields of a history row after ``version``, as the conformance corpus was loaded into the real RR.
+
+    ``by`` and ``comment`` are what that loader wrote (``auto@auto``; ``seed dataset <name> <run>``, or
+    ``seed oms only`` for a dataset without RR lumisections), so the fake's rows equal the recorded ones.
+    ``version`` and ``createdAt`` vary between loads of the real backend (its README says to compare without
+    them); the fake numbers nothing (0) and stamps the time of the request.
+    """
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    comment = f"seed dataset {name} {run}" if has_rr else "seed oms only"
+    return {"run_number": run, "name": name, "start": row["start"], "end": row["end"], "by": "auto@auto",
+            "comment": comment, "createdAt": now, "jsonb": row["jsonb"]}
 
 
 # -------------------------------------------------------------------------------------- helpers
@@ -470,6 +535,10 @@ class FakeRunRegistry:
         }
         for endpoint, builder in self.LUMISECTION_ENDPOINTS.items():
             self.routes[("POST", "/lumisections/" + endpoint)] = self._lumisection_route(builder)
+        self.routes[("POST", "/lumisections/get_rr_lumisection_history")] = self._lumisection_route(
+            lambda self, r, n: self.data.rr_events(r, n))
+        self.routes[("POST", "/lumisections/get_oms_lumisection_history")] = self._lumisection_route(
+            lambda self, r, n: self.data.oms_events(r, n))
 
     def handle(self, request: Request) -> Response:
         if self.require_token is not None and not self.require_token(request.bearer()):
@@ -526,10 +595,24 @@ class FakeRunRegistry:
         return ranges_of_list(self.data.rr_lumisections(run, name))
 
     def _rr_ranges_by_component(self, run: int, name: str) -> dict[str, Any]:
+        """R4: ``start``/``end`` are POSITIONS among the lumisections with an RR event (not lumisection numbers),
+        and each position where the component has no flag is a ``{start, end}`` range of its own (RR's bug,
+        reproduced: its merging compares the previous range, start/end included, with an empty object)."""
         rows = self.data.rr_ls.get((run, name)) or {}
         merged = [rows[ls] for ls in sorted(rows)]  # rows as SQL returns them: no EMPTY or gap filling
         components = sorted({c for row in merged for c in row})
-        return {c: ranges_of_list([row[c] if c in row else {} for row in merged]) for c in components}
+        out: dict[str, Any] = {}
+        for comp in components:
+            ranges: list[dict[str, Any]] = []
+            for position, row in enumerate(merged, start=1):
+                if comp not in row:
+                    ranges.append({"start": position, "end": position})
+                elif ranges and len(ranges[-1]) > 2 and _same({k: v for k, v in ranges[-1].items() if k not in ("start", "end")}, row[comp]):
+                    ranges[-1]["end"] = position
+                else:
+                    ranges.append({**row[comp], "start": position, "end": position})
+            out[comp] = ranges
+        return out
 
     def _oms_ranges(self, run: int, name: str) -> list[dict[str, Any]]:
         rows = self.data.oms_lumisections(run, name)
@@ -557,7 +640,9 @@ class FakeRunRegistry:
                 run = int(body["run_number"])
             except (KeyError, TypeError, ValueError):
                 raise _Thrown("run_number is required") from None
-            return Response.json(builder(self, run, body.get("dataset_name") or "online"))
+            if "dataset_name" not in body:  # the backend's SQL has a :dataset_name parameter (recorded 500)
+                raise _Thrown('Named parameter ":dataset_name" has no value in the given object.')
+            return Response.json(builder(self, run, str(body["dataset_name"])))
 
         return route
 
