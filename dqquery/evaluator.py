@@ -318,7 +318,8 @@ def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple
     (``None`` means ``online``), in run then name order. The data is what RR's portal evaluates
     (:meth:`Snapshot.evaluated`: a dataset other than ``online`` has online's OMS values under its own).
 
-    Raises :class:`UnknownDataset` when no dataset of the snapshot matches (as RR's JSON portal does).
+    Raises :class:`UnknownDataset` when the snapshot has datasets and none matches (as RR's JSON portal does);
+    a snapshot without any dataset yields nothing (a fetch that selected no run: the portal answers ``{}``).
     """
     matches = dataset_matcher(dataset)
     matched_any = False
@@ -330,6 +331,8 @@ def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple
             yield run, name, ds, (snapshot.evaluated(run.run_number, name) if data is not None else None)
     if not matched_any:
         names = snapshot.dataset_names()
+        if not names:  # nothing was selected (a fetch whose query selects no run): nothing to evaluate, as RR's {}
+            return
         shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
         raise UnknownDataset(
             f"no dataset of the snapshot matches {ONLINE if dataset is None else dataset!r}"
