@@ -113,14 +113,14 @@ def overlay_ranges(own: list[dict[str, Any]], base: list[dict[str, Any]]) -> lis
 
 
 def _own_luminosity(data: LumisectionData, oms_range: Mapping[str, Any], key: str, ls: int) -> tuple[bool, Any]:
-    """``(present, value)`` of one luminosity key on one lumisection: a non-null block value, else the OMS
-    range's key when the range has it (a null block value means the key is absent, as the block says)."""
+    """``(present, value)`` of one luminosity key on one lumisection: the block's value where the block covers
+    it (a null there means the key is absent), else the OMS range's key when the range has it."""
     block = data.luminosity
     if block:
         values = block.get(key)
         i = ls - block["start"]
-        if values is not None and 0 <= i < len(values) and values[i] is not None:
-            return True, values[i]
+        if values is not None and 0 <= i < len(values):
+            return values[i] is not None, values[i]
     if key in oms_range:
         return True, oms_range[key]
     return False, None

@@ -19,11 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import dqquery
+from dqquery.evaluator import UnknownDataset, dataset_matcher
 from dqquery.fetch import fetch_snapshot
 from dqquery.snapshot import Snapshot
 from dqquery.sources.runregistry import RunRegistryClient
+from dqquery.strategies import queries
+from dqquery.strategies_snapshot import SNAPSHOT_FIELDS, snapshots
+from dqquery.targets.jsonlogic import to_jsonlogic
 from dqquery.testing.fake_rr import FakeRunRegistry
 from dqquery.testing.server import FakeServer, Request, Response
 
@@ -212,3 +218,137 @@ def test_golden_check_through_fetch_from_the_recorded_answers(serve, name):
     for job in (j for j in PORTAL if j["snapshot"] == name):
         assert _golden_through_fetch(job, server.url) == lumisection_set(job["real_golden"]), job["query"]
     assert replay.unrecorded == []
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+
+PORTAL_PATTERNS = ("online", "%", "/PromptReco/Collisions2018_/DQM", "/ReReco/Run2018A_UL2019/DQM")
+OMS_FIELDS = tuple(f for f in SNAPSHOT_FIELDS if f.startswith("lumisection.oms."))
+# Half the queries read only OMS lumisection values, where an offline dataset's merge with online shows.
+PROPERTY_QUERIES = st.one_of(queries(fields=SNAPSHOT_FIELDS, max_leaves=4), queries(fields=OMS_FIELDS, max_leaves=2))
+
+
+def _fake_portal_golden(app: FakeRunRegistry, rule: Any, pattern: str) -> set[tuple[int, int]] | None:
+    """The fake portal's golden JSON (json-logic on its evaluated objects); ``None`` when it refuses the job."""
+    status, job = _ask(app, "POST", "/json_portal/generate", {"json_logic": json.dumps(rule), "dataset_name_filter": pattern})
+    if status != 200:
+        return None
+    status, answer = _ask(app, "POST", "/json_portal/json", {"id_json": job["id"]})
+    while status in (202, 203):
+        status, answer = _ask(app, "POST", "/json_portal/json", {"id_json": job["id"]})
+    assert status == 200, answer
+    return lumisection_set(answer["final_json"]["generated_json"])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(snap=snapshots(), query=PROPERTY_QUERIES, pattern=st.sampled_from(PORTAL_PATTERNS))
+def test_golden_equals_the_fake_portal_on_offline_datasets_and_flagless_events(snap, query, pattern):
+    """golden (ranges, online's OMS values merged under an offline dataset's own) equals the fake portal (json-logic
+    per lumisection on RR's evaluated objects, built per lumisection by another code path)."""
+    try:
+        rule = to_jsonlogic(query)
+    except dqquery.QueryError:
+        assume(False)
+        return
+    portal = _fake_portal_golden(FakeRunRegistry(snap), rule, pattern)
+    try:
+        local = lumisection_set(dqquery.golden(query, snap, dataset=pattern))
+    except UnknownDataset:
+        local = None
+    if portal is None:  # the portal refuses a pattern matching no dataset; golden too, unless nothing was selected
+        assert local is None or not snap.dataset_names()
+    else:
+        assert local == portal
+
+
+class _Switch:
+    """One server for a whole property: each example swaps the app it serves."""
+
+    app: Any = None
+
+    def handle(self, request: Request) -> Response:
+        return self.app.handle(request)
+
+
+def test_a_fetched_snapshot_gives_the_golden_of_the_served_one():
+    """Fetching from the fake RR (R1 merged OMS lists, R2 EMPTY fillers, both history endpoints) loses and adds
+    no evaluated lumisection and no value: golden on the fetched snapshot equals golden on the served one."""
+    switch = _Switch()
+
+    @settings(max_examples=300, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(snap=snapshots(), query=PROPERTY_QUERIES, pattern=st.sampled_from(PORTAL_PATTERNS))
+    def check(snap, query, pattern):
+        assume(any(dataset_matcher(pattern)(n) for n in snap.dataset_names()))
+        switch.app = FakeRunRegistry(snap)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fetched = fetch_snapshot(query, dataset=pattern, rr=RunRegistryClient(server.url), workers=1)
+        assert lumisection_set(dqquery.golden(query, fetched, dataset=pattern)) == \
+            lumisection_set(dqquery.golden(query, snap, dataset=pattern))
+
+    with FakeServer(switch) as server:
+        check()
+
+
+def _per_ls(ranges: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {ls: {k: v for k, v in r.items() if k not in ("start", "end")} for r in ranges for ls in range(r["start"], r["end"] + 1)}
+
+
+@st.composite
+def _range_list(draw: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    cuts = sorted(draw(st.lists(st.integers(1, 30), min_size=2, max_size=10, unique=True)))
+    out = []
+    for a, b in zip(cuts[::2], cuts[1::2]):
+        values = {k: draw(st.sampled_from([True, False, None, 0.5])) for k in draw(st.lists(st.sampled_from(keys), unique=True))}
+        out.append({**values, "start": a, "end": b})
+    return out
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(own=_range_list(("a", "b", "recorded")), base=_range_list(("a", "c", "recorded", "delivered")),
+       block=st.none() | st.tuples(st.integers(1, 30), st.lists(st.none() | st.sampled_from([0.0, 0.25, 1.0]), max_size=12)))
+def test_an_offline_dataset_reads_online_values_under_its_own_per_lumisection(own, base, block):
+    """``merged_with_online`` equals the per-lumisection rule: the dataset's own lumisections; online's values under
+    its own key by key (own wins, even a null); luminosity by the same rule, a null block value being no value."""
+    from dqquery.snapshot import LumisectionData, merged_with_online
+
+    data = LumisectionData(rr=[], oms=own, luminosity=None if block is None else {"start": block[0], "recorded": block[1]})
+    online = LumisectionData(rr=[], oms=base)
+    merged = merged_with_online(data, online)
+    own_ls, base_ls = _per_ls(own), _per_ls(base)
+    got = _per_ls(merged.oms)
+    assert set(got) == set(own_ls)
+    for ls, values in own_ls.items():
+        expected = {**base_ls.get(ls, {}), **values}
+        assert {k: v for k, v in got[ls].items() if k not in ("recorded", "delivered")} == \
+            {k: v for k, v in expected.items() if k not in ("recorded", "delivered")}
+        own_recorded = values.get("recorded", "absent")
+        if block is not None and 0 <= ls - block[0] < len(block[1]):
+            own_recorded = "absent" if block[1][ls - block[0]] is None else block[1][ls - block[0]]
+        want = own_recorded if own_recorded != "absent" else base_ls.get(ls, {}).get("recorded")
+        assert merged.luminosity_value("recorded", ls, got[ls].get("recorded")) == want
+        assert merged.luminosity_value("delivered", ls, got[ls].get("delivered")) == base_ls.get(ls, {}).get("delivered")
+
+
+def test_the_recorded_offline_example_reads_online_values(monkeypatch):
+    """README D3/R1 example data (hyp_0, run 315250): the dataset's own OMS data is 8-16, online's 1-4; the
+    portal evaluates 8-16 only, where online has no value: ``cms_active`` (absent from the own rows) is null."""
+    snap = snapshot("hyp_0")
+    merged = snap.evaluated(315250, "/PromptReco/Collisions2018A/DQM")
+    assert (merged.oms[0]["start"], merged.oms[-1]["end"]) == (8, 16)
+    assert all("cms_active" not in o for o in merged.oms)
+    # README D3: the merge decides 4 portal records (hyp_0 1, hyp_1 1, hyp_2 2); each equals the portal (above)
+    # only with it, so reading the dataset's own OMS rows alone must differ on exactly those.
+    decided = []
+    for job in (j for j in PORTAL if j["dataset_name_filter"] != "online"):
+        full = snapshot(job["snapshot"])
+        with_merge = lumisection_set(dqquery.golden(job["query"], full, dataset=job["dataset_name_filter"]))
+        with monkeypatch.context() as patch:  # each dataset read alone, as dqquery did at 8a2c20c
+            patch.setattr(Snapshot, "evaluated", lambda self, run, name: (self.lumisections.get(run) or {}).get(name))
+            without = lumisection_set(dqquery.golden(job["query"], full, dataset=job["dataset_name_filter"]))
+        if with_merge != without:
+            decided.append(job["snapshot"])
+    assert Counter(decided) == Counter({"hyp_0": 1, "hyp_1": 1, "hyp_2": 2})

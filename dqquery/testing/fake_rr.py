@@ -92,11 +92,13 @@ def _expand_rr(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
 def _expand_oms(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     oms = expand_ranges(data.get("oms") or [])
     block = data.get("luminosity") or {}
-    for offset_key in ("recorded", "delivered"):  # the compact per-LS luminosity block wins
+    for offset_key in ("recorded", "delivered"):  # the compact per-LS luminosity block wins; its null removes the key
         for i, value in enumerate(block.get(offset_key) or []):
             ls = int(block["start"]) + i
             if ls in oms and value is not None:
                 oms[ls][offset_key] = value
+            elif ls in oms:
+                oms[ls].pop(offset_key, None)
     return oms
 
 
