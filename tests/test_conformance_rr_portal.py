@@ -352,3 +352,41 @@ def test_the_recorded_offline_example_reads_online_values(monkeypatch):
         if with_merge != without:
             decided.append(job["snapshot"])
     assert Counter(decided) == Counter({"hyp_0": 1, "hyp_1": 1, "hyp_2": 2})
+
+
+# ------------------------------------------------------------------------------------------ item 10
+
+
+@pytest.mark.parametrize("job", [j for j in PORTAL if not j["real_golden"]],
+                         ids=[f"{j['snapshot']}:{j['dataset_name_filter']}:{j['query']}" for j in PORTAL if not j["real_golden"]])
+def test_golden_from_rr_answers_the_portals_empty_json(serve, capsys, job):
+    """Where the portal answered ``{}`` (a query selecting no run, a pattern matching none of the selected runs'
+    datasets), ``dqquery golden --rr URL`` prints ``{}`` and exits 0."""
+    from dqquery.cli import main
+
+    server = serve(FakeServer(Replay(job["snapshot"])))
+    status = main(["golden", job["query"], "--rr", server.url, "--dataset", job["dataset_name_filter"], "--no-cache"])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert json.loads(out.out) == {}
+
+
+def test_golden_from_rr_refuses_a_pattern_matching_no_dataset_of_rr(serve, capsys):
+    from dqquery.cli import main
+
+    server = serve(FakeServer(FakeRunRegistry(snapshot("hyp_1"))))
+    status = main(["golden", "cms_active", "--rr", server.url, "--dataset", "/No/Such/%", "--no-cache"])
+    assert status == 2
+    assert "no dataset of Run Registry matches '/No/Such/%'" in capsys.readouterr().err
+
+
+def test_fetching_everything_needs_no_query_and_no_dataset(serve):
+    server = serve(FakeServer(FakeRunRegistry(snapshot("hyp_0"))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fetched = fetch_snapshot(None, dataset=None, rr=RunRegistryClient(server.url), workers=2)
+    served = snapshot("hyp_0")
+    assert {d.name for d in fetched.datasets} == {d.name for d in served.datasets} | {"online"}
+    for pattern in ("%", "online", "/PromptReco/Collisions2018A/DQM"):
+        assert lumisection_set(dqquery.golden("run_number > 0", fetched, dataset=pattern)) == \
+            lumisection_set(dqquery.golden("run_number > 0", served, dataset=pattern))
