@@ -10,9 +10,16 @@
   (``datasets_filtered_ordered`` with the same run clauses and ``dataset == <name>``), then, concurrently
   (``workers`` threads), the RR and OMS lumisection ranges of every (run, dataset). A run whose online cache
   row is missing (so ``runs_filtered_ordered`` omits it) is rebuilt from the dataset's included ``Run``.
-* OMS ranges from RR carry ``{}`` for lumisections without OMS data; those are dropped so such
+* OMS entries from RR that are ``{"err": ...}`` (lumisections without OMS data) are dropped so such
   lumisections are "without OMS data", as in RR's own golden-JSON view. With ``oms=`` an
   :class:`~dqquery.sources.oms.OMSClient`, OMS bits and per-lumisection luminosity come from OMS itself.
+* RR's lumisection answers cannot tell which lumisections are the dataset's (recorded rules R1, R2), so fetch
+  also asks the history endpoints: RR flag ranges are kept only where the dataset has RR events
+  (``get_rr_lumisection_history``: a flag-less event is RR data, a gap is not); for a dataset other than
+  ``online``, OMS lumisections only where the dataset has OMS data of its own (``get_oms_lumisection_history``
+  rows named after it), with the merged values RR serves, which is what its portal evaluates.
+* A pattern that matches none of the selected runs' datasets is looked up alone: matching datasets elsewhere
+  give an empty snapshot (the portal answers ``{}``), none give :class:`NoMatchingDataset` (the portal refuses).
 * Nothing silently incomplete: if any request fails after its retries, :class:`FetchError` is raised with
   ``partial`` (a dict of what was fetched) and ``resume`` (a :class:`FetchState`); pass it back as
   ``resume_from=`` and only the missing pieces are requested.

@@ -28,6 +28,11 @@ Decisions:
 * Consistency: run numbers are unique; each dataset and each lumisection entry belongs to a run of ``runs``;
   a (run, dataset name) appears at most once in ``datasets``. A lumisection entry without a dataset object is
   allowed (the evaluator then knows only the dataset's name), since the ``online`` dataset is often not fetched.
+* RR data: every RR range is a span of lumisections WITH RR data, flags or not; ``EMPTY`` triplets (RR's
+  filler) are dropped from their range, never the range (:func:`without_empty`).
+* A dataset other than ``online`` is read as RR's portal reads it: its own OMS lumisections, online's OMS
+  values under its own key by key (:meth:`Snapshot.evaluated`, :func:`merged_with_online`); the stored data
+  stays as given.
 * Files: ``.json`` or gzip-compressed JSON (detected from the content, any file name). ``save`` is atomic
   (temporary file in the same directory, fsync, ``os.replace``) and gzips when the name ends with ``.gz``.
 """

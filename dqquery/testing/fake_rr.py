@@ -15,8 +15,15 @@ Decisions:
   (``format_lumisection``) with a json-logic library (``dqquery.jsonlogic_engine.apply_rule`` when present,
   else ``json_logic_qubit``), NOT with dqquery's evaluator, so that comparing the two is a real test. A
   lumisection exists for the portal only if it has both an RR and an OMS lumisection (the backend's INNER
-  JOIN); pass/fail is JavaScript truthiness; ranges are built exactly as ``golden-json-helpers`` does (no sort,
+  JOIN; see below for datasets other than online); pass/fail is JavaScript truthiness; ranges are built exactly as ``golden-json-helpers`` does (no sort,
   no de-duplication), datasets in ascending run order.
+* Lumisection endpoints follow the answers recorded from the real RR (``tests/data/conformance``): for a
+  dataset other than ``online`` the OMS answers merge online's lumisections under the dataset's own (R1);
+  ``rr_lumisections`` fills gaps and flag-less events with ``EMPTY`` alike (R2); by-component ranges count
+  positions among RR events, one range per flag-less position (R4); only the OMS keys RR stores are served
+  (R3); a request without ``dataset_name`` is a 500. The portal evaluates only lumisections with an RR event
+  and OMS data of the dataset's own, with the merged values (D3). The history endpoints serve one event per
+  snapshot range.
 * Polling a portal job answers 203 (waiting), then 202 ``{"progress": p}``, then 200 ``{"final_json": row}``;
   the number of polls before completion is configurable (``portal_polls``).
 """
