@@ -390,3 +390,35 @@ def test_fetching_everything_needs_no_query_and_no_dataset(serve):
     for pattern in ("%", "online", "/PromptReco/Collisions2018A/DQM"):
         assert lumisection_set(dqquery.golden("run_number > 0", fetched, dataset=pattern)) == \
             lumisection_set(dqquery.golden("run_number > 0", served, dataset=pattern))
+
+
+# JavaScript facts (ECMAScript's abstract comparisons, json-logic-js 1.2.3's operators) the portal's statistics
+# rely on: (rule, data, value JavaScript gives).
+JS_FACTS = [
+    ({"<=": [{"var": "x"}, 7000]}, {}, True),  # null -> 0
+    ({"<=": [{"var": "x"}, 7000]}, {"x": "abc"}, False),  # NaN
+    ({"<": ["10", "9"]}, {}, True),  # two strings compare as text
+    ({"<": ["10", 9]}, {}, False),
+    ({"==": [None, 0]}, {}, False),
+    ({"==": ["1", 1]}, {}, True),
+    ({"===": ["1", 1]}, {}, False),
+    ({"!==": [{"var": "x"}, None]}, {"x": None}, False),
+    ({"substr": [{"var": "x"}, 0, 2]}, {}, "nu"),  # String(null)
+    ({"substr": ["Collisions18", 9]}, {}, "s18"),
+    ({"substr": ["abcdef", 1, -2]}, {}, "bcd"),
+    ({"in": ["25ns", {"var": "x"}]}, {}, False),
+    ({"in": ["b", ["a", "b"]]}, {}, True),
+    ({"!": [[]]}, {}, True),  # json-logic: an empty array is false
+    ({"and": [True, 0, 1]}, {}, 0),
+    ({"or": [0, "", "x"]}, {}, "x"),
+    ({"<=": [5, {"var": "n"}, 20]}, {"n": 20}, True),
+    ({">": [{"var": "r"}, 0.05]}, {"r": "0.1"}, True),
+]
+
+
+@pytest.mark.parametrize(("rule", "data", "value"), JS_FACTS)
+def test_the_statistics_evaluate_leaves_as_javascript_does(rule, data, value):
+    from dqquery.testing.jsvalues import js_apply
+
+    got = js_apply(rule, data)
+    assert got == value and type(got) is type(value)

@@ -393,6 +393,17 @@ class SnapshotData:
             )
         return out
 
+    def online_luminosity(self, first_run: int, last_run: int) -> dict[str, float]:
+        """The portal's ``total_*_luminosity_from_run_range``: RR's brilcalc luminosity of the online datasets of
+        the runs ``first_run..last_run``, summed over the lumisections with RR and OMS data."""
+        out = {"recorded": 0.0, "delivered": 0.0}
+        for run in self.runs:
+            if first_run <= run <= last_run:
+                for obj in self.evaluated_lumisections(run, "online"):
+                    for key in out:
+                        out[key] += _luminosity(obj["lumisection"]["oms"].get(key))
+        return out
+
     # ---- lumisection history (RR's events: one per range written)
 
     def rr_events(self, run: int, name: str) -> list[dict[str, Any]]:
@@ -713,11 +724,12 @@ class FakeRunRegistry:
         good_named: dict[str, list[int]] = {}
         bad: dict[int, list[int]] = {}
         bad_named: dict[str, list[int]] = {}
+        anti: list[tuple[str, dict[str, Any]]] = []  # (run-dataset, evaluated object) of every failing lumisection
         lumi = {"total_recorded": 0.0, "total_delivered": 0.0, "in_recorded": 0.0, "in_delivered": 0.0}
         for ds in sorted(datasets, key=lambda d: d["run_number"]):
             for obj in self.data.evaluated_lumisections(ds["run_number"], ds["name"]):
                 run, ls = obj["run"]["run_number"], obj["lumisection"]["lumisection_number"]
-                recorded, delivered = _js_number(obj["lumisection"]["oms"].get("recorded")), _js_number(obj["lumisection"]["oms"].get("delivered"))
+                recorded, delivered = _luminosity(obj["lumisection"]["oms"].get("recorded")), _luminosity(obj["lumisection"]["oms"].get("delivered"))
                 lumi["total_recorded"] += recorded
                 lumi["total_delivered"] += delivered
                 key = f"{run}-{ds['name']}"
@@ -729,12 +741,16 @@ class FakeRunRegistry:
                 else:
                     bad.setdefault(run, []).append(ls)
                     bad_named.setdefault(key, []).append(ls)
+                    anti.append((key, obj))
 
         def to_ranges(lists: Mapping[Any, list[int]]) -> dict[str, list[list[int]]]:
             keys = sorted(lists, key=lambda k: (0, k) if isinstance(k, int) else (1, str(k)))
             return {str(k): convert_array_of_list_to_array_of_ranges(lists[k]) for k in keys}
 
         runs = [d["run_number"] for d in datasets]
+        lost = {"recorded": sum(_luminosity(o["lumisection"]["oms"].get("recorded")) for _, o in anti),
+                "delivered": sum(_luminosity(o["lumisection"]["oms"].get("delivered")) for _, o in anti)}
+        from_range = self.data.online_luminosity(min(runs), max(runs))
         now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         return {
             "dataset_name_filter": name_filter, "tags": body.get("tags", ""), "created_by": "api@api",
@@ -747,14 +763,83 @@ class FakeRunRegistry:
             "min_run_number": min(runs), "max_run_number": max(runs),
             "total_recorded_luminosity": lumi["total_recorded"], "total_delivered_luminosity": lumi["total_delivered"],
             "recorded_luminosity_in_json": lumi["in_recorded"], "delivered_luminosity_in_json": lumi["in_delivered"],
-            "total_recorded_luminosity_lost": lumi["total_recorded"] - lumi["in_recorded"],
-            "total_delivered_luminosity_lost": lumi["total_delivered"] - lumi["in_delivered"],
-            "total_recorded_luminosity_from_run_range": lumi["total_recorded"],
-            "total_delivered_luminosity_from_run_range": lumi["total_delivered"],
-            "rules_flagged_false_quantity_luminosity": {}, "rules_flagged_false_combination_luminosity": {},
-            "runs_lumisections_responsible_for_rule": {},
+            "total_recorded_luminosity_lost": lost["recorded"], "total_delivered_luminosity_lost": lost["delivered"],
+            "total_recorded_luminosity_from_run_range": from_range["recorded"],
+            "total_delivered_luminosity_from_run_range": from_range["delivered"],
+            **rule_statistics(logic, anti),
             "deleted": False, "createdAt": now, "updatedAt": now,
         }
+
+
+def _luminosity(value: Any) -> float:
+    """RR's portal: ``+value || 0``, negatives counted as 0."""
+    number = _js_number(value)
+    return number if number > 0 else 0.0
+
+
+def js_stringify(value: Any) -> str:
+    """``JSON.stringify`` of a decoded json-logic value: no spaces, non-ASCII kept, integral numbers without
+    a fraction (JavaScript has one number type), keys in their order."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+            return int(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    return json.dumps(plain(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _false_leaves(rule: Any, obj: Any) -> list[Any]:
+    """The leaves of a json-logic rule that are not exactly ``true`` on ``obj``, as RR's portal finds them
+    (``return_cause_of_false_flagging`` over ``return_classifier_evaluated_tuple``): an ``and``/``or`` whose
+    value is not exactly ``true`` lists the false leaves of its operands; any other operator is a leaf; an
+    operand that is not an object (a literal) lists nothing. Each node is evaluated on its own, with
+    JavaScript's coercions (:func:`dqquery.testing.jsvalues.js_apply`), as RR does."""
+    from .jsvalues import js_apply
+
+    if not isinstance(rule, dict):
+        return []
+    out: list[Any] = []
+    for key, operands in rule.items():
+        if key == "if":
+            continue
+        if js_apply(rule, obj) is True:
+            continue
+        if key in ("and", "or"):
+            for child in operands if isinstance(operands, list) else [operands]:
+                out.extend(_false_leaves(child, obj))
+        else:
+            out.append(rule)
+    return out
+
+
+def rule_statistics(logic: Any, anti: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The portal's statistics over the lumisections that failed the rule (its anti JSON), in RR's order:
+    per false leaf and per combination of false leaves, the recorded luminosity lost, and where each
+    combination occurs (``"<run>-<dataset>"`` -> lumisection ranges)."""
+    quantity: dict[str, float] = {}
+    combination: dict[str, float] = {}
+    where: dict[str, dict[str, list[int]]] = {}
+    for identifier, obj in anti:
+        leaves = _false_leaves(logic, obj)
+        recorded = _luminosity(obj["lumisection"]["oms"].get("recorded"))
+        key = js_stringify(leaves)
+        combination[key] = combination.get(key, 0.0) + recorded
+        where.setdefault(key, {}).setdefault(identifier, []).append(obj["lumisection"]["lumisection_number"])
+        for leaf in leaves:
+            text = js_stringify(leaf)
+            quantity[text] = quantity.get(text, 0.0) + recorded
+    return {
+        "rules_flagged_false_quantity_luminosity": quantity,
+        "rules_flagged_false_combination_luminosity": combination,
+        "runs_lumisections_responsible_for_rule": {
+            key: {identifier: convert_array_of_list_to_array_of_ranges(numbers) for identifier, numbers in per.items()}
+            for key, per in where.items()
+        },
+    }
 
 
 def _js_number(value: Any) -> float:
