@@ -131,11 +131,27 @@ def _own_luminosity(data: LumisectionData, oms_range: Mapping[str, Any], key: st
     return False, None
 
 
-def _range_at(ranges: list[dict[str, Any]], ls: int) -> Mapping[str, Any] | None:
-    from bisect import bisect_right
+def _has_luminosity(data: LumisectionData) -> bool:
+    return bool(data.luminosity) or any(key in rng for rng in data.oms for key in _LUMINOSITY_KEYS)
 
-    i = bisect_right([r["start"] for r in ranges], ls) - 1
-    return ranges[i] if i >= 0 and ranges[i]["end"] >= ls else None
+
+def _merged_block(data: LumisectionData, online: LumisectionData) -> dict[str, Any]:
+    """A luminosity block over the dataset's own OMS span, per lumisection: the dataset's value (its block, else
+    its range key), else online's (its block, else its range key), else null."""
+    first, last = data.oms[0]["start"], data.oms[-1]["end"]
+    block: dict[str, list[Any]] = {key: [None] * (last - first + 1) for key in _LUMINOSITY_KEYS}
+    k, base = 0, online.oms
+    for rng in data.oms:
+        for ls in range(rng["start"], rng["end"] + 1):
+            while k < len(base) and base[k]["end"] < ls:
+                k += 1
+            under = base[k] if k < len(base) and base[k]["start"] <= ls else None
+            for key in _LUMINOSITY_KEYS:
+                present, value = _own_luminosity(data, rng, key, ls)
+                if not present and under is not None:
+                    present, value = _own_luminosity(online, under, key, ls)
+                block[key][ls - first] = value
+    return {"start": first, **block}
 
 
 def merged_with_online(data: LumisectionData, online: LumisectionData | None) -> LumisectionData:
@@ -145,23 +161,15 @@ def merged_with_online(data: LumisectionData, online: LumisectionData | None) ->
     the OMS values are online's values overlaid key by key by the dataset's own (own value wins, even a null; a
     key the dataset lacks comes from online). ``recorded``/``delivered`` follow the same rule per lumisection,
     the luminosity blocks included. A dataset without own OMS data evaluates nothing, whatever online has.
+    Speed: ranges are overlaid range by range; a per-lumisection luminosity block is built only when a block is
+    involved and online has luminosity to give (otherwise the dataset's block, if any, is already the answer).
     """
     if online is None or not online.oms or not data.oms:
         return data
     oms = overlay_ranges(data.oms, online.oms)
-    luminosity = None
-    if data.luminosity or online.luminosity:
-        first, last = data.oms[0]["start"], data.oms[-1]["end"]
-        block: dict[str, list[Any]] = {key: [None] * (last - first + 1) for key in _LUMINOSITY_KEYS}
-        for rng in data.oms:
-            for ls in range(rng["start"], rng["end"] + 1):
-                base = _range_at(online.oms, ls)
-                for key in _LUMINOSITY_KEYS:
-                    present, value = _own_luminosity(data, rng, key, ls)
-                    if not present and base is not None:
-                        present, value = _own_luminosity(online, base, key, ls)
-                    block[key][ls - first] = value
-        luminosity = {"start": first, **block}
+    luminosity = data.luminosity
+    if online.luminosity or (data.luminosity and _has_luminosity(online)):
+        luminosity = _merged_block(data, online)
     return LumisectionData.model_construct(rr=data.rr, oms=oms, luminosity=luminosity)
 
 

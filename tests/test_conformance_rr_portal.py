@@ -307,17 +307,32 @@ def _range_list(draw: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     return out
 
 
+_BLOCKS = st.none() | st.tuples(st.integers(1, 30), st.lists(st.none() | st.sampled_from([0.0, 0.25, 1.0]), max_size=12))
+
+
+def _luminosity_at(ranges: dict[int, dict[str, Any]], block: Any, key: str, ls: int) -> Any:
+    """(present, value) of one key on one lumisection of one dataset alone: the block where it covers the
+    lumisection (its null: absent), else the range's key."""
+    if block is not None and key == "recorded" and 0 <= ls - block[0] < len(block[1]):
+        value = block[1][ls - block[0]]
+        return (value is not None, value)
+    values = ranges.get(ls, {})
+    return (key in values, values.get(key))
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(own=_range_list(("a", "b", "recorded")), base=_range_list(("a", "c", "recorded", "delivered")),
-       block=st.none() | st.tuples(st.integers(1, 30), st.lists(st.none() | st.sampled_from([0.0, 0.25, 1.0]), max_size=12)))
-def test_an_offline_dataset_reads_online_values_under_its_own_per_lumisection(own, base, block):
+       own_block=_BLOCKS, base_block=_BLOCKS)
+def test_an_offline_dataset_reads_online_values_under_its_own_per_lumisection(own, base, own_block, base_block):
     """``merged_with_online`` equals the per-lumisection rule: the dataset's own lumisections; online's values under
     its own key by key (own wins, even a null); luminosity by the same rule, a null block value being no value."""
     from dqquery.snapshot import LumisectionData, merged_with_online
 
-    data = LumisectionData(rr=[], oms=own, luminosity=None if block is None else {"start": block[0], "recorded": block[1]})
-    online = LumisectionData(rr=[], oms=base)
-    merged = merged_with_online(data, online)
+    def block(b: Any) -> Any:
+        return None if b is None else {"start": b[0], "recorded": b[1]}
+
+    merged = merged_with_online(LumisectionData(rr=[], oms=own, luminosity=block(own_block)),
+                                LumisectionData(rr=[], oms=base, luminosity=block(base_block)))
     own_ls, base_ls = _per_ls(own), _per_ls(base)
     got = _per_ls(merged.oms)
     assert set(got) == set(own_ls)
@@ -325,12 +340,11 @@ def test_an_offline_dataset_reads_online_values_under_its_own_per_lumisection(ow
         expected = {**base_ls.get(ls, {}), **values}
         assert {k: v for k, v in got[ls].items() if k not in ("recorded", "delivered")} == \
             {k: v for k, v in expected.items() if k not in ("recorded", "delivered")}
-        own_recorded = values.get("recorded", "absent")
-        if block is not None and 0 <= ls - block[0] < len(block[1]):
-            own_recorded = "absent" if block[1][ls - block[0]] is None else block[1][ls - block[0]]
-        want = own_recorded if own_recorded != "absent" else base_ls.get(ls, {}).get("recorded")
-        assert merged.luminosity_value("recorded", ls, got[ls].get("recorded")) == want
-        assert merged.luminosity_value("delivered", ls, got[ls].get("delivered")) == base_ls.get(ls, {}).get("delivered")
+        for key in ("recorded", "delivered"):
+            present, want = _luminosity_at(own_ls, own_block, key, ls)
+            if not present and ls in base_ls:
+                present, want = _luminosity_at(base_ls, base_block, key, ls)
+            assert merged.luminosity_value(key, ls, got[ls].get(key)) == (want if present else None)
 
 
 def test_the_recorded_offline_example_reads_online_values(monkeypatch):
