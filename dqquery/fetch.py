@@ -37,7 +37,7 @@ from typing import Any
 from . import ast as A
 from .catalog import OMS_LUMISECTION_BITS, lookup
 from .query import as_node
-from .sources.http import FetchError, SourceError, raise_if_not_resumable, run_concurrently
+from .sources.http import FetchError, SourceError, TransportError, raise_if_not_resumable, run_concurrently
 from .sources.runregistry import PagedResume, RunRegistryClient
 
 __all__ = ["FetchState", "fetch_snapshot", "remote_golden", "remote_golden_row", "run_level_part"]
@@ -245,8 +245,8 @@ def _check_pattern_exists(rr: RunRegistryClient, dataset: str, state: FetchState
     from .targets.runregistry import to_rr
 
     try:
-        anywhere = rr.datasets(dict(to_rr(_dataset_clause(dataset), kind="datasets", raw=True)))
-    except FetchError as exc:
+        anywhere = rr.count_datasets(dict(to_rr(_dataset_clause(dataset), kind="datasets", raw=True)))
+    except TransportError as exc:
         raise fail("asking Run Registry whether any dataset matches failed", exc) from exc
     if anywhere:
         return

@@ -168,6 +168,15 @@ class RunRegistryClient:
             cache.put(self.http.service, f"{path}#all-pages", listing_key, rows)
         return rows
 
+    def count_datasets(self, backend_filter: Mapping[str, Any]) -> int:
+        """How many datasets match a backend-format filter: page 0 only (its ``count``), never every page."""
+        answer = self._post("datasets_filtered_ordered", {"page": 0, "filter": dict(backend_filter),
+                                                          "page_size": self.page_size, "sortings": []}, cacheable=False)
+        if not isinstance(answer, Mapping) or not _is_int(answer.get("count")):
+            raise ServiceError(f"Run Registry datasets_filtered_ordered: expected a page with a count, got {str(answer)[:200]}",
+                               body=answer)
+        return int(answer["count"])
+
     def dataset_names(self, run_number: int) -> list[str]:
         """Names of the datasets of a run (``get_all_dataset_names_of_run``)."""
         return list(self.http.request_json("GET", f"get_all_dataset_names_of_run/{int(run_number)}", headers=self._headers))
