@@ -16,9 +16,13 @@ Decisions:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 __all__ = ["js_apply", "js_truthy"]
+
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+"""JavaScript's StringToNumber for decimal text (``Number("1e3")``); Python's float() also takes ``1_000``, ``inf``."""
 
 
 def js_truthy(value: Any) -> bool:
@@ -66,12 +70,15 @@ def _to_number(value: Any) -> float:
     text = str(value).strip()
     if text == "":
         return 0.0
-    try:
-        if text.lower().startswith(("0x", "-0x", "+0x")) or "_" in text or text.lower() in ("inf", "-inf", "+inf", "nan", "infinity", "-infinity", "+infinity"):
-            return {"Infinity": math.inf, "+Infinity": math.inf, "-Infinity": -math.inf}.get(text, math.nan)
+    if text in ("Infinity", "+Infinity", "-Infinity"):
+        return -math.inf if text.startswith("-") else math.inf
+    if _DECIMAL.fullmatch(text):
         return float(text)
-    except ValueError:
-        return math.nan
+    for prefix, base, digits in (("0x", 16, "0123456789abcdef"), ("0o", 8, "01234567"), ("0b", 2, "01")):
+        rest = text[2:].lower()
+        if text.lower().startswith(prefix) and rest and all(c in digits for c in rest):
+            return float(int(rest, base))
+    return math.nan
 
 
 def _primitive(value: Any) -> Any:
