@@ -30,6 +30,7 @@ from dqquery.sources.runregistry import RunRegistryClient
 from dqquery.strategies import queries
 from dqquery.strategies_snapshot import SNAPSHOT_FIELDS, snapshots
 from dqquery.targets.jsonlogic import to_jsonlogic
+from dqquery.testing.fake_rr import STORED_OMS_KEYS as STORED_KEYS
 from dqquery.testing.fake_rr import FakeRunRegistry
 from dqquery.testing.server import FakeServer, Request, Response
 
@@ -440,3 +441,56 @@ def test_the_statistics_evaluate_leaves_as_javascript_does(rule, data, value):
 
     got = js_apply(rule, data)
     assert got == value and type(got) is type(value)
+
+
+# ------------------------------------------------------------------------------------------ R1 and R2 on the answers
+
+
+def _recorded(name: str, path: str) -> dict[tuple[int, str], Any]:
+    return {(r["body"]["run_number"], r["body"]["dataset_name"]): r["response"] for r in RESPONSES
+            if r["snapshot"] == name and r["path"] == path and r["status"] == 200 and r["body"]["run_number"] in
+            snapshot(name).runs_by_number and r["body"]["dataset_name"] in (snapshot(name).lumisections.get(r["body"]["run_number"]) or {})}
+
+
+def _statuses(ranges: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {ls: {k: v["status"] for k, v in r.items() if k not in ("start", "end")}
+            for r in ranges for ls in range(r["start"], r["end"] + 1)}
+
+
+@pytest.mark.parametrize("name", SNAPSHOTS)
+def test_the_empty_rule_reads_every_recorded_rr_answer_as_the_snapshot(name):
+    """R2 on RR's own answers: its ranges cut to its events, EMPTY fillers dropped, give exactly the snapshot's RR
+    lumisections and statuses (flag-less events kept, gaps left out)."""
+    from dqquery.fetch import _clip, _covered
+    from dqquery.snapshot import without_empty
+
+    ranges = _recorded(name, "/lumisections/rr_lumisection_ranges")
+    history = _recorded(name, "/lumisections/get_rr_lumisection_history")
+    assert ranges and ranges.keys() == history.keys()
+    for (run, dataset), answer in ranges.items():
+        read = without_empty(_clip(answer, _covered(history[(run, dataset)])))
+        want = snapshot(name).lumisections[run][dataset].rr
+        assert _statuses(read) == _statuses(want), (run, dataset)
+
+
+@pytest.mark.parametrize("name", SNAPSHOTS)
+def test_the_own_oms_rule_reads_every_recorded_oms_answer_as_the_portal(name):
+    """R1 on RR's own answers: ``oms_lumisections`` kept where the OMS history names the dataset gives exactly the
+    lumisections and values the portal evaluates (``Snapshot.evaluated``: own lumisections, online's values under)."""
+    from dqquery.fetch import _covered, _inside, _rr_oms_rows
+
+    answers = _recorded(name, "/lumisections/oms_lumisections")
+    history = _recorded(name, "/lumisections/get_oms_lumisection_history")
+    checked = 0
+    for (run, dataset), answer in answers.items():
+        rows = _rr_oms_rows(answer)
+        if dataset != "online":
+            own = _covered(e for e in history[(run, dataset)] if e["name"] == dataset)
+            rows = [row for row in rows if _inside(row["lumisection_number"], own)]
+        served = {row["lumisection_number"]: {k: v for k, v in row.items() if k in STORED_KEYS} for row in rows}
+        evaluated = snapshot(name).evaluated(run, dataset)
+        want = {ls: {k: v for k, v in o.items() if k not in ("start", "end")} for o in evaluated.oms
+                for ls in range(o["start"], o["end"] + 1)}
+        assert served == want, (run, dataset)
+        checked += dataset != "online"
+    assert checked > 0

@@ -15,8 +15,8 @@ Decisions:
   (``format_lumisection``) with a json-logic library (``dqquery.jsonlogic_engine.apply_rule`` when present,
   else ``json_logic_qubit``), NOT with dqquery's evaluator, so that comparing the two is a real test. A
   lumisection exists for the portal only if it has both an RR and an OMS lumisection (the backend's INNER
-  JOIN; see below for datasets other than online); pass/fail is JavaScript truthiness; ranges are built exactly as ``golden-json-helpers`` does (no sort,
-  no de-duplication), datasets in ascending run order.
+  JOIN; see below for datasets other than online); pass/fail is JavaScript truthiness; ranges are built
+  exactly as ``golden-json-helpers`` does (no sort, no de-duplication), datasets in ascending run order.
 * Lumisection endpoints follow the answers recorded from the real RR (``tests/data/conformance``): for a
   dataset other than ``online`` the OMS answers merge online's lumisections under the dataset's own (R1);
   ``rr_lumisections`` fills gaps and flag-less events with ``EMPTY`` alike (R2); by-component ranges count
