@@ -494,3 +494,33 @@ def test_the_own_oms_rule_reads_every_recorded_oms_answer_as_the_portal(name):
         assert served == want, (run, dataset)
         checked += dataset != "online"
     assert checked > 0
+
+
+def _portal_rows(name: str) -> list[dict[str, Any]]:
+    """The recorded final rows of a snapshot's portal jobs, in job order (job i is line i of portal.jsonl)."""
+    return [r["response"]["final_json"] for r in RESPONSES
+            if r["snapshot"] == name and r["path"] == "/json_portal/json" and r["status"] == 200]
+
+
+@pytest.mark.parametrize("name", SNAPSHOTS)
+def test_explain_luminosity_equals_the_portals_on_every_job(name):
+    """explain reads offline datasets as the portal does: its evaluated and golden recorded luminosity equal the
+    portal's ``total_recorded_luminosity`` and ``recorded_luminosity_in_json`` (jobs whose pattern gives each run
+    at most one dataset; with several, RR sums each dataset and explain counts a lumisection once)."""
+    from dqquery.explanation import explain
+
+    jobs = [j for j in PORTAL if j["snapshot"] == name]
+    rows = _portal_rows(name)
+    assert len(rows) == len(jobs)
+    compared = 0
+    for job, row in zip(jobs, rows):
+        assert row["dataset_name_filter"] == job["dataset_name_filter"]
+        per_run = Counter(int(key.split("-", 1)[0]) for key in
+                          {**row["generated_json_with_dataset_names"], **row["generated_anti_json_with_dataset_names"]})
+        if any(n > 1 for n in per_run.values()) or not per_run:
+            continue
+        report = explain(job["query"], snapshot(name), job["dataset_name_filter"])
+        assert report.total_recorded == pytest.approx(row["total_recorded_luminosity"], rel=1e-9, abs=1e-12), job["query"]
+        assert report.golden_recorded == pytest.approx(row["recorded_luminosity_in_json"], rel=1e-9, abs=1e-12), job["query"]
+        compared += 1
+    assert compared > 0
