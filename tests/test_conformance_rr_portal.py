@@ -2,9 +2,13 @@
 
 Replays ``tests/data/conformance/runregistry`` (answers recorded from the real Run Registry; see its README):
 * ``portal.jsonl``: ``dqquery.golden`` gives every job's recorded golden JSON (as (run, lumisection) sets);
-* ``responses.jsonl``: the fake RR answers every non-listing request as RR did (listings are another test's);
+* ``responses.jsonl``: the fake RR answers every non-listing request as RR did (listings are another test's),
+  and the R1/R2 rules read every recorded lumisection answer as the snapshot and the portal do;
 * the golden check: a snapshot fetched by ``dqquery.fetch.fetch_snapshot`` from the fake, and from a server
-  that replays the recorded answers themselves, gives every portal job's recorded golden JSON.
+  that replays the recorded answers themselves, gives every portal job's recorded golden JSON;
+* properties (300 examples each) on generated snapshots with offline datasets whose OMS rows lack keys and
+  flag-less RR events: golden equals the fake portal, a fetched snapshot gives the served one's golden, and
+  the offline merge equals its per-lumisection rule.
 100% of the records, no expected-failure list.
 """
 
