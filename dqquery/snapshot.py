@@ -449,7 +449,8 @@ class Snapshot(BaseModel):
         )
 
     def to_pandas(self) -> Any:
-        """One row per (run, dataset, RR range x OMS range intersection); needs pandas.
+        """One row per (run, dataset, RR range x OMS range intersection) as the portal evaluates them (an offline
+        dataset's OMS values merged with online's: :meth:`evaluated`); needs pandas.
 
         Columns: ``run_number``, ``dataset``, ``start``, ``end``, ``rr.<flag>`` (status), ``oms.<key>``.
         """
@@ -461,7 +462,8 @@ class Snapshot(BaseModel):
 
         rows: list[dict[str, Any]] = []
         for run_number, per_dataset in sorted(self.lumisections.items()):
-            for name, data in sorted(per_dataset.items()):
+            for name in sorted(per_dataset):
+                data = self.evaluated(run_number, name)
                 for start, end, i, j in intersect_ranges(data.rr, data.oms):
                     row: dict[str, Any] = {"run_number": run_number, "dataset": name, "start": start, "end": end}
                     for k, v in data.rr[i].items():

@@ -528,3 +528,20 @@ def test_explain_luminosity_equals_the_portals_on_every_job(name):
         assert report.golden_recorded == pytest.approx(row["recorded_luminosity_in_json"], rel=1e-9, abs=1e-12), job["query"]
         compared += 1
     assert compared > 0
+
+
+@pytest.mark.parametrize("name", SNAPSHOTS)
+def test_to_pandas_shows_the_values_golden_reads(name):
+    """A row of ``Snapshot.to_pandas`` is a piece golden evaluates, with the same (merged) OMS values: a piece of
+    an offline dataset whose bit is true there is in the golden JSON of ``bit == true``, and one whose bit is not
+    true is in it only if another matching dataset of the run selects it."""
+    pytest.importorskip("pandas")
+    snap = snapshot(name)
+    records = snap.to_pandas().to_dict("records")
+    offline = [r for r in records if r["dataset"] != "online"]
+    assert offline
+    for bit in ("cms_active", "bpix_ready"):
+        golden = lumisection_set(dqquery.golden(f"{bit} == true", snap, dataset="%"))
+        true_pieces = {(r["run_number"], ls) for r in records if r.get(f"oms.{bit}") is True
+                       for ls in range(r["start"], r["end"] + 1)}
+        assert true_pieces == golden, bit
