@@ -30,6 +30,11 @@ Decisions:
   allowed (the evaluator then knows only the dataset's name), since the ``online`` dataset is often not fetched.
 * Tables (``to_pandas``/``to_polars``): flat columns named as in the field catalog, so a DataFrame filter reads
   like the query; a lumisection table holds what ``golden`` evaluates (RR and OMS data both present).
+* RR data: every RR range is a span of lumisections WITH RR data, flags or not; ``EMPTY`` triplets (RR's
+  filler) are dropped from their range, never the range (:func:`without_empty`).
+* A dataset other than ``online`` is read as RR's portal reads it: its own OMS lumisections, online's OMS
+  values under its own key by key (:meth:`Snapshot.evaluated`, :func:`merged_with_online`); the stored data
+  stays as given.
 * Files: ``.json`` or gzip-compressed JSON (detected from the content, any file name). ``save`` is atomic
   (temporary file in the same directory, fsync, ``os.replace``) and gzips when the name ends with ``.gz``.
 """
@@ -67,21 +72,107 @@ def _is_empty_triplet(value: Any) -> bool:
 
 
 def without_empty(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """RR ranges without ``EMPTY`` triplets, and without the ranges left with no flag at all.
+    """RR ranges without their ``EMPTY`` triplets; every range is kept, even one left with no flag.
 
-    Decision: ``EMPTY`` is how RR's lumisection API fills a flag that has no status in a lumisection (and every
-    flag of a gap lumisection); nobody sets it (RR accepts GOOD, BAD, STANDBY, EXCLUDED, NOTSET), and RR's JSON
-    portal evaluates rows in which such a flag is simply absent. A snapshot therefore never holds it: the
-    flag is missing (``x is null``), as ``x == EMPTY`` says, and a range with no flag left has no RR data.
+    Decision (the one EMPTY rule, checked on every recorded ``rr_lumisections`` answer and portal job): a range
+    of a snapshot is a lumisection span WITH RR data (an RR event), flags or not; a lumisection without RR data
+    is simply not in any range. ``EMPTY`` is only RR's filler for a flag that has no status in a lumisection, so
+    it is dropped from the range (the flag is missing: ``x is null``) and never decides whether the lumisection
+    has RR data. RR's portal evaluates a flag-less RR event like any other and never a gap, which is what
+    this gives. RR's lumisection API fills gaps with ``EMPTY`` too, so a fetch must tell gaps from flag-less
+    events itself (``dqquery.fetch`` does, from ``get_rr_lumisection_history``).
     """
     if not any(_is_empty_triplet(v) for r in ranges for v in r.values()):
         return ranges
+    return [{k: v for k, v in r.items() if k in _RANGE_KEYS or not _is_empty_triplet(v)} for r in ranges]
+
+
+_LUMINOSITY_KEYS = ("recorded", "delivered")
+
+
+def overlay_ranges(own: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``own``'s ranges with ``base``'s values underneath, key by key (own keys win, even a null value).
+
+    Only lumisections of ``own`` are returned: ``base`` fills keys, never lumisections. Both lists are sorted
+    and disjoint (the snapshot's invariant); so is the result.
+    """
     out: list[dict[str, Any]] = []
-    for r in ranges:
-        kept = {k: v for k, v in r.items() if k in _RANGE_KEYS or not _is_empty_triplet(v)}
-        if len(kept) > len(_RANGE_KEYS):
-            out.append(kept)
+    j, m = 0, len(base)
+    for rng in own:
+        start, end = rng["start"], rng["end"]
+        values = {k: v for k, v in rng.items() if k not in _RANGE_KEYS}
+        while j < m and base[j]["end"] < start:
+            j += 1
+        k, position = j, start
+        while position <= end:
+            if k < m and base[k]["start"] <= position:
+                piece_end = min(end, base[k]["end"])
+                under = {key: v for key, v in base[k].items() if key not in _RANGE_KEYS}
+                out.append({**under, **values, "start": position, "end": piece_end})
+                if base[k]["end"] <= end:
+                    k += 1
+            else:
+                piece_end = end if k >= m else min(end, base[k]["start"] - 1)
+                out.append({**values, "start": position, "end": piece_end})
+            position = piece_end + 1
+        j = k
     return out
+
+
+def _own_luminosity(data: LumisectionData, oms_range: Mapping[str, Any], key: str, ls: int) -> tuple[bool, Any]:
+    """``(present, value)`` of one luminosity key on one lumisection: the block's value where the block covers
+    it (a null there means the key is absent), else the OMS range's key when the range has it."""
+    block = data.luminosity
+    if block:
+        values = block.get(key)
+        i = ls - block["start"]
+        if values is not None and 0 <= i < len(values):
+            return values[i] is not None, values[i]
+    if key in oms_range:
+        return True, oms_range[key]
+    return False, None
+
+
+def _has_luminosity(data: LumisectionData) -> bool:
+    return bool(data.luminosity) or any(key in rng for rng in data.oms for key in _LUMINOSITY_KEYS)
+
+
+def _merged_block(data: LumisectionData, online: LumisectionData) -> dict[str, Any]:
+    """A luminosity block over the dataset's own OMS span, per lumisection: the dataset's value (its block, else
+    its range key), else online's (its block, else its range key), else null."""
+    first, last = data.oms[0]["start"], data.oms[-1]["end"]
+    block: dict[str, list[Any]] = {key: [None] * (last - first + 1) for key in _LUMINOSITY_KEYS}
+    k, base = 0, online.oms
+    for rng in data.oms:
+        for ls in range(rng["start"], rng["end"] + 1):
+            while k < len(base) and base[k]["end"] < ls:
+                k += 1
+            under = base[k] if k < len(base) and base[k]["start"] <= ls else None
+            for key in _LUMINOSITY_KEYS:
+                present, value = _own_luminosity(data, rng, key, ls)
+                if not present and under is not None:
+                    present, value = _own_luminosity(online, under, key, ls)
+                block[key][ls - first] = value
+    return {"start": first, **block}
+
+
+def merged_with_online(data: LumisectionData, online: LumisectionData | None) -> LumisectionData:
+    """What RR's JSON portal evaluates for a dataset other than ``online`` (rule D3/R1 of the recorded answers).
+
+    Decisions: the lumisections are the dataset's OWN OMS lumisections (with its RR ranges, as always); on each,
+    the OMS values are online's values overlaid key by key by the dataset's own (own value wins, even a null; a
+    key the dataset lacks comes from online). ``recorded``/``delivered`` follow the same rule per lumisection,
+    the luminosity blocks included. A dataset without own OMS data evaluates nothing, whatever online has.
+    Speed: ranges are overlaid range by range; a per-lumisection luminosity block is built only when a block is
+    involved and online has luminosity to give (otherwise the dataset's block, if any, is already the answer).
+    """
+    if online is None or not online.oms or not data.oms:
+        return data
+    oms = overlay_ranges(data.oms, online.oms)
+    luminosity = data.luminosity
+    if online.luminosity or (data.luminosity and _has_luminosity(online)):
+        luminosity = _merged_block(data, online)
+    return LumisectionData.model_construct(rr=data.rr, oms=oms, luminosity=luminosity)
 
 
 class RunRecord(BaseModel):
@@ -317,6 +408,15 @@ class Snapshot(BaseModel):
             out.setdefault(name, None)
         return dict(sorted(out.items()))
 
+    def evaluated(self, run: int, name: str) -> LumisectionData | None:
+        """The lumisection data RR's portal evaluates for one (run, dataset): the dataset's own ranges, its OMS
+        values merged with online's for a dataset other than ``online`` (:func:`merged_with_online`)."""
+        per_dataset = self.lumisections.get(run) or {}
+        data = per_dataset.get(name)
+        if data is None or name == ONLINE:
+            return data
+        return merged_with_online(data, per_dataset.get(ONLINE))
+
     def dataset_names(self) -> list[str]:
         """Sorted distinct dataset names."""
         names = {ds.name for ds in self.datasets}
@@ -381,7 +481,8 @@ class Snapshot(BaseModel):
 
         rows: list[dict[str, Any]] = []
         for run_number, per_dataset in sorted(self.lumisections.items()):
-            for name, data in sorted(per_dataset.items()):
+            for name in sorted(per_dataset):
+                data = self.evaluated(run_number, name)
                 for start, end, i, j in intersect_ranges(data.rr, data.oms):
                     row: dict[str, Any] = {"run_number": run_number, "dataset": name, "start": start, "end": end}
                     for k, v in data.rr[i].items():
