@@ -47,23 +47,16 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..catalog import RR_STORED_OMS_LUMISECTION_NAMES
 from ..patterns import similar_to_regex
 from .server import Request, Response, json_error
 
 __all__ = ["FakeRunRegistry", "SnapshotData", "js_truthy", "ranges_of_list", "similar_to_regex"]
 
-OMS_LUMISECTION_WHITELIST: tuple[str, ...] = tuple(
-    (
-        "rp_time_ready cscp_ready physics_flag dt0_ready beam1_present bpix_ready ho_ready dtp_ready tecm_ready "
-        "tibtid_ready fpix_ready rpc_ready rp_sect_56_ready castor_ready esp_ready eep_ready hbhea_ready ebm_ready "
-        "dtm_ready eem_ready esm_ready tecp_ready ebp_ready hf_ready rp_sect_45_ready cscm_ready cms_active zdc_ready "
-        "hbheb_ready tob_ready beam1_stable hbhec_ready beam2_stable beam2_present gemp_ready gemm_ready "
-        "prescale_index prescale_name"
-    ).split()
-)
+OMS_LUMISECTION_WHITELIST: tuple[str, ...] = tuple(n for n in RR_STORED_OMS_LUMISECTION_NAMES if n not in ("recorded", "delivered"))
 """OMS lumisection keys RR keeps for ``oms_lumisection_ranges`` (luminosity excluded: run-registry.md 3.6)."""
 
-STORED_OMS_KEYS = frozenset(OMS_LUMISECTION_WHITELIST) | {"recorded", "delivered"}
+STORED_OMS_KEYS = frozenset(RR_STORED_OMS_LUMISECTION_NAMES)
 """OMS lumisection keys RR writes (rule R3 of the recorded answers): any other key is dropped on writing."""
 
 EMPTY_TRIPLET = {"status": "EMPTY", "comment": "", "cause": ""}
