@@ -58,6 +58,9 @@ DOCS_PAGES = {
     "json": "golden/",
     "demo": "getting-started/",
     "examples": "workflows/reproduce-rr-golden-json/",
+    "runs": "cli/#runs",
+    "cache": "cli/#cache",
+    "serve": "cli/#serve",
 }
 """The docs page each sub-command's help points to (relative to :data:`DOCS_URL`)."""
 
