@@ -30,11 +30,11 @@ Behaviour modelled, traps included:
 from __future__ import annotations
 
 import decimal
-import functools
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ..patterns import PatternError, compile_regex
 
 __all__ = [
     "DEFAULT_ORDERING",
@@ -235,12 +235,12 @@ def _parse(flt: Filter, text: str) -> Any:
     return _string(text)
 
 
-@functools.lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
+def _regex(pattern: str) -> Any:
+    # PostgreSQL's ``.`` matches a newline; matched in linear time (dqquery.patterns).
     try:
-        return re.compile(pattern, re.DOTALL)
-    except re.error as exc:
-        raise DialsServerError(f"invalid regular expression: {exc}") from None
+        return compile_regex(pattern, dot_matches_newline=True)
+    except PatternError as exc:
+        raise DialsServerError(f"invalid regular expression: {exc.message}") from None
 
 
 def _matcher(flt: Filter, value: Any) -> Callable[[Any], bool]:
@@ -255,7 +255,7 @@ def _matcher(flt: Filter, value: Any) -> Callable[[Any], bool]:
         return lambda x: x is not None and any(x == v for v in wanted)
     if flt.lookup == "regex":
         rx = _regex(value)
-        return lambda x: isinstance(x, str) and rx.search(x) is not None
+        return lambda x: isinstance(x, str) and rx.search(x)
     raise AssertionError(f"unknown lookup {flt.lookup}")  # pragma: no cover
 
 
