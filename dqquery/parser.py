@@ -437,10 +437,8 @@ def parse_syntax(text: str) -> Any:
 # ------------------------------------------------------------------------------------------ fast driver
 
 _FAILED = object()
-# Parse-stack entries per level of nesting: "(" or "not" pushes one state each, and a predicate inside needs a
-# few more; the bound is checked at every shift, so a deeper query stops at its first too-deep token.
-_STACK_PER_LEVEL = 1
-_MAX_STACK = MAX_NESTING * _STACK_PER_LEVEL + 8
+# Tokens after which "not" is part of a predicate (x not in .., x not like .., x is not null), not a prefix.
+_PREDICATE_NOT_AFTER = frozenset({"NAME", "_IS"})
 
 
 class _Tok(str):
@@ -486,7 +484,9 @@ class _FastLALR:
             sym.name for rule in inner.callbacks for sym in rule.expansion if sym.is_term and not sym.filter_out
         )
         for rule in inner.callbacks:
-            self.reductions[rule] = (len(rule.expansion), str(rule.origin.name), self._reducer(rule, transformer))
+            # Levels of nesting a reduction closes: its "(" and, for the prefix-not rule, its "not".
+            closes = sum(1 for sym in rule.expansion if sym.name == "LPAR") + (rule.alias == "not_")
+            self.reductions[rule] = (len(rule.expansion), str(rule.origin.name), self._reducer(rule, transformer), closes)
         terminals = {t.name: t for t in lark.terminals}
         ignore = set(lark.ignore_tokens)
         missing = set(terminals) - set(_MASTER_ORDER)
@@ -583,7 +583,8 @@ class _FastLALR:
         end_state = self.end
         valued = self.valued
         ignored = self.ignored
-        max_stack = _MAX_STACK
+        levels = 0  # open parentheses and prefix "not"s (the nesting the later recursive passes will walk)
+        previous = ""
         list_items = 0
         tok: Any
         while True:
@@ -602,6 +603,14 @@ class _FastLALR:
                         )
                 elif kind == "LSQB":
                     list_items = 0
+                elif kind == "LPAR" or (kind == "_NOT" and previous not in _PREDICATE_NOT_AFTER):
+                    levels += 1
+                    if levels > MAX_NESTING:
+                        raise QueryError(
+                            "syntax", f"the query is nested too deeply (more than {MAX_NESTING} levels of parentheses or 'not')",
+                            query=text, offset=pos, end=m.end(), hint="write the condition with fewer parentheses",
+                        )
+                previous = kind
                 start = pos
                 pos = m.end()
                 if kind in valued:
@@ -624,13 +633,9 @@ class _FastLALR:
                     state = act[0]
                     state_stack.append(state)
                     value_stack.append(tok)
-                    if len(state_stack) > max_stack:
-                        raise QueryError(
-                            "syntax", f"the query is nested too deeply (more than {MAX_NESTING} levels of parentheses or 'not')",
-                            query=text, offset=start, end=pos, hint="write the condition with fewer parentheses",
-                        )
                     break
-                size, origin, reduce = act
+                size, origin, reduce, closes = act
+                levels -= closes
                 children = value_stack[-size:]
                 del state_stack[-size:]
                 del value_stack[-size:]
