@@ -47,8 +47,8 @@ NESTED_REVIEWED = {
     # NAME (grammar and ast._WORD): each inner repeat stops at '-' or '.', which starts the next iteration.
     r"(?!(?:and|or|not|in|like|contains|is|null|true|false)(?![A-Za-z0-9_.-]))[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*(?:\.[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)*": "iterations start with '.' or '-', which no inner class holds",
     r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*(?:\.[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*)*": "iterations start with '.' or '-', which no inner class holds",
-    # STRING: the "unrolled loop": an iteration starts with a backslash, which the plain-character class excludes.
-    "\"[^\"\\\\\n]*(?:\\\\.[^\"\\\\\n]*)*\"|'[^'\\\\\n]*(?:\\\\.[^'\\\\\n]*)*'": "iterations start with a backslash, which the inner class excludes",
+    # STRING: the "unrolled loop", possessive: nothing is given back (no backtracking at all).
+    "\"[^\"\\\\\n]*+(?:\\\\.[^\"\\\\\n]*+)*+\"|'[^'\\\\\n]*+(?:\\\\.[^'\\\\\n]*+)*+'": "possessive repeats cannot backtrack",
 }
 
 ALPHABET = [chr(c) for c in range(256)] + ["\u0100", "\u212a", "\u2028", "\U0001f600"]
