@@ -245,8 +245,8 @@ def _check_predicate(node: Any) -> Any:
                     "syntax",
                     problem.message,
                     node,
-                    "regular expressions are the part of Python's syntax RE2 runs in linear time (docs/language.md); "
-                    "escape special characters with \\",
+                    "dqquery runs regular expressions in linear time (RE2): no lookbehind, backreferences, atomic groups "
+                    "or possessive quantifiers, lookaheads only right after a leading ^; escape special characters with \\",
                 )
         return node if field is node.field else node.model_copy(update={"field": field})
     if isinstance(node, A.Contains):
