@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 
 import dqquery
+from dqquery.emulate.dials import apply_dials_filters
+from dqquery.emulate.oms import apply_oms_filters
+from dqquery.emulate.runregistry import select_runs
 from dqquery.errors import QueryError
 from dqquery.evaluator import golden
 from dqquery.lumiranges import GoldenJSON
@@ -99,6 +102,18 @@ PATTERN_CASES = [
     ("like subject, many %", lambda s: like_match("%a%a%a%a%a%a%b", s), lambda n: "a" * n, 20_000),
     ("dataset subject, (_|_)*X", lambda s: similar_to_regex("(_|_)*X").fullmatch(s), lambda n: "a" * n, 20_000),
     ("dataset subject, (%)*X", lambda s: similar_to_regex("(%)*X").fullmatch(s), lambda n: "a" * n, 20_000),
+]
+
+
+def _rr_run(hlt_key: str) -> dict[str, Any]:
+    return {"run_number": 1, "oms_attributes": {"hlt_key": hlt_key}, "rr_attributes": {}, "DatasetTripletCache": {"triplet_summary": {}}}
+
+
+# The emulators and fake servers match with the same linear functions (PostgreSQL ~, LIKE, ILIKE).
+PATTERN_CASES += [
+    ("DIALS emulator regex", lambda s: apply_dials_filters("mes", {"me__regex": "(a+)+$"}, [{"me": s, "dim": 1}]), lambda n: "a" * n + "!", 20_000),
+    ("OMS emulator LIKE", lambda s: apply_oms_filters("runs", {"filter[hlt_key][LIKE]": "%a%a%a%a%a%b"}, [{"hlt_key": s}]), lambda n: "a" * n, 20_000),
+    ("RR emulator ILIKE", lambda s: select_runs({"oms_attributes.hlt_key": {"like": "%a%a%a%a%a%b"}}, [_rr_run(s)]), lambda n: "a" * n, 20_000),
 ]
 
 
