@@ -22,6 +22,9 @@ Decisions:
   the C locale); ``(?i)`` folds case as RE2 does (Unicode simple folding: unlike Python, ``i`` does not match
   the dotless ``ı``).
 * RE2 works on UTF-8: a lone surrogate in a subject (possible in JSON data) is matched as U+FFFD.
+* Memory is bounded: each compiled pattern may use 2 MiB (RE2's ``max_mem``; a pattern needing more is refused,
+  and matching falls back from RE2's DFA to its NFA, still linear), and 256 compiled patterns of each kind are
+  cached.
 """
 
 from __future__ import annotations
@@ -53,9 +56,14 @@ def _utf8_safe(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
+_RE2_MAX_MEM = 2 << 20  # bytes per compiled pattern (program and DFA cache); RE2 falls back to its NFA beyond
+_CACHED = 256  # compiled patterns kept per kind: at most _CACHED * _RE2_MAX_MEM bytes each
+
+
 def _options(dot_matches_newline: bool) -> Any:
     options = re2.Options()
     options.log_errors = False  # RE2 would print every refused pattern on stderr
+    options.max_mem = _RE2_MAX_MEM
     options.dot_nl = dot_matches_newline
     return options
 
@@ -102,7 +110,7 @@ def _check_length(pattern: str, what: str) -> None:
         raise PatternError(f"the {what} is {len(pattern):,} characters long; the limit is {MAX_PATTERN_CHARS:,}", MAX_PATTERN_CHARS)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=_CACHED)
 def like_regex(pattern: str, case_insensitive: bool = True, backslash_escapes: bool = True) -> LinearPattern:
     """The compiled pattern of a SQL LIKE pattern (whole value; ``ILIKE`` by default, as RR; OMS's LIKE has no
     escape character: ``backslash_escapes=False``). Raises :class:`PatternError` for a too long pattern."""
@@ -172,14 +180,29 @@ def _cased_characters() -> tuple[str, ...]:
 
 
 @functools.cache
+def _cased_set() -> frozenset[str]:
+    return frozenset(_cased_characters())
+
+
 def case_insensitive_class(ch: str) -> str:
-    """Every character Python's case-insensitive matching equates with ``ch`` (``k`` -> ``KkK``)."""
+    """Every character Python's case-insensitive matching equates with ``ch`` (``k`` -> ``KkK``).
+
+    A character without a case mapping is its own class (checked for every such code point by the tests), so
+    only the ~2,900 cased ones are ever computed and cached: a LIKE pattern of many distinct characters costs
+    no more than a dictionary look-up per character."""
+    if ch not in _cased_set():
+        return ch
+    return _cased_class(ch)
+
+
+@functools.cache
+def _cased_class(ch: str) -> str:
     matcher = re.compile(re.escape(ch), re.IGNORECASE)
     members = {ch} | {c for c in _cased_characters() if matcher.fullmatch(c)}
     return "".join(sorted(members))
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=_CACHED)
 def similar_to_regex(pattern: str) -> LinearPattern:
     """The compiled pattern of a PostgreSQL ``SIMILAR TO`` pattern (whole-string, case-sensitive), in RE2
     syntax. Raises :class:`PatternError` (a ``ValueError``) for an invalid or too long pattern."""
@@ -228,7 +251,8 @@ def similar_to_regex(pattern: str) -> LinearPattern:
     try:
         return _linear("".join(out), dot_matches_newline=True)
     except PatternError as exc:
-        raise PatternError(f"invalid dataset name pattern {pattern!r}: {exc.message}") from None
+        reason = exc.message.split(": ")[0]  # RE2 quotes its own translation after the colon: not the user's text
+        raise PatternError(f"invalid dataset name pattern {pattern!r}: {reason}") from None
 
 
 # ------------------------------------------------------------------------------------------ user regexes
@@ -334,7 +358,7 @@ class _UserRegex:
         return self.body is not None and self.body.search(text) is not None
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=_CACHED)
 def compile_regex(pattern: str, dot_matches_newline: bool = False) -> _UserRegex:
     """A user regex, checked and compiled (see the module docstring); raises :class:`PatternError`."""
     _check_length(pattern, "regular expression")

@@ -25,7 +25,7 @@ from dqquery.emulate.runregistry import select_runs
 from dqquery.errors import QueryError
 from dqquery.evaluator import golden
 from dqquery.lumiranges import GoldenJSON
-from dqquery.patterns import PatternError, like_match, regex_search, similar_to_regex
+from dqquery.patterns import PatternError, compile_regex, like_match, like_regex, regex_search, similar_to_regex
 from dqquery.snapshot import Snapshot
 from dqquery.targets.jsonlogic import from_jsonlogic
 
@@ -102,6 +102,15 @@ PATTERN_CASES = [
     ("like subject, many %", lambda s: like_match("%a%a%a%a%a%a%b", s), lambda n: "a" * n, 20_000),
     ("dataset subject, (_|_)*X", lambda s: similar_to_regex("(_|_)*X").fullmatch(s), lambda n: "a" * n, 20_000),
     ("dataset subject, (%)*X", lambda s: similar_to_regex("(%)*X").fullmatch(s), lambda n: "a" * n, 20_000),
+]
+
+
+# Compiling a pattern is linear in its length too (the functions under the caches are timed).
+PATTERN_CASES += [
+    ("regex pattern length", lambda p: compile_regex.__wrapped__(p), lambda n: "(?:a+)+b|" * (n // 9) + "c", 2_000),
+    ("like pattern length, distinct characters", lambda p: like_regex.__wrapped__(p), lambda n: "".join(chr(0x4E00 + i) for i in range(n)) + "%", 2_000),
+    ("like pattern length, cased letters", lambda p: like_regex.__wrapped__(p), lambda n: "%k_s" * (n // 4), 2_000),
+    ("dataset pattern length", lambda p: similar_to_regex.__wrapped__(p), lambda n: "(_|%)*" * (n // 6) + "X", 2_000),
 ]
 
 
