@@ -36,7 +36,7 @@ RE_FUNCTIONS = {"compile", "match", "fullmatch", "search", "sub", "subn", "split
 # Computed patterns, reviewed: (module, enclosing function) -> why the pattern cannot backtrack badly.
 COMPUTED_SITES = {
     ("parser.py", "__init__"): "the fast lexer's master regex: the alternation of the grammar's terminals, each audited below",
-    ("patterns.py", "case_insensitive_class"): "re.escape of one character",
+    ("patterns.py", "_cased_class"): "re.escape of one character",
     ("patterns.py", "compile_regex"): "a user regex compiled to check its syntax only; RE2 matches it",
     ("testing/server.py", "matching"): "route patterns of the fake servers, written in dqquery's own code",
     ("testing/server.py", "fires"): "fault-injection path patterns, written by the test that injects the fault",
