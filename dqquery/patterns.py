@@ -334,6 +334,8 @@ def _scan(pattern: str) -> tuple[list[tuple[int, int, bool]], str]:
                     raise PatternError("a lookahead cannot be repeated", i + 1)
         elif depth == 0 and not (ch == "^" and i == 0):
             prefix_open = False
+            if ch == "|" and heads:  # ^(?=a)|b: the lookahead would bind only one alternative
+                raise PatternError("a pattern that starts with lookaheads cannot have a top-level |; group the alternatives", i)
         if ch == "{" and pattern[i + 1 : i + 2] == ",":
             raise PatternError("write a bound with its lower end: {0,5}, not {,5} (RE2 reads {,5} as text)", i)
         if ch in "*+?}" and pattern[i + 1 : i + 2] == "+":

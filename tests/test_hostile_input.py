@@ -84,6 +84,7 @@ def test_a_catastrophic_regex_runs_in_linear_time_in_golden() -> None:
         ("a{1001}", "RE2"),
         ("(", "invalid regular expression"),
         ("a" * 10_001, "limit is 10,000"),
+        ("^(?=a)|b", "top-level |"),
     ],
 )
 def test_regexes_re2_cannot_run_are_refused_with_a_located_error(pattern: str, problem: str) -> None:
@@ -310,3 +311,86 @@ def test_uncased_characters_are_their_own_case_insensitive_class() -> None:
     any_cased = re.compile("[" + "".join(re.escape(c) for c in sorted(cased)) + "]", re.IGNORECASE)
     assert [u for u in map(chr, range(0x110000)) if u not in cased and any_cased.fullmatch(u)] == []
     assert case_insensitive_class("k") == "Kk\u212a" and case_insensitive_class("\u4e2d") == "\u4e2d"
+
+
+# ------------------------------------------------------------------------------------------ RE2 agrees with re
+
+
+def _regex_texts():
+    from hypothesis import strategies as st
+
+    atom = st.sampled_from(["a", "b", ".", "[ab]", "[^a]", r"\d", r"\w", "x", "ab"])
+    quantified = st.builds(lambda a, q: a + q, atom, st.sampled_from(["", "*", "+", "?", "{1,2}", "*?", "+?"]))
+    sequence = st.lists(quantified, min_size=1, max_size=4).map("".join)
+    grouped = st.one_of(sequence, st.builds(lambda a, b, q: f"(?:{a}|{b}){q}", sequence, sequence, st.sampled_from(["", "*", "+", "?"])))
+    body = st.lists(grouped, min_size=1, max_size=3).map("".join)
+    return st.builds(lambda pre, b, post: pre + b + post, st.sampled_from(["", "^"]), body, st.sampled_from(["", "$", r"\Z"]))
+
+
+def _subjects():
+    from hypothesis import strategies as st
+
+    return st.text(alphabet="abx1_ ", max_size=12)
+
+
+def test_re2_agrees_with_python_re_on_the_shared_language() -> None:
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None, derandomize=True)
+    @given(_regex_texts(), st.lists(_subjects(), min_size=1, max_size=5))
+    def check(pattern: str, values: list[str]) -> None:
+        for value in values:  # ASCII, no newline: where Python's and RE2's meanings coincide
+            assert regex_search(pattern, value) is (re.search(pattern, value) is not None), (pattern, value)
+
+    check()
+
+
+def test_the_lookahead_conjunction_agrees_with_python_re() -> None:
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.lists(st.tuples(st.sampled_from(["=", "!"]), _regex_texts()), min_size=1, max_size=3), _regex_texts(), st.lists(_subjects(), min_size=1, max_size=5))
+    def check(heads, rest, values) -> None:
+        pattern = "^" + "".join(f"(?{kind}{body.lstrip('^')})" for kind, body in heads) + rest.lstrip("^")
+        for value in values:
+            assert regex_search(pattern, value) is (re.search(pattern, value) is not None), (pattern, value)
+
+    check()
+
+
+def test_like_and_similar_to_agree_with_a_backtracking_translation() -> None:
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dqquery.patterns import like_match
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(st.text(alphabet="aAk%_\\.*\nK", max_size=8), st.lists(st.text(alphabet="aAkK.*\nK", max_size=8), min_size=1, max_size=5))
+    def check(pattern: str, values: list[str]) -> None:
+        # the translation dqquery used before RE2 (Python re: exponential on some patterns, correct on these)
+        out, i = [], 0
+        while i < len(pattern):
+            if pattern[i] == "\\" and i + 1 < len(pattern):
+                out.append(re.escape(pattern[i + 1]))
+                i += 2
+                continue
+            out.append(".*" if pattern[i] == "%" else "." if pattern[i] == "_" else re.escape(pattern[i]))
+            i += 1
+        reference = re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+        for value in values:
+            assert like_match(pattern, value) is (reference.fullmatch(value) is not None), (pattern, value)
+
+    check()
+    assert similar_to_regex("/Zero[a-c]%/(DQM|AOD)").fullmatch("/Zerob/x/AOD")
+    assert not similar_to_regex("/Zero[a-c]%/(DQM|AOD)").fullmatch("/Zerod/x/AOD")
+    assert similar_to_regex("a[]x]b").fullmatch("a]b") and similar_to_regex("a[^]x]b").fullmatch("ayb")
+    assert similar_to_regex("a.b").fullmatch("a.b") and not similar_to_regex("a.b").fullmatch("axb")
+    assert similar_to_regex("a[a-c-]b").fullmatch("a-b") and similar_to_regex("a\\%b").fullmatch("a%b")

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..patterns import PatternError, compile_regex
+from ..patterns import PatternError, compile_regex, regex_search
 
 __all__ = [
     "DEFAULT_ORDERING",
@@ -254,8 +254,8 @@ def _matcher(flt: Filter, value: Any) -> Callable[[Any], bool]:
         wanted = [v for v in value if v is not None]
         return lambda x: x is not None and any(x == v for v in wanted)
     if flt.lookup == "regex":
-        rx = _regex(value)
-        return lambda x: isinstance(x, str) and rx.search(x)
+        _regex(value)  # an invalid pattern is the server's error at once, as PostgreSQL's
+        return lambda x: isinstance(x, str) and regex_search(value, x, dot_matches_newline=True)
     raise AssertionError(f"unknown lookup {flt.lookup}")  # pragma: no cover
 
 
