@@ -4,9 +4,10 @@ Run (see docs/dev/fuzzing.md)::
 
     .venv/bin/pip install atheris
     nice -n 10 .venv/bin/python tests/fuzz/fuzz_hostile.py -max_total_time=600 -timeout=10 -rss_limit_mb=2048 \\
-        -print_final_stats=1 -artifact_prefix=/tmp/dqquery-fuzz- /tmp/dqquery-corpus tests/fuzz/seeds
+        -print_final_stats=1 -artifact_prefix=/tmp/dqquery-fuzz- /tmp/dqquery-corpus
 
-The first bytes choose an entry point; the rest is its input. A finding is an exception outside the error
+The first byte chooses an entry point; the rest is its input. An empty (or new) corpus directory is first
+seeded with the compliance corpus's queries and one example per entry point. A finding is an exception outside the error
 contract (QueryError, SnapshotError, GoldenJSONError, PatternError for a dataset pattern, UnknownDataset when
 no dataset matches), a run longer than
 ``-timeout`` seconds, or more memory than ``-rss_limit_mb``.
@@ -14,7 +15,9 @@ no dataset matches), a run longer than
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import atheris
 
@@ -83,6 +86,31 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def seed(corpus: Path) -> None:
+    """Write the starting inputs into an empty corpus directory: one selector byte, then the text."""
+    import yaml
+
+    corpus.mkdir(parents=True, exist_ok=True)
+    if any(corpus.iterdir()):
+        return
+    compliance = Path(__file__).resolve().parents[1] / "compliance"
+    queries = [c["query"] for c in yaml.safe_load((compliance / "valid.yaml").read_text(encoding="utf-8"))]
+    queries += [c["query"] for c in yaml.safe_load((compliance / "invalid.yaml").read_text(encoding="utf-8")) if isinstance(c.get("query"), str)]
+    examples = [b"\x00" + q.encode() for q in queries] + [
+        b"\x01" + b'{"and": [{"==": [{"var": "run.run_number"}, 315257]}, {"in": ["WMass", {"var": "run.oms.hlt_key"}]}]}',
+        b"\x02" + json.dumps(SNAPSHOT.to_dict()).encode(),
+        b"\x03" + b'{"315257": [[1, 88], [91, 92]]}',
+        b"\x04" + rb"^/cdaq/(a+)+\d$",
+        b"\x05" + b"Coll%s_8",
+        b"\x06" + b"/PromptReco/%(A|B)%/DQM",
+    ]
+    for i, example in enumerate(examples):
+        (corpus / f"seed-{i:03}").write_bytes(example)
+
+
 if __name__ == "__main__":
+    corpora = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
+    if corpora:
+        seed(Path(corpora[0]))
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()
