@@ -109,8 +109,8 @@ def seed(corpus: Path) -> None:
 
 
 if __name__ == "__main__":
-    corpora = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
-    if corpora:
-        seed(Path(corpora[0]))
+    corpora = [Path(arg) for arg in sys.argv[1:] if not arg.startswith("-")]
+    if corpora and not corpora[0].is_file():  # a file argument replays one input (a crash to reproduce)
+        seed(corpora[0])
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()
