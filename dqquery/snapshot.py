@@ -102,13 +102,12 @@ def _luminosity_problem(value: Any) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return "not a number"
-    if isinstance(value, str):
-        try:
-            number = float(value) if len(value) <= 100 else math.nan
-        except ValueError:
-            return "text, not a number"
-    else:
-        number = float(value)
+    try:
+        number = float(value) if not isinstance(value, str) or len(value) <= 100 else math.nan
+    except ValueError:
+        return "text, not a number"
+    except OverflowError:  # an int beyond any float
+        return "not a finite number"
     return None if math.isfinite(number) else "not a finite number"
 
 
