@@ -243,7 +243,19 @@ def test_golden_load_raises_only_golden_errors(tmp_path_factory, text: str) -> N
     )
 )
 def test_snapshot_from_dict_raises_only_snapshot_errors(junk) -> None:
-    for data in (junk, {**SNAPSHOT_BASE, "runs": junk}, {**SNAPSHOT_BASE, "lumisections": junk}, {**SNAPSHOT_BASE, "datasets": junk}):
+    variants = (
+        junk,
+        {**SNAPSHOT_BASE, "runs": junk},
+        {**SNAPSHOT_BASE, "lumisections": junk},
+        {**SNAPSHOT_BASE, "datasets": junk},
+        {**SNAPSHOT_BASE, "runs": [{"run_number": 315257, "oms_attributes": junk, "rr_attributes": junk}]},
+        {**SNAPSHOT_BASE, "datasets": [{"run_number": 315257, "name": junk, "dataset_attributes": junk}]},
+        {**SNAPSHOT_BASE, "lumisections": {"315257": {"online": junk}}},
+        {**SNAPSHOT_BASE, "lumisections": {"315257": {"online": {"rr": junk, "oms": junk, "luminosity": junk}}}},
+        {**SNAPSHOT_BASE, "lumisections": {"315257": {"online": {"oms": [{"start": 1, "end": 2, "recorded": junk}], "luminosity": {"start": 1, "recorded": junk}}}}},
+        {**SNAPSHOT_BASE, "lumisections": {"315257": {"online": {"rr": [{"start": 1, "end": 2, "dt-dt": junk}]}}}},
+    )
+    for data in variants:
         try:
             Snapshot.from_dict(data)
         except SnapshotError as err:
