@@ -209,24 +209,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .unparse import unparse
 
     if args.from_jsonlogic:
+        from .files import load_json_document
         from .targets.jsonlogic import from_jsonlogic_report
 
         try:
-            text = Path(args.from_jsonlogic).read_text(encoding="utf-8") if args.from_jsonlogic != "-" else sys.stdin.read()
-            rule = json.loads(text)
+            text = Path(args.from_jsonlogic).read_bytes() if args.from_jsonlogic != "-" else sys.stdin.read()
         except OSError as exc:
             raise UserError(f"cannot read {args.from_jsonlogic}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{args.from_jsonlogic} is not valid JSON: {exc}") from None
+        rule = load_json_document(text, lambda message: UserError(f"{args.from_jsonlogic}: {message}"))
         dataset_filter = None
         if isinstance(rule, dict) and "json_logic" in rule:  # a portal request or a stored golden-JSON config
             dataset_filter = rule.get("dataset_name_filter")
             rule = rule["json_logic"]
             if isinstance(rule, str):  # the portal request carries the rule as JSON text
-                try:
-                    rule = json.loads(rule)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"the json_logic of {args.from_jsonlogic} is not valid JSON: {exc}") from None
+                rule = load_json_document(rule, lambda message: UserError(f"the json_logic of {args.from_jsonlogic}: {message}"))
         node, notes = from_jsonlogic_report(rule)
         print(unparse(node))
         if dataset_filter:

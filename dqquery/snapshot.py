@@ -35,6 +35,13 @@ Decisions:
 * A dataset other than ``online`` is read as RR's portal reads it: its own OMS lumisections, online's OMS
   values under its own key by key (:meth:`Snapshot.evaluated`, :func:`merged_with_online`); the stored data
   stays as given.
+* Nothing is merged silently: run keys of ``lumisections`` must be canonical decimal run numbers (``"315257"``,
+  never ``"0315257"``, ``" 315257"``, ``"+315257"`` or ``"315_257"``, which Python's ``int`` would all accept),
+  two keys naming one run are an error naming both, and a key twice in one JSON object is an error.
+* Luminosity values (the block and OMS ranges' ``recorded``/``delivered``) are finite numbers, numeric strings
+  (as RR counts them) or ``null``; ``NaN``, ``Infinity`` and other text are refused, never summed around.
+  Files are read strictly (:func:`dqquery.files.load_json_document`: no ``NaN``/``Infinity`` literal, numbers
+  of at most :data:`~dqquery.limits.MAX_NUMBER_DIGITS` characters, bounded nesting and size).
 * Files: ``.json`` or gzip-compressed JSON (detected from the content, any file name). ``save`` is atomic
   (temporary file in the same directory, fsync, ``os.replace``) and gzips when the name ends with ``.gz``.
 """
@@ -42,13 +49,16 @@ Decisions:
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, field_validator, model_validator
 
-from .files import atomic_write_text, read_maybe_gzip
+from .files import atomic_write_text, load_json_document, nesting_exceeds, read_maybe_gzip
+from .limits import MAX_JSON_DEPTH
 
 __all__ = ["ONLINE", "DatasetRecord", "LumisectionData", "RunRecord", "Snapshot", "SnapshotError"]
 
@@ -61,6 +71,51 @@ _RANGE_KEYS = ("start", "end")
 
 class SnapshotError(ValueError):
     """A snapshot file or object is invalid; the message says where."""
+
+
+_CANONICAL_RUN = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _run_key(key: object) -> int:
+    """The run number of a ``lumisections`` key: a canonical decimal string or an int (never ``bool``)."""
+    if isinstance(key, str) and _CANONICAL_RUN.fullmatch(key):
+        return int(key)
+    if _is_int(key) and key >= 1:  # type: ignore[operator]
+        return key  # type: ignore[return-value]
+    raise SnapshotError(
+        f"lumisections: key {key!r} is not a run number written in canonical decimal (digits, no sign, no leading zero)"
+    )
+
+
+def _canonical_lumisections(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with the ``lumisections`` keys checked and turned into ints; two keys naming one run are an error."""
+    block = data.get("lumisections")
+    if not isinstance(block, Mapping):
+        return data
+    keyed: dict[int, Any] = {}
+    spelled: dict[int, object] = {}
+    for key, value in block.items():
+        run = _run_key(key)
+        if run in keyed:
+            raise SnapshotError(f"lumisections: keys {spelled[run]!r} and {key!r} both name run {run}")
+        keyed[run] = value
+        spelled[run] = key
+    return {**data, "lumisections": keyed}
+
+
+def _luminosity_problem(value: Any) -> str | None:
+    """Why ``value`` is not a usable luminosity (``None`` when it is a finite number, numeric string or null)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return "not a number"
+    try:
+        number = float(value) if not isinstance(value, str) or len(value) <= 100 else math.nan
+    except ValueError:
+        return "text, not a number"
+    except OverflowError:  # an int beyond any float
+        return "not a finite number"
+    return None if math.isfinite(number) else "not a finite number"
 
 
 def _is_int(value: object) -> bool:
@@ -276,6 +331,11 @@ def _check_ranges(run: Any, dataset: str, side: str, ranges: list[dict[str, Any]
                     raise SnapshotError(
                         f"{_where(run, dataset, side, i, rng)}: flag {key!r} has a non-string status {status!r}"
                     )
+        else:
+            for key in ("recorded", "delivered"):
+                problem = _luminosity_problem(rng.get(key))
+                if problem:
+                    raise SnapshotError(f"{_where(run, dataset, side, i, rng)}: {key} is {rng.get(key)!r}, {problem}")
 
 
 def _check_luminosity(run: Any, dataset: str, block: Mapping[str, Any]) -> None:
@@ -290,8 +350,9 @@ def _check_luminosity(run: Any, dataset: str, block: Mapping[str, Any]) -> None:
         if not isinstance(values, list):
             raise SnapshotError(f"{where}: {key!r} must be a list of per-lumisection numbers")
         for i, v in enumerate(values):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, str))):
-                raise SnapshotError(f"{where}: {key}[{i}] (lumisection {start + i}) is {v!r}, not a number")
+            problem = _luminosity_problem(v)
+            if problem:
+                raise SnapshotError(f"{where}: {key}[{i}] (lumisection {start + i}) is {v!r}, {problem}")
 
 
 class Snapshot(BaseModel):
@@ -353,19 +414,21 @@ class Snapshot(BaseModel):
         """Validate a decoded snapshot; raises :class:`SnapshotError` naming the place of the first problem."""
         if not isinstance(data, Mapping):
             raise SnapshotError(f"a snapshot must be a JSON object, got {type(data).__name__}")
+        if nesting_exceeds(data):
+            raise SnapshotError(f"the snapshot nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
+        data = _canonical_lumisections(data)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise SnapshotError(_describe_validation_error(exc, data)) from None
+        except RecursionError:
+            raise SnapshotError("the snapshot is nested too deeply") from None
 
     @classmethod
     def load(cls, path: PathLike) -> Snapshot:
         """Read a snapshot from JSON or gzip-compressed JSON."""
         raw = read_maybe_gzip(path, SnapshotError)
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SnapshotError(f"{path}: not valid JSON: {exc}") from None
+        data = load_json_document(raw, lambda message: SnapshotError(f"{path}: {message}"))
         try:
             return cls.from_dict(data)
         except SnapshotError as exc:

@@ -60,7 +60,7 @@ from .. import ast as A
 from ..catalog import lookup as catalog_lookup
 from ..errors import QueryError
 from ..normal import conjuncts, to_nnf
-from ..patterns import case_insensitive_class
+from ..patterns import PatternError, case_insensitive_class, compile_regex
 from ..query import as_node, source_text
 from ..semantics import evaluate_predicate
 
@@ -740,8 +740,8 @@ class _FieldCompiler:
             regex = "^" + head + (f".*?(?:{user[0].pattern})" if user else "")
         regex = _strip_safe(regex)
         try:
-            re.compile(regex)
-        except re.error:
+            compile_regex(regex, dot_matches_newline=True)  # what the emulator (and dqquery) can run in linear time
+        except PatternError:
             raise self.fail(patterns[-1], f"the patterns on '{self.name}' cannot be combined into one DIALS regex") from None
         return regex
 
