@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
+from conformance import DIALS as CORPUS
+from conformance import DIALS_REQUESTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,10 +29,9 @@ from dqquery.targets import dials as D
 from dqquery.testing.fake_dials import FakeDials
 from dqquery.testing.server import FakeServer, Request
 
-CORPUS = Path(__file__).parent / "data" / "conformance" / "dials"
 ROWS: dict[str, list[dict[str, Any]]] = json.loads((CORPUS / "rows.json").read_text(encoding="utf-8"))
 DECLARED: dict[str, dict[str, str]] = json.loads((CORPUS / "declared.json").read_text(encoding="utf-8"))
-RECORDS: list[dict[str, Any]] = [json.loads(line) for line in (CORPUS / "requests.jsonl").read_text(encoding="utf-8").splitlines() if line]
+RECORDS: list[dict[str, Any]] = DIALS_REQUESTS
 
 # The primary keys (order of the ``real`` tuples), copied from the table of the corpus README.
 README_KEYS: dict[str, tuple[str, ...]] = {
