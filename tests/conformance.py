@@ -2,10 +2,10 @@
 its README), loaded once for every conformance test module, with the record counts the README states.
 
 Decisions:
-* One loader for every test module: each file of the corpus is read here, and :func:`test_counts` style checks
-  compare what was read with the README's own counts, so no record can be left out silently.
-* The README's counts are copied here as data (``README_COUNTS``); the tests also read them back from the
-  README text where it states them in a table, so a changed corpus cannot keep stale numbers.
+* One loader for every test module: each file of the corpus is read here, and tests/test_conformance_corpus.py
+  compares what was read with the README's own counts, so no record can be left out silently.
+* The README's counts are copied here as data (``README_COUNTS``); that test also reads them back from the
+  README text, so a changed corpus cannot keep stale numbers.
 * ``ask`` sends one request to a fake server app in process (no socket), with the headers the recording used.
 """
 

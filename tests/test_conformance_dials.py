@@ -20,7 +20,7 @@ import pytest
 import requests
 from conformance import DIALS as CORPUS
 from conformance import DIALS_REQUESTS
-from hypothesis import given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from dqquery.emulate.dials import FILTERSETS, apply_dials_filters
@@ -218,6 +218,25 @@ def paging_case(draw):
                                            ("ml-models-index", _MODELS_V2)]))
     table = draw(st.lists(rows, max_size=40))
     return endpoint, table, draw(st.integers(1, 7))
+
+
+def _me_id_tie(case: Any) -> bool:
+    endpoint, table, _ = case
+    if endpoint != "ml-bad-lumisection":
+        return False
+    without_me = {(r["model_id"], r["dataset_id"], r["run_number"], r["ls_number"]) for r in table}
+    return len({tuple(r[c] for c in README_KEYS[endpoint]) for r in table}) > len(without_me) > 0
+
+
+@pytest.mark.parametrize("case", [
+    _me_id_tie,  # rows differing only in me_id (the fifth cursor field)
+    lambda case: case[0] == "ml-models-index" and bool(case[1]) and "model_id" in case[1][0],
+    lambda case: case[0] == "ml-models-index" and bool(case[1]) and "id" in case[1][0],
+], ids=["me_id tie", "v1.12.0 models", "2.4.1 models"])
+def test_the_paging_generator_draws_each_case(case):
+    found = find(paging_case(), case, settings=settings(max_examples=3000, database=None, phases=[Phase.generate],
+                                                         derandomize=True, suppress_health_check=list(HealthCheck)))
+    assert case(found)
 
 
 def _get(app: FakeDials, url: str) -> Any:
