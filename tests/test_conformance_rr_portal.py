@@ -502,7 +502,6 @@ def test_to_pandas_shows_the_values_golden_reads(name):
     """A row of ``Snapshot.to_pandas`` is a piece golden evaluates, with the same (merged) OMS values: a piece of
     an offline dataset whose bit is true there is in the golden JSON of ``bit == true``, and one whose bit is not
     true is in it only if another matching dataset of the run selects it."""
-    pytest.importorskip("pandas")
     snap = snapshot(name)
     records = snap.to_pandas().to_dict("records")
     offline = [r for r in records if r["dataset"] != "online"]
