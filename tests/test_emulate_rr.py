@@ -351,7 +351,14 @@ def _offline_row_lacking_an_online_key(snapshot) -> bool:
     return False
 
 
-@pytest.mark.parametrize("case", [_flagged_without_oms, _online_run_without_joined_lumisections, _offline_row_lacking_an_online_key])
+def _flagless_rr_event(snapshot) -> bool:
+    """An RR range without flags: an RR event the portal evaluates although RR's API shows it as a gap (R2)."""
+    return any(set(r) == {"start", "end"} for per_dataset in snapshot.lumisections.values()
+               for data in per_dataset.values() for r in data.rr)
+
+
+@pytest.mark.parametrize("case", [_flagged_without_oms, _online_run_without_joined_lumisections, _offline_row_lacking_an_online_key,
+                                  _flagless_rr_event])
 def test_the_snapshot_strategy_draws_the_corrected_models_cases(case) -> None:
     """The snapshot properties above (and the conformance ones) meet each case of the corrected model."""
     assert case(find(snapshots(), case, settings=_FIND))
