@@ -18,11 +18,11 @@ import json
 import math
 import warnings
 from collections import Counter
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance import PORTAL, RESPONSES, SNAPSHOTS, is_listing, lumisection_set, snapshot
+from conformance import ask as _ask
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -38,35 +38,9 @@ from dqquery.testing.fake_rr import STORED_OMS_KEYS as STORED_KEYS
 from dqquery.testing.fake_rr import FakeRunRegistry
 from dqquery.testing.server import FakeServer, Request, Response
 
-CORPUS = Path(__file__).parent / "data" / "conformance" / "runregistry"
-LISTINGS = ("/runs_filtered_ordered", "/datasets_filtered_ordered", "/get_all_dataset_names_of_run/")
 HISTORY = ("/lumisections/get_rr_lumisection_history", "/lumisections/get_oms_lumisection_history")
 NONDETERMINISTIC_JOB = ("id", "createdAt", "updatedAt", "runregistry_version")
 LUMISECTION_SETS = ("generated_json", "generated_anti_json")
-
-
-def _lines(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (CORPUS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-PORTAL = _lines("portal.jsonl")
-RESPONSES = _lines("responses.jsonl")
-SNAPSHOTS = sorted({r["snapshot"] for r in RESPONSES})
-
-
-@cache
-def snapshot(name: str) -> Snapshot:
-    return Snapshot.load(CORPUS / "snapshots" / f"{name}.json")
-
-
-def lumisection_set(golden: Any) -> set[tuple[int, int]]:
-    """A golden JSON (mapping run -> [[first, last], ...], or a GoldenJSON) as (run, lumisection) pairs."""
-    items = golden.items() if isinstance(golden, dict) else ((run, golden.ranges(run)) for run in golden.runs)
-    return {(int(run), ls) for run, ranges in items for first, last in ranges for ls in range(first, last + 1)}
-
-
-def is_listing(record: dict[str, Any]) -> bool:
-    return record["path"].startswith(LISTINGS)
 
 
 # --------------------------------------------------------------------------------------------- comparison
@@ -141,13 +115,6 @@ def differences(record: dict[str, Any], status: int, body: Any) -> list[str]:
 def test_golden_equals_the_portal(job):
     got = dqquery.golden(job["query"], snapshot(job["snapshot"]), dataset=job["dataset_name_filter"])
     assert lumisection_set(got) == lumisection_set(job["real_golden"])
-
-
-def _ask(app: FakeRunRegistry, method: str, path: str, body: Any) -> tuple[int, Any]:
-    data = b"" if body is None else json.dumps(body).encode()
-    answer: Response = app.handle(Request(method, path, [], {"content-type": "application/json", "email": "api@api"},
-                                          data, "http://127.0.0.1"))
-    return answer.status, (json.loads(answer.body) if answer.body else None)
 
 
 @pytest.mark.parametrize("name", SNAPSHOTS)
@@ -535,7 +502,6 @@ def test_to_pandas_shows_the_values_golden_reads(name):
     """A row of ``Snapshot.to_pandas`` is a piece golden evaluates, with the same (merged) OMS values: a piece of
     an offline dataset whose bit is true there is in the golden JSON of ``bit == true``, and one whose bit is not
     true is in it only if another matching dataset of the run selects it."""
-    pytest.importorskip("pandas")
     snap = snapshot(name)
     records = snap.to_pandas().to_dict("records")
     offline = [r for r in records if r["dataset"] != "online"]

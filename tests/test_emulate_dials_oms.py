@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 
 import dqquery.ast as A
@@ -256,6 +256,15 @@ def test_dials_compiled_filter_selects_exactly_the_query_rows(case):
     carried = [r for r in rows if selects(query, D.row_paths(endpoint, r))]
     if all(path in D.row_fields(endpoint) for path in {ref.path for ref in A.fields_of(query)}):
         assert got == carried  # what a plan's residual reads from the served rows gives the same answer
+
+
+@pytest.mark.parametrize("shape", ["model_id", "id"])
+def test_the_dials_generator_draws_both_models_index_row_shapes(shape):
+    """The property above meets ml-models-index rows of v1.12.0 (``model_id``) and of cmsdials 2.4.1 (``id``)."""
+    found = find(dials_case(), lambda case: case[0] == "ml-models-index" and shape in case[2][0],
+                 settings=settings(max_examples=3000, database=None, phases=[Phase.generate], derandomize=True,
+                                   suppress_health_check=list(HealthCheck)))
+    assert shape in found[2][0]
 
 
 @st.composite

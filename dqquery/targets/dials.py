@@ -209,6 +209,8 @@ PARAMS: dict[str, dict[str, Param]] = {
 ENDPOINTS: tuple[str, ...] = tuple(PARAMS)
 ENDPOINT_ALIASES: dict[str, str] = {"h1d": "th1", "h2d": "th2"}
 """cmsdials client names of endpoints."""
+COUNTABLE_ENDPOINTS: frozenset[str] = frozenset({"run", "lumisection", "file-index"})
+"""Endpoints with a ``<endpoint>/count/`` route (DIALS registers it on these three only; dials-and-oms.md)."""
 
 # Parameters whose row column is not the parameter stem.
 _COLUMN_OVERRIDES: dict[str, str] = {"min_size": "file_size"}

@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
+from ..targets.dials import COUNTABLE_ENDPOINTS as COUNTABLE
 from ..targets.dials import PRIMARY_KEYS, primary_key_columns
 from .fake_rr import SnapshotData
 from .server import Request, Response
@@ -63,7 +64,6 @@ def generation_of(tables: Mapping[str, list[dict[str, Any]]]) -> str:
         return "2.4.1"
     return "v1.12.0"
 
-COUNTABLE = frozenset({"run", "lumisection", "file-index"})
 MODEL_NAMES = {"run": "Run", "lumisection": "Lumisection", "th1": "LumisectionHistogram1D",
                "th2": "LumisectionHistogram2D", "file-index": "FileIndex", "dataset-index": "DatasetIndex",
                "ml-bad-lumisection": "MLBadLumisection", "ml-models-index": "MLModelsIndex", "mes": "MonitoringElement"}
