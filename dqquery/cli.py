@@ -3,7 +3,7 @@
 Decisions:
 * argparse (standard library), one sub-command per job, every option with a help text and examples in the
   epilog. Imports of the heavier modules happen inside each command, so ``dqquery check`` stays instant.
-* A query is a positional argument; ``@FILE`` reads it from a file and ``-`` from standard input.
+* A query is a positional argument; ``@FILE`` reads it from a file and ``-`` (or ``@-``) from standard input.
 * Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``);
   2 a user error (bad query, bad file, unsupported clause, missing credential), printed on stderr as
   a one-screen message, never a traceback.
@@ -74,7 +74,7 @@ class UserError(Exception):
 
 
 def _read_query(arg: str) -> str:
-    if arg == "-":
+    if arg in ("-", "@-"):  # @- as well: "@FILE" with the usual "-" for standard input
         return sys.stdin.read()
     if arg.startswith("@"):
         path = Path(arg[1:])
@@ -746,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve fake Run Registry, DIALS, OMS and SSO from a snapshot (for trying dqquery offline)",
                        description="All fake services on one port, answering from a snapshot; stop with Ctrl-C.")
-    s.add_argument("--snapshot", default="demo", metavar="FILE", help="snapshot file, or 'demo' (default)")
+    s.add_argument("--snapshot", default="demo", metavar="FILE", help="snapshot file, - for standard input, or 'demo' (default)")
     s.add_argument("--port", type=int, default=9500, help="port (default 9500)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.set_defaults(func=cmd_serve)

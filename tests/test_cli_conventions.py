@@ -118,7 +118,9 @@ def test_json_diff_writes_its_plot_although_stdout_is_closed(tmp_path):
     assert done.stdout.splitlines()[-1] in (f"status={CLOSED_PIPE_STATUS}", "status=1")  # 1: head read it all first
 
 
-def test_a_dash_reads_golden_jsons_and_snapshots_from_standard_input(tmp_path):
+def test_a_dash_reads_standard_input_wherever_a_file_is_read(tmp_path):
+    """Every input file argument: queries (- and @-), json A/B, --snapshot (golden, explain, runs; serve below),
+    --compare, --from-jsonlogic. (--cache is an SQLite file, -o and --plot are outputs, examples takes a folder.)"""
     g = GoldenJSON({315000: [[1, 3], [7, 7]]})
     done = run("json", "cmssw", "-", stdin=g.to_json())
     assert (done.returncode, done.stdout) == (0, "315000:1-315000:3,315000:7\n"), done.stderr
@@ -133,10 +135,28 @@ def test_a_dash_reads_golden_jsons_and_snapshots_from_standard_input(tmp_path):
 
     assert GoldenJSON(json.loads(done.stdout)) == golden("dt-dt == GOOD", snap)
     assert run("json", "and", "-", "-", stdin="{}").returncode == 2
+    for dash in ("-", "@-"):
+        assert run("check", dash, stdin="dt-dt == good\n").stdout == "dt-dt == GOOD\n"
+    rule = (ROOT / "dqquery" / "data" / "rr_configs" / "client_readme_2018A.json").read_text(encoding="utf-8")
+    from_stdin, from_file = run("compile", "--from-jsonlogic", "-", stdin=rule), run("compile", "--from-jsonlogic", str(
+        ROOT / "dqquery" / "data" / "rr_configs" / "client_readme_2018A.json"))
+    assert from_stdin.returncode == 0 and from_stdin.stdout == from_file.stdout != ""
+    expected = golden("dt-dt == GOOD", snap)
+    compared = run("golden", "dt-dt == GOOD", "--snapshot", str(_saved(snap, tmp_path)), "--compare", "-", stdin=expected.to_json())
+    assert compared.returncode == 0, compared.stderr
+    for command in ("explain", "runs"):
+        done = run(command, "dt-dt == GOOD", "--snapshot", "-", stdin=json.dumps(snap.to_dict()))
+        assert done.returncode == 0 and done.stdout, (command, done.stderr)
     bad = run("json", "cmssw", "-", stdin="[1, 2")
     assert bad.returncode == 2 and bad.stderr.startswith("error: the golden JSON on standard input: not valid JSON")
     bad = run("golden", "dt-dt == GOOD", "--snapshot", "-", stdin='{"runs": 3}')
     assert bad.returncode == 2 and bad.stderr.startswith("error: the snapshot on standard input: runs")
+
+
+def _saved(snapshot, folder: Path) -> Path:
+    path = folder / "snap.json"
+    snapshot.save(path)
+    return path
 
 
 def test_check_plan_and_fields_print_json(capsys):
@@ -234,6 +254,36 @@ def test_serve_says_where_it_listens_and_how_to_stop(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
+
+
+def test_serve_reads_a_snapshot_from_standard_input_and_names_a_bad_one(tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    snap = sample_snapshot(3, ls_per_run=5, seed=1)
+    proc = subprocess.Popen([sys.executable, "-m", "dqquery", "serve", "--snapshot", "-", "--port", str(port)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        proc.stdin.write(json.dumps(snap.to_dict()))
+        proc.stdin.close()
+        urls = json.loads(proc.stdout.readline())
+        assert "(from standard input)" in proc.stderr.readline()
+        body = json.dumps({"run_number": snap.runs[0].run_number, "dataset_name": "online"}).encode()
+        request = urllib.request.Request(urls["rr"] + "/lumisections/rr_lumisection_ranges", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.loads(answer.read())  # the snapshot's own run is served
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    bad = run("serve", "--snapshot", "-", stdin='{"runs": 3}')
+    assert bad.returncode == 2 and bad.stderr.startswith("error: cannot read the snapshot standard input: runs")
+    missing = run("serve", "--snapshot", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and "cannot read the snapshot" in missing.stderr and "No such file" in missing.stderr
 
 
 def test_fake_services_derive_their_tables_on_first_use():
