@@ -275,7 +275,11 @@ def test_info_prune_and_clear(tmp_path, monkeypatch):
     cache.put("dials", "new", "{}", [2])
     info = cache.info()
     assert (info.entries, info.per_service) == (3, {"rr": 2, "dials": 1})
-    assert info.size_bytes == sum(p.stat().st_size for p in tmp_path.iterdir())
+    assert info.size_bytes == sum(p.stat().st_size for p in tmp_path.iterdir() if not p.name.endswith("-shm"))
+    reported = cache.size_bytes()
+    cache.close()
+    assert reported == sum(p.stat().st_size for p in tmp_path.iterdir())  # what stays once closed (no -shm)
+    cache = Cache(tmp_path / "c.sqlite")
     assert cache.prune(parse_duration("30d")) == 1
     assert cache.lookup("rr", "old", "{}") == (False, None) and cache.lookup("rr", "new", "{}") == (True, [1])
     assert cache.clear() == 2 and len(cache) == 0

@@ -30,7 +30,8 @@ Decisions:
 * Permissions: folders the cache creates are 0700 and the cache file 0600 (user only: answers may hold
   unpublished data). SQLite gives its ``-wal``/``-shm`` files the mode of the database file. An existing folder
   the user chose is left as it is.
-* Maintenance: :meth:`Cache.info` (size on disk, entries per service, oldest and newest), :meth:`Cache.prune`
+* Maintenance: :meth:`Cache.info` (size on disk without the transient -shm index, entries per service, oldest
+  and newest), :meth:`Cache.prune`
   (entries older than a duration) and :meth:`Cache.clear`; both shrink the file (``VACUUM``). The command line
   is ``dqquery cache info|clear|prune --older-than DURATION``.
 * Thread-safe: one connection guarded by a lock (SQLite serialises writers anyway); several processes may
@@ -259,7 +260,7 @@ class CacheInfo:
     """What :meth:`Cache.info` reports."""
 
     path: Path
-    size_bytes: int  # the database plus its -wal and -shm files
+    size_bytes: int  # the database plus its -wal file (see stored_size)
     entries: int
     per_service: dict[str, int] = field(default_factory=dict)
     oldest: float | None = None  # time.time() of the oldest and newest entry
@@ -284,6 +285,13 @@ class CacheInfo:
 def cache_files(path: Path) -> list[Path]:
     """The database file and SQLite's companions that exist."""
     return [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")) if p.exists()]
+
+
+def stored_size(path: Path) -> int:
+    """What the cache takes on disk: the database and its -wal/-journal files. Not the -shm index: SQLite keeps
+    it (32 kB) only while a connection is open and removes it on the last close, so counting it would report an
+    empty cache as 45 kB and a fetch's cache 32 kB larger than what stays."""
+    return sum(p.stat().st_size for p in cache_files(path) if not p.name.endswith("-shm"))
 
 
 def _make_private_dirs(folder: Path) -> None:
@@ -412,9 +420,9 @@ class Cache:
             return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def size_bytes(self) -> int:
-        """Bytes on disk: the database and its -wal/-shm files (after moving the write-ahead log into the database)."""
+        """Bytes on disk: the database and its -wal file (after moving the write-ahead log into the database)."""
         self.checkpoint()
-        return sum(p.stat().st_size for p in cache_files(self.path))
+        return stored_size(self.path)
 
     def checkpoint(self) -> None:
         """Move the write-ahead log into the database and truncate it (SQLite does so itself on the last close)."""
@@ -427,7 +435,7 @@ class Cache:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             per_service = {s: int(n) for s, n in self._conn.execute("SELECT service, COUNT(*) FROM responses GROUP BY service")}
             oldest, newest = self._conn.execute("SELECT MIN(stored_at), MAX(stored_at) FROM responses").fetchone()
-        return CacheInfo(self.path, sum(p.stat().st_size for p in cache_files(self.path)), sum(per_service.values()), per_service, oldest, newest)
+        return CacheInfo(self.path, stored_size(self.path), sum(per_service.values()), per_service, oldest, newest)
 
     def clear(self, service: str | None = None) -> int:
         """Forget every entry (of one service) and shrink the file; the number of entries removed."""
