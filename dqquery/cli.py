@@ -526,8 +526,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     print(SYNTHETIC_NOTE)
     print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
-    snapshot = load_demo()
     query = parse(DEMO_QUERY_2018)  # parsed once (the first parse of a process also builds the parser)
+    print(f"units: {query_units(query)}")
+    snapshot = load_demo()
     t0 = time.perf_counter()
     result = golden(query, snapshot, dataset=DEMO_DATASET)
     elapsed = time.perf_counter() - t0
@@ -543,6 +544,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     print("DIFFERS from the official file:\n" + diff.summary())
     return 1
+
+
+def query_units(query: Any) -> str:
+    """``energy in GeV, b_field in T, ...``: the unit of each field of the query that has one (first-use order)."""
+    from . import ast as A
+    from .catalog import UNITS
+
+    named: dict[str, str] = {}
+    for ref in A.fields_of(query):
+        if UNITS.get(ref.path):
+            named.setdefault(ref.name, UNITS[ref.path])
+    return ", ".join(f"{name} in {unit}" for name, unit in named.items())
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
