@@ -110,8 +110,7 @@ def test_a_fetch_killed_mid_way_keeps_every_completed_answer(serve, tmp_path):
         time.sleep(0.01)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    time.sleep(0.2)  # let the server finish (and log) requests that were in flight when the child died
-    assert child.returncode == -signal.SIGKILL  # it really died mid-fetch
+    assert child.returncode == -signal.SIGKILL  # it really died mid-fetch (its 9th request still hanging)
     cache = Cache(path)
     assert cache.integrity_ok()
     kept = len(cache)
