@@ -578,6 +578,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         check_columns(columns)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if columns and args.format == "dqmgui":  # never drop what was asked for without a word
+        raise UserError("--columns does not apply to --format dqmgui: its layout is fixed ('run_number reco_type' "
+                        "per line, as the DQM GUI crawler reads it); use --format txt, csv or json for columns")
     _check_output(args.output)
     snapshot = _snapshot_for(args, text)
     table = run_table(node, snapshot, dataset=_default_dataset(args.snapshot or "", args.dataset))

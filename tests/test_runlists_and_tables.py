@@ -160,6 +160,11 @@ def test_dqquery_runs_rejects_an_unknown_column(capsys):
     assert code == 2 and "unknown column 'lumi'" in err and "recorded" in err
 
 
+def test_dqquery_runs_says_the_dqmgui_layout_takes_no_columns(capsys):
+    code, out, err = _cli(capsys, "runs", QUERY, "--snapshot", "demo", "--format", "dqmgui", "--columns", "run_number,recorded")
+    assert (code, out) == (2, "") and "--columns does not apply to --format dqmgui" in err
+
+
 def test_format_runs_json_with_columns_names_the_unit():
     from dqquery.runlists import RunRow
 
