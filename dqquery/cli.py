@@ -3,7 +3,7 @@
 Decisions:
 * argparse (standard library), one sub-command per job, every option with a help text and examples in the
   epilog. Imports of the heavier modules happen inside each command, so ``dqquery check`` stays instant.
-* A query is a positional argument; ``@FILE`` reads it from a file and ``-`` from standard input.
+* A query is a positional argument; ``@FILE`` reads it from a file and ``-`` (or ``@-``) from standard input.
 * Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``);
   2 a user error (bad query, bad file, unsupported clause, missing credential), printed on stderr as
   a one-screen message, never a traceback.
@@ -74,7 +74,7 @@ class UserError(Exception):
 
 
 def _read_query(arg: str) -> str:
-    if arg == "-":
+    if arg in ("-", "@-"):  # @- as well: "@FILE" with the usual "-" for standard input
         return sys.stdin.read()
     if arg.startswith("@"):
         path = Path(arg[1:])
@@ -522,8 +522,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     print(SYNTHETIC_NOTE)
     print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
-    snapshot = load_demo()
     query = parse(DEMO_QUERY_2018)  # parsed once (the first parse of a process also builds the parser)
+    print(f"units: {query_units(query)}")
+    snapshot = load_demo()
     t0 = time.perf_counter()
     result = golden(query, snapshot, dataset=DEMO_DATASET)
     elapsed = time.perf_counter() - t0
@@ -539,6 +540,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     print("DIFFERS from the official file:\n" + diff.summary())
     return 1
+
+
+def query_units(query: Any) -> str:
+    """``energy in GeV, b_field in T, ...``: the unit of each field of the query that has one (first-use order)."""
+    from . import ast as A
+    from .catalog import UNITS
+
+    named: dict[str, str] = {}
+    for ref in A.fields_of(query):
+        if UNITS.get(ref.path):
+            named.setdefault(ref.name, UNITS[ref.path])
+    return ", ".join(f"{name} in {unit}" for name, unit in named.items())
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
@@ -561,6 +574,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         check_columns(columns)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if columns and args.format == "dqmgui":  # never drop what was asked for without a word
+        raise UserError("--columns does not apply to --format dqmgui: its layout is fixed ('run_number reco_type' "
+                        "per line, as the DQM GUI crawler reads it); use --format txt, csv or json for columns")
     _check_output(args.output)
     snapshot = _snapshot_for(args, text)
     table = run_table(node, snapshot, dataset=_default_dataset(args.snapshot or "", args.dataset))
@@ -742,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="serve fake Run Registry, DIALS, OMS and SSO from a snapshot (for trying dqquery offline)",
                        description="All fake services on one port, answering from a snapshot; stop with Ctrl-C.")
-    s.add_argument("--snapshot", default="demo", metavar="FILE", help="snapshot file, or 'demo' (default)")
+    s.add_argument("--snapshot", default="demo", metavar="FILE", help="snapshot file, - for standard input, or 'demo' (default)")
     s.add_argument("--port", type=int, default=9500, help="port (default 9500)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.set_defaults(func=cmd_serve)

@@ -95,12 +95,14 @@ CHILD = textwrap.dedent(
 
 def test_a_fetch_killed_mid_way_keeps_every_completed_answer(serve, tmp_path):
     server = serve(run_registry(SNAP))
-    server.faults.set_latency(0.1)  # 40 runs take 4 s: the kill lands mid-way even if this process is slow to poll
+    # The 9th request hangs: the child is then mid-fetch with 8 answers stored and one in flight, for as long as
+    # this process needs to notice (no race with a fast child or a slow poll).
+    server.faults.hang_nth(9, 20.0, path="lumisections")
     path = tmp_path / "c.sqlite"
     Cache(path).close()  # create the schema before the child starts
     child = subprocess.Popen([sys.executable, "-c", CHILD, server.url, str(path), ",".join(map(str, RUNS))],
                              stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     stored = 0
     while time.monotonic() < deadline and stored < 8:
         with sqlite3.connect(path, timeout=5) as conn:
@@ -108,12 +110,11 @@ def test_a_fetch_killed_mid_way_keeps_every_completed_answer(serve, tmp_path):
         time.sleep(0.01)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    time.sleep(0.2)  # let the server finish (and log) requests that were in flight when the child died
-    assert child.returncode == -signal.SIGKILL  # it really died mid-fetch
+    assert child.returncode == -signal.SIGKILL  # it really died mid-fetch (its 9th request still hanging)
     cache = Cache(path)
     assert cache.integrity_ok()
     kept = len(cache)
-    assert 8 <= kept < len(RUNS)
+    assert kept == 8
     answered_before = len([r for r in server.log if r.status == 200])
     assert kept <= answered_before  # nothing stored that the server did not answer
     # Re-running asks the network only for what the cache lacks; every cached answer is intact.
@@ -210,11 +211,12 @@ def _demo_slice(n_runs: int):
 
 def test_the_cache_of_a_demo_fetch_is_at_most_three_times_the_snapshot(tmp_path):
     """Issue 11 item 4: fetching (a slice of) the demo year leaves a cache <= 3x the snapshot it produced.
-    The full year measures 0.8 MB against a 312 KB snapshot (tests/benchmarks/bench_cache_size.py)."""
+    The full year measures 0.88 MB against a 320 KB snapshot, 2.74x (tests/benchmarks/bench_cache_size.py); a
+    slice of 150 runs 2.87x, one of 60 runs 3.2x (the empty cache's three 4 KB pages weigh more on a small slice)."""
     from dqquery.demo import DEMO_DATASET, DEMO_QUERY_2018
     from dqquery.fetch import fetch_snapshot
 
-    data = _demo_slice(60)
+    data = _demo_slice(150)
     with run_registry(data) as server:
         cache = Cache(tmp_path / "c.sqlite")
         snap = fetch_snapshot(DEMO_QUERY_2018, dataset=DEMO_DATASET, rr=RunRegistryClient(server.url, cache=cache), progress=False)
@@ -272,7 +274,11 @@ def test_info_prune_and_clear(tmp_path, monkeypatch):
     cache.put("dials", "new", "{}", [2])
     info = cache.info()
     assert (info.entries, info.per_service) == (3, {"rr": 2, "dials": 1})
-    assert info.size_bytes == sum(p.stat().st_size for p in tmp_path.iterdir())
+    assert info.size_bytes == sum(p.stat().st_size for p in tmp_path.iterdir() if not p.name.endswith("-shm"))
+    reported = cache.size_bytes()
+    cache.close()
+    assert reported == sum(p.stat().st_size for p in tmp_path.iterdir())  # what stays once closed (no -shm)
+    cache = Cache(tmp_path / "c.sqlite")
     assert cache.prune(parse_duration("30d")) == 1
     assert cache.lookup("rr", "old", "{}") == (False, None) and cache.lookup("rr", "new", "{}") == (True, [1])
     assert cache.clear() == 2 and len(cache) == 0
@@ -305,3 +311,37 @@ def test_a_file_that_is_not_a_cache_is_a_clear_error(tmp_path, capsys):
     assert err.startswith("error: cannot use the cache file") and "Traceback" not in err
     assert path.read_text() == "not a database, " * 100  # left as it was
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+_EVENTS = st.lists(st.builds(lambda name, start, length: {"name": name, "start": start, "end": start + length, "jsonb": {}},
+                             st.sampled_from(["online", "/A/B/DQM", None]), st.integers(1, 60), st.integers(0, 8)),
+                   max_size=20)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_EVENTS)
+def test_history_events_are_kept_as_the_same_lumisections_per_name(events):
+    """What a history answer is cached as (its spans, merged per name) covers exactly the lumisections its events do."""
+    from dqquery.sources.runregistry import _merged_spans
+
+    def covered(rows):
+        return {(row["name"], ls) for row in rows for ls in range(row["start"], row["end"] + 1)}
+
+    spans = _merged_spans(events)
+    assert covered(spans) == covered(events)
+    for a, b in zip(spans, spans[1:]):  # disjoint and not adjacent within a name: nothing left to merge
+        assert a["name"] != b["name"] or b["start"] > a["end"] + 1
+    assert all(set(row) == {"name", "start", "end"} for row in spans)
+
+
+def test_a_history_answer_is_cached_as_its_spans(tmp_path):
+    data = sample_snapshot(2, ls_per_run=20, seed=3)
+    run = data.runs[0].run_number
+    with run_registry(data) as server:
+        cache = Cache(tmp_path / "c.sqlite")
+        client = RunRegistryClient(server.url, cache=cache)
+        first = client.rr_lumisection_history(run, "online")
+        assert (cache.misses, len(cache)) == (1, 1)
+        assert client.rr_lumisection_history(run, "online") == first and cache.hits == 1
+        cache.close()
+    assert first and all(set(row) == {"name", "start", "end"} for row in first)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -35,15 +37,73 @@ def test_python_dash_m_dqquery_is_the_command():
     assert (done.returncode, done.stdout) == (0, "tracker-strip == GOOD\n")
 
 
+def run_into_closed_pipe(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``dqquery ARGV`` with standard output a pipe nobody reads any more (its reading end closed before the
+    command starts): every write fails, whatever the timing, unlike ``| head -1``, whose reader may still be
+    there when a short output is written in one go."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "dqquery", *argv], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout, cwd=ROOT)
+    finally:
+        os.close(write_end)
+
+
+def assert_quiet_closed_pipe(done: subprocess.CompletedProcess[str]) -> None:
+    for noise in ("Broken pipe", "BrokenPipeError", "Traceback", "Exception ignored"):
+        assert noise not in done.stderr, (done.args, done.stderr)
+    assert done.returncode == CLOSED_PIPE_STATUS, (done.args, done.returncode, done.stderr)
+
+
 @pytest.mark.slow
 def test_a_closed_pipe_exits_quietly_after_writing_the_files(tmp_path):
-    """``dqquery demo -o FILE | head -1``: no 'Broken pipe' message, status 141, and the file is written."""
+    """``dqquery demo -o FILE`` into a closed pipe: no 'Broken pipe' message, status 141, and the file is written."""
+    out = tmp_path / "golden.json"
+    assert_quiet_closed_pipe(run_into_closed_pipe("demo", "-o", str(out)))
+    assert GoldenJSON.load(out).n_runs > 400
+
+
+def test_head_reading_a_line_of_the_demo_gets_no_error_and_the_file(tmp_path):
+    """The user's pipeline: ``| head -1`` may close before or after the demo wrote the rest (status 141 or 0)."""
     out = tmp_path / "golden.json"
     pipeline = f"{sys.executable} -m dqquery demo -o {out} | head -1; echo status=${{PIPESTATUS[0]}}"
     done = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert "Broken pipe" not in done.stderr and "Traceback" not in done.stderr, done.stderr
-    assert done.stdout.startswith("note: the demo data are SYNTHETIC") and f"status={CLOSED_PIPE_STATUS}" in done.stdout
+    first, status = done.stdout.splitlines()
+    assert first.startswith("note: the demo data are SYNTHETIC") and status in (f"status={CLOSED_PIPE_STATUS}", "status=0")
     assert GoldenJSON.load(out).n_runs > 400
+
+
+def _every_printing_command(folder: Path) -> list[list[str]]:
+    """Every sub-command (and json operation) that prints on standard output, with arguments that work.
+    Left out: ``serve`` (it runs until stopped; its message is tested below) and ``fetch`` (needs a server; its
+    report goes to standard error)."""
+    from dqquery.evaluator import golden
+
+    snap = folder / "s.json"
+    sample_snapshot(3, ls_per_run=5, seed=1).save(snap)
+    a, b = folder / "a.json", folder / "b.json"
+    golden(QUERY, sample_snapshot(3, ls_per_run=5, seed=1)).write(a)
+    GoldenJSON({1: [[1, 8]], 3: [[1, 5]]}).write(b)
+    rule = sorted((ROOT / "dqquery" / "data" / "rr_configs").glob("*.json"))[0]
+    return [["check", QUERY], ["parse", QUERY], ["fields"], ["compile", "--to", "rr", QUERY],
+            ["compile", "--from-jsonlogic", str(rule)], ["plan", "--to", "rr", QUERY],
+            ["golden", QUERY, "--snapshot", str(snap)], ["explain", QUERY, "--snapshot", str(snap)],
+            ["runs", QUERY, "--snapshot", str(snap)], ["cache", "info", "--cache", str(folder / "c.sqlite")],
+            *(["json", op, str(a), str(b)] for op in ("and", "or", "sub", "diff")), ["json", "cmssw", str(a)],
+            ["demo"], ["examples", str(folder / "examples")]]
+
+
+def test_every_printing_command_exits_quietly_on_a_closed_pipe(tmp_path):
+    from dqquery.cli import build_parser
+
+    commands = _every_printing_command(tmp_path)
+    subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(subcommands) - {c[0] for c in commands} == {"serve", "fetch"}  # a new sub-command joins this list
+    for argv in commands:
+        done = run_into_closed_pipe(*argv)
+        assert_quiet_closed_pipe(done)
 
 
 def test_json_diff_writes_its_plot_although_stdout_is_closed(tmp_path):
@@ -58,7 +118,9 @@ def test_json_diff_writes_its_plot_although_stdout_is_closed(tmp_path):
     assert done.stdout.splitlines()[-1] in (f"status={CLOSED_PIPE_STATUS}", "status=1")  # 1: head read it all first
 
 
-def test_a_dash_reads_golden_jsons_and_snapshots_from_standard_input(tmp_path):
+def test_a_dash_reads_standard_input_wherever_a_file_is_read(tmp_path):
+    """Every input file argument: queries (- and @-), json A/B, --snapshot (golden, explain, runs; serve below),
+    --compare, --from-jsonlogic. (--cache is an SQLite file, -o and --plot are outputs, examples takes a folder.)"""
     g = GoldenJSON({315000: [[1, 3], [7, 7]]})
     done = run("json", "cmssw", "-", stdin=g.to_json())
     assert (done.returncode, done.stdout) == (0, "315000:1-315000:3,315000:7\n"), done.stderr
@@ -73,10 +135,28 @@ def test_a_dash_reads_golden_jsons_and_snapshots_from_standard_input(tmp_path):
 
     assert GoldenJSON(json.loads(done.stdout)) == golden("dt-dt == GOOD", snap)
     assert run("json", "and", "-", "-", stdin="{}").returncode == 2
+    for dash in ("-", "@-"):
+        assert run("check", dash, stdin="dt-dt == good\n").stdout == "dt-dt == GOOD\n"
+    rule = (ROOT / "dqquery" / "data" / "rr_configs" / "client_readme_2018A.json").read_text(encoding="utf-8")
+    from_stdin, from_file = run("compile", "--from-jsonlogic", "-", stdin=rule), run("compile", "--from-jsonlogic", str(
+        ROOT / "dqquery" / "data" / "rr_configs" / "client_readme_2018A.json"))
+    assert from_stdin.returncode == 0 and from_stdin.stdout == from_file.stdout != ""
+    expected = golden("dt-dt == GOOD", snap)
+    compared = run("golden", "dt-dt == GOOD", "--snapshot", str(_saved(snap, tmp_path)), "--compare", "-", stdin=expected.to_json())
+    assert compared.returncode == 0, compared.stderr
+    for command in ("explain", "runs"):
+        done = run(command, "dt-dt == GOOD", "--snapshot", "-", stdin=json.dumps(snap.to_dict()))
+        assert done.returncode == 0 and done.stdout, (command, done.stderr)
     bad = run("json", "cmssw", "-", stdin="[1, 2")
     assert bad.returncode == 2 and bad.stderr.startswith("error: the golden JSON on standard input: not valid JSON")
     bad = run("golden", "dt-dt == GOOD", "--snapshot", "-", stdin='{"runs": 3}')
     assert bad.returncode == 2 and bad.stderr.startswith("error: the snapshot on standard input: runs")
+
+
+def _saved(snapshot, folder: Path) -> Path:
+    path = folder / "snap.json"
+    snapshot.save(path)
+    return path
 
 
 def test_check_plan_and_fields_print_json(capsys):
@@ -174,6 +254,36 @@ def test_serve_says_where_it_listens_and_how_to_stop(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr.read()
+
+
+def test_serve_reads_a_snapshot_from_standard_input_and_names_a_bad_one(tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    snap = sample_snapshot(3, ls_per_run=5, seed=1)
+    proc = subprocess.Popen([sys.executable, "-m", "dqquery", "serve", "--snapshot", "-", "--port", str(port)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        proc.stdin.write(json.dumps(snap.to_dict()))
+        proc.stdin.close()
+        urls = json.loads(proc.stdout.readline())
+        assert "(from standard input)" in proc.stderr.readline()
+        body = json.dumps({"run_number": snap.runs[0].run_number, "dataset_name": "online"}).encode()
+        request = urllib.request.Request(urls["rr"] + "/lumisections/rr_lumisection_ranges", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.loads(answer.read())  # the snapshot's own run is served
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    bad = run("serve", "--snapshot", "-", stdin='{"runs": 3}')
+    assert bad.returncode == 2 and bad.stderr.startswith("error: cannot read the snapshot standard input: runs")
+    missing = run("serve", "--snapshot", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and "cannot read the snapshot" in missing.stderr and "No such file" in missing.stderr
 
 
 def test_fake_services_derive_their_tables_on_first_use():

@@ -136,6 +136,61 @@ def test_python_examples_run(path: Path, installed: dict[str, Any]) -> None:
         assert exp in result["printed"], f"{path.name}: expected a printed line {exp!r}, got {result['printed']}"
 
 
+PRINTS = re.compile(r"^```python\n.*?^```\n\s*prints\s*\n\s*^```text\n(.*?)^```", re.M | re.S)
+
+
+def _printed_outputs() -> list[tuple[Path, str]]:
+    """```text blocks introduced by a line ``prints`` right after a python block: that block's whole output."""
+    return [(p, m.group(1)) for p in FILES for m in PRINTS.finditer(p.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("path,shown", _printed_outputs(), ids=lambda x: getattr(x, "name", str(x)[:30]))
+def test_shown_output_of_a_python_example_is_what_it_prints(path: Path, shown: str, installed: dict[str, Any]) -> None:
+    printed, lines = installed["python"][str(path.relative_to(ROOT))]["printed"], shown.splitlines()
+    starts = [i for i in range(len(printed) - len(lines) + 1) if printed[i : i + len(lines)] == lines]
+    assert starts, f"{path.name}: the shown output {lines} is not printed as it is; printed: {printed}"
+
+
+# Fenced blocks that no test runs, each with the reason (keyed by page and first line). Anything else must be
+# a kind that runs: dq, python, console, an error[ text block, or the output ("prints") of a python block.
+NOT_EXECUTED = {
+    ("README.md", "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/dqquery demo"):
+        "the install commands themselves; .ci/run runs the second, tests/test_packaging.py checks they agree",
+    ("getting-started.md", "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/dqquery demo"):
+        "the README's install command",
+    ("getting-started.md", '.venv/bin/pip install -e ".[plot,pandas]"  # plots (matplotlib) and DataFrames (pandas)'):
+        "installing extras (network)",
+    ("cli.md", "wrote snapshot.json.gz: 482 runs, 482 datasets, 250725 lumisections"):
+        "stderr of a one-minute fetch of the demo year from dqquery serve (tests/test_cli_conventions.py checks the report)",
+    ("fetching.md", "dqquery fetch @query.dq --dataset '/PromptReco/Collisions2022%/DQM' -o snap.json.gz"):
+        "needs the production Run Registry and credentials",
+    ("fetching.md", "error: fetching runs from Run Registry failed: cannot connect to http://127.0.0.1:9 (connection refused) after 5 attempts; check the Run Registry URL (--rr or DQQUERY_RR_URL) and your network"):
+        "five retries with back-off; tests/test_sources.py checks the message",
+    ("fetching.md", "python -m dqquery.testing serve --snapshot snap.json.gz --port 9500"):
+        "a server until Ctrl-C; the same round trip runs as the python example above it",
+    ("fetching.md", "dqquery golden @query.dq --rr \"$DQQUERY_RR_URL\" --dataset '/PromptReco/Collisions2018A/DQM' --compare-remote"):
+        "needs the production Run Registry's JSON portal",
+    ("language.md", '--8<-- "grammar/dqquery.lark"'): "the grammar file, included by the docs site",
+    ("reproduce-rr-golden-json.md", "dqquery fetch @golden2018.dq --dataset '/ReReco/Run2018__UL2019/DQM' -o run2018.json.gz"):
+        "needs the production Run Registry and credentials",
+    ("reproduce-rr-golden-json.md", "dqquery golden @golden2018.dq --snapshot run2018.json.gz --dataset '/ReReco/Run2018__UL2019/DQM' \\"):
+        "needs the production Run Registry's JSON portal",
+}
+
+
+def test_every_fenced_block_runs_or_says_why_not() -> None:
+    shown_outputs = {shown for _, shown in _printed_outputs()}
+    skipped = set()
+    for path in FILES:
+        for m in re.finditer(r"^```(\w*)\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S):
+            kind, body = m.group(1), m.group(2)
+            if kind in ("dq", "python", "console") or (kind == "text" and (body.startswith("error[") or body in shown_outputs)):
+                continue
+            skipped.add((path.name, body.splitlines()[0] if body else ""))
+    assert skipped == set(NOT_EXECUTED), (f"run these or list them in NOT_EXECUTED with the reason: {sorted(skipped - set(NOT_EXECUTED))}; "
+                                          f"listed but gone: {sorted(set(NOT_EXECUTED) - skipped)}")
+
+
 def _console_commands() -> list[tuple[str, int, str, list[str]]]:
     out = []
     for where, line, block in blocks("console"):

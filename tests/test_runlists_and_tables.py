@@ -135,9 +135,34 @@ def test_dqquery_runs_formats_agree_with_golden_on_the_demo(capsys):
     assert total == pytest.approx(recorded_in(expected, load_demo(), DEMO_DATASET), abs=0.001 * len(rows))
 
 
+def test_dqquery_runs_columns_in_txt_and_json_agree_with_golden_and_name_the_unit(capsys):
+    """The txt and json layouts with --columns: the runs of golden, and recorded luminosity labelled /pb."""
+    from dqquery.demo import DEMO_DATASET, load_demo
+    from dqquery.explanation import recorded_in
+
+    demo = load_demo()
+    expected = golden(QUERY, demo, dataset=DEMO_DATASET)
+    columns = "run_number,fill_number,recorded,dataset,reco"
+    code, out, _ = _cli(capsys, "runs", QUERY, "--snapshot", "demo", "--format", "txt", "--columns", columns)
+    header, *lines = out.splitlines()
+    assert code == 0 and header.split() == ["#", "run_number", "fill_number", "recorded(/pb)", "dataset", "reco"]
+    assert [int(line.split()[0]) for line in lines] == sorted(expected.runs)
+    code, out, _ = _cli(capsys, "runs", QUERY, "--snapshot", "demo", "--format", "json", "--columns", columns)
+    data = json.loads(out)
+    assert code == 0 and data["luminosity_unit"] == "/pb"
+    assert [row["run_number"] for row in data["runs"]] == sorted(expected.runs)
+    total = sum(row["recorded"] for row in data["runs"])
+    assert total == pytest.approx(recorded_in(expected, demo, DEMO_DATASET), abs=1e-6)
+
+
 def test_dqquery_runs_rejects_an_unknown_column(capsys):
     code, _, err = _cli(capsys, "runs", QUERY, "--snapshot", "demo", "--columns", "run_number,lumi")
     assert code == 2 and "unknown column 'lumi'" in err and "recorded" in err
+
+
+def test_dqquery_runs_says_the_dqmgui_layout_takes_no_columns(capsys):
+    code, out, err = _cli(capsys, "runs", QUERY, "--snapshot", "demo", "--format", "dqmgui", "--columns", "run_number,recorded")
+    assert (code, out) == (2, "") and "--columns does not apply to --format dqmgui" in err
 
 
 def test_format_runs_json_with_columns_names_the_unit():

@@ -43,3 +43,17 @@ def test_conversion_factors_are_powers_of_a_thousand():
     for units, factor in INVERSE_BARN_TO_PB.items():
         prefix = units.replace("^{-1}", "").replace("/", "").replace("\u00b5", "u")
         assert factor == ladder[prefix]
+
+
+def test_the_demo_names_the_units_of_its_query(capsys):
+    """The demo prints a query with energy, b_field and recorded_lumi values: it says which units they are in."""
+    from dqquery.catalog import UNITS
+    from dqquery.cli import main, query_units
+    from dqquery.query import parse
+
+    assert query_units(parse("energy > 6000 and b_field >= 3.7 and recorded > 0.01 and dt-dt == GOOD and energy < 7000")) == (
+        f"energy in {UNITS['run.oms.energy']}, b_field in {UNITS['run.oms.b_field']}, recorded in {UNITS['lumisection.oms.recorded']}")
+    assert query_units(parse("dt-dt == GOOD")) == ""
+    assert main(["demo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "units: energy in GeV, b_field in T, recorded_lumi in /pb" in lines

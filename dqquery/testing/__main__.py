@@ -5,6 +5,10 @@ endpoint at ``/auth/realms/cern/api-access/token``. Point the clients at it with
 
     export DQQUERY_RR_URL=http://127.0.0.1:9500 DQQUERY_DIALS_URL=http://127.0.0.1:9500/api/v1 \\
            DQQUERY_OMS_URL=http://127.0.0.1:9500/agg/api/v1
+
+Decisions:
+* ``--snapshot`` takes a file, ``demo`` or ``-`` (standard input, gzip allowed), like every other file argument
+  of dqquery; a snapshot that can not be read is a one-line error naming it (exit 2), before anything listens.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dqquery.testing", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve fake RR, DIALS, OMS and SSO from a snapshot on one port")
-    serve.add_argument("--snapshot", required=True, help="snapshot file (.json or gzip), or 'demo' for the bundled 2018 demo")
+    serve.add_argument("--snapshot", required=True, help="snapshot file (.json or gzip), - for standard input, or 'demo' for the bundled 2018 demo")
     serve.add_argument("--port", type=int, default=9500, help="port (default 9500, the RR backend's)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
@@ -40,22 +45,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--sso-client takes ID:SECRET, got {spec!r}")
         clients[client_id] = secret
     try:
-        if args.snapshot == "demo":
-            from ..demo import load_demo
-
-            snapshot = load_demo()
-        else:
-            snapshot = Snapshot.load(args.snapshot)
+        snapshot = _load(args.snapshot, Snapshot)
+    except (OSError, ValueError) as exc:  # a missing or invalid snapshot
+        where = "standard input" if args.snapshot == "-" else args.snapshot
+        print(f"error: cannot read the snapshot {where}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 2
+    try:
         server = serve_all(snapshot, port=args.port, host=args.host, dials_secrets=set(args.dials_secret),
                            sso_clients=clients, require_auth=args.require_auth)
-    except (OSError, ValueError) as exc:  # a missing or invalid snapshot file, a port in use
+    except (OSError, ValueError) as exc:  # a port in use
         print(f"error: {exc}", file=sys.stderr)
         return 2
     server.faults.set_latency(args.latency)
     root = server.root
     print(json.dumps({"rr": root, "dials": root + DIALS_MOUNT, "oms": root + OMS_MOUNT,
                       "sso_token_url": root + FakeSSO.path}), flush=True)
-    print(f"fake Run Registry, DIALS, OMS and SSO listening on {root} (from {args.snapshot}); press Ctrl-C to stop\n"
+    print(f"fake Run Registry, DIALS, OMS and SSO listening on {root} (from {'standard input' if args.snapshot == '-' else args.snapshot}); press Ctrl-C to stop\n"
           f"use them with: export DQQUERY_RR_URL={root} DQQUERY_DIALS_URL={root + DIALS_MOUNT} "
           f"DQQUERY_OMS_URL={root + OMS_MOUNT}", file=sys.stderr, flush=True)
     try:
@@ -65,6 +70,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _load(spec: str, snapshot_class: Any) -> Any:
+    """The demo, a snapshot from standard input (``-``, gzip allowed) or a snapshot file."""
+    if spec == "demo":
+        from ..demo import load_demo
+
+        return load_demo()
+    if spec == "-":
+        import gzip
+
+        raw = sys.stdin.buffer.read()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return snapshot_class.from_dict(json.loads(raw))
+    return snapshot_class.load(spec)
 
 
 if __name__ == "__main__":

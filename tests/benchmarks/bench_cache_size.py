@@ -2,7 +2,9 @@
 
 Run on demand:  python tests/benchmarks/bench_cache_size.py
 Target (issue 11): the cache at most 3x the snapshot it produced. Measured 2026-12-06: plain JSON text (cache
-schema 1) 159 MB for a 312 KB snapshot (510x); compressed columnar storage (schema 2) 0.73 MB (2.3x).
+schema 1) 159 MB for a 312 KB snapshot (510x); compressed columnar storage (schema 2) 0.73 MB (2.3x);
+after fetch read RR's history endpoints too (whole events cached), 1.72 MB (5.4x); history answers cached as
+the spans they cover, 1.0 MB (3.13x); plus zlib's preset dictionary (schema 3), 0.88 MB for 320 KB (2.74x).
 The size is what stays on disk after the cache is closed.
 """
 
