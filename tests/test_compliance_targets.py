@@ -81,6 +81,6 @@ def test_target_output(query: str, key: str, expected: Any) -> None:
         assert info.value.category == "unsupported", str(info.value)
         assert info.value.target == target_name
         return
-    with warnings.catch_warnings():  # a field RR never stores warns (tested in test_target_jsonlogic); the output is checked here
+    with warnings.catch_warnings():  # a field RR never stores warns (tested in test_conformance_rr_filters); only the output is checked here
         warnings.simplefilter("ignore", QueryWarning)
         assert compile_fn(query) == expected
