@@ -46,7 +46,7 @@ import numpy as np
 
 from .snapshot import Snapshot, SnapshotError
 
-__all__ = ["Column", "ColumnarSnapshot", "FORMAT_NAME", "golden", "is_columnar_file", "load_any"]
+__all__ = ["FORMAT_NAME", "Column", "ColumnarSnapshot", "golden", "is_columnar_file", "load_any"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 FORMAT_NAME = "dqquery-columnar"
@@ -365,7 +365,7 @@ class ColumnarSnapshot:
             start = int(self.units["lumi_start"][u])
             if start:
                 block: dict[str, Any] = {"start": start, **self.units["lumi_extra"].value(u)}
-                a, b = lumi_bounds[u], lumi_bounds[u + 1]
+                a = lumi_bounds[u]
                 for key in LUMINOSITY_KEYS:
                     n = int(self.units[f"lumi_len_{key}"][u])
                     if n >= 0:
@@ -444,6 +444,18 @@ def validate(snap: ColumnarSnapshot) -> None:
     if (snap.units["lumi_start"] < 0).any():
         u = int(np.argmax(snap.units["lumi_start"] < 0))
         raise SnapshotError(f"{_unit_label(snap, u)}, luminosity: 'start' must be an integer >= 1")
+    lengths = np.maximum(np.maximum(snap.units["lumi_len_recorded"], snap.units["lumi_len_delivered"]), 0)
+    lengths[snap.units["lumi_start"] == 0] = 0
+    unit = lumi["unit"]
+    counts = np.bincount(unit, minlength=n_units) if len(unit) else np.zeros(n_units, dtype=np.int64)
+    if (np.diff(unit) < 0).any() or (counts != lengths).any():
+        raise SnapshotError("luminosity: rows must be sorted by unit, one per lumisection of each block")
+    if len(unit):
+        first = np.searchsorted(unit, unit, side="left")
+        expected = snap.units["lumi_start"][unit] + (np.arange(len(unit)) - first)
+        if (lumi["ls"] != expected).any():
+            u = int(unit[np.argmax(lumi["ls"] != expected)])
+            raise SnapshotError(f"{_unit_label(snap, u)}, luminosity: lumisection numbers must follow the block's start")
 
 
 def _unit_label(snap: ColumnarSnapshot, u: int) -> str:
