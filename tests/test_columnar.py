@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 pytest.importorskip("pyarrow")
 
+from dqquery import ast as A
 from dqquery import evaluator
+from dqquery.catalog import lookup
 from dqquery.columnar import ABSENT, Column, ColumnarSnapshot, _to_zip, load_any
 from dqquery.snapshot import Snapshot, SnapshotError
 from dqquery.strategies import queries
@@ -23,15 +25,24 @@ DATASET_PATTERNS = (None, "online", "%", "/PromptReco/%", "/ReReco/Run2018__UL20
 
 
 @st.composite
-def snapshots_with_deletions(draw: Any) -> Snapshot:
-    """Generated snapshots where some runs and some dataset objects are marked deleted (RR hides them)."""
-    snap = draw(snapshots())
+def snapshots_with_deletions(draw: Any, evaluable: bool = False) -> Snapshot:
+    """Generated snapshots where some runs and some dataset objects are marked deleted (RR hides them);
+    ``evaluable``: with at least one lumisection that has RR and OMS data (simplest draws often have none)."""
+    snap = draw(snapshots().filter(lambda s: s.n_lumisections() > 0) if evaluable else snapshots())
     data = snap.to_dict()
     for run in data["runs"]:
-        run["deleted"] = draw(st.integers(0, 5)) == 0
+        run["deleted"] = draw(st.integers(0, 5)) == 5  # not the simplest draw: most runs stay
     for ds in data["datasets"]:
-        if draw(st.integers(0, 4)) == 0:
+        if draw(st.integers(0, 4)) == 4:
             ds["deleted"] = True
+    # Luminosity blocks that cover lumisections (the generator's simplest block is empty), values changing per LS.
+    for per_dataset in data["lumisections"].values():
+        for entry in per_dataset.values():
+            if entry["oms"] and draw(st.booleans()):
+                values = st.lists(st.sampled_from([0.3, 0.0, 0.02, 0.125, None]), min_size=1, max_size=12)
+                entry["luminosity"] = {"start": draw(st.integers(1, entry["oms"][-1]["end"])), "recorded": draw(values)}
+                if draw(st.booleans()):
+                    entry["luminosity"]["delivered"] = draw(values)
     return Snapshot.from_dict(data)
 
 
@@ -42,9 +53,9 @@ def _outcome(fn: Any) -> Any:
         return ("UnknownDataset", str(exc))
 
 
-@settings(max_examples=350, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=350, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(
-    snap=snapshots_with_deletions(),
+    snap=st.one_of(snapshots_with_deletions(), snapshots_with_deletions(evaluable=True)),
     query=st.one_of(queries(fields=SNAPSHOT_FIELDS), queries(fields=SNAPSHOT_FIELDS, max_leaves=3), queries(max_leaves=4)),
     dataset=st.sampled_from(DATASET_PATTERNS),
 )
@@ -54,7 +65,50 @@ def test_columnar_golden_equals_reference(snap: Snapshot, query: Any, dataset: s
     assert _outcome(lambda: golden(query, columnar, dataset)) == expected
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+def _small_numbers() -> st.SearchStrategy[Any]:
+    """Literals where lumisection numbers and the generated luminosity values actually are."""
+    return st.one_of(
+        st.integers(-1, 26).map(lambda v: A.IntValue(value=v)),
+        st.sampled_from([0.0, 0.02, 0.05, 0.1, 0.125, 0.2, 0.25, 0.3, 1.0, 2.5, 7.5, 12.99, 24.01]).map(lambda v: A.FloatValue(value=v)),
+    )
+
+
+@st.composite
+def _lumisection_predicates(draw: Any) -> Any:
+    """Predicates on lumisection numbers and per-lumisection luminosity with literals that split ranges."""
+    path = draw(st.sampled_from(["lumisection.lumisection_number", "lumisection.oms.recorded"]))
+    ref = A.FieldRef(name=lookup(path).name, path=path)  # type: ignore[union-attr]
+    kind = draw(st.sampled_from(["compare", "in_range", "in_set"]))
+    if kind == "compare":
+        return A.Compare(field=ref, op=draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="])), value=draw(_small_numbers()))
+    if kind == "in_range":
+        a, b = sorted([draw(_small_numbers()), draw(_small_numbers())], key=lambda v: v.value)
+        return A.InRange(field=ref, low=a, high=b, negated=draw(st.booleans()))
+    return A.InSet(field=ref, values=tuple(draw(st.lists(_small_numbers(), min_size=1, max_size=3))), negated=draw(st.booleans()))
+
+
+def lumisection_queries() -> st.SearchStrategy[Any]:
+    leaves = st.one_of(_lumisection_predicates(), _lumisection_predicates(), queries(fields=SNAPSHOT_FIELDS, max_leaves=1))
+
+    def extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.one_of(
+            children.map(lambda c: A.Not(operand=c)),
+            st.lists(children, min_size=2, max_size=3).map(A.make_and),
+            st.lists(children, min_size=2, max_size=3).map(A.make_or),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=5)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(snap=snapshots_with_deletions(evaluable=True), query=lumisection_queries(), dataset=st.sampled_from([None, "%", "%", "/PromptReco/%"]))
+def test_columnar_golden_equals_reference_within_ranges(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    """Lumisection-number and per-lumisection luminosity predicates whose truth changes inside ranges."""
+    expected = _outcome(lambda: evaluator.golden(query, snap, dataset))
+    assert _outcome(lambda: golden(query, ColumnarSnapshot.from_snapshot(snap), dataset)) == expected
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(snap=snapshots_with_deletions(), queries_=st.lists(queries(fields=SNAPSHOT_FIELDS), min_size=1, max_size=3))
 def test_file_round_trip_keeps_everything(tmp_path_factory: Any, snap: Snapshot, queries_: list[Any]) -> None:
     columnar = ColumnarSnapshot.from_snapshot(snap)
