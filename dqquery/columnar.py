@@ -536,6 +536,28 @@ def _arrow_column(col: Any) -> tuple[Any, dict[bytes, bytes]]:
     return pa.DictionaryArray.from_arrays(indices, values), meta
 
 
+def _bits(buffer: Any, offset: int, n: int) -> np.ndarray:
+    """An Arrow bitmap (validity or boolean values) as a numpy bool array."""
+    raw = np.frombuffer(buffer, dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little")[offset : offset + n].astype(bool)
+
+
+def _arrow_numpy(array: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, missing)`` of a primitive Arrow array, read from its buffers.
+
+    Decision: ``Array.to_numpy`` imports pandas on every call path (0.5 s); the buffers are what it would read."""
+    import pyarrow as pa
+
+    n, offset = len(array), array.offset
+    validity, data = array.buffers()[:2]
+    missing = ~_bits(validity, offset, n) if validity is not None and array.null_count else np.zeros(n, dtype=bool)
+    if pa.types.is_boolean(array.type):
+        values = _bits(data, offset, n) if n else np.zeros(0, dtype=bool)
+    else:
+        values = np.frombuffer(data, dtype=array.type.to_pandas_dtype(), count=offset + n)[offset:] if n else np.zeros(0, dtype=dtype)
+    return values.astype(dtype, copy=False), missing
+
+
 def _from_arrow(array: Any, meta: dict[bytes, bytes] | None) -> Any:
     """The inverse of :func:`_arrow_column`."""
     import pyarrow as pa
@@ -543,30 +565,36 @@ def _from_arrow(array: Any, meta: dict[bytes, bytes] | None) -> Any:
     meta = meta or {}
     kind = meta.get(b"dqquery.kind", b"").decode()
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+        array = pa.concat_arrays(array.chunks) if array.num_chunks != 1 else array.chunk(0)
+    if kind == "codes" and not isinstance(array.type, pa.DictionaryType):
+        array = array.dictionary_encode()  # Parquet keeps dictionaries of strings only
     if not kind:
-        return array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        values, missing = _arrow_numpy(array, np.int64 if not pa.types.is_boolean(array.type) else bool)
+        if missing.any():
+            raise SnapshotError("an index column has missing values")
+        return values
+    if kind not in ("bool", "float", "codes"):
+        raise SnapshotError(f"unknown column kind {kind!r}")
     n = len(array)
-    missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if kind == "codes":
+        if not isinstance(array.type, pa.DictionaryType):
+            raise SnapshotError(f"a column of kind 'codes' has Arrow type {array.type}")
+        indices, missing = _arrow_numpy(array.indices, np.int32)
+        codes = np.where(missing, 0, indices + 1).astype(np.int32)
+        dictionary = array.dictionary.to_pylist()
+        if meta.get(b"dqquery.encoding") == b"json":
+            dictionary = [json.loads(v) for v in dictionary]
+        if n and (codes.max(initial=0) > len(dictionary) or codes.min(initial=0) < 0):
+            raise SnapshotError("a code is out of its dictionary")
+    else:
+        values, missing = _arrow_numpy(array, np.int8 if kind == "bool" else np.float64)
     absent = missing.copy()
     if b"dqquery.null_rows" in meta:
         absent[np.array(json.loads(meta[b"dqquery.null_rows"]), dtype=np.intp)] = False
     if kind == "bool":
-        data = np.where(missing, -1, array.fill_null(False).to_numpy(zero_copy_only=False).astype(np.int8)).astype(np.int8)
-        return Column("bool", data, absent)
+        return Column("bool", np.where(missing, -1, values).astype(np.int8), absent)
     if kind == "float":
-        data = array.fill_null(math.nan).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-        return Column("float", data, absent)
-    if kind == "codes" and not isinstance(array.type, pa.DictionaryType):
-        array = array.dictionary_encode()  # Parquet keeps dictionaries of strings only
-    if kind != "codes":
-        raise SnapshotError(f"a column of kind {kind!r} has Arrow type {array.type}")
-    dictionary = array.dictionary.to_pylist()
-    if meta.get(b"dqquery.encoding") == b"json":
-        dictionary = [json.loads(v) for v in dictionary]
-    codes = array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32) + 1
-    if n and (codes.max(initial=0) > len(dictionary)):
-        raise SnapshotError("a code is out of its dictionary")
+        return Column("float", np.where(missing, math.nan, values), absent)
     return Column("codes", codes, absent, (None, *dictionary))
 
 
