@@ -565,7 +565,7 @@ def _from_arrow(array: Any, meta: dict[bytes, bytes] | None) -> Any:
     meta = meta or {}
     kind = meta.get(b"dqquery.kind", b"").decode()
     if isinstance(array, pa.ChunkedArray):
-        array = pa.concat_arrays(array.chunks) if array.num_chunks != 1 else array.chunk(0)
+        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
     if kind == "codes" and not isinstance(array.type, pa.DictionaryType):
         array = array.dictionary_encode()  # Parquet keeps dictionaries of strings only
     if not kind:
