@@ -570,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_json)
 
     s = sub.add_parser("snapshot", help="snapshot files: convert JSON <-> columnar", description="Work with snapshot files.")
-    snap_sub = s.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True)
+    snap_sub = s.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True, help="convert: JSON <-> columnar file")
     c = snap_sub.add_parser(
         "convert",
         help="convert a snapshot between JSON and the columnar file (fast to load)",
