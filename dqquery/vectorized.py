@@ -21,8 +21,9 @@ reference semantics; ``tests/test_columnar.py`` checks it on generated snapshots
 Decisions:
 * Every node kind and value type is covered by evaluating leaves on distinct values: a status column has a
   handful, a bit three, a float column ``np.unique`` of its values. No query is refused.
-* A top-level ``and`` is evaluated clause by clause on the segments still alive (a clause that is not True
-  on a segment removes it), cheapest levels first; this is exact since only True selects.
+* A top-level ``and`` is evaluated clause by clause, run- and dataset-level clauses first; a segment on which a
+  clause is not True is dropped (exact: only True selects), and the segment arrays are compacted once a quarter
+  of them is gone (compacting after every clause cost more than evaluating on dead segments).
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ def build_segments(snap: ColumnarSnapshot, view: EvaluatedView, node: Any, uses_
     if uses_luminosity and len(snap.luminosity["unit"]):
         lumi_key = snap.luminosity["unit"] * stride + snap.luminosity["ls"]
         parts += [lumi_key, lumi_key + 1]
-    bounds = np.unique(np.concatenate(parts)) if any(len(p) for p in parts) else np.zeros(0, dtype=np.int64)
+    bounds = np.sort(np.concatenate(parts))
+    bounds = bounds[np.r_[True, bounds[1:] != bounds[:-1]]] if len(bounds) else bounds  # sorted unique
     start, end = bounds[:-1], bounds[1:] - 1
     i = np.searchsorted(rr_s, start, side="right") - 1
     j = np.searchsorted(oms_s, start, side="right") - 1
@@ -273,38 +275,32 @@ def _merged_ranges(snap: ColumnarSnapshot, seg: Segments) -> GoldenJSON:
     """Union of the selected segments per run, through the trusted constructor."""
     if not len(seg.ls):
         return GoldenJSON()
-    run_rank = seg.run  # index into runs: run numbers are unique, so the rank of a run is its row
-    order = np.lexsort((seg.ls, snap.runs["run_number"][run_rank]))
+    run_numbers = snap.runs["run_number"]
+    rank_of_row = np.empty(len(run_numbers), dtype=np.int64)
+    rank_of_row[np.argsort(run_numbers, kind="stable")] = np.arange(len(run_numbers))
+    rank = rank_of_row[seg.run]
     stride = seg.stride
-    runs = snap.runs["run_number"][run_rank[order]]
-    _, dense = np.unique(runs, return_inverse=True)
-    dense = dense.reshape(-1).astype(np.int64)
-    pos_s = dense * stride + seg.ls[order]
-    pos_e = dense * stride + seg.ls_end[order]
+    pos_s = rank * stride + seg.ls
+    order = np.argsort(pos_s, kind="stable")
+    pos_s = pos_s[order]
+    pos_e = (rank * stride + seg.ls_end)[order]
     reach = np.maximum.accumulate(pos_e)
-    new = np.r_[True, pos_s[1:] > reach[:-1] + 1]
-    firsts = np.flatnonzero(new)
+    firsts = np.flatnonzero(np.r_[True, pos_s[1:] > reach[:-1] + 1])
     ends = np.maximum.reduceat(pos_e, firsts)
-    out_runs = runs[firsts].tolist()
-    out_start = (pos_s[firsts] - dense[firsts] * stride).tolist()
-    out_end = (ends - dense[firsts] * stride).tolist()
-    if (out_runs and max(out_runs) > MAX_NUMBER) or (out_end and max(out_end) > MAX_NUMBER):
+    base = rank[order][firsts] * stride
+    runs = run_numbers[seg.run[order][firsts]]
+    starts, stops = (pos_s[firsts] - base).tolist(), (ends - base).tolist()
+    if int(runs.max()) > MAX_NUMBER or max(stops) > MAX_NUMBER:
         mapping: dict[int, list[list[int]]] = {}
-        for r, a, b in zip(out_runs, out_start, out_end):
+        for r, a, b in zip(runs.tolist(), starts, stops):
             mapping.setdefault(r, []).append([a, b])
         return GoldenJSON(mapping)  # raises the reference's error for numbers a golden JSON cannot hold
-    data: list[tuple[int, tuple[tuple[int, int], ...]]] = []
-    current: list[tuple[int, int]] = []
-    previous = None
-    for r, a, b in zip(out_runs, out_start, out_end):
-        if r != previous:
-            if current:
-                data.append((previous, tuple(current)))  # type: ignore[arg-type]
-            current, previous = [], r
-        current.append((a, b))
-    if current:
-        data.append((previous, tuple(current)))  # type: ignore[arg-type]
-    return GoldenJSON._from_data(tuple(data))
+    cuts = [0, *(np.flatnonzero(np.diff(runs)) + 1).tolist(), len(runs)]
+    run_list = runs.tolist()
+    data = tuple(
+        (run_list[a], tuple(zip(starts[a:b], stops[a:b]))) for a, b in zip(cuts, cuts[1:])
+    )
+    return GoldenJSON._from_data(data)
 
 
 def golden(query: Any, snapshot: ColumnarSnapshot | Snapshot, dataset: str | None = None) -> GoldenJSON:
@@ -315,8 +311,12 @@ def golden(query: Any, snapshot: ColumnarSnapshot | Snapshot, dataset: str | Non
     view = evaluated_view(snap, units)
     seg = build_segments(snap, view, node, _uses_luminosity(node))
     clauses = sorted(node.operands, key=_cost) if isinstance(node, A.And) else [node]
+    alive = np.ones(len(seg.ls), dtype=bool)
     for clause in clauses:
-        if not len(seg.ls):
+        alive &= _truth(clause, snap, seg) == TRUE
+        n_alive = int(alive.sum())
+        if n_alive == 0:
             break
-        seg = _subset(seg, _truth(clause, snap, seg) == TRUE)
-    return _merged_ranges(snap, seg)
+        if n_alive < 0.75 * len(alive):  # compact once enough segments are gone
+            seg, alive = _subset(seg, alive), np.ones(n_alive, dtype=bool)
+    return _merged_ranges(snap, _subset(seg, alive))
