@@ -22,12 +22,15 @@ Decisions:
 * Validation works on whole arrays (:func:`validate`): unique runs and (run, dataset), ``1 <= start <= end``,
   ranges of a unit increasing without overlap, indexes and codes in bounds; the first problem is reported
   with its run, dataset and range number, as :class:`~dqquery.snapshot.SnapshotError`.
-* The file is an uncompressed ZIP of one Arrow IPC file per table plus ``meta.json`` (recognised from its
-  content, whatever its name). Measured on the demo year (``tests/benchmarks/bench_columnar.py``): JSON
-  snapshot load ~0.25 s; Arrow IPC members ~10 ms, Parquet members ~20 ms for the same columns, file sizes
-  within a factor two. Arrow IPC wins on load (no decoding: the columns are read as stored); pandas, polars
-  and DuckDB read the members directly (``unzip`` then ``pl.read_ipc``). Strings and statuses are Arrow
-  dictionary columns, bits are Arrow booleans, floats are float64, all with nulls for missing values.
+* The file is an uncompressed ZIP of one Arrow IPC file per table (buffers lz4-compressed) plus ``meta.json``,
+  recognised from its content whatever its name. Measured in one run of ``tests/benchmarks/bench_columnar.py``
+  (best of 5, warm): benchmark year JSON ``.json.gz`` 313 ms, Arrow IPC + lz4 5.2 ms (0.25 MB), uncompressed
+  4.1 ms (2.4 MB), + zstd 9.4 ms, Parquet + zstd 14.9 ms (0.13 MB); demo year JSON 154 ms, Arrow IPC + lz4
+  21 ms, Parquet + zstd 32 ms. Arrow IPC wins on load (buffers are read as stored, no page decoding) and lz4
+  costs almost nothing over uncompressed at a tenth of the size. numpy's ``.npz`` was not taken: strings,
+  dictionaries and lists would need pickle (unsafe to load) or a hand-made encoding, and other tools do not read
+  it. pandas, polars and DuckDB read the members directly (``unzip`` then ``pl.read_ipc``): strings and statuses
+  are Arrow dictionary columns, bits Arrow booleans, floats float64, all with nulls for missing values.
 * numpy and pyarrow are imported here and in :mod:`dqquery.vectorized` only (extra ``dqquery[fast]``).
 """
 
@@ -525,7 +528,7 @@ def _arrow_column(col: Any) -> tuple[Any, dict[bytes, bytes]]:
     if col.kind == "float":
         return pa.array(col.data, mask=missing), meta
     dictionary = list(col.values[1:])
-    indices = pa.array(col.data - 1, type=pa.int32(), mask=missing)
+    indices = pa.array(np.where(missing, 0, col.data - 1), type=pa.int32(), mask=missing)  # 0 under nulls: readers check bounds
     if all(isinstance(v, str) for v in dictionary):
         values = pa.array(dictionary, type=pa.string())
     elif all(type(v) is int and abs(v) < 2**63 for v in dictionary):

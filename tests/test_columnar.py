@@ -134,7 +134,7 @@ def test_other_member_formats_load_the_same(tmp_path: Any, member_format: str, c
 def _small_snapshot() -> Snapshot:
     return Snapshot.from_dict(
         {
-            "runs": [{"run_number": 315257, "oms_attributes": {"energy": 6500.0, "fill_number": 6620}, "rr_attributes": {"class": "Collisions18"}},
+            "runs": [{"run_number": 315257, "oms_attributes": {"energy": 6500.0, "fill_number": 6620, "hlt_key": None}, "rr_attributes": {"class": "Collisions18"}},
                      {"run_number": 315258, "oms_attributes": None, "version": 2}],
             "datasets": [{"run_number": 315257, "name": "/PromptReco/Collisions2018A/DQM", "dataset_attributes": {"global_state": "OPEN"}}],
             "lumisections": {
@@ -161,6 +161,24 @@ def test_small_snapshot_round_trips_and_evaluates() -> None:
     for q in ("dt-dt == GOOD and cms_active", "recorded >= 0.2", "dt-dt is null", "lumisection_number in 2..7", "energy > 1"):
         assert golden(q, columnar) == evaluator.golden(q, snap)
     assert golden("recorded >= 0.2", columnar).to_dict() == {"315257": [[3, 3], [5, 5]]}
+
+
+def test_members_are_read_by_polars(tmp_path: Any) -> None:
+    """Users' own tools read the same columns (docs/columnar.md): every member loads in polars with its values."""
+    import zipfile
+
+    pl = pytest.importorskip("polars")
+    snap = _small_snapshot()
+    path = tmp_path / "s.dqc"
+    ColumnarSnapshot.from_snapshot(snap).save(path)
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(tmp_path / "tables")
+    tables = {name: pl.read_ipc(tmp_path / "tables" / f"{name}.arrow") for name in ("runs", "units", "rr", "oms", "luminosity")}
+    online_rr = tables["rr"].filter(pl.col("unit") == 1)
+    assert online_rr["dt-dt"].cast(pl.String).to_list() == ["GOOD", None]
+    assert tables["oms"]["cms_active"].to_list() == [True, None]
+    assert tables["luminosity"]["recorded"].to_list() == [0.2, None, 0.4]
+    assert tables["runs"]["run.oms.hlt_key"].to_list() == [None, None]
 
 
 def test_column_kinds() -> None:
