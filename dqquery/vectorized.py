@@ -74,11 +74,14 @@ def selected_units(snap: ColumnarSnapshot, dataset: str | None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EvaluatedView:
-    """Which lumisections are evaluated and with which rows: the RR rows and OMS rows (indexes into the tables)
-    whose intersection is evaluated, each sorted by unit then start."""
+    """Which lumisections are evaluated and with which values: RR rows (of the snapshot's ``rr`` table) and rows
+    of an OMS table and a luminosity table (the snapshot's own, or tables derived from them), each sorted by
+    unit then start; the evaluated lumisections are the intersection of the RR and OMS rows."""
 
     rr_rows: np.ndarray
+    oms: dict[str, Any]
     oms_rows: np.ndarray
+    luminosity: dict[str, Any]
 
 
 def evaluated_view(snap: ColumnarSnapshot, units: np.ndarray) -> EvaluatedView:
@@ -86,10 +89,13 @@ def evaluated_view(snap: ColumnarSnapshot, units: np.ndarray) -> EvaluatedView:
 
     Today's rule (the reference's): a unit is evaluated on the intersection of its OWN RR ranges and its OWN OMS
     ranges, with the values of those rows. A rule that takes OMS values from another unit (e.g. ``online``'s
-    under a dataset's own) belongs here: return derived OMS rows instead of a selection."""
+    under a dataset's own, key by key) belongs here: return a derived OMS table (and luminosity table) with
+    the same columns; nothing downstream reads ``snap.oms`` or ``snap.luminosity``."""
     return EvaluatedView(
         rr_rows=np.flatnonzero(units[snap.rr["unit"]]) if len(snap.rr["unit"]) else np.zeros(0, dtype=np.intp),
+        oms=snap.oms,
         oms_rows=np.flatnonzero(units[snap.oms["unit"]]) if len(snap.oms["unit"]) else np.zeros(0, dtype=np.intp),
+        luminosity=snap.luminosity,
     )
 
 
@@ -105,9 +111,11 @@ class Segments:
     ls: np.ndarray
     ls_end: np.ndarray
     rr: np.ndarray  # row of the rr table
-    oms: np.ndarray  # row of the oms table
+    oms: np.ndarray  # row of oms_table
     key: np.ndarray  # unit * stride + ls
     stride: int
+    oms_table: dict[str, Any]
+    lumi_table: dict[str, Any]
 
 
 def _ls_breaks(node: Any, stride: int) -> np.ndarray:
@@ -138,16 +146,16 @@ def build_segments(snap: ColumnarSnapshot, view: EvaluatedView, node: Any, uses_
     rr_unit = snap.rr["unit"][view.rr_rows]
     rr_s = rr_unit * stride + snap.rr["start"][view.rr_rows]
     rr_e = rr_unit * stride + snap.rr["end"][view.rr_rows]
-    oms_unit = snap.oms["unit"][view.oms_rows]
-    oms_s = oms_unit * stride + snap.oms["start"][view.oms_rows]
-    oms_e = oms_unit * stride + snap.oms["end"][view.oms_rows]
+    oms_unit = view.oms["unit"][view.oms_rows]
+    oms_s = oms_unit * stride + view.oms["start"][view.oms_rows]
+    oms_e = oms_unit * stride + view.oms["end"][view.oms_rows]
     parts = [rr_s, rr_e + 1, oms_s, oms_e + 1]
     breaks = _ls_breaks(node, stride)
     if len(breaks):
         units = np.unique(rr_unit)
         parts.append(np.add.outer(units * stride, breaks).ravel())
-    if uses_luminosity and len(snap.luminosity["unit"]):
-        lumi_key = snap.luminosity["unit"] * stride + snap.luminosity["ls"]
+    if uses_luminosity and len(view.luminosity["unit"]):
+        lumi_key = view.luminosity["unit"] * stride + view.luminosity["ls"]
         parts += [lumi_key, lumi_key + 1]
     bounds = np.sort(np.concatenate(parts))
     bounds = bounds[np.r_[True, bounds[1:] != bounds[:-1]]] if len(bounds) else bounds  # sorted unique
@@ -171,6 +179,8 @@ def build_segments(snap: ColumnarSnapshot, view: EvaluatedView, node: Any, uses_
         oms=view.oms_rows[j_c],
         key=start,
         stride=stride,
+        oms_table=view.oms,
+        lumi_table=view.luminosity,
     )
 
 
@@ -198,8 +208,8 @@ def _on_ints(node: Any, data: np.ndarray) -> np.ndarray:
 def _luminosity(node: Any, snap: ColumnarSnapshot, seg: Segments, key: str) -> np.ndarray:
     """``recorded``/``delivered``: the block's value where the block's list covers the lumisection, else the
     OMS range's (segments inside a block are single lumisections)."""
-    truth = _on_column(node, snap.oms.get(key), seg.oms)
-    lumi = snap.luminosity
+    truth = _on_column(node, seg.oms_table.get(key), seg.oms)
+    lumi = seg.lumi_table
     if not len(lumi["unit"]) or not len(seg.key):
         return truth
     lumi_key = lumi["unit"] * seg.stride + lumi["ls"]
@@ -232,7 +242,7 @@ def _leaf(node: Any, snap: ColumnarSnapshot, seg: Segments) -> np.ndarray:
         key = path[16:]
         if key in LUMINOSITY_KEYS:
             return _luminosity(node, snap, seg, key)
-        col = None if key in ("start", "end", "unit") else snap.oms.get(key)
+        col = None if key in ("start", "end", "unit") else seg.oms_table.get(key)
         return _on_column(node, col, seg.oms)
     if path == "lumisection.lumisection_number":
         return _on_ints(node, seg.ls)
@@ -250,7 +260,8 @@ def _truth(node: Any, snap: ColumnarSnapshot, seg: Segments) -> np.ndarray:
 
 
 def _subset(seg: Segments, keep: np.ndarray) -> Segments:
-    return Segments(seg.unit[keep], seg.run[keep], seg.ls[keep], seg.ls_end[keep], seg.rr[keep], seg.oms[keep], seg.key[keep], seg.stride)
+    return Segments(seg.unit[keep], seg.run[keep], seg.ls[keep], seg.ls_end[keep], seg.rr[keep], seg.oms[keep], seg.key[keep],
+                    seg.stride, seg.oms_table, seg.lumi_table)
 
 
 def _cost(node: Any) -> int:
