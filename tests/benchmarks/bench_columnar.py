@@ -10,6 +10,8 @@ Data and query: the synthetic benchmark year and 50-clause query of ``bench_gold
   whether every output is identical;
 * load time of the benchmark year and of the demo year: JSON (gzip and plain) vs the columnar file (Arrow IPC
   members with lz4, the default; uncompressed; zstd; Parquet members);
+* one query from a file in a warm interpreter: the columnar file loaded and evaluated by dqquery vs the same
+  tables read by polars (Arrow IPC and Parquet members) with the query written by hand (``polars_golden``);
 * peak RSS of "load + golden" in a fresh process per measurement, at 1 and 10 years, for the JSON snapshot with
   ``dqquery.golden`` and for the columnar file with ``dqquery.columnar.golden``.
 """
@@ -18,11 +20,14 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-from bench_golden import QUERY, evaluated_objects, subset, synthetic_year  # noqa: E402
+from bench_golden import QUERY, QUERY_BITS, RR_FLAGS, evaluated_objects, subset, synthetic_year  # noqa: E402
 
 from dqquery.columnar import Column, ColumnarSnapshot, _to_zip  # noqa: E402
 from dqquery.demo import DEMO_PATH  # noqa: E402
@@ -135,6 +140,48 @@ def measure_rss(kind: str, path: Path) -> tuple[float, float, float, float, int]
     return float(out[0]), float(out[1]), float(out[2]), float(out[3]), int(out[4])
 
 
+# ------------------------------------------------------------------------------------------ polars
+
+
+def polars_golden(tables: Path, suffix: str) -> GoldenJSON:
+    """The benchmark query written by hand in polars over the columnar file's members (what a user would write):
+    read the tables, filter runs, datasets, RR and OMS ranges, join RR and OMS ranges of a unit, intersect."""
+    import polars as pl
+
+    read = pl.read_ipc if suffix == "arrow" else pl.read_parquet
+    runs = read(tables / f"runs.{suffix}").with_row_index("run")
+    units = read(tables / f"units.{suffix}").with_row_index("unit")
+    names = json.loads((tables / "meta.json").read_text())["names"]
+    pattern = r"/ReReco/Run2018..UL2019/DQM"  # SIMILAR TO "/ReReco/Run2018__UL2019/DQM": each _ is one character
+    wanted = [i for i, n in enumerate(names) if re.fullmatch(pattern, n)]
+    good_runs = runs.filter(
+        pl.col("run.oms.energy").is_between(6000, 7000)
+        & (pl.col("run.oms.b_field") >= 3.7)
+        & pl.col("run.oms.injection_scheme").cast(pl.String).str.contains("25ns", literal=True)
+        & ~pl.col("run.oms.hlt_key").cast(pl.String).str.contains("WMass", literal=True)
+        & (pl.col("run.oms.recorded_lumi") >= 0.08)
+        & pl.col("run.rr.class").cast(pl.String).is_in(["Collisions18", "Collisions17"])
+    ).select("run", "run_number")
+    good_units = (
+        units.filter(pl.col("name").is_in(wanted) & ~pl.col("deleted") & pl.col("has_data"))
+        .join(good_runs, on="run")
+        .select("unit", "run_number")
+    )
+    rr = read(tables / f"rr.{suffix}").filter(pl.all_horizontal([pl.col(f).cast(pl.String) == "GOOD" for f in RR_FLAGS[:16]]))
+    oms = read(tables / f"oms.{suffix}").filter(pl.all_horizontal([pl.col(b) for b in QUERY_BITS]))
+    pieces = (
+        rr.select("unit", "start", "end")
+        .join(good_units, on="unit")
+        .join(oms.select("unit", pl.col("start").alias("o_start"), pl.col("end").alias("o_end")), on="unit")
+        .select("run_number", pl.max_horizontal("start", "o_start").alias("a"), pl.min_horizontal("end", "o_end").alias("b"))
+        .filter(pl.col("a") <= pl.col("b"))
+    )
+    mapping: dict[int, list[list[int]]] = {}
+    for run, a, b in pieces.iter_rows():
+        mapping.setdefault(run, []).append([a, b])
+    return GoldenJSON(mapping)
+
+
 # ------------------------------------------------------------------------------------------ main
 
 
@@ -210,6 +257,31 @@ def main() -> int:
                 t = best_of(lambda p=path: ColumnarSnapshot.load(p), 5)
                 default = "  (default)" if (fmt, comp) == ("arrow", "lz4") else ""
                 print(f"  columnar {fmt}/{comp or 'none':<14} {t * 1e3:8.1f} ms  {path.stat().st_size / 1e6:6.2f} MB{default}")
+
+        # ---- one query from a file, warm interpreter: dqquery (columnar file) vs polars (same tables, query by hand)
+        try:
+            import polars  # noqa: F401
+        except ImportError:
+            print("polars: not installed; skipped")
+        else:
+            print("one query from a file, warm interpreter (load + golden; median of 9, interleaved):")
+            (d / "bench.dqc").write_bytes(_to_zip(col))
+            (d / "bench-pq.dqc").write_bytes(_to_zip(col, "parquet", "zstd"))
+            engines = {"dqquery columnar file": lambda: columnar_golden(node, ColumnarSnapshot.load(d / "bench.dqc"), DATASET)}
+            for suffix, file_name in (("arrow", "bench.dqc"), ("parquet", "bench-pq.dqc")):
+                folder = d / f"tables-{suffix}"
+                with zipfile.ZipFile(d / file_name) as zf:
+                    zf.extractall(folder)
+                engines[f"polars, {suffix} members"] = lambda f=folder, s=suffix: polars_golden(f, s)
+            for fn in engines.values():
+                fn()  # warm-up
+            medians, outputs = interleaved(engines, {name: 9 for name in engines})
+            base = medians["dqquery columnar file"]
+            for name, t in medians.items():
+                print(f"  {name:<24} {t * 1e3:8.1f} ms   {t / base:6.2f}x dqquery")
+            same = all(o == results["columnar"] for o in outputs.values())
+            print(f"  identical to dqquery.golden: {same}")
+            identical = identical and same
 
         # ---- peak RSS in fresh processes
         if not args.no_rss:
