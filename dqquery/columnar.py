@@ -502,7 +502,8 @@ def _check_range_table(snap: ColumnarSnapshot, side: str, table: dict[str, Any])
 
 
 def is_columnar_file(path: PathLike) -> bool:
-    """Whether a file is a columnar snapshot (a ZIP whose ``meta.json`` names :data:`FORMAT_NAME`)."""
+    """Whether a file is meant as a columnar snapshot: a ZIP (JSON snapshots are text or gzip); ``load`` then checks
+    that its ``meta.json`` names :data:`FORMAT_NAME`."""
     try:
         with open(path, "rb") as fh:
             if fh.read(4) != b"PK\x03\x04":
