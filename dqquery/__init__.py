@@ -7,6 +7,8 @@ and compute golden JSONs locally from fetched lumisection data.
     >>> dqquery.unparse(dqquery.parse("tracker-strip == good and bpix_ready == true"))
     'tracker-strip == GOOD and bpix_ready'
 
+Decision: ``DOCS_URL`` is the one place the documentation's address is written (help texts link to its pages).
+
 Decision: the core (parse, check, print) is imported eagerly and stays light; compilers, the evaluator,
 fetching and the fake services are imported on first use.
 """
@@ -22,6 +24,9 @@ from .query import as_node, parse
 from .unparse import unparse
 
 __version__ = "0.1.0"
+
+DOCS_URL = "https://cms-dqm.github.io/dqquery/"
+"""The documentation site (``site_url`` in mkdocs.yml): help texts and messages point to its pages."""
 
 _LAZY = {
     "to_rr": "dqquery.targets.runregistry",
@@ -44,6 +49,8 @@ _LAZY = {
     "ExplainReport": "dqquery.explanation",
     "fetch_snapshot": "dqquery.fetch",
     "remote_golden": "dqquery.fetch",
+    "runs": "dqquery.runlists",
+    "run_table": "dqquery.runlists",
 }
 
 __all__ = [
@@ -55,6 +62,7 @@ __all__ = [
     "parse",
     "unparse",
     "__version__",
+    "DOCS_URL",
     *_LAZY,
 ]
 

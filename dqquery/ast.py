@@ -80,13 +80,15 @@ class _Node(BaseModel):
 
 MAX_INT = 2**63 - 1
 """Integers fit the 64-bit columns every service stores."""
+MIN_INT = -(2**63)
+"""The smallest 64-bit integer (one further from zero than ``-MAX_INT``)."""
 
 
 class IntValue(_Node):
     """An integer literal (64-bit: what every service stores)."""
 
     type: Literal["int"] = "int"
-    value: Annotated[StrictInt, Field(ge=-MAX_INT, le=MAX_INT)]
+    value: Annotated[StrictInt, Field(ge=MIN_INT, le=MAX_INT)]
 
 
 class FloatValue(_Node):

@@ -15,6 +15,12 @@ Decisions:
   ``pileup``) stay in the catalog (OMS serves them), with a note in their description; RR-backed entry points
   (``to_jsonlogic``, ``fetch_snapshot``) warn with :func:`rr_unstored_warning` instead of refusing, since a query
   may ask ``beams_stable is null`` on purpose.
+* Units are data too (:data:`UNITS`): a physical field carries the unit its values are in, and every text
+  output that prints such a value names it. Luminosity is in ``/pb`` everywhere (:data:`LUMINOSITY_UNIT`):
+  OMS declares ``pb^{-1}`` for run ``recorded_lumi``/``delivered_lumi`` (``meta.row.<attr>.units``), Run
+  Registry stores OMS's per-lumisection values unchanged, and ``/pb`` is what CMS quotes for per-run recorded
+  luminosity. Only units stated by the services' metadata or by CMS convention are listed; a field without a
+  known unit has none (never a guess).
 """
 
 from __future__ import annotations
@@ -30,6 +36,29 @@ Level = Literal["run", "dataset", "lumisection"]
 STATUSES: tuple[str, ...] = ("GOOD", "BAD", "STANDBY", "EXCLUDED", "NOTSET", "EMPTY")
 """Run Registry lumisection statuses accepted in queries (``NO VALUE FOUND`` may be quoted as a string)."""
 
+LUMINOSITY_UNIT = "/pb"
+"""The one luminosity unit of dqquery's outputs (inverse picobarn)."""
+
+UNITS: dict[str, str] = {
+    "run.oms.energy": "GeV",
+    "run.oms.b_field": "T",
+    "run.oms.recorded_lumi": LUMINOSITY_UNIT,
+    "run.oms.delivered_lumi": LUMINOSITY_UNIT,
+    "run.oms.init_lumi": "1e30/cm2/s",
+    "run.oms.end_lumi": "1e30/cm2/s",
+    "run.oms.l1_rate": "Hz",
+    "run.oms.hlt_physics_rate": "Hz",
+    "run.oms.duration": "s",
+    "run.oms.crossing_angle_start": "urad",
+    "run.oms.crossing_angle_stop": "urad",
+    "run.oms.beta_star_start": "cm",
+    "run.oms.beta_star_stop": "cm",
+    "lumisection.oms.recorded": LUMINOSITY_UNIT,
+    "lumisection.oms.delivered": LUMINOSITY_UNIT,
+    "dials.file_size": "bytes",
+}
+"""Unit of each physical field, by qualified path (OMS metadata units; see the module docstring)."""
+
 OPEN_PREFIXES: tuple[str, ...] = ("run.oms.", "run.rr.", "lumisection.oms.", "lumisection.rr.", "dataset.")
 
 
@@ -44,6 +73,11 @@ class FieldInfo:
     aliases: tuple[str, ...] = ()
     doc: str = ""
     listed: bool = True  # False for qualified names accepted through an open prefix
+
+    @property
+    def unit(self) -> str:
+        """The unit of the field's values (``GeV``, ``T``, ``/pb``...), ``""`` when it has none or none is known."""
+        return UNITS.get(self.path, "")
 
     @property
     def namespace(self) -> str:
@@ -323,12 +357,15 @@ def fields_markdown() -> str:
         " comparison on them is unknown and selects nothing, and `to_jsonlogic` and `fetch_snapshot` warn about"
         " them. OMS itself serves them (`to_oms`, `fetch_snapshot(..., oms=...)`).",
         "",
-        "| name | qualified name | type | level | also written | description |",
-        "|---|---|---|---|---|---|",
+        f"Luminosity is in `{LUMINOSITY_UNIT}` (inverse picobarn) in every dqquery input and output.",
+        "",
+        "| name | qualified name | type | unit | level | also written | description |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in sorted(BY_PATH.values(), key=lambda r: ({"run": 0, "dataset": 1, "lumisection": 2}[r.level], r.path)):
         aliases = ", ".join(f"`{a}`" for a in row.aliases)
-        lines.append(f"| `{row.name}` | `{row.path}` | {row.type} | {row.level} | {aliases} | {row.doc} |")
+        unit = f"`{row.unit}`" if row.unit else ""
+        lines.append(f"| `{row.name}` | `{row.path}` | {row.type} | {unit} | {row.level} | {aliases} | {row.doc} |")
     return "\n".join(lines) + "\n"
 
 

@@ -15,13 +15,13 @@ Decisions:
 from __future__ import annotations
 
 import difflib
-import re
 import warnings
 from typing import Any
 
 from . import ast as A
 from .catalog import STATUSES, FieldInfo, lookup, near_listed, suggest
 from .errors import QueryError, QueryWarning
+from .patterns import regex_problem
 
 _NUMERIC = ("int", "float")
 _ORDERED = ("int", "float", "datetime", "any")
@@ -239,10 +239,15 @@ def _check_predicate(node: Any) -> Any:
                 hint = f'use `{field.name} contains "VALUE"`'
             raise _err("type-mismatch", f"'{op}' needs a string field; '{row.name}' is {_type_label(row)}", node, hint)
         if isinstance(node, A.Regex):
-            try:
-                re.compile(node.pattern)
-            except re.error as exc:
-                raise _err("syntax", f"invalid regular expression: {exc}", node, "regular expressions follow Python/PostgreSQL syntax; escape special characters with \\") from None
+            problem = regex_problem(node.pattern)
+            if problem is not None:
+                raise _err(
+                    "syntax",
+                    problem.message,
+                    node,
+                    "dqquery runs regular expressions in linear time (RE2): no lookbehind, backreferences, atomic groups "
+                    "or possessive quantifiers, lookaheads only right after a leading ^; escape special characters with \\",
+                )
         return node if field is node.field else node.model_copy(update={"field": field})
     if isinstance(node, A.Contains):
         if row.type not in ("string", "string-list", "any"):

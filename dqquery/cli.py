@@ -7,6 +7,15 @@ Decisions:
 * Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``);
   2 a user error (bad query, bad file, unsupported clause, missing credential), printed on stderr as
   a one-screen message, never a traceback.
+* A closed standard output (``dqquery demo | head -2``) is not an error: the command finishes its file outputs
+  (``-o``, ``--plot``), prints nothing more and exits quietly with status 141 (128 + SIGPIPE), as Unix tools
+  killed by SIGPIPE do, so ``set -o pipefail`` scripts still see that the output was cut.
+* ``-`` reads standard input wherever a file is read (queries, golden JSONs, snapshots, json-logic rules).
+* ``check``, ``plan``, ``fields``, ``explain`` and ``runs`` print JSON with ``--json``/``--format json``;
+  luminosity is in ``/pb`` and every text output that prints it names the unit.
+* ``fetch`` reports what it fetched (runs, datasets, lumisections, answers from the cache and from the
+  network) and where the cache is and how big; progress goes to stderr when it is a terminal (a tqdm bar,
+  or plain lines without tqdm).
 """
 
 from __future__ import annotations
@@ -14,10 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import DOCS_URL
 from .errors import QueryError
 
 EPILOG = """\
@@ -29,9 +40,30 @@ examples:
   dqquery explain @my-selection.dq --snapshot snapshot.json.gz --dataset '%Collisions2018%'
   dqquery demo
   dqquery json diff A.json B.json
+  dqquery examples   # writes golden2018.dq and rr_configs/ for the how-to pages
 
-docs: docs/language.md (the language), docs/semantics.md (what a query means), docs/targets.md
+docs: {docs}
+  the language {docs}language/, what a query means {docs}semantics/
 """
+
+DOCS_PAGES = {
+    "check": "language/",
+    "parse": "language/",
+    "fields": "fields/",
+    "compile": "targets/",
+    "plan": "targets/",
+    "golden": "golden/",
+    "explain": "golden/",
+    "fetch": "fetching/",
+    "json": "golden/",
+    "demo": "getting-started/",
+    "examples": "workflows/reproduce-rr-golden-json/",
+    "runs": "cli/#runs",
+    "cache": "cli/#cache",
+    "serve": "cli/#serve",
+    "snapshot": "columnar/",
+}
+"""The docs page each sub-command's help points to (relative to :data:`DOCS_URL`)."""
 
 
 DEFAULT_MAX_AGE_DAYS = 7.0
@@ -52,6 +84,36 @@ def _read_query(arg: str) -> str:
         except OSError as exc:
             raise UserError(f"cannot read the query file {path}: {exc.strerror or exc}") from None
     return arg
+
+
+def _read_bytes(path: str, what: str) -> bytes:
+    """A file's bytes, or standard input's for ``-``."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+
+
+def _load_golden(path: str) -> Any:
+    """A golden JSON from a file or, for ``-``, standard input (gzip allowed)."""
+    from .lumiranges import GoldenJSON
+
+    if path != "-":
+        try:
+            return GoldenJSON.load(path)
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    import gzip
+
+    raw = _read_bytes(path, "golden JSON")
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    try:
+        return GoldenJSON.from_json(raw)
+    except ValueError as exc:
+        raise UserError(f"the golden JSON on standard input: {exc}") from None
 
 
 def _check_output(path: str | None) -> None:
@@ -83,7 +145,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .unparse import unparse
 
     node = parse(_read_query(args.query))
-    print(unparse(node))
+    if args.json:
+        from . import ast as A
+
+        paths = sorted({ref.path for ref in A.fields_of(node)})
+        _print_json({"canonical": unparse(node), "fields": paths})
+    else:
+        print(unparse(node))
     return 0
 
 
@@ -99,9 +167,15 @@ def cmd_fields(args: argparse.Namespace) -> int:
     from .catalog import FIELDS
 
     rows = [f for f in FIELDS if (not args.level or f.level == args.level) and (not args.grep or args.grep in f.path)]
+    if args.json:
+        _print_json([{"name": f.name, "path": f.path, "type": f.type, "unit": f.unit or None, "level": f.level,
+                      "aliases": list(f.aliases), "doc": f.doc} for f in rows])
+        return 0
     width = max((len(f.name) for f in rows), default=4)
+    unit_width = max([4, *(len(f.unit) for f in rows)])
+    print(f"{'name':<{width}}  {'type':<11}  {'unit':<{unit_width}}  {'level':<11}  path")
     for f in rows:
-        print(f"{f.name:<{width}}  {f.type:<11}  {f.level:<11}  {f.path}")
+        print(f"{f.name:<{width}}  {f.type:<11}  {f.unit or '-':<{unit_width}}  {f.level:<11}  {f.path}")
     return 0
 
 
@@ -136,24 +210,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from .unparse import unparse
 
     if args.from_jsonlogic:
+        from .files import load_json_document
         from .targets.jsonlogic import from_jsonlogic_report
 
         try:
-            text = Path(args.from_jsonlogic).read_text(encoding="utf-8") if args.from_jsonlogic != "-" else sys.stdin.read()
-            rule = json.loads(text)
+            text = Path(args.from_jsonlogic).read_bytes() if args.from_jsonlogic != "-" else sys.stdin.read()
         except OSError as exc:
             raise UserError(f"cannot read {args.from_jsonlogic}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{args.from_jsonlogic} is not valid JSON: {exc}") from None
+        rule = load_json_document(text, lambda message: UserError(f"{args.from_jsonlogic}: {message}"))
         dataset_filter = None
         if isinstance(rule, dict) and "json_logic" in rule:  # a portal request or a stored golden-JSON config
             dataset_filter = rule.get("dataset_name_filter")
             rule = rule["json_logic"]
             if isinstance(rule, str):  # the portal request carries the rule as JSON text
-                try:
-                    rule = json.loads(rule)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"the json_logic of {args.from_jsonlogic} is not valid JSON: {exc}") from None
+                rule = load_json_document(rule, lambda message: UserError(f"the json_logic of {args.from_jsonlogic}: {message}"))
         node, notes = from_jsonlogic_report(rule)
         print(unparse(node))
         if dataset_filter:
@@ -203,7 +273,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     text = _read_query(args.query)
     p = plan(text, args.to)
-    print(p.describe() if hasattr(p, "describe") else repr(p))
+    if args.json:
+        from .unparse import unparse
+
+        _print_json({"target": p.target, "query": unparse(p.query), "exact": p.exact,
+                     "requests": [dict(r) if isinstance(r, dict) else r for r in p.requests],
+                     "residual": None if p.residual is None else unparse(p.residual), "notes": list(p.notes)})
+    else:
+        print(p.describe())
     return 0
 
 
@@ -214,6 +291,20 @@ def _load_snapshot(spec: str) -> Any:
         return load_demo()
     from .snapshot import Snapshot
 
+    if spec == "-":
+        import gzip
+
+        raw = _read_bytes(spec, "snapshot")
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(f"the snapshot on standard input is not valid JSON: {exc}") from None
+        try:
+            return Snapshot.from_dict(data)
+        except ValueError as exc:
+            raise UserError(f"the snapshot on standard input: {exc}") from None
     try:
         if _is_columnar(spec):
             return _columnar_module().load_any(spec)
@@ -277,6 +368,7 @@ def _clients(args: argparse.Namespace) -> tuple[Any, Any]:
         else:
             ttl = max_age * 24 * 3600.0
         cache = Cache(getattr(args, "cache", None), offline=offline, ttl=ttl)
+    args.cache_in_use = cache
     workers = getattr(args, "workers", 8)
     if workers < 1:
         raise UserError("--workers must be at least 1")
@@ -300,7 +392,6 @@ def _snapshot_for(args: argparse.Namespace, text: str) -> Any:
 
 
 def cmd_golden(args: argparse.Namespace) -> int:
-    from .lumiranges import GoldenJSON
     from .query import parse
 
     text = _read_query(args.query)
@@ -328,7 +419,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
         print(("local and remote agree" if diff.identical else "local and remote DIFFER\n" + diff.summary()), file=sys.stderr)
         status = 0 if diff.identical else 1
     if args.compare:
-        other = GoldenJSON.load(args.compare)
+        other = _load_golden(args.compare)
         diff = result.diff(other)
         print(("identical to " + args.compare) if diff.identical else ("differs from " + args.compare + "\n" + diff.summary()), file=sys.stderr)
         status = 0 if diff.identical else 1
@@ -338,13 +429,16 @@ def cmd_golden(args: argparse.Namespace) -> int:
 
         recorded = recorded_in(result, snapshot, dataset)
         if recorded is not None:
-            summary += f", recorded luminosity {recorded:.6g}"
+            from .catalog import LUMINOSITY_UNIT
+
+            summary += f", recorded luminosity {recorded:.3f} {LUMINOSITY_UNIT}"
     if args.output:
         result.write(args.output)
         print(f"wrote {args.output}: {summary}", file=sys.stderr)
     else:
         print(result.to_json())
         print(f"golden JSON: {summary}", file=sys.stderr)
+    _report_cache(args)
     return status
 
 
@@ -373,6 +467,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         plot_loss(report, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
+    _report_cache(args)
     return 0
 
 
@@ -386,18 +481,29 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     rr, oms = _clients(args)
     snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms, workers=args.workers)
     snap.save(args.output)
-    print(f"wrote {args.output}", file=sys.stderr)
+    n_datasets = sum(1 for _ in snap.iter_datasets())
+    print(f"wrote {args.output}: {len(snap.runs)} runs, {n_datasets} datasets, {snap.n_lumisections()} lumisections", file=sys.stderr)
+    _report_cache(args)
     return 0
+
+
+def _report_cache(args: argparse.Namespace) -> None:
+    """Answers from the cache and from the network, and where the cache is and how big (after a fetch)."""
+    cache = getattr(args, "cache_in_use", None)
+    if cache is None:
+        return
+    from .sources.cache import human_size
+
+    print(f"requests: {cache.hits} answered from the cache, {cache.misses} from the network", file=sys.stderr)
+    print(f"cache: {cache.path} ({human_size(cache.size_bytes())}; 'dqquery cache info', 'dqquery cache prune --older-than 30d')",
+          file=sys.stderr)
 
 
 def cmd_json(args: argparse.Namespace) -> int:
     from .lumiranges import GoldenJSON
 
     def load(p: str) -> GoldenJSON:
-        try:
-            return GoldenJSON.load(p)
-        except OSError as exc:
-            raise UserError(f"cannot read {p}: {exc.strerror or exc}") from None
+        return _load_golden(p)
 
     if args.op == "cmssw":
         if args.b is not None:
@@ -413,6 +519,8 @@ def cmd_json(args: argparse.Namespace) -> int:
         return 0
     if args.b is None:
         raise UserError(f"'dqquery json {args.op}' needs two files")
+    if args.a == "-" and args.b == "-":
+        raise UserError("only one of A and B can be standard input (-)")
     if args.op == "diff" and args.output:
         raise UserError("'dqquery json diff' writes no file: it reports what each side has alone; "
                         "use 'dqquery json sub A B -o FILE' (and 'sub B A') for those lumisections as golden JSONs")
@@ -442,11 +550,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on bundled data: reproduce the official 2018 golden JSON from the demo snapshot."""
     import time
 
-    from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, load_demo
+    from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, SYNTHETIC_NOTE, load_demo
     from .evaluator import golden
     from .lumiranges import GoldenJSON
     from .query import parse
 
+    print(SYNTHETIC_NOTE)
     print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
     snapshot = load_demo()
     query = parse(DEMO_QUERY_2018)  # parsed once (the first parse of a process also builds the parser)
@@ -461,10 +570,91 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result.write(args.output)
         print(f"wrote {args.output}")
     if diff.identical:
-        print(f"identical to the official file {Path(OFFICIAL_2018).name}")
+        print(f"identical to the official file {Path(OFFICIAL_2018).name} (by construction)")
         return 0
     print("DIFFERS from the official file:\n" + diff.summary())
     return 1
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    """Write the files the documentation's how-to pages use into a folder."""
+    from .demo import write_examples
+
+    for path in write_examples(args.directory):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .query import parse
+    from .runlists import check_columns, format_runs, run_table
+
+    text = _read_query(args.query)
+    node = parse(text)
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else []
+    try:
+        check_columns(columns)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    _check_output(args.output)
+    snapshot = _snapshot_for(args, text)
+    table = run_table(node, snapshot, dataset=_default_dataset(args.snapshot or "", args.dataset))
+    out = format_runs(table, args.format, columns)
+    if args.output:
+        from .files import atomic_write_text
+
+        atomic_write_text(args.output, out)
+        print(f"wrote {args.output}: {len({r.run_number for r in table})} runs", file=sys.stderr)
+    else:
+        sys.stdout.write(out)
+    _report_cache(args)
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .sources.cache import Cache, cache_files, default_cache_path, human_size, parse_duration
+
+    path = Path(args.cache) if args.cache else default_cache_path()
+    if args.op == "prune" and not args.older_than:
+        raise UserError("'dqquery cache prune' needs --older-than DURATION (e.g. 30d, 12h)")
+    if args.op != "prune" and args.older_than:
+        raise UserError("--older-than goes with 'dqquery cache prune'")
+    seconds = 0.0
+    if args.op == "prune":
+        try:
+            seconds = parse_duration(args.older_than)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if not path.exists():
+        if args.json:
+            _print_json({"path": str(path), "exists": False, "size_bytes": 0, "entries": 0})
+        else:
+            print(f"cache: {path} (does not exist yet: a fetch creates it)")
+        return 0
+    with Cache(path, ttl=None) as cache:
+        before = sum(p.stat().st_size for p in cache_files(path))
+        if args.op == "clear":
+            removed = cache.clear()
+        elif args.op == "prune":
+            removed = cache.prune(seconds)
+        info = cache.info()
+    if args.op != "info":
+        print(f"removed {removed} answers: {human_size(before)} -> {human_size(info.size_bytes)}", file=sys.stderr)
+    if args.json:
+        _print_json({**info.to_dict(), "exists": True})
+    else:
+        print(info.describe())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .testing.__main__ import main as serve_main
+
+    argv = ["serve", "--snapshot", args.snapshot, "--port", str(args.port), "--host", args.host]
+    try:
+        return serve_main(argv)
+    except KeyboardInterrupt:  # Ctrl-C is how a server is stopped: not an interruption of work
+        return 0
 
 
 # ------------------------------------------------------------------------------------------- parser
@@ -475,7 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dqquery",
         description="One small query language for CMS data quality: check queries, compile them to Run Registry, "
         "DIALS, OMS and json-logic, and compute golden JSONs locally.",
-        epilog=EPILOG,
+        epilog=EPILOG.format(docs=DOCS_URL),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from . import __version__
@@ -486,6 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("check", help="check a query; print its canonical form", description="Check a query and print its canonical form (exit 2 with a located error if it is wrong).")
     s.add_argument("query", help=q_help)
+    s.add_argument("--json", action="store_true", help="print JSON: the canonical form and the fields used")
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("parse", help="print the syntax tree of a query as JSON", description="Print the checked syntax tree of a query as JSON.")
@@ -495,6 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fields", help="list the known fields", description="List the field catalog: short name, type, level, qualified path.")
     s.add_argument("--level", choices=["run", "dataset", "lumisection"], help="only fields of this level")
     s.add_argument("--grep", metavar="TEXT", help="only fields whose path contains TEXT")
+    s.add_argument("--json", action="store_true", help="print JSON (name, path, type, unit, level, aliases, doc)")
     s.set_defaults(func=cmd_fields)
 
     s = sub.add_parser(
@@ -517,6 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("plan", help="show the requests and local residual for a target", description="Show what dqquery would send to a target (a superset) and what it evaluates locally.")
     s.add_argument("query", help=q_help)
     s.add_argument("--to", required=True, metavar="TARGET", help="rr, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE]")
+    s.add_argument("--json", action="store_true", help="print JSON: requests, residual, notes")
     s.set_defaults(func=cmd_plan)
 
     def service_options(sp: argparse.ArgumentParser) -> None:
@@ -561,10 +754,38 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="snapshot file to write (.json or .json.gz)")
     s.set_defaults(func=cmd_fetch)
 
+    s = sub.add_parser("runs", help="list the runs a query selects (run lists for downstream tools)",
+                       description="List the runs with at least one lumisection the query selects (the runs of its golden JSON).",
+                       epilog="formats: txt (one run per line), csv, json, dqmgui (the DQM GUI crawler's runs.txt: "
+                       "'run_number reco_type' per line). Columns: run_number, fill_number, recorded (/pb), dataset, reco.")
+    s.add_argument("query", help=q_help)
+    data_source(s)
+    s.add_argument("--format", choices=["txt", "csv", "json", "dqmgui"], default="txt", help="output layout (default txt)")
+    s.add_argument("--columns", metavar="LIST", help="comma-separated columns, e.g. run_number,fill_number,recorded,dataset,reco "
+                   "(one row per run and dataset)")
+    s.add_argument("-o", "--output", metavar="FILE", help="write the list here (atomically) instead of printing it")
+    s.set_defaults(func=cmd_runs)
+
+    s = sub.add_parser("cache", help="show, prune or clear the local cache of service answers",
+                       description="The SQLite cache of Run Registry, DIALS and OMS answers: where it is, how big, and cleaning it.")
+    s.add_argument("op", choices=["info", "clear", "prune"], help="info: location, size, entries; clear: remove every answer; "
+                   "prune: remove answers older than --older-than")
+    s.add_argument("--older-than", metavar="DURATION", help="with prune: e.g. 30d, 12h, 90m, 2w (a bare number is days)")
+    s.add_argument("--cache", metavar="FILE", help="cache file (default: $DQQUERY_CACHE_DIR/http-cache.sqlite, else ~/.cache/dqquery/http-cache.sqlite)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_cache)
+
+    s = sub.add_parser("serve", help="serve fake Run Registry, DIALS, OMS and SSO from a snapshot (for trying dqquery offline)",
+                       description="All fake services on one port, answering from a snapshot; stop with Ctrl-C.")
+    s.add_argument("--snapshot", default="demo", metavar="FILE", help="snapshot file, or 'demo' (default)")
+    s.add_argument("--port", type=int, default=9500, help="port (default 9500)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    s.set_defaults(func=cmd_serve)
+
     s = sub.add_parser("json", help="golden-JSON arithmetic: and, or, sub, diff, cmssw", description="Combine or compare golden JSON files (as CMSSW's compareJSON.py does).")
     s.add_argument("op", choices=["and", "or", "sub", "diff", "cmssw"], help="and/or/sub: combine A and B; diff: what each has alone (exit 1 if different); cmssw: print A as a CMSSW lumi string")
-    s.add_argument("a", metavar="A", help="first golden JSON file")
-    s.add_argument("b", metavar="B", nargs="?", help="second golden JSON file")
+    s.add_argument("a", metavar="A", help="first golden JSON file (- for standard input)")
+    s.add_argument("b", metavar="B", nargs="?", help="second golden JSON file (- for standard input)")
     s.add_argument("-o", "--output", metavar="FILE", help="write the result here (atomically)")
     s.add_argument("--plot", metavar="PNG", help="with diff: draw the differences per run (needs matplotlib)")
     s.set_defaults(func=cmd_json)
@@ -581,9 +802,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("output", metavar="OUT", help="the file to write (atomically)")
     c.set_defaults(func=cmd_snapshot_convert)
 
-    s = sub.add_parser("demo", help="reproduce the official 2018 golden JSON from the bundled demo snapshot", description="The main job on bundled data: evaluate the standard 2018 golden-JSON query on the demo snapshot and compare with the official file.")
+    s = sub.add_parser(
+        "demo",
+        help="the whole pipeline on bundled SYNTHETIC 2018 data, built to reproduce the official golden JSON",
+        description="Evaluate the standard 2018 golden-JSON query on the bundled demo snapshot and compare with the official "
+        "file. The snapshot is synthetic (generated to match the official file), not Run Registry data: the demo shows the "
+        "pipeline, loss attribution and speed, not agreement with the real Run Registry.",
+    )
     s.add_argument("-o", "--output", metavar="FILE", help="also write the computed golden JSON here")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("examples", help="write the example files of the how-to pages into a folder",
+                       description="Write golden2018.dq (the standard 2018 query) and rr_configs/*.json (real Run Registry "
+                       "json-logic configs) into DIR, for the documentation's how-to pages.")
+    s.add_argument("directory", nargs="?", default=".", metavar="DIR", help="folder to write into (default: the current folder)")
+    s.set_defaults(func=cmd_examples)
+
+    for name, page in DOCS_PAGES.items():  # every sub-command's help ends with its docs page
+        command = sub.choices[name]
+        lead = textwrap.fill(command.epilog, 100, break_on_hyphens=False) + "\n\n" if command.epilog else ""
+        command.epilog = f"{lead}docs: {DOCS_URL}{page}"
+        if command.description:  # the raw formatter keeps the lines: wrap them here
+            command.description = textwrap.fill(command.description, 100, break_on_hyphens=False)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return p
 
 
@@ -607,10 +848,65 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .errors import QueryWarning
 
-    with warnings.catch_warnings():
-        warnings.showwarning = _OneLineWarnings()
-        warnings.simplefilter("always", QueryWarning)  # deduplicated by message above, not by code location
-        return _main(argv)
+    guard = _ClosedPipeGuard(sys.stdout)
+    sys.stdout = guard  # type: ignore[assignment]
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _OneLineWarnings()
+            warnings.simplefilter("always", QueryWarning)  # deduplicated by message above, not by code location
+            status = _main(argv)
+    except BrokenPipeError:
+        guard.closed = True
+        status = 0
+    finally:
+        sys.stdout = guard.stream
+    if guard.closed:
+        guard.silence()
+        return CLOSED_PIPE_STATUS
+    return status
+
+
+CLOSED_PIPE_STATUS = 141
+"""Exit status when standard output was closed early (128 + SIGPIPE, as a Unix tool killed by SIGPIPE)."""
+
+
+class _ClosedPipeGuard:
+    """Standard output that turns a closed pipe into silence: later writes are dropped, so the command goes on
+    to finish its file outputs; :func:`main` then exits with :data:`CLOSED_PIPE_STATUS`."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def write(self, text: str) -> int:
+        if not self.closed:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self.closed = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self.closed = True
+
+    def silence(self) -> None:
+        """Point file descriptor 1 at /dev/null so that the interpreter's final flush can not fail again."""
+        import os
+
+        try:
+            fd = self.stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return  # not a real file (captured output in tests)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -1,4 +1,11 @@
-"""The packaged 2018 demo: a synthetic snapshot that reproduces the official 2018 golden JSON.
+"""The packaged 2018 demo: a SYNTHETIC snapshot built to reproduce the official 2018 golden JSON, and the
+example files the documentation uses.
+
+The demo data are not Run Registry data: ``scripts/make_demo_snapshot.py`` generates them so that the standard
+query gives the official file. The demo therefore shows the whole pipeline (query, snapshot, golden JSON,
+comparison), loss attribution per clause and the timing on a year of realistic size; it is no evidence that
+dqquery agrees with the real Run Registry. That evidence is the replay of answers recorded from the real
+services (``tests/data/conformance/``, replayed by ``tests/test_conformance_*.py`` in the source repository).
 
 ``load_demo()`` returns the :class:`~dqquery.snapshot.Snapshot` in ``dqquery/data/demo-2018.json.gz`` (generated
 by ``scripts/make_demo_snapshot.py``, see its docstring for how). With the standard query::
@@ -16,21 +23,52 @@ Decisions:
   beam energy, field >= 3.7 T, 25 ns filling, no WMass menu, minimum recorded luminosity, the GOOD flags of the
   offline columns and the DCS and beam bits. (RR's ``dc-lowlumi == BAD`` clause is left out.)
 * The demo snapshot is loaded once per process and cached (snapshots are treated as read-only).
+* The data are called synthetic wherever the demo is shown (:data:`SYNTHETIC_NOTE`, printed by ``dqquery demo``):
+  a reader must not take "identical to the official file" for agreement with the real Run Registry.
+* The files the how-to pages read ship as package data (:data:`RR_CONFIGS`: real json-logic configs) or are
+  written on request (:func:`write_examples`, ``dqquery examples [DIR]``), so the pages work from a wheel.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
+from . import DOCS_URL
+from .files import atomic_write_text
 from .snapshot import Snapshot
 
-__all__ = ["DATA_DIR", "DEMO_DATASET", "DEMO_PATH", "DEMO_QUERY_2018", "OFFICIAL_2018", "load_demo"]
+__all__ = [
+    "DATA_DIR",
+    "DEMO_DATASET",
+    "DEMO_PATH",
+    "DEMO_QUERY_2018",
+    "GOLDEN_2018_QUERY_FILE",
+    "OFFICIAL_2018",
+    "RR_CONFIGS",
+    "SYNTHETIC_NOTE",
+    "load_demo",
+    "write_examples",
+]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEMO_PATH = DATA_DIR / "demo-2018.json.gz"
 OFFICIAL_2018 = DATA_DIR / "Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt"
 """The official 2018 Legacy golden JSON (478 runs, 234,529 lumisections), shipped unchanged."""
+
+RR_CONFIGS = DATA_DIR / "rr_configs"
+"""Real Run Registry json-logic configs (RR's backend sample rule, the RR client's README example, a DCS-only
+cosmics script, a tracker-only ranking tool): JSON objects with ``json_logic`` and ``dataset_name_filter``."""
+
+SYNTHETIC_NOTE = (
+    "note: the demo data are SYNTHETIC, not Run Registry data: they were generated so that this query reproduces\n"
+    "  the official 2018 golden JSON (scripts/make_demo_snapshot.py in the source repository). The demo shows the\n"
+    "  whole pipeline, the loss per clause (dqquery explain --snapshot demo) and the speed on a year of realistic\n"
+    "  size (489 runs). Agreement with the real Run Registry is tested by replaying answers recorded from the real\n"
+    f"  services: {DOCS_URL}getting-started/#what-the-demo-shows"
+)
+"""What ``dqquery demo`` says about its data, first."""
 
 DEMO_DATASET = "/ReReco/Run2018__UL2019/DQM"
 """The dataset filter of RR's sample rule: ``_`` matches one character, so it selects the ReReco dataset of every era."""
@@ -49,6 +87,9 @@ and dtp_ready and dtm_ready and dt0_ready and cscp_ready and cscm_ready and rpc_
 and beam1_present and beam2_present and beam1_stable and beam2_stable"""
 """The standard 2018 golden-JSON query (48 clauses)."""
 
+GOLDEN_2018_QUERY_FILE = "golden2018.dq"
+"""The name :func:`write_examples` gives :data:`DEMO_QUERY_2018` (``dqquery golden @golden2018.dq ...``)."""
+
 
 @functools.lru_cache(maxsize=1)
 def load_demo() -> Snapshot:
@@ -56,3 +97,19 @@ def load_demo() -> Snapshot:
     if not DEMO_PATH.exists():  # pragma: no cover - packaging error
         raise FileNotFoundError(f"the demo snapshot is missing from the installation: {DEMO_PATH}")
     return Snapshot.load(DEMO_PATH)
+
+
+def write_examples(directory: str | os.PathLike[str] = ".") -> list[Path]:
+    """Write the documentation's example files into ``directory``: ``golden2018.dq`` (the standard 2018 query)
+    and ``rr_configs/*.json`` (:data:`RR_CONFIGS`). Existing files of the same names are replaced, each
+    atomically; returns the paths written."""
+    target = Path(directory)
+    files = {GOLDEN_2018_QUERY_FILE: "# The standard 2018 golden-JSON query (dqquery.demo.DEMO_QUERY_2018)\n" + DEMO_QUERY_2018 + "\n"}
+    for config in sorted(RR_CONFIGS.glob("*.json")):
+        files[f"rr_configs/{config.name}"] = config.read_text(encoding="utf-8")
+    written = []
+    for name, text in files.items():
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(atomic_write_text(path, text))
+    return written

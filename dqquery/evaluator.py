@@ -10,6 +10,9 @@ row per lumisection, and what Run Registry's JSON portal computes (``controllers
   matched that dataset name").
 * A lumisection is evaluated only when it has BOTH an RR range and an OMS range in that dataset (RR's
   ``AggregatedLumisection`` view inner-joins them); others are neither in the golden nor the anti-golden JSON.
+  Every RR range counts, a flag-less one included (see ``snapshot.without_empty``).
+* A dataset other than ``online`` is evaluated on its OWN OMS lumisections, with online's OMS values under
+  its own key by key (its own value wins, even a null): ``Snapshot.evaluated``, as RR's portal does.
 * Fields: ``run.run_number``, ``run.oms.<k>`` (run ``oms_attributes``), ``run.rr.<k>`` (``rr_attributes``),
   ``dataset.name``, ``dataset.<k>`` (``dataset_attributes``), ``lumisection.lumisection_number``,
   ``lumisection.rr.<flag>`` (the triplet's ``status``), ``lumisection.oms.<key>`` (the OMS range value; for
@@ -312,9 +315,11 @@ def _deleted(record: Any) -> bool:
 
 def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple[RunRecord, str, DatasetRecord | None, LumisectionData | None]]:
     """``(run, name, dataset object, lumisection data)`` of every dataset whose name matches the pattern
-    (``None`` means ``online``), in run then name order.
+    (``None`` means ``online``), in run then name order. The data is what RR's portal evaluates
+    (:meth:`Snapshot.evaluated`: a dataset other than ``online`` has online's OMS values under its own).
 
-    Raises :class:`UnknownDataset` when no dataset of the snapshot matches (as RR's JSON portal does).
+    Raises :class:`UnknownDataset` when the snapshot has datasets and none matches (as RR's JSON portal does);
+    a snapshot without any dataset yields nothing (a fetch that selected no run: the portal answers ``{}``).
     """
     matches = dataset_matcher(dataset)
     matched_any = False
@@ -323,9 +328,11 @@ def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple
             continue
         if matches(name):
             matched_any = True
-            yield run, name, ds, data
+            yield run, name, ds, (snapshot.evaluated(run.run_number, name) if data is not None else None)
     if not matched_any:
         names = snapshot.dataset_names()
+        if not names:  # nothing was selected (a fetch whose query selects no run): nothing to evaluate, as RR's {}
+            return
         shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
         raise UnknownDataset(
             f"no dataset of the snapshot matches {ONLINE if dataset is None else dataset!r}"

@@ -21,6 +21,8 @@ Decisions:
   dataset (by name) that evaluates it.
 * Luminosity per lumisection comes from ``recorded``/``delivered`` (the snapshot's luminosity block, else the OMS
   range value); as RR does (``+value || 0``), numbers and numeric strings count, anything else counts 0.
+* Printed luminosity is in ``/pb`` (:data:`dqquery.catalog.LUMINOSITY_UNIT`), named in every header and summary,
+  with one precision per column (:data:`LUMINOSITY_DECIMALS` decimals); JSON carries ``luminosity_unit``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .catalog import LUMINOSITY_UNIT
 from .evaluator import (
     OMS,
     RR,
@@ -47,6 +50,9 @@ from .evaluator import (
 )
 from .lumiranges import GoldenJSON
 from .snapshot import LumisectionData, Snapshot
+
+LUMINOSITY_DECIMALS = 3
+"""Decimals of every luminosity column (in /pb: 0.001 /pb = 1 /nb, below any per-lumisection value that matters)."""
 
 __all__ = ["ClauseLoss", "ExplainReport", "RunLoss", "explain", "luminosity_number", "recorded_in"]
 
@@ -170,6 +176,7 @@ class ExplainReport:
         return {
             "query": self.query,
             "dataset": self.dataset,
+            "luminosity_unit": LUMINOSITY_UNIT,
             "total_ls": self.total_ls,
             "total_recorded": self.total_recorded,
             "golden_ls": self.golden_ls,
@@ -198,13 +205,13 @@ class ExplainReport:
                     f"{c.inclusive_ls}",
                     pct(c.inclusive_ls, self.total_ls),
                     f"{c.exclusive_ls}",
-                    f"{c.inclusive_recorded:.4g}",
-                    f"{c.exclusive_recorded:.4g}",
+                    f"{c.inclusive_recorded:.{LUMINOSITY_DECIMALS}f}",
+                    f"{c.exclusive_recorded:.{LUMINOSITY_DECIMALS}f}",
                 )
             )
         return rows
 
-    _HEADER = ("clause", "removes LS", "of all", "only it", "recorded", "only it (rec.)")
+    _HEADER = ("clause", "removes LS", "of all", "only it", f"recorded {LUMINOSITY_UNIT}", f"only it (rec. {LUMINOSITY_UNIT})")
 
     def table(self, width: int = 48) -> str:
         """A readable text table, one clause per line, sorted as in the query."""
@@ -212,8 +219,8 @@ class ExplainReport:
         widths = [max(len(r[k]) for r in [self._HEADER, *rows]) for k in range(6)]
         lines = [
             f"dataset {self.dataset!r}: {self.total_ls} lumisections evaluated "
-            f"({self.total_recorded:.6g} recorded), {self.golden_ls} in the golden JSON "
-            f"({self.golden_recorded:.6g} recorded)",
+            f"({self.total_recorded:.{LUMINOSITY_DECIMALS}f} {LUMINOSITY_UNIT} recorded), {self.golden_ls} in the golden JSON "
+            f"({self.golden_recorded:.{LUMINOSITY_DECIMALS}f} {LUMINOSITY_UNIT} recorded)",
             "  ".join(h.ljust(widths[k]) if k == 0 else h.rjust(widths[k]) for k, h in enumerate(self._HEADER)),
         ]
         lines.append("  ".join("-" * w for w in widths))
@@ -225,7 +232,7 @@ class ExplainReport:
         """The ``n`` runs that lose the most recorded luminosity (then lumisections), with the clauses that
         remove most in each (lumisections each removes there, inclusively)."""
         worst = sorted(self.rejected_per_run.items(), key=lambda kv: (-kv[1].inclusive_recorded, -kv[1].inclusive_ls, kv[0]))[:n]
-        lines = [f"{'run':>7}  {'LS lost':>7}  {'recorded lost':>13}  clauses (LS each removes)"]
+        lines = [f"{'run':>7}  {'LS lost':>7}  {'recorded lost ' + LUMINOSITY_UNIT:>17}  clauses (LS each removes)"]
         for run, loss in worst:
             causes = sorted(
                 ((c.per_run[run].inclusive_ls, c.text) for c in self.clauses if run in c.per_run), key=lambda t: (-t[0], t[1])
@@ -233,7 +240,7 @@ class ExplainReport:
             shown = ", ".join(f"{text} ({ls})" for ls, text in causes[:clauses_shown])
             if len(causes) > clauses_shown:
                 shown += f", +{len(causes) - clauses_shown} more"
-            lines.append(f"{run:>7}  {loss.inclusive_ls:>7}  {loss.inclusive_recorded:>13.4g}  {shown}")
+            lines.append(f"{run:>7}  {loss.inclusive_ls:>7}  {loss.inclusive_recorded:>17.{LUMINOSITY_DECIMALS}f}  {shown}")
         if len(self.rejected_per_run) > n:
             lines.append(f"({len(self.rejected_per_run) - n} more runs lose lumisections; --json lists them all)")
         return "\n".join(lines)
@@ -255,7 +262,7 @@ class ExplainReport:
         )
         caption = html.escape(
             f"{self.total_ls} lumisections evaluated, {self.golden_ls} in the golden JSON "
-            f"({self.golden_recorded:.6g} of {self.total_recorded:.6g} recorded)"
+            f"({self.golden_recorded:.{LUMINOSITY_DECIMALS}f} of {self.total_recorded:.{LUMINOSITY_DECIMALS}f} {LUMINOSITY_UNIT} recorded)"
         )
         return f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -265,7 +272,9 @@ class ExplainReport:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("ExplainReport.to_pandas needs pandas: pip install 'dqquery[pandas]'") from exc
-        return pd.DataFrame([{k: v for k, v in c.to_dict().items() if k != "per_run"} for c in self.clauses])
+        frame = pd.DataFrame([{k: v for k, v in c.to_dict().items() if k != "per_run"} for c in self.clauses])
+        frame.attrs["luminosity_unit"] = LUMINOSITY_UNIT
+        return frame
 
 
 # ------------------------------------------------------------------------------------------ computation

@@ -10,9 +10,16 @@
   (``datasets_filtered_ordered`` with the same run clauses and ``dataset == <name>``), then, concurrently
   (``workers`` threads), the RR and OMS lumisection ranges of every (run, dataset). A run whose online cache
   row is missing (so ``runs_filtered_ordered`` omits it) is rebuilt from the dataset's included ``Run``.
-* OMS ranges from RR carry ``{}`` for lumisections without OMS data; those are dropped so such
+* OMS entries from RR that are ``{"err": ...}`` (lumisections without OMS data) are dropped so such
   lumisections are "without OMS data", as in RR's own golden-JSON view. With ``oms=`` an
   :class:`~dqquery.sources.oms.OMSClient`, OMS bits and per-lumisection luminosity come from OMS itself.
+* RR's lumisection answers cannot tell which lumisections are the dataset's (recorded rules R1, R2), so fetch
+  also asks the history endpoints: RR flag ranges are kept only where the dataset has RR events
+  (``get_rr_lumisection_history``: a flag-less event is RR data, a gap is not); for a dataset other than
+  ``online``, OMS lumisections only where the dataset has OMS data of its own (``get_oms_lumisection_history``
+  rows named after it), with the merged values RR serves, which is what its portal evaluates.
+* A pattern that matches none of the selected runs' datasets is looked up alone: matching datasets elsewhere
+  give an empty snapshot (the portal answers ``{}``), none give :class:`NoMatchingDataset` (the portal refuses).
 * Nothing silently incomplete: if any request fails after its retries, :class:`FetchError` is raised with
   ``partial`` (a dict of what was fetched) and ``resume`` (a :class:`FetchState`); pass it back as
   ``resume_from=`` and only the missing pieces are requested.
@@ -31,7 +38,7 @@ from . import ast as A
 from .catalog import OMS_LUMISECTION_BITS, lookup, rr_unstored_warning
 from .errors import QueryWarning
 from .query import as_node
-from .sources.http import FetchError, SourceError, raise_if_not_resumable, run_concurrently
+from .sources.http import FetchError, SourceError, TransportError, raise_if_not_resumable, run_concurrently
 from .sources.runregistry import PagedResume, RunRegistryClient
 
 __all__ = ["FetchState", "fetch_snapshot", "remote_golden", "remote_golden_row", "run_level_part"]
@@ -148,8 +155,8 @@ def backend_filters(query: Any, dataset: str | None) -> tuple[dict[str, Any], di
         )
     members = ([dict(to_rr(A.make_and(runs_ops), kind="runs", raw=True))] if runs_ops else []) + planned
     runs_filter = members[0] if len(members) == 1 else ({"and": members} if members else {})
-    ds_node = A.make_and(ds_ops + ([_dataset_clause(dataset)] if dataset is not None else []))
-    datasets_filter = to_rr(ds_node, kind="datasets", raw=True) if (ds_ops or dataset is not None) else {}
+    ds_members = ds_ops + ([_dataset_clause(dataset)] if dataset is not None else [])
+    datasets_filter = to_rr(A.make_and(ds_members), kind="datasets", raw=True) if ds_members else {}
     return runs_filter, datasets_filter, refused
 
 
@@ -206,6 +213,58 @@ def _oms_ranges_from_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, An
     return ranges, block
 
 
+def _covered(events: Iterable[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    """The union of history events' ``[start, end]`` as sorted disjoint spans."""
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted((int(e["start"]), int(e["end"])) for e in events):
+        if spans and start <= spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _inside(ls: int, spans: list[tuple[int, int]]) -> bool:
+    from bisect import bisect_right
+
+    i = bisect_right(spans, (ls, float("inf"))) - 1
+    return i >= 0 and spans[i][0] <= ls <= spans[i][1]
+
+
+def _clip(ranges: list[dict[str, Any]], spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """RR's ranges cut to the spans that have RR events (R2: a gap filled with EMPTY is not RR data)."""
+    from .evaluator import intersect_ranges
+
+    wanted = [{"start": a, "end": b} for a, b in spans]
+    ordered = sorted(ranges, key=lambda r: r["start"])
+    return [{**ordered[i], "start": s, "end": e} for s, e, i, _ in intersect_ranges(ordered, wanted)]
+
+
+def _check_pattern_exists(rr: RunRegistryClient, dataset: str, state: FetchState, fail: Any) -> None:
+    """Nothing of the selected runs matches: the portal answers ``{}`` when the pattern matches a dataset of RR,
+    and refuses only when it matches none (:class:`NoMatchingDataset`, as RR's "No datasets matched")."""
+    from .targets.runregistry import to_rr
+
+    try:
+        anywhere = rr.count_datasets(dict(to_rr(_dataset_clause(dataset), kind="datasets", raw=True)))
+    except TransportError as exc:
+        raise fail("asking Run Registry whether any dataset matches failed", exc) from exc
+    if anywhere:
+        return
+    example = int(state.runs[0]["run_number"]) if state.runs else None
+    names = "?"
+    if example is not None:
+        try:
+            names = ", ".join(repr(n) for n in rr.dataset_names(example)[:4])
+        except SourceError:
+            pass
+    where = f" (run {example} has {names})" if example is not None else ""
+    raise NoMatchingDataset(
+        f"no dataset of Run Registry matches {dataset!r}{where}; check --dataset "
+        "(Run Registry patterns: % any text, _ one character, (A|B))"
+    )
+
+
 RESUME_ADVICE = ("completed requests are kept: run the same command again (they are in the cache), "
                  "or from Python pass resume_from=error.resume")
 """The second line of a resumable :class:`FetchError`: neutral between the command line and Python."""
@@ -260,17 +319,8 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
         except FetchError as exc:
             state.datasets_paging = exc.resume
             raise fail("fetching datasets from Run Registry failed", exc) from exc
-    if dataset not in (None, ONLINE) and state.runs and not state.datasets:
-        example = int(state.runs[0]["run_number"])
-        try:
-            names = ", ".join(repr(n) for n in rr.dataset_names(example)[:4])
-        except SourceError:
-            names = "?"
-        raise NoMatchingDataset(
-            f"no dataset matches {dataset!r} among the {len(state.runs)} runs the query selects "
-            f"(run {example} has {names}); check --dataset (Run Registry patterns: % any text, _ one character, (A|B))"
-        )
-
+    if dataset is not None and not state.datasets and (dataset != ONLINE or not state.runs):
+        _check_pattern_exists(rr, dataset, state, fail)
     runs = {int(r["run_number"]): r for r in state.runs}
     for ds in state.datasets:  # a run the online view omitted: take it from the dataset's included Run
         number = int(ds["run_number"])
@@ -283,9 +333,11 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
         targets |= {(number, ONLINE) for number in runs}
     units: list[tuple[str, int, str]] = []
     for run, name in sorted(targets):
-        units.append(("rr", run, name))
+        units.extend((("rr", run, name), ("rr-history", run, name)))
         if oms is None:
             units.append(("oms", run, name))
+            if name != ONLINE:
+                units.append(("oms-history", run, name))
     if oms is not None:
         units.extend(("oms-api", run, "") for run in sorted({run for run, _ in targets}))
     todo = [u for u in units if u not in state.lumisections]
@@ -297,6 +349,10 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
         if kind == "oms":
             # Per lumisection (not ranges): RR's ranges leave out the luminosity that `explain` needs.
             return rr.oms_lumisections(run, name)
+        if kind == "rr-history":
+            return rr.rr_lumisection_history(run, name)
+        if kind == "oms-history":
+            return rr.oms_lumisection_history(run, name)
         return oms.lumisections(run)
 
     done, errors = run_concurrently(todo, work, workers=workers, desc="lumisections", progress=progress)
@@ -310,10 +366,16 @@ def fetch_snapshot(query: Any = None, dataset: str | None = ONLINE, rr: RunRegis
 
     lumisections: dict[int, dict[str, Any]] = {}
     for run, name in sorted(targets):
-        # RR's EMPTY fillers are dropped by the Snapshot itself (snapshot.without_empty).
-        entry: dict[str, Any] = {"rr": state.lumisections[("rr", run, name)]}
+        # R2: RR fills gaps like flag-less events; its events say which lumisections have RR data. The EMPTY
+        # fillers left on those are dropped by the Snapshot itself (snapshot.without_empty).
+        rr_covered = _covered(state.lumisections[("rr-history", run, name)])
+        entry: dict[str, Any] = {"rr": _clip(state.lumisections[("rr", run, name)], rr_covered)}
         if oms is None:
-            entry["oms"], block = _oms_ranges_from_rows(_rr_oms_rows(state.lumisections[("oms", run, name)]))
+            rows = _rr_oms_rows(state.lumisections[("oms", run, name)])
+            if name != ONLINE:  # R1: RR's list holds online's lumisections too; keep the dataset's own
+                own = _covered(e for e in state.lumisections[("oms-history", run, name)] if e.get("name") == name)
+                rows = [row for row in rows if _inside(row["lumisection_number"], own)]
+            entry["oms"], block = _oms_ranges_from_rows(rows)
             if block is not None and any(v is not None for v in block["recorded"] + block["delivered"]):
                 entry["luminosity"] = block
         else:

@@ -12,8 +12,11 @@ Decisions:
 * **Stricter than LumiList on input.** LumiList accepts anything; here inverted ranges, zero, negative or
   non-integer run/lumisection numbers (``bool`` and ``3.0`` included), ranges that are not
   ``[first, last]`` pairs and non-numeric run keys raise :class:`GoldenJSONError`, a ``ValueError``,
-  naming the run and the offending range. Run keys may be ``int`` or numeric ``str`` (as in JSON files);
-  keys naming the same run are merged. Numbers must fit CMSSW's unsigned 32-bit types.
+  naming the run and the offending range. Run keys may be ``int`` or ``str`` in canonical decimal (as in
+  JSON files: ``"315257"``; never ``"0315257"``, ``" 315257"``, ``"+315257"`` or ``"315_257"``). A key
+  written twice in a file is an error (a JSON decoder would keep only the second); in a Python mapping,
+  ``315257`` and ``"315257"`` are both kept: their ranges are united, so nothing is lost. Numbers must fit CMSSW's unsigned 32-bit types. Files are read strictly
+  (:func:`dqquery.files.load_json_document`: no ``NaN``, bounded number length, nesting and size).
 * **Immutable and never mutating.** The caller's input is copied, never edited (LumiList edits it in
   place). Instances have ``__slots__``, refuse attribute assignment, are hashable and can be used as
   dict keys or set members. Every operation returns a new object.
@@ -46,7 +49,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Union
 
-from .files import atomic_write_text, read_maybe_gzip
+from .files import atomic_write_text, load_json_document, read_maybe_gzip
 
 __all__ = ["GoldenDiff", "GoldenJSON", "GoldenJSONError"]
 
@@ -58,8 +61,9 @@ RunRanges = tuple[Range, ...]
 Data = tuple[tuple[int, RunRanges], ...]
 PathLike = Union[str, "os.PathLike[str]"]
 
-_DIGITS = re.compile(r"[0-9]+")
-_CMSSW_ITEM = re.compile(r"([0-9]+):([0-9]+)(?:-([0-9]+):([0-9]+))?")
+_CANONICAL = re.compile(r"0|[1-9][0-9]{0,29}")  # bounded: the range check then names the run
+_DIGITS = re.compile(r"[0-9]{1,30}")  # a run number to look up (bounded: int() of thousands of digits is refused)
+_CMSSW_ITEM = re.compile(r"([0-9]{1,10}):([0-9]{1,10})(?:-([0-9]{1,10}):([0-9]{1,10}))?")
 _short_repr = reprlib.Repr()
 _short_repr.maxlist = 6
 _short_repr.maxstring = 40
@@ -95,13 +99,14 @@ def _describe(value: object) -> str:
 
 def _run_key(key: object, ranges: object) -> int:
     """Convert a mapping key (int or numeric str) to a run number, or raise naming key and ranges."""
-    if isinstance(key, str) and _DIGITS.fullmatch(key):
+    if isinstance(key, str) and _CANONICAL.fullmatch(key):
         run = int(key)
     elif _is_int(key):
         run = int(key)  # type: ignore[call-overload]
     else:
         raise GoldenJSONError(
-            f"run key {_short_repr.repr(key)} (ranges {_short_repr.repr(ranges)}) is not an integer run number"
+            f"run key {_short_repr.repr(key)} (ranges {_short_repr.repr(ranges)}) is not a run number in canonical "
+            "decimal (digits, no sign, no leading zero)"
         )
     if run < 1 or run > MAX_NUMBER:
         raise GoldenJSONError(
@@ -330,19 +335,7 @@ class GoldenJSON:
     @classmethod
     def from_json(cls, text: str | bytes) -> GoldenJSON:
         """Parse golden-JSON text (any whitespace; duplicate run keys are an error)."""
-
-        def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for key, value in pairs:
-                if key in out:
-                    raise GoldenJSONError(f"run key {key!r} appears twice (ranges {_short_repr.repr(value)})")
-                out[key] = value
-            return out
-
-        try:
-            obj = json.loads(text, object_pairs_hook=no_duplicates)
-        except json.JSONDecodeError as exc:
-            raise GoldenJSONError(f"not valid JSON: {exc}") from exc
+        obj = load_json_document(text, GoldenJSONError)
         if not isinstance(obj, dict):
             raise GoldenJSONError(f"a golden JSON must be a JSON object, got {_describe(obj)}")
         return cls(obj)
@@ -352,11 +345,7 @@ class GoldenJSON:
         """Read a golden JSON file (plain or gzip-compressed, detected from its content)."""
         raw = read_maybe_gzip(path, GoldenJSONError)
         try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise GoldenJSONError(f"{path}: not UTF-8 text: {exc}") from exc
-        try:
-            return cls.from_json(text)
+            return cls.from_json(raw)
         except GoldenJSONError as exc:
             raise GoldenJSONError(f"{path}: {exc}") from exc
 
@@ -715,6 +704,20 @@ class GoldenJSON:
         from .notebook import golden_to_pandas
 
         return golden_to_pandas(self, per)
+
+    def to_polars(self, per: str = "range") -> Any:
+        """The same table as :meth:`to_pandas`, as a polars DataFrame; needs polars."""
+        try:
+            import polars as pl
+        except ImportError as exc:
+            raise ImportError("GoldenJSON.to_polars needs polars: pip install polars") from exc
+        if per == "range":
+            rows = [(run, a, b, b - a + 1) for run, ranges in self.items() for a, b in ranges]
+            return pl.DataFrame(rows, schema=[("run", pl.Int64), ("first", pl.Int64), ("last", pl.Int64),
+                                              ("lumisections", pl.Int64)], orient="row")
+        if per == "lumisection":
+            return pl.DataFrame(list(self), schema=[("run", pl.Int64), ("lumisection", pl.Int64)], orient="row")
+        raise ValueError(f"per must be 'range' or 'lumisection', not {per!r}")
 
     def to_cmssw(self) -> str:
         """CMSSW lumi-range string as ``LumiList.getCMSSWString``: ``"R:a-R:b,R:c"`` (single LS as ``R:c``)."""

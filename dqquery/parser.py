@@ -8,6 +8,12 @@ Decisions:
   tokens, so ``propagate_positions`` is not needed.
 * Every Lark exception is translated into :class:`~dqquery.errors.QueryError` with a readable message;
   nothing else escapes :func:`parse_syntax` for any input string.
+* Hostile text is bounded before it costs anything (:mod:`dqquery.limits`): the query length is checked
+  first; the fast driver refuses too deep nesting and too long lists as it meets them, with a located error,
+  so neither the parse stack nor the later recursive passes can grow without bound.
+* No regular expression of the lexer can backtrack more than once per character: ignored text (spaces,
+  comments) is lexed as ordinary tokens of the one master regex, never as a repeated group, and strings are
+  an "unrolled loop" (``tests/test_regex_audit.py`` checks every pattern of the package).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast as A
 from .catalog import lookup
 from .errors import QueryError
+from .limits import MAX_LIST_ITEMS, MAX_NESTING, MAX_QUERY_CHARS
 
 GRAMMAR_FILE = "dqquery.lark"
 
@@ -173,10 +180,16 @@ class _ToAst(Transformer):
 
     # values ---------------------------------------------------------------------------------------
     def int(self, tok: Token) -> A.IntValue:
-        # A digit string longer than any 64-bit integer is refused before int() (which refuses 4300 digits).
-        value = int(tok) if len(tok.lstrip("-").lstrip("0")) <= 19 else A.MAX_INT + 1
-        if abs(value) > A.MAX_INT:
-            raise QueryError("syntax", f"integer {_shorten(str(tok))} is too large", offset=tok.start_pos, end=tok.end_pos, hint="integers must fit in 64 bits")
+        # A digit string longer than any 64-bit integer is refused before int() (which refuses 4300 digits);
+        # leading zeros are dropped first, so 000...01 is 1 however many zeros it has.
+        negative = tok.startswith("-")
+        digits = tok.lstrip("-").lstrip("0") or "0"
+        value = (-int(digits) if negative else int(digits)) if len(digits) <= 19 else A.MAX_INT + 1
+        if not A.MIN_INT <= value <= A.MAX_INT:
+            raise QueryError(
+                "syntax", f"integer {_shorten(str(tok))} is too large", offset=tok.start_pos, end=tok.end_pos,
+                hint="integers must fit in 64 bits (-9223372036854775808..9223372036854775807)",
+            )
         return A.trusted(A.IntValue, value=value, span=A.Span(tok.start_pos, tok.end_pos))
 
     def float(self, tok: Token) -> A.FloatValue:
@@ -336,10 +349,38 @@ def _expected(names: set[str] | frozenset[str]) -> str:
 _DATE_LIKE = re.compile(r"\d{4}-\d{1,2}(?:-\d{1,2})?(?:T[\d:.]*)?$")
 
 
+_SWAPPED_OPERATOR = {">": ">=", "<": "<="}
+"""``=>`` and ``=<`` (the order of other languages' arrows): the ``=`` reads as ``==``, then ``>`` is unexpected."""
+_RANGE_WITH_HYPHEN = re.compile(r"(?:^|\s)in\s+(-?\d+)\s*$")
+_LIST_IN_PARENTHESES = re.compile(r"(?:^|\s)in\s*$")
+
+
+def _familiar_mistake_hint(text: str, tok_value: str, offset: int) -> str:
+    """Hints for notations of other languages: ``=>`` for ``>=``, ``in (1, 2)`` for a list, ``in 1-5`` for a range."""
+    before = text[:offset]
+    if tok_value[:1] in _SWAPPED_OPERATOR and before.endswith("="):
+        right = _SWAPPED_OPERATOR[tok_value[0]]
+        return f"did you mean '{right}'? comparison operators are ==, !=, <, <=, >, >="
+    if tok_value == "(" and _LIST_IN_PARENTHESES.search(before):
+        close = text.find(")", offset)
+        words = before.split()
+        if close > offset and "(" not in text[offset + 1 : close] and len(words) >= 2:
+            return f"lists use [ ]: write `{words[-2]} in [{text[offset + 1 : close]}]`"
+        return "lists use [ ]: write `field in [1, 2]`"
+    low = _RANGE_WITH_HYPHEN.search(before)
+    high = re.match(r"-\s*(\d+)", text[offset:])
+    if low and high:
+        return f"ranges use '..': write `{low.group(1)}..{high.group(1)}`"
+    return ""
+
+
 def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str], offset: int = 0) -> str:
     words = text[: offset + len(tok_value)].split()  # the last one is the malformed date, when it is one
     if tok_value.startswith("-") and words and _DATE_LIKE.search(words[-1]):
         return "write dates as YYYY-MM-DD (2018-05-01) and datetimes as YYYY-MM-DDTHH:MM:SSZ, with two-digit months and days"
+    familiar = _familiar_mistake_hint(text, tok_value, offset)
+    if familiar:
+        return familiar
     low = tok_value.lower()
     if tok_value != low and low in KEYWORDS:
         return f"keywords are lower-case: write '{low}'"
@@ -382,6 +423,8 @@ def _translate(text: str, err: UnexpectedInput) -> QueryError:
             hint = "write 'and' / 'or' instead of '&&' / '||'"
         elif ch == "!":
             hint = "write 'not x' or use '!=' / '!~'"
+        elif ch == "-":
+            hint = _familiar_mistake_hint(text, ch, offset)
         return QueryError("syntax", f"unexpected character {ch!r}", query=text, offset=offset, end=offset + 1, hint=hint)
     if isinstance(err, UnexpectedEOF):
         return QueryError("syntax", "unexpected end of the query", query=text, offset=len(text))
@@ -392,6 +435,14 @@ def parse_syntax(text: str) -> Any:
     """Parse ``text`` into an unchecked tree (fields not yet resolved). Raises only QueryError."""
     if not isinstance(text, str):
         raise QueryError("syntax", f"a query must be a string, not {type(text).__name__}")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(
+            "syntax",
+            f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
+            query=text[:200],
+            offset=0,
+            hint="select long lists of runs with ranges (run_number in 315000..316000) or a golden JSON",
+        )
     if not text.strip():
         raise QueryError("syntax", "the query is empty", query=text, offset=len(text), hint="write a condition such as `tracker-strip == GOOD`")
     try:
@@ -416,6 +467,8 @@ def parse_syntax(text: str) -> Any:
 # ------------------------------------------------------------------------------------------ fast driver
 
 _FAILED = object()
+# Tokens after which "not" is part of a predicate (x not in .., x not like .., x is not null), not a prefix.
+_PREDICATE_NOT_AFTER = frozenset({"NAME", "_IS"})
 
 
 class _Tok(str):
@@ -461,24 +514,20 @@ class _FastLALR:
             sym.name for rule in inner.callbacks for sym in rule.expansion if sym.is_term and not sym.filter_out
         )
         for rule in inner.callbacks:
-            self.reductions[rule] = (len(rule.expansion), str(rule.origin.name), self._reducer(rule, transformer))
+            # Levels of nesting a reduction closes: its "(" and, for the prefix-not rule, its "not".
+            closes = sum(1 for sym in rule.expansion if sym.name == "LPAR") + (rule.alias == "not_")
+            self.reductions[rule] = (len(rule.expansion), str(rule.origin.name), self._reducer(rule, transformer), closes)
         terminals = {t.name: t for t in lark.terminals}
         ignore = set(lark.ignore_tokens)
         missing = set(terminals) - set(_MASTER_ORDER)
         if missing:  # pragma: no cover - guards grammar edits
             raise AssertionError(f"fast lexer does not know terminals {sorted(missing)}")
-        skip = "|".join(f"(?:{terminals[name].pattern.to_regexp()})" for name in _MASTER_ORDER if name in ignore)
-        parts = []
-        for name in _MASTER_ORDER:
-            term = terminals.get(name)
-            if term is None or name in ignore:
-                continue
-            regexp = term.pattern.to_regexp()
-            parts.append(f"(?P<{name}>{regexp})")
-        # The skipped prefix is matched atomically (a captured lookahead, then a back-reference), so the regex
-        # engine cannot backtrack into a comment and lex its tail as tokens.
-        self.master = re.compile(f"(?=(?P<_skip>(?:{skip})*))(?P=_skip)(?:" + "|".join(parts) + ")")
-        self.trailing = re.compile(f"(?:{skip})*\\Z")
+        # Ignored text (spaces, a comment) is one more token kind of the master regex, skipped by the driver:
+        # each match consumes one whole run or comment, so nothing can backtrack into it (an earlier form
+        # matched ``(?:[ \t\r\n]+)*`` before the end of the text, which took exponential time on a typo).
+        self.ignored = frozenset(name for name in _MASTER_ORDER if name in ignore)
+        parts = [f"(?P<{name}>{terminals[name].pattern.to_regexp()})" for name in _MASTER_ORDER if name in terminals]
+        self.master = re.compile("|".join(parts))
         self._flatten()
 
     @staticmethod
@@ -563,14 +612,38 @@ class _FastLALR:
         n = len(text)
         end_state = self.end
         valued = self.valued
+        ignored = self.ignored
+        levels = 0  # open parentheses and prefix "not"s (the nesting the later recursive passes will walk)
+        previous = ""
+        list_items = 0
         tok: Any
         while True:
             m = match(text, pos) if pos < n else None
             if m is not None:
                 kind = m.lastgroup
+                if kind in ignored:
+                    pos = m.end()
+                    continue
+                if kind == "COMMA":
+                    list_items += 1
+                    if list_items >= MAX_LIST_ITEMS:
+                        raise QueryError(
+                            "syntax", f"a list holds more than {MAX_LIST_ITEMS:,} values",
+                            query=text, offset=pos, end=m.end(), hint="select runs with ranges (run_number in 315000..316000)",
+                        )
+                elif kind == "LSQB":
+                    list_items = 0
+                elif kind == "LPAR" or (kind == "_NOT" and previous not in _PREDICATE_NOT_AFTER):
+                    levels += 1
+                    if levels > MAX_NESTING:
+                        raise QueryError(
+                            "syntax", f"the query is nested too deeply (more than {MAX_NESTING} levels of parentheses or 'not')",
+                            query=text, offset=pos, end=m.end(), hint="write the condition with fewer parentheses",
+                        )
+                previous = kind
+                start = pos
                 pos = m.end()
                 if kind in valued:
-                    start = m.start(kind)
                     tok = _Tok(text[start:pos])
                     tok.type = kind
                     tok.start_pos = start
@@ -578,7 +651,7 @@ class _FastLALR:
                 else:
                     tok = kind  # placeholder: dropped by the reduction that consumes it
             else:
-                if pos < n and not self.trailing.match(text, pos):
+                if pos < n:
                     return _FAILED
                 kind = "$END"
                 tok = None
@@ -591,7 +664,8 @@ class _FastLALR:
                     state_stack.append(state)
                     value_stack.append(tok)
                     break
-                size, origin, reduce = act
+                size, origin, reduce, closes = act
+                levels -= closes
                 children = value_stack[-size:]
                 del state_stack[-size:]
                 del value_stack[-size:]

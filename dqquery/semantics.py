@@ -24,13 +24,11 @@ Decisions:
 from __future__ import annotations
 
 import datetime as _dt
-import functools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from . import ast as A
-from .patterns import like_match, like_regex  # noqa: F401  (re-exported: the reference meaning of like)
+from .patterns import like_match, like_regex, regex_search  # noqa: F401  (re-exported: the reference meaning of like)
 
 Truth = Optional[bool]
 
@@ -87,11 +85,6 @@ def any_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
         return result
 
     return disj
-
-
-@functools.lru_cache(maxsize=4096)
-def search_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def _is_number(x: Any) -> bool:
@@ -187,7 +180,7 @@ def evaluate_predicate(node: Any, data: Any) -> Truth:
     if isinstance(node, A.Regex):
         if not isinstance(data, str):
             return None
-        hit = search_regex(node.pattern).search(data) is not None
+        hit = regex_search(node.pattern, data)
         return (not hit) if node.negated else hit
     if isinstance(node, A.Contains):
         needle = node.value.value

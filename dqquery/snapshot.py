@@ -28,6 +28,20 @@ Decisions:
 * Consistency: run numbers are unique; each dataset and each lumisection entry belongs to a run of ``runs``;
   a (run, dataset name) appears at most once in ``datasets``. A lumisection entry without a dataset object is
   allowed (the evaluator then knows only the dataset's name), since the ``online`` dataset is often not fetched.
+* Tables (``to_pandas``/``to_polars``): flat columns named as in the field catalog, so a DataFrame filter reads
+  like the query; a lumisection table holds what ``golden`` evaluates (RR and OMS data both present).
+* RR data: every RR range is a span of lumisections WITH RR data, flags or not; ``EMPTY`` triplets (RR's
+  filler) are dropped from their range, never the range (:func:`without_empty`).
+* A dataset other than ``online`` is read as RR's portal reads it: its own OMS lumisections, online's OMS
+  values under its own key by key (:meth:`Snapshot.evaluated`, :func:`merged_with_online`); the stored data
+  stays as given.
+* Nothing is merged silently: run keys of ``lumisections`` must be canonical decimal run numbers (``"315257"``,
+  never ``"0315257"``, ``" 315257"``, ``"+315257"`` or ``"315_257"``, which Python's ``int`` would all accept),
+  two keys naming one run are an error naming both, and a key twice in one JSON object is an error.
+* Luminosity values (the block and OMS ranges' ``recorded``/``delivered``) are finite numbers, numeric strings
+  (as RR counts them) or ``null``; ``NaN``, ``Infinity`` and other text are refused, never summed around.
+  Files are read strictly (:func:`dqquery.files.load_json_document`: no ``NaN``/``Infinity`` literal, numbers
+  of at most :data:`~dqquery.limits.MAX_NUMBER_DIGITS` characters, bounded nesting and size).
 * Files: ``.json`` or gzip-compressed JSON (detected from the content, any file name). ``save`` is atomic
   (temporary file in the same directory, fsync, ``os.replace``) and gzips when the name ends with ``.gz``.
 """
@@ -35,13 +49,16 @@ Decisions:
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, field_validator, model_validator
 
-from .files import atomic_write_text, read_maybe_gzip
+from .files import atomic_write_text, load_json_document, nesting_exceeds, read_maybe_gzip
+from .limits import MAX_JSON_DEPTH
 
 __all__ = ["ONLINE", "DatasetRecord", "LumisectionData", "RunRecord", "Snapshot", "SnapshotError"]
 
@@ -56,6 +73,51 @@ class SnapshotError(ValueError):
     """A snapshot file or object is invalid; the message says where."""
 
 
+_CANONICAL_RUN = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _run_key(key: object) -> int:
+    """The run number of a ``lumisections`` key: a canonical decimal string or an int (never ``bool``)."""
+    if isinstance(key, str) and _CANONICAL_RUN.fullmatch(key):
+        return int(key)
+    if _is_int(key) and key >= 1:  # type: ignore[operator]
+        return key  # type: ignore[return-value]
+    raise SnapshotError(
+        f"lumisections: key {key!r} is not a run number written in canonical decimal (digits, no sign, no leading zero)"
+    )
+
+
+def _canonical_lumisections(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with the ``lumisections`` keys checked and turned into ints; two keys naming one run are an error."""
+    block = data.get("lumisections")
+    if not isinstance(block, Mapping):
+        return data
+    keyed: dict[int, Any] = {}
+    spelled: dict[int, object] = {}
+    for key, value in block.items():
+        run = _run_key(key)
+        if run in keyed:
+            raise SnapshotError(f"lumisections: keys {spelled[run]!r} and {key!r} both name run {run}")
+        keyed[run] = value
+        spelled[run] = key
+    return {**data, "lumisections": keyed}
+
+
+def _luminosity_problem(value: Any) -> str | None:
+    """Why ``value`` is not a usable luminosity (``None`` when it is a finite number, numeric string or null)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return "not a number"
+    try:
+        number = float(value) if not isinstance(value, str) or len(value) <= 100 else math.nan
+    except ValueError:
+        return "text, not a number"
+    except OverflowError:  # an int beyond any float
+        return "not a finite number"
+    return None if math.isfinite(number) else "not a finite number"
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -65,21 +127,107 @@ def _is_empty_triplet(value: Any) -> bool:
 
 
 def without_empty(ranges: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """RR ranges without ``EMPTY`` triplets, and without the ranges left with no flag at all.
+    """RR ranges without their ``EMPTY`` triplets; every range is kept, even one left with no flag.
 
-    Decision: ``EMPTY`` is how RR's lumisection API fills a flag that has no status in a lumisection (and every
-    flag of a gap lumisection); nobody sets it (RR accepts GOOD, BAD, STANDBY, EXCLUDED, NOTSET), and RR's JSON
-    portal evaluates rows in which such a flag is simply absent. A snapshot therefore never holds it: the
-    flag is missing (``x is null``), as ``x == EMPTY`` says, and a range with no flag left has no RR data.
+    Decision (the one EMPTY rule, checked on every recorded ``rr_lumisections`` answer and portal job): a range
+    of a snapshot is a lumisection span WITH RR data (an RR event), flags or not; a lumisection without RR data
+    is simply not in any range. ``EMPTY`` is only RR's filler for a flag that has no status in a lumisection, so
+    it is dropped from the range (the flag is missing: ``x is null``) and never decides whether the lumisection
+    has RR data. RR's portal evaluates a flag-less RR event like any other and never a gap, which is what
+    this gives. RR's lumisection API fills gaps with ``EMPTY`` too, so a fetch must tell gaps from flag-less
+    events itself (``dqquery.fetch`` does, from ``get_rr_lumisection_history``).
     """
     if not any(_is_empty_triplet(v) for r in ranges for v in r.values()):
         return ranges
+    return [{k: v for k, v in r.items() if k in _RANGE_KEYS or not _is_empty_triplet(v)} for r in ranges]
+
+
+_LUMINOSITY_KEYS = ("recorded", "delivered")
+
+
+def overlay_ranges(own: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``own``'s ranges with ``base``'s values underneath, key by key (own keys win, even a null value).
+
+    Only lumisections of ``own`` are returned: ``base`` fills keys, never lumisections. Both lists are sorted
+    and disjoint (the snapshot's invariant); so is the result.
+    """
     out: list[dict[str, Any]] = []
-    for r in ranges:
-        kept = {k: v for k, v in r.items() if k in _RANGE_KEYS or not _is_empty_triplet(v)}
-        if len(kept) > len(_RANGE_KEYS):
-            out.append(kept)
+    j, m = 0, len(base)
+    for rng in own:
+        start, end = rng["start"], rng["end"]
+        values = {k: v for k, v in rng.items() if k not in _RANGE_KEYS}
+        while j < m and base[j]["end"] < start:
+            j += 1
+        k, position = j, start
+        while position <= end:
+            if k < m and base[k]["start"] <= position:
+                piece_end = min(end, base[k]["end"])
+                under = {key: v for key, v in base[k].items() if key not in _RANGE_KEYS}
+                out.append({**under, **values, "start": position, "end": piece_end})
+                if base[k]["end"] <= end:
+                    k += 1
+            else:
+                piece_end = end if k >= m else min(end, base[k]["start"] - 1)
+                out.append({**values, "start": position, "end": piece_end})
+            position = piece_end + 1
+        j = k
     return out
+
+
+def _own_luminosity(data: LumisectionData, oms_range: Mapping[str, Any], key: str, ls: int) -> tuple[bool, Any]:
+    """``(present, value)`` of one luminosity key on one lumisection: the block's value where the block covers
+    it (a null there means the key is absent), else the OMS range's key when the range has it."""
+    block = data.luminosity
+    if block:
+        values = block.get(key)
+        i = ls - block["start"]
+        if values is not None and 0 <= i < len(values):
+            return values[i] is not None, values[i]
+    if key in oms_range:
+        return True, oms_range[key]
+    return False, None
+
+
+def _has_luminosity(data: LumisectionData) -> bool:
+    return bool(data.luminosity) or any(key in rng for rng in data.oms for key in _LUMINOSITY_KEYS)
+
+
+def _merged_block(data: LumisectionData, online: LumisectionData) -> dict[str, Any]:
+    """A luminosity block over the dataset's own OMS span, per lumisection: the dataset's value (its block, else
+    its range key), else online's (its block, else its range key), else null."""
+    first, last = data.oms[0]["start"], data.oms[-1]["end"]
+    block: dict[str, list[Any]] = {key: [None] * (last - first + 1) for key in _LUMINOSITY_KEYS}
+    k, base = 0, online.oms
+    for rng in data.oms:
+        for ls in range(rng["start"], rng["end"] + 1):
+            while k < len(base) and base[k]["end"] < ls:
+                k += 1
+            under = base[k] if k < len(base) and base[k]["start"] <= ls else None
+            for key in _LUMINOSITY_KEYS:
+                present, value = _own_luminosity(data, rng, key, ls)
+                if not present and under is not None:
+                    present, value = _own_luminosity(online, under, key, ls)
+                block[key][ls - first] = value
+    return {"start": first, **block}
+
+
+def merged_with_online(data: LumisectionData, online: LumisectionData | None) -> LumisectionData:
+    """What RR's JSON portal evaluates for a dataset other than ``online`` (rule D3/R1 of the recorded answers).
+
+    Decisions: the lumisections are the dataset's OWN OMS lumisections (with its RR ranges, as always); on each,
+    the OMS values are online's values overlaid key by key by the dataset's own (own value wins, even a null; a
+    key the dataset lacks comes from online). ``recorded``/``delivered`` follow the same rule per lumisection,
+    the luminosity blocks included. A dataset without own OMS data evaluates nothing, whatever online has.
+    Speed: ranges are overlaid range by range; a per-lumisection luminosity block is built only when a block is
+    involved and online has luminosity to give (otherwise the dataset's block, if any, is already the answer).
+    """
+    if online is None or not online.oms or not data.oms:
+        return data
+    oms = overlay_ranges(data.oms, online.oms)
+    luminosity = data.luminosity
+    if online.luminosity or (data.luminosity and _has_luminosity(online)):
+        luminosity = _merged_block(data, online)
+    return LumisectionData.model_construct(rr=data.rr, oms=oms, luminosity=luminosity)
 
 
 class RunRecord(BaseModel):
@@ -183,6 +331,11 @@ def _check_ranges(run: Any, dataset: str, side: str, ranges: list[dict[str, Any]
                     raise SnapshotError(
                         f"{_where(run, dataset, side, i, rng)}: flag {key!r} has a non-string status {status!r}"
                     )
+        else:
+            for key in ("recorded", "delivered"):
+                problem = _luminosity_problem(rng.get(key))
+                if problem:
+                    raise SnapshotError(f"{_where(run, dataset, side, i, rng)}: {key} is {rng.get(key)!r}, {problem}")
 
 
 def _check_luminosity(run: Any, dataset: str, block: Mapping[str, Any]) -> None:
@@ -197,8 +350,9 @@ def _check_luminosity(run: Any, dataset: str, block: Mapping[str, Any]) -> None:
         if not isinstance(values, list):
             raise SnapshotError(f"{where}: {key!r} must be a list of per-lumisection numbers")
         for i, v in enumerate(values):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, str))):
-                raise SnapshotError(f"{where}: {key}[{i}] (lumisection {start + i}) is {v!r}, not a number")
+            problem = _luminosity_problem(v)
+            if problem:
+                raise SnapshotError(f"{where}: {key}[{i}] (lumisection {start + i}) is {v!r}, {problem}")
 
 
 class Snapshot(BaseModel):
@@ -260,19 +414,21 @@ class Snapshot(BaseModel):
         """Validate a decoded snapshot; raises :class:`SnapshotError` naming the place of the first problem."""
         if not isinstance(data, Mapping):
             raise SnapshotError(f"a snapshot must be a JSON object, got {type(data).__name__}")
+        if nesting_exceeds(data):
+            raise SnapshotError(f"the snapshot nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
+        data = _canonical_lumisections(data)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise SnapshotError(_describe_validation_error(exc, data)) from None
+        except RecursionError:
+            raise SnapshotError("the snapshot is nested too deeply") from None
 
     @classmethod
     def load(cls, path: PathLike) -> Snapshot:
         """Read a snapshot from JSON or gzip-compressed JSON."""
         raw = read_maybe_gzip(path, SnapshotError)
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SnapshotError(f"{path}: not valid JSON: {exc}") from None
+        data = load_json_document(raw, lambda message: SnapshotError(f"{path}: {message}"))
         try:
             return cls.from_dict(data)
         except SnapshotError as exc:
@@ -315,6 +471,15 @@ class Snapshot(BaseModel):
             out.setdefault(name, None)
         return dict(sorted(out.items()))
 
+    def evaluated(self, run: int, name: str) -> LumisectionData | None:
+        """The lumisection data RR's portal evaluates for one (run, dataset): the dataset's own ranges, its OMS
+        values merged with online's for a dataset other than ``online`` (:func:`merged_with_online`)."""
+        per_dataset = self.lumisections.get(run) or {}
+        data = per_dataset.get(name)
+        if data is None or name == ONLINE:
+            return data
+        return merged_with_online(data, per_dataset.get(ONLINE))
+
     def dataset_names(self) -> list[str]:
         """Sorted distinct dataset names."""
         names = {ds.name for ds in self.datasets}
@@ -348,20 +513,39 @@ class Snapshot(BaseModel):
             for start, end, _, _ in intersect_ranges(data.rr, data.oms)
         )
 
-    def to_pandas(self) -> Any:
-        """One row per (run, dataset, RR range x OMS range intersection); needs pandas.
+    def table_rows(self, level: str = "lumisection", dataset: str | None = None) -> list[dict[str, Any]]:
+        """Flat rows for a DataFrame (see :meth:`to_pandas`), as plain dictionaries."""
+        if level == "range":
+            return self._range_rows()
+        if level == "run":
+            return [_run_columns(run) for run in sorted(self.runs, key=lambda r: r.run_number)]
+        if level != "lumisection":
+            raise ValueError(f"level must be 'run', 'lumisection' or 'range', not {level!r}")
+        from .evaluator import intersect_ranges, matching_datasets
 
-        Columns: ``run_number``, ``dataset``, ``start``, ``end``, ``rr.<flag>`` (status), ``oms.<key>``.
-        """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("Snapshot.to_pandas needs pandas: pip install 'dqquery[pandas]'") from exc
+        rows: list[dict[str, Any]] = []
+        for run, name, ds, data in matching_datasets(self, dataset):
+            if data is None:
+                continue
+            base = {**_run_columns(run), "dataset": name, **(ds.dataset_attributes if ds is not None else {})}
+            for start, end, i, j in intersect_ranges(data.rr, data.oms):
+                piece = dict(base)
+                piece.update({k: v.get("status") for k, v in data.rr[i].items() if k not in _RANGE_KEYS})
+                oms = data.oms[j]
+                piece.update({k: v for k, v in oms.items() if k not in _RANGE_KEYS})
+                for ls in range(start, end + 1):
+                    rows.append({"run_number": run.run_number, "dataset": name, "ls_number": ls, **piece,
+                                 "recorded": data.luminosity_value("recorded", ls, oms.get("recorded")),
+                                 "delivered": data.luminosity_value("delivered", ls, oms.get("delivered"))})
+        return rows
+
+    def _range_rows(self) -> list[dict[str, Any]]:
         from .evaluator import intersect_ranges
 
         rows: list[dict[str, Any]] = []
         for run_number, per_dataset in sorted(self.lumisections.items()):
-            for name, data in sorted(per_dataset.items()):
+            for name in sorted(per_dataset):
+                data = self.evaluated(run_number, name)
                 for start, end, i, j in intersect_ranges(data.rr, data.oms):
                     row: dict[str, Any] = {"run_number": run_number, "dataset": name, "start": start, "end": end}
                     for k, v in data.rr[i].items():
@@ -371,7 +555,40 @@ class Snapshot(BaseModel):
                         if k not in _RANGE_KEYS:
                             row[f"oms.{k}"] = v
                     rows.append(row)
-        return pd.DataFrame(rows)
+        return rows
+
+    def to_pandas(self, level: str = "range", dataset: str | None = None) -> Any:
+        """A pandas DataFrame of the snapshot; needs pandas.
+
+        ``level="run"``: one row per run, flat columns named as in the field catalog (``run_number``,
+        ``fill_number``, ``energy``, ``b_field``, ``class``...). ``level="lumisection"``: one row per evaluated
+        lumisection (RR and OMS data both present, as ``golden`` evaluates) of the datasets matching ``dataset``
+        (a pattern as for ``golden``; ``None``: online): the run columns, ``dataset``, the dataset attributes,
+        ``ls_number``, each RR flag's status (``tracker-strip``...), each OMS bit (``bpix_ready``...), and
+        ``recorded``/``delivered`` in /pb. So ``df[df["tracker-strip"] == "GOOD"]`` selects what
+        ``tracker-strip == GOOD`` selects. ``level="range"`` (the default, kept for compatibility): one row per
+        (run, dataset, RR range x OMS range) with ``rr.<flag>`` and ``oms.<key>`` columns.
+        """
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("Snapshot.to_pandas needs pandas: pip install 'dqquery[pandas]'") from exc
+        frame = pd.DataFrame(self.table_rows(level, dataset))
+        frame.attrs["luminosity_unit"] = "/pb"
+        return frame
+
+    def to_polars(self, level: str = "range", dataset: str | None = None) -> Any:
+        """The same table as :meth:`to_pandas`, as a polars DataFrame; needs polars."""
+        try:
+            import polars as pl
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("Snapshot.to_polars needs polars: pip install polars") from exc
+        return pl.DataFrame(self.table_rows(level, dataset), infer_schema_length=None, strict=False)
+
+
+def _run_columns(run: RunRecord) -> dict[str, Any]:
+    """A run's attributes as flat catalog-named columns (OMS first, then RR; ``run_number`` wins)."""
+    return {"run_number": run.run_number, **run.oms_attributes, **run.rr_attributes, **{"run_number": run.run_number}}
 
 
 def _describe_validation_error(exc: ValidationError, data: Mapping[str, Any]) -> str:

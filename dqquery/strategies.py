@@ -17,6 +17,8 @@ Decisions:
   qualified names outside the catalog (``run.oms.notes``: names that *contain* reserved words) and
   awkward strings (quotes, backslashes, unicode).
 * ``fields=`` restricts the fields used, so tests can match the data they generate.
+* hypothesis is an optional dependency (``dqquery[strategies]``, also in ``dqquery[test]``): nothing but this
+  module and :mod:`dqquery.strategies_snapshot` imports it, and without it importing them says how to get it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as err:  # pragma: no cover - depends on the installation
+    raise ImportError('dqquery.strategies needs hypothesis: pip install "dqquery[strategies]"') from err
 
 from . import ast as A
 from .catalog import BY_PATH, STATUSES, FieldInfo, lookup

@@ -33,3 +33,11 @@ def no_sleep() -> Callable[[float], None]:
 
     sleep.waits = waits  # type: ignore[attr-defined]
     return sleep
+
+
+@pytest.fixture(scope="session")
+def dqquery_wheel(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """dqquery's wheel, built once per test session from the checkout (tests/wheel_venv.py)."""
+    from wheel_venv import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))

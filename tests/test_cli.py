@@ -9,10 +9,10 @@ import pytest
 
 import dqquery
 from dqquery.cli import main
-from dqquery.demo import DEMO_DATASET, OFFICIAL_2018, load_demo
+from dqquery.demo import DEMO_DATASET, OFFICIAL_2018, RR_CONFIGS, load_demo
 from dqquery.lumiranges import GoldenJSON
 
-CONFIGS = Path(__file__).parent / "data" / "rr_configs"
+CONFIGS = RR_CONFIGS
 GOLDEN = Path(__file__).parent / "data" / "golden"
 
 

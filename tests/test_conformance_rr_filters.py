@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 import math
 import re
 import warnings
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance import FILTERS, RESPONSES, TRAPS, ask, is_listing
+from conformance import RR as CORPUS
+from conformance import snapshot as corpus_snapshot
 from hypothesis import HealthCheck, given, settings
 from runregistry.utils import transform_to_rr_dataset_filter, transform_to_rr_run_filter
 
@@ -30,24 +31,13 @@ from dqquery.sources import RunRegistryClient
 from dqquery.strategies_snapshot import snapshots
 from dqquery.testing import run_registry
 from dqquery.testing.fake_rr import FakeRunRegistry, SnapshotData
-from dqquery.testing.server import Request
 
-CORPUS = Path(__file__).parent / "data" / "conformance" / "runregistry"
-LISTING_PATHS = ("/runs_filtered_ordered", "/datasets_filtered_ordered", "/get_all_dataset_names_of_run/")
-
-
-def _lines(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (CORPUS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-FILTERS = _lines("filters.jsonl")
-TRAPS = _lines("traps.jsonl")
-LISTINGS = [r for r in _lines("responses.jsonl") if r["path"].startswith(LISTING_PATHS)]
+LISTINGS = [r for r in RESPONSES if is_listing(r)]
 
 
 @functools.cache
 def snapshot_data(name: str) -> SnapshotData:
-    return SnapshotData(Snapshot.load(CORPUS / "snapshots" / f"{name}.json"))
+    return SnapshotData(corpus_snapshot(name))
 
 
 @functools.cache
@@ -85,18 +75,12 @@ def emulated(record: dict[str, Any]) -> Any:
         return {"error": err.status}
 
 
-def call(app: FakeRunRegistry, method: str, path: str, body: Any) -> tuple[int, Any]:
-    request = Request(method, path, [], {"content-type": "application/json"}, b"" if body is None else json.dumps(body).encode(), "http://fake")
-    response = app.handle(request)
-    return response.status, (json.loads(response.body) if response.body else None)
-
-
 def served(record: dict[str, Any], page_size: int = 100) -> Any:
     """The fake server's answer over every page, in the record's ``real`` form."""
     app, found, page = fake(record["snapshot"]), [], 0
     while True:
         body = {"page": page, "filter": backend_filter(record), "page_size": page_size, "sortings": []}
-        status, answer = call(app, "POST", f"/{record['kind']}_filtered_ordered", body)
+        status, answer = ask(app, "POST", f"/{record['kind']}_filtered_ordered", body)
         if status != 200:
             assert set(answer) == {"err"}
             return {"error": status}
@@ -198,7 +182,7 @@ def test_the_listing_records_cover_every_path() -> None:
 
 @pytest.mark.parametrize("record", LISTINGS, ids=lambda r: f"{r['snapshot']}-{r['path']}")
 def test_fake_listings_answer_as_rr(record: dict[str, Any]) -> None:
-    status, answer = call(fake(record["snapshot"]), record["method"], record["path"], record["body"])
+    status, answer = ask(fake(record["snapshot"]), record["method"], record["path"], record["body"])
     assert status == record["status"]
     if status == 500:
         assert set(answer) == {"err"}
@@ -242,7 +226,7 @@ def test_stored_names_do_not_warn() -> None:
 
 
 def test_fetching_from_rr_warns_on_unstored_names(serve) -> None:
-    server = serve(run_registry(Snapshot.load(CORPUS / "snapshots" / "seed.json")))
+    server = serve(run_registry(corpus_snapshot("seed")))
     with pytest.warns(QueryWarning, match="'beams_stable'"):
         fetch_snapshot("run_number == 315100 and beams_stable", rr=RunRegistryClient(server.url))
 
@@ -261,7 +245,7 @@ def test_recorded_dataset_rows_show_joined_lumisections_by_ls_duration() -> None
     for record in LISTINGS:
         if record["path"] != "/datasets_filtered_ordered" or record["status"] != 200:
             continue
-        snapshot = Snapshot.load(CORPUS / "snapshots" / f"{record['snapshot']}.json")
+        snapshot = corpus_snapshot(record["snapshot"])
         for row in record["response"]["datasets"]:
             joined = _joined(snapshot, row["run_number"], row["name"])
             duration = row["DatasetTripletCache"]["dcs_summary"].get("ls_duration")
@@ -336,7 +320,7 @@ def test_range_summaries_equal_the_per_lumisection_count(snapshot: Snapshot) -> 
 @pytest.mark.parametrize("name", ["seed", "hyp_0", "hyp_1", "hyp_2"])
 def test_per_lumisection_model_matches_the_recorded_summaries(name: str) -> None:
     """The independent model above is itself right: it gives RR's recorded summaries."""
-    snapshot = Snapshot.load(CORPUS / "snapshots" / f"{name}.json")
+    snapshot = corpus_snapshot(name)
     checked = 0
     for record in LISTINGS:
         if record["snapshot"] == name and record["path"] == "/datasets_filtered_ordered" and record["status"] == 200:

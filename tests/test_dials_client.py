@@ -180,6 +180,16 @@ def test_h1d_h2d_names_count_and_single_rows(open_dials):
         client.rows("lumisections")
 
 
+def test_count_on_an_endpoint_without_a_count_route_is_refused_before_sending(open_dials):
+    """DIALS registers count/ on run, lumisection and file-index only: elsewhere its 404 would read as a wrong URL."""
+    client = DialsClient(open_dials.url, retry=FAST)
+    for endpoint in ("th1", "h2d", "mes", "ml-bad-lumisection"):
+        with pytest.raises(ValueError, match="has no .*/count/ route"):
+            client.count(endpoint)
+    assert requests.get(open_dials.url + "/th1/count/", timeout=5).status_code == 404  # the fake has no such route either
+    assert client.count("file-index") == len(ROWS["file-index"])
+
+
 def test_a_persistent_500_is_reported_at_once(open_dials):
     client = DialsClient(open_dials.url, retry=FAST)
     with pytest.raises(ServiceError) as info:

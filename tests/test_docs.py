@@ -1,4 +1,6 @@
-"""Every example in README.md and docs/ is executed, so the documentation cannot rot.
+"""Every example in README.md and docs/ is executed, so the documentation cannot rot, and it is executed the way a
+reader runs it: against dqquery installed from its wheel in a fresh virtual environment, in a temporary folder
+(not the source tree), so an example that needs a file only the checkout has fails here.
 
 Conventions in the Markdown files:
 * ```dq blocks hold queries: a line that starts at column 0 begins a query, indented lines continue it;
@@ -9,20 +11,27 @@ Conventions in the Markdown files:
   ``print(x)  # expected`` checks that the printed text equals ``expected``.
 * ```console blocks hold ``$ dqquery ...`` commands; they run in-process and the lines below a command are
   its expected output (``...`` on a line of its own skips any number of lines; ``...`` inside a line matches any text; the
-  output must be shown completely, or end with a ``...`` line).
+  output must be shown completely, or end with a ``...`` line). The commands of one block run in order in one
+  folder, so a command may read what an earlier one wrote (``dqquery examples``, then ``@golden2018.dq``).
+
+Decisions:
+* The wheel is built and installed once per test session (tests/wheel_venv.py: offline, ``--no-deps``), and
+  every example runs in ONE process of that environment (tests/docs_runner.py), which reports what happened;
+  the tests here compare it with the documentation.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-import dqquery
 from dqquery.catalog import fields_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,46 +61,79 @@ def split_queries(block: str) -> list[str]:
     return queries
 
 
-@pytest.mark.parametrize("where,line,block", blocks("dq"), ids=lambda x: str(x)[:30])
-def test_query_examples_parse(where: str, line: int, block: str) -> None:
-    queries = split_queries(block)
-    assert queries, f"{where}:{line}: empty dq block"
-    for q in queries:
-        node = dqquery.parse(q)
-        assert dqquery.parse(dqquery.unparse(node)) == node
+def _python_files() -> list[Path]:
+    return [p for p in FILES if "```python" in p.read_text(encoding="utf-8")]
+
+
+def _python_blocks(path: Path) -> list[list[str]]:
+    text = path.read_text(encoding="utf-8")
+    return [[f"{path.name}:{text.count(chr(10), 0, m.start()) + 2}", m.group(2)] for m in BLOCK.finditer(text) if m.group(1) == "python"]
 
 
 ERROR_BLOCKS = [b for b in blocks("text") if b[2].startswith("error[")]
 
 
+def _key(*parts: Any) -> str:
+    return ":".join(str(p) for p in parts)
+
+
+@pytest.fixture(scope="module")
+def installed(dqquery_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run every example against the wheel installed in a fresh environment; what happened, per example."""
+    from wheel_venv import install_in_new_venv
+
+    base = tmp_path_factory.mktemp("docs-wheel")
+    python = install_in_new_venv(dqquery_wheel, base / "venv")
+    jobs = {
+        "queries": {_key(w, n, i): q for w, n, b in blocks("dq") for i, q in enumerate(split_queries(b))},
+        "errors": {_key(w, n): b.splitlines()[1][len("  | ") :] for w, n, b in ERROR_BLOCKS},
+        "python": {str(p.relative_to(ROOT)): _python_blocks(p) for p in _python_files()},
+        "console": {},
+    }
+    for where, line, cmd, _ in _console_commands():
+        jobs["console"].setdefault(_key(where, line), []).append(shlex.split(cmd)[1:])
+    (base / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
+    work, home = base / "work", base / "home"
+    work.mkdir()
+    home.mkdir()
+    env = {"PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(home),
+           "DQQUERY_CACHE_DIR": str(home / "cache"), "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
+    runner = Path(__file__).with_name("docs_runner.py")
+    done = subprocess.run([str(python), "-I", str(runner), str(base / "jobs.json"), str(base / "results.json")],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((base / "results.json").read_text(encoding="utf-8"))
+    assert Path(results["dqquery_file"]).is_relative_to(base / "venv"), f"not the wheel's dqquery: {results['dqquery_file']}"
+    return results
+
+
+def test_examples_run_against_the_installed_wheel(installed: dict[str, Any]) -> None:
+    assert "site-packages" in Path(installed["dqquery_file"]).parts
+
+
+@pytest.mark.parametrize("where,line,block", blocks("dq"), ids=lambda x: str(x)[:30])
+def test_query_examples_parse(where: str, line: int, block: str, installed: dict[str, Any]) -> None:
+    queries = split_queries(block)
+    assert queries, f"{where}:{line}: empty dq block"
+    for i, q in enumerate(queries):
+        assert installed["queries"][_key(where, line, i)] is None, f"{where}:{line}: {q}\n{installed['queries'][_key(where, line, i)]}"
+
+
 @pytest.mark.parametrize("where,line,block", ERROR_BLOCKS, ids=lambda x: str(x)[:30])
-def test_error_examples_are_what_dqquery_prints(where: str, line: int, block: str) -> None:
-    query = block.splitlines()[1][len("  | ") :]
-    with pytest.raises(dqquery.QueryError) as info:
-        dqquery.parse(query)
-    assert str(info.value) == block.rstrip("\n")
-
-
-def _python_files() -> list[Path]:
-    return [p for p in FILES if "```python" in p.read_text(encoding="utf-8")]
+def test_error_examples_are_what_dqquery_prints(where: str, line: int, block: str, installed: dict[str, Any]) -> None:
+    printed = installed["errors"][_key(where, line)]
+    assert printed is not None, f"{where}:{line}: the query parses, but the page shows an error"
+    assert printed == block.rstrip("\n")
 
 
 @pytest.mark.parametrize("path", _python_files(), ids=lambda p: p.name)
-def test_python_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__docs__"}
-    text = path.read_text(encoding="utf-8")
-    for m in BLOCK.finditer(text):
-        if m.group(1) != "python":
-            continue
-        code = m.group(2)
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, f"{path.name}:{text.count(chr(10), 0, m.start()) + 2}", "exec"), namespace)
-        expected = [c.split("#", 1)[1].strip() for c in code.splitlines() if c.lstrip().startswith("print(") and "#" in c]
-        printed = out.getvalue().splitlines()
-        for exp in expected:
-            assert exp in printed, f"{path.name}: expected a printed line {exp!r}, got {printed}"
+def test_python_examples_run(path: Path, installed: dict[str, Any]) -> None:
+    result = installed["python"][str(path.relative_to(ROOT))]
+    assert result["error"] is None, result["error"]
+    code = "\n".join(block for _, block in _python_blocks(path))
+    expected = [c.split("#", 1)[1].strip() for c in code.splitlines() if c.lstrip().startswith("print(") and "#" in c]
+    for exp in expected:
+        assert exp in result["printed"], f"{path.name}: expected a printed line {exp!r}, got {result['printed']}"
 
 
 def _console_commands() -> list[tuple[str, int, str, list[str]]]:
@@ -127,17 +169,21 @@ def _matches(expected: list[str], got: list[str]) -> bool:
     return bool(got) and _line_matches(expected[0], got[0]) and _matches(expected[1:], got[1:])
 
 
-@pytest.mark.parametrize("where,line,cmd,expected", _console_commands(), ids=lambda x: str(x)[:40])
-def test_console_examples(where: str, line: int, cmd: str, expected: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from dqquery.cli import main
+def _console_cases() -> list[tuple[str, int, int, str, list[str]]]:
+    """(page, block line, index of the command in its block, command, expected output)."""
+    cases, seen = [], {}
+    for where, line, cmd, expected in _console_commands():
+        index = seen[(where, line)] = seen.get((where, line), -1) + 1
+        cases.append((where, line, index, cmd, expected))
+    return cases
 
-    monkeypatch.chdir(tmp_path)
-    argv = shlex.split(cmd)[1:]
-    code = main(argv)
-    captured = capsys.readouterr()
-    got = (captured.out + captured.err).splitlines()
+
+@pytest.mark.parametrize("where,line,index,cmd,expected", _console_cases(), ids=lambda x: str(x)[:40])
+def test_console_examples(where: str, line: int, index: int, cmd: str, expected: list[str], installed: dict[str, Any]) -> None:
+    result = installed["console"][_key(where, line)][index]
+    got = (result["out"] + result["err"]).splitlines()
     shows_error = any(line.startswith("error") for line in expected)
-    assert code in ((2,) if shows_error else (0, 1)), captured.err
+    assert result["code"] in ((2,) if shows_error else (0, 1)), result["err"]
     assert _matches(expected, got), f"{where}:{line}: {cmd}\nexpected:\n" + "\n".join(expected) + "\ngot:\n" + "\n".join(got)
 
 

@@ -1,6 +1,7 @@
 """The documentation site: it builds with ``mkdocs build --strict``, its navigation lists every page, the
 property-testing page shows the tested example word for word, and pages in sub-folders (docs/workflows/) are
-executed like the others.
+executed like the others. The command line's help points to the site's pages (never to repository paths), and
+``dq`` blocks are highlighted by dqquery's Pygments lexer.
 
 The execution rules are those of tests/test_docs.py (its helpers are reused); that file covers README.md and
 docs/*.md, this one every other page under docs/ (except docs/dev/, contributor notes outside the site).
@@ -112,6 +113,11 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
         rel = page.relative_to(DOCS).with_suffix("")
         built = tmp_path / "site" / ("index.html" if rel.name == "index" else rel / "index.html")
         assert built.is_file(), f"{page} was not built"
+    start = (tmp_path / "site" / "getting-started" / "index.html").read_text(encoding="utf-8")
+    assert 'id="what-the-demo-shows"' in start  # `dqquery demo` prints a link to this anchor
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert '<span class="k">and</span>' in home and '<span class="nv">tracker-strip</span>' in home, "dq blocks are not highlighted"
+    assert "stylesheets/extra.css" in home  # long lines wrap (pre-wrap) instead of scrolling sideways
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
     for name in ("golden", "GoldenJSON", "to_rr", "plot_loss", "queries"):
         assert 'id="dqquery.' in api and name in api, f"the API page does not document {name}"
@@ -120,3 +126,54 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
 def test_workflow_pages_are_checked_by_the_docs_tests() -> None:
     workflows = sorted(DOCS.glob("workflows/*.md"))
     assert workflows and all(p in docs_checks.FILES for p in workflows)
+
+
+# ------------------------------------------------------------------------------------ links and highlighting
+
+
+def test_the_docs_address_is_written_once() -> None:
+    import dqquery
+
+    assert _load_config()["site_url"] == dqquery.DOCS_URL
+
+
+def _help_texts() -> dict[str, str]:
+    from dqquery.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.choices and isinstance(a.choices, dict)]
+    return {"dqquery": parser.format_help(), **{name: command.format_help() for name, command in sub.choices.items()}}
+
+
+def test_every_help_text_links_to_a_page_of_the_site_and_names_no_repository_path() -> None:
+    import dqquery
+
+    pages = {str(p.relative_to(DOCS).with_suffix("")) + "/" for p in _site_pages()}
+    for name, text in _help_texts().items():
+        links = re.findall(re.escape(dqquery.DOCS_URL) + r"([\w/.-]*)", text)
+        assert links, f"`{name} --help` has no link to the docs site"
+        for link in links:
+            assert link == "" or link.split("#")[0] in pages, f"`{name} --help` links to {link!r}, which is no page of the site"
+        assert not re.search(r"(?<![\w/])(docs|tests)/\S*\.(md|py)", text), f"`{name} --help` names a repository path"
+
+
+def test_every_dq_block_is_highlighted_without_error_tokens() -> None:
+    pytest.importorskip("pygments")
+    from pygments.token import Error
+
+    from dqquery.pygments_lexer import DQLexer
+
+    lexer = DQLexer()
+    assert [v for k, v in lexer.get_tokens("run_number == $") if k in Error] == ["$"]  # the check can fail
+    for where, line, block in docs_checks.blocks("dq"):
+        bad = [value for kind, value in lexer.get_tokens(block) if kind in Error]
+        assert not bad, f"{where}:{line}: the dq lexer cannot read {bad}"
+
+
+def test_the_lexer_is_registered_for_pygments_under_dq() -> None:
+    pytest.importorskip("pygments")
+    from pygments.lexers import get_lexer_by_name
+
+    from dqquery.pygments_lexer import DQLexer
+
+    assert isinstance(get_lexer_by_name("dq"), DQLexer)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 
 from dqquery import QueryError, parse, to_rr
@@ -269,3 +269,96 @@ def test_a_listing_without_paging_is_the_recorded_500() -> None:
     with pytest.raises(RRBackendError) as err:
         filtered_ordered("runs", {"filter": {}, "page": 0, "sortings": []}, RUNS)
     assert err.value.status == 500 and str(err.value) == 'column "nan" does not exist'
+
+
+_RR_DATASET_FIELDS = tuple(f for f in SNAPSHOT_FIELDS if f.startswith(("run.", "dataset.", "lumisection.rr.")))
+# As above, for datasets (dataset attributes and names too).
+_DATASET_QUERIES = st.one_of(
+    queries(fields=_RR_DATASET_FIELDS, max_leaves=3),
+    _FLAG_ATOMS,
+    st.builds(lambda a, b: make_and([a, b]), queries(fields=_RR_DATASET_FIELDS, max_leaves=2), _FLAG_ATOMS),
+)
+
+
+def _dataset_meaning(query, snapshot, dataset_rows) -> set[tuple[int, str]]:
+    """Every (run, dataset) RR holds whose run ``golden`` selects on that dataset alone."""
+    from dqquery.targets.jsonlogic import similar_to_exact
+
+    selected = {n: set(golden(query, snapshot, similar_to_exact(n)).runs) for n in snapshot.dataset_names()}
+    return {(d["run_number"], d["name"]) for d in dataset_rows if d["run_number"] in selected.get(d["name"], ())}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@given(query=_DATASET_QUERIES, snapshot=snapshots(), raw=st.booleans())
+def test_backend_dataset_rows_of_a_snapshot_select_what_golden_selects(query, snapshot, raw) -> None:
+    """The dataset rows the fake builds (summaries over joined lumisections, offline datasets with partial OMS rows
+    read through online's values, datasets without any joined lumisection), selected by the emulator with the
+    dataset filter (user format through the real client's rewrite), contain the (run, dataset) pairs ``golden``
+    selects, and equal them whenever ``to_rr`` says ``exact``."""
+    import copy
+
+    from runregistry.utils import transform_to_rr_dataset_filter
+
+    try:
+        out = to_rr(query, kind="datasets", raw=raw)
+    except QueryError:
+        assume(False)
+        return
+    rows = SnapshotData(snapshot).dataset_rows()
+    backend = dict(out) if raw else transform_to_rr_dataset_filter(copy.deepcopy(dict(out)))
+    try:
+        selected = {(d["run_number"], d["name"]) for d in select_datasets(backend, rows)}
+    except RRBackendError:
+        assume(False)
+        return
+    expected = _dataset_meaning(query, snapshot, rows)
+    assert expected <= selected
+    if out.exact:
+        assert selected == expected
+
+
+# ------------------------------------------------------------------------------------------ the generators reach the cases
+
+_FIND = settings(max_examples=3000, database=None, phases=[Phase.generate], derandomize=True,
+                 suppress_health_check=list(HealthCheck))
+
+
+def _covered(ranges) -> set[int]:
+    return {ls for r in ranges for ls in range(r["start"], r["end"] + 1)}
+
+
+def _flagged_without_oms(snapshot) -> bool:
+    """An RR lumisection with a flag but no OMS data of its dataset: RR's summaries leave it out (D1)."""
+    return any(ls not in _covered(data.oms)
+               for per_dataset in snapshot.lumisections.values() for data in per_dataset.values()
+               for r in data.rr if set(r) - {"start", "end"} for ls in range(r["start"], r["end"] + 1))
+
+
+def _online_run_without_joined_lumisections(snapshot) -> bool:
+    """A run whose online dataset has no lumisection with both RR and OMS data (D2)."""
+    return any("online" in per_dataset and not (_covered(per_dataset["online"].rr) & _covered(per_dataset["online"].oms))
+               for per_dataset in snapshot.lumisections.values())
+
+
+def _offline_row_lacking_an_online_key(snapshot) -> bool:
+    """An offline dataset whose own OMS row lacks a key online's row has on the same lumisection (D3)."""
+    for per_dataset in snapshot.lumisections.values():
+        online = {ls: set(r) for r in (per_dataset["online"].oms if "online" in per_dataset else [])
+                  for ls in range(r["start"], r["end"] + 1)}
+        for name, data in per_dataset.items():
+            if name != "online" and any(online.get(ls, set()) - set(r) for r in data.oms for ls in range(r["start"], r["end"] + 1)):
+                return True
+    return False
+
+
+def _flagless_rr_event(snapshot) -> bool:
+    """An RR range without flags: an RR event the portal evaluates although RR's API shows it as a gap (R2)."""
+    return any(set(r) == {"start", "end"} for per_dataset in snapshot.lumisections.values()
+               for data in per_dataset.values() for r in data.rr)
+
+
+@pytest.mark.parametrize("case", [_flagged_without_oms, _online_run_without_joined_lumisections, _offline_row_lacking_an_online_key,
+                                  _flagless_rr_event])
+def test_the_snapshot_strategy_draws_the_corrected_models_cases(case) -> None:
+    """The snapshot properties above (and the conformance ones) meet each case of the corrected model."""
+    assert case(find(snapshots(), case, settings=_FIND))

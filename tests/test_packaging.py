@@ -32,34 +32,17 @@ def test_an_ambiguous_grammar_is_rejected_in_strict_mode() -> None:
 
 
 @pytest.mark.slow
-def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-        check=True,
-    )
-    (wheel,) = dist.glob("dqquery-*.whl")
+def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(dqquery_wheel: Path, tmp_path: Path) -> None:
+    from wheel_venv import install_in_new_venv
+
+    wheel = dqquery_wheel
     names = zipfile.ZipFile(wheel).namelist()
     assert "dqquery/grammar/dqquery.lark" in names
     assert "dqquery/data/demo-2018.json.gz" in names  # the bundled demo snapshot
     assert "dqquery/data/Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt" in names
+    assert "dqquery/data/rr_configs/backend_sample_json_logic.json" in names  # read by the how-to pages
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    py = venv / "bin" / "python"
-    # Make this interpreter's dependencies (lark, pydantic, ...) visible without a network install. Paths
-    # listed in a .pth file are added after the venv's own site-packages, and .pth files inside them are
-    # not processed, so the editable dqquery of the checkout stays invisible: the wheel's copy is used.
-    import site
-
-    venv_site = next((venv / "lib").glob("python3*/site-packages"))
-    (venv_site / "parent_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    pip = [sys.executable, "-m", "pip", "--python", str(py)] if _pip_has_python_option() else None
-    if pip is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(venv_site), str(wheel)], check=True)
-        (venv / "bin" / "dqquery").write_text(f"#!{py}\nimport sys\nfrom dqquery.cli import main\nsys.exit(main())\n")
-        (venv / "bin" / "dqquery").chmod(0o755)
-    else:
-        subprocess.run([*pip, "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    py = install_in_new_venv(wheel, venv)
     code = (
         "import dqquery, dqquery.parser as p, importlib.resources as r;"
         "assert 'venv' in dqquery.__file__, dqquery.__file__;"
@@ -74,9 +57,49 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(tmp_path: Path) -> No
     demo = subprocess.run([str(venv / "bin" / "dqquery"), "demo"], cwd=tmp_path, capture_output=True, text=True)
     assert demo.returncode == 0, demo.stderr
     assert "identical to the official file" in demo.stdout
+    assert demo.stdout.startswith("note: the demo data are SYNTHETIC")
 
 
-def _pip_has_python_option() -> bool:
-    out = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True).stdout
-    major, minor = (int(x) for x in out.split()[1].split(".")[:2])
-    return (major, minor) >= (22, 3)
+def test_the_library_and_the_cli_do_not_import_hypothesis() -> None:
+    """hypothesis is an optional dependency (``dqquery[strategies]``): only dqquery.strategies may need it."""
+    code = (
+        "import sys, dqquery, dqquery.cli, dqquery.evaluator, dqquery.explanation, dqquery.fetch, dqquery.testing;"
+        "dqquery.cli.build_parser(); assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_hypothesis_is_an_extra_not_a_core_dependency() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not [d for d in project["dependencies"] if d.startswith("hypothesis")]
+    for extra in ("strategies", "test"):
+        assert any(d.startswith("hypothesis") for d in project["optional-dependencies"][extra]), extra
+
+
+def test_without_hypothesis_the_strategies_say_how_to_get_it() -> None:
+    code = "import sys; sys.modules['hypothesis'] = None\ntry:\n import dqquery.strategies\nexcept ImportError as e:\n print(e)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == 'dqquery.strategies needs hypothesis: pip install "dqquery[strategies]"', out.stderr
+
+
+def _readme_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_starts_with_two_commands_that_make_their_own_environment() -> None:
+    install_and_demo, install_and_test = _readme_commands()
+    for command in (install_and_demo, install_and_test):
+        assert command.startswith("python3 -m venv .venv && .venv/bin/pip install -e "), command  # PEP 668: never the system pip
+    assert install_and_demo.endswith("&& .venv/bin/dqquery demo")
+    assert install_and_test.endswith("&& .venv/bin/python -m pytest")
+
+
+def test_ci_runs_the_readme_test_command_exactly_as_written() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    commands = [line for line in ci if line.strip() and not line.lstrip().startswith("#")]
+    assert commands[-1] == _readme_commands()[1]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dqquery import ast as A
@@ -29,7 +29,7 @@ from dqquery.strategies import queries
 from dqquery.targets import dials as D
 from dqquery.targets import oms as O
 
-PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 # ------------------------------------------------------------------------------------------ value strategies
 
@@ -111,6 +111,59 @@ test_plan_dials_lumisection = dials_property("lumisection")
 test_plan_dials_th2 = dials_property("th2")
 # Mostly exact plans (no residual to hide a lossy request): integer bounds only, e.g. th2's ls_number__lte.
 test_plan_dials_th2_lumisection_bounds = dials_property("th2", fields=["ls_number", "entries", "run_number"], max_leaves=3)
+
+# Both ml-models-index row shapes (v1.12.0: model_id/filename/target_me; cmsdials 2.4.1's: id/name), each served
+# by a server of its own generation: the plan's requests carry both spellings and its residual reads either shape.
+_MODEL_ROWS = {
+    "v1.12.0": st.fixed_dictionaries({"model_id": small_ints, "filename": texts, "target_me": texts, "active": st.booleans()}),
+    "2.4.1": st.fixed_dictionaries({"id": small_ints, "name": texts, "active": st.booleans()}),
+}
+
+
+@PROPERTY
+@given(generation=st.sampled_from(sorted(_MODEL_ROWS)), data=st.data(),
+       query=queries(fields=[*D.filterable_paths("ml-models-index"), *_NOT_CARRIED], max_leaves=4))
+def test_plan_dials_models_index_on_either_generation(generation: str, data: Any, query: Any) -> None:
+    rows = data.draw(st.lists(_MODEL_ROWS[generation], max_size=8, unique_by=lambda r: r.get("model_id", r.get("id"))))
+    try:
+        event(f"{generation} rows, {'exact plan' if plan(query, 'dials:ml-models-index').exact else 'plan with a residual'}")
+    except QueryError:
+        event(f"{generation} rows, refused")
+    check_plan("dials:ml-models-index", query, rows,
+               fetch=lambda params: apply_dials_filters("ml-models-index", params, rows, generation=generation),
+               key=lambda r: D.primary_key("ml-models-index", r), row_view=lambda r: D.row_paths("ml-models-index", r))
+
+
+_BAD_LS_ROWS = st.lists(
+    st.fixed_dictionaries({"model_id": st.integers(0, 2), "dataset_id": st.integers(0, 2), "file_id": st.just(1),
+                           "run_number": st.integers(0, 2), "ls_number": st.integers(0, 3), "me_id": st.integers(0, 3),
+                           "mse": st.floats(0, 1)}),
+    max_size=10, unique_by=lambda r: D.primary_key("ml-bad-lumisection", r))
+_DIMENSION_NAMES = st.fixed_dictionaries({"dataset": st.fixed_dictionaries({i: texts for i in range(3)}),
+                                          "me": st.fixed_dictionaries({i: texts for i in range(4)})})
+
+
+@PROPERTY
+@given(rows=_BAD_LS_ROWS, names=_DIMENSION_NAMES,
+       query=queries(fields=[*D.filterable_paths("ml-bad-lumisection"), *_NOT_CARRIED], max_leaves=4))
+def test_plan_dials_ml_bad_lumisection_with_names_from_the_dimension_tables(rows, names, query) -> None:
+    """Rows carry me_id but not the dataset or ME names, which the server resolves through its dimension tables:
+    the plan's answer is what the query means on the rows with those names joined in, or the plan is refused
+    because its residual would need a name the rows lack."""
+    try:
+        p = plan(query, "dials:ml-bad-lumisection")
+    except QueryError as err:
+        assert err.category == "unsupported" and "rows do not carry" in err.message, str(err)
+        event("refused: the residual needs a name the rows lack")
+        return
+    event("exact plan" if p.exact else "plan with a residual")
+    got = p.execute(fetch=lambda params: apply_dials_filters("ml-bad-lumisection", params, rows, dimensions=names),
+                    key=lambda r: D.primary_key("ml-bad-lumisection", r), row_view=lambda r: D.row_paths("ml-bad-lumisection", r))
+    joined = lambda r: {**D.row_paths("ml-bad-lumisection", r), "dataset.name": names["dataset"][r["dataset_id"]],
+                        "dials.me": names["me"][r["me_id"]]}
+    want = [D.primary_key("ml-bad-lumisection", r) for r in rows if selects(query, joined(r))]
+    assert sorted(D.primary_key("ml-bad-lumisection", r) for r in got) == sorted(want), p.describe()
+
 
 # ------------------------------------------------------------------------------------------ OMS
 

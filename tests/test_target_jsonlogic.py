@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from dqquery import ast as A
 from dqquery import parse, to_rr, unparse
 from dqquery.catalog import STATUSES, lookup
+from dqquery.demo import RR_CONFIGS
 from dqquery.errors import QueryError
 from dqquery.jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, apply_rule, js_truthy
 from dqquery.semantics import like_match, selects
@@ -34,8 +35,7 @@ from dqquery.targets.jsonlogic import (
     to_jsonlogic,
 )
 
-DATA = Path(__file__).parent / "data"
-CONFIGS = sorted((DATA / "rr_configs").glob("*.json"))
+CONFIGS = sorted(RR_CONFIGS.glob("*.json"))  # shipped with the package: the docs examples use them
 
 # Fields of every catalog type that exist in RR's evaluated object (no `any`: its data kind is unknown).
 FIELDS = (
@@ -301,7 +301,7 @@ def test_the_four_real_configs_are_present() -> None:
 
 
 def test_readme_config_prints_as_a_readable_query() -> None:
-    node = from_jsonlogic(_config(DATA / "rr_configs" / "client_readme_2018A.json")["json_logic"])
+    node = from_jsonlogic(_config(RR_CONFIGS / "client_readme_2018A.json")["json_logic"])
     # RR lets a run without HLT key through `not contains` (JavaScript), so the import says so; a missing
     # energy fails `>= 6000` anyway, so `<= 7000` needs no such test and the range reads as a range.
     assert unparse(node) == (

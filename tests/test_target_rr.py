@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import runregistry.attributes as client_attributes
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 from runregistry.utils import transform_to_rr_dataset_filter, transform_to_rr_run_filter
 
@@ -561,6 +561,28 @@ def test_dataset_filters_select_exactly_or_a_superset(query: str, datasets: list
         if any(selects(node, row) for row in lumisection_rows(d["_run"], extra)):
             expected.add((d["run_number"], d["name"]))
     assert got == expected if out.exact else got >= expected
+
+
+_FIND = settings(max_examples=3000, database=None, phases=[Phase.generate], derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+def _flagged_rr_only(run: dict) -> bool:
+    """A lumisection with RR data and a status but no OMS data: counted by RR's summary only through the join (D1)."""
+    return run["DatasetTripletCache"] is not None and any(
+        has_rr and not has_oms and any(s not in (None, "EMPTY") for s in flags.values()) for has_rr, has_oms, flags in run["_ls"])
+
+
+def _without_joined(run: dict) -> bool:
+    """A run RR lists (online cache, not deleted) without any lumisection having both RR and OMS data (D2)."""
+    return run["DatasetTripletCache"] is not None and not run["deleted"] and not any(rr and oms for rr, oms, _ in run["_ls"])
+
+
+@pytest.mark.parametrize("case", [_flagged_rr_only, _without_joined])
+def test_the_run_and_dataset_generators_draw_the_corrected_models_cases(case) -> None:
+    """The properties above meet each case of the corrected model, for runs and for datasets."""
+    assert any(case(r) for r in find(rr_runs(), lambda runs: any(case(r) for r in runs), settings=_FIND))
+    found = find(rr_datasets(), lambda datasets: any(case(d["_run"]) for d in datasets), settings=_FIND)
+    assert any(case(d["_run"]) for d in found)
 
 
 @settings(max_examples=300, deadline=None)

@@ -39,12 +39,11 @@ Decisions:
 from __future__ import annotations
 
 import decimal
-import functools
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..patterns import PatternError, compile_regex, regex_search
 from ..targets.dials import primary_key, primary_key_columns
 
 __all__ = [
@@ -255,12 +254,12 @@ def _parse(flt: Filter, text: str) -> Any:
     return _string(text)
 
 
-@functools.lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
+def _regex(pattern: str) -> Any:
+    # PostgreSQL's ``.`` matches a newline; matched in linear time (dqquery.patterns).
     try:
-        return re.compile(pattern, re.DOTALL)
-    except re.error as exc:
-        raise DialsServerError(f"invalid regular expression: {exc}") from None
+        return compile_regex(pattern, dot_matches_newline=True)
+    except PatternError as exc:
+        raise DialsServerError(f"invalid regular expression: {exc.message}") from None
 
 
 def _matcher(flt: Filter, value: Any) -> Callable[[Any], bool]:
@@ -274,8 +273,8 @@ def _matcher(flt: Filter, value: Any) -> Callable[[Any], bool]:
         wanted = [v for v in value if v is not None]
         return lambda x: x is not None and any(x == v for v in wanted)
     if flt.lookup == "regex":
-        rx = _regex(value)
-        return lambda x: isinstance(x, str) and rx.search(x) is not None
+        _regex(value)  # an invalid pattern is the server's error at once, as PostgreSQL's
+        return lambda x: isinstance(x, str) and regex_search(value, x, dot_matches_newline=True)
     raise AssertionError(f"unknown lookup {flt.lookup}")  # pragma: no cover
 
 

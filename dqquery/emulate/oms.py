@@ -19,11 +19,12 @@ Assumptions (OMS' server code is not public; the reference marks these UNVERIFIE
 from __future__ import annotations
 
 import decimal
-import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
+
+from ..patterns import like_regex
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -66,10 +67,8 @@ def parse_filters(params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
-@functools.lru_cache(maxsize=1024)
-def _like(pattern: str) -> re.Pattern[str]:
-    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile(body, re.DOTALL)
+def _like(pattern: str) -> Any:
+    return like_regex(pattern, case_insensitive=False, backslash_escapes=False)
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {

@@ -16,7 +16,9 @@ Decisions (reference: dials-and-oms.md sections 1-3):
 * Answers are checked for their shape: a page must be an object with a ``results`` list, ``mes/`` a list;
   anything else is a :class:`DialsAnswerError` naming the endpoint and what came, never an empty or made-up
   listing. ``mes/`` is not paginated: ``page``/``list_all``/``rows`` on it fetch it whole (one "page").
-* ``count()`` (``<endpoint>/count/``) and ``row()`` (the retrieve route, by primary key) are public.
+* ``count()`` (``<endpoint>/count/``) and ``row()`` (the retrieve route, by primary key) are public. ``count`` on
+  an endpoint without that route (DIALS has it on run, lumisection and file-index only) is a ``ValueError``
+  before anything is sent, not a 404 that would send the user to check the URL.
 * :meth:`DialsClient.execute` runs a ``dqquery.plan(query, "dials:<endpoint>")``: the primary keys that merge
   the requests' rows come from ``dqquery.targets.dials.PRIMARY_KEYS`` (either ``ml-models-index`` row
   shape), and a residual that needs a field a row does not carry is an error, not a dropped row.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..targets.dials import canonical_endpoint, primary_key, primary_key_columns, row_paths
+from ..targets.dials import COUNTABLE_ENDPOINTS, canonical_endpoint, primary_key, primary_key_columns, row_paths
 from .auth import auth_from_env
 from .http import FetchError, HttpClient, RetryPolicy, SourceError, TransportError
 
@@ -190,6 +192,9 @@ class DialsClient:
     def count(self, endpoint: str, params: Mapping[str, Any] | None = None) -> int:
         """The number of rows the filters select (``<endpoint>/count/``; DIALS has it on run, lumisection, file-index)."""
         name = canonical_endpoint(endpoint.strip("/"))
+        if name not in COUNTABLE_ENDPOINTS:
+            raise ValueError(f"DIALS has no {name}/count/ route (only {', '.join(sorted(COUNTABLE_ENDPOINTS))}): "
+                             f"count the rows of rows({name!r}, ...) instead")
         answer = self._get(f"{name}/count/", _csv(params))
         if not isinstance(answer, Mapping) or not isinstance(answer.get("count"), int) or isinstance(answer.get("count"), bool):
             raise DialsAnswerError(f"DIALS {name}/count/ answered {_kind(answer)} where {{\"count\": N}} was expected")

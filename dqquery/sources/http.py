@@ -548,12 +548,19 @@ def raise_if_not_resumable(errors: list[tuple[Any, BaseException]]) -> None:
 
 @dataclass
 class Progress:
-    """A tqdm bar when tqdm is installed, stderr is a terminal and there is more than one step; otherwise nothing."""
+    """Progress of a multi-step fetch on stderr: a tqdm bar when tqdm is installed, else plain lines
+    (``lumisections: 120/964``, at most one every :data:`PLAIN_PROGRESS_INTERVAL` seconds, and the last).
+
+    Shown when ``enabled`` is True, or when it is None and stderr is a terminal; never for one step.
+    """
 
     total: int
     desc: str
     enabled: bool | None = None
     _bar: Any = field(default=None, repr=False)
+    _plain: bool = field(default=False, repr=False)
+    _done: int = field(default=0, repr=False)
+    _shown_at: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         enabled = self.enabled if self.enabled is not None else sys.stderr.isatty()
@@ -561,16 +568,32 @@ class Progress:
             try:
                 from tqdm.auto import tqdm
             except ImportError:
+                self._plain = True
+                self._shown_at = time.monotonic()
                 return
             self._bar = tqdm(total=self.total, desc=self.desc, leave=False)
 
     def update(self, n: int = 1) -> None:
+        self._done += n
         if self._bar is not None:
             self._bar.update(n)
+        elif self._plain and time.monotonic() - self._shown_at >= PLAIN_PROGRESS_INTERVAL:
+            self._show()
+
+    def _show(self) -> None:
+        self._shown_at = time.monotonic()
+        print(f"{self.desc}: {self._done}/{self.total}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+        elif self._plain:
+            self._show()
+            self._plain = False
+
+
+PLAIN_PROGRESS_INTERVAL = 2.0
+"""Seconds between two plain progress lines (without tqdm)."""
 
 
 def run_concurrently(keys: Iterable[K], work: Callable[[K], T], *, workers: int = 8, desc: str = "fetching",

@@ -8,6 +8,10 @@ Decisions (reference: dials-and-oms.md section 5):
   :class:`~dqquery.sources.http.FetchError` (never a silently short result); ``resume`` holds the rows read
   and the next offset.
 * ``sort`` is built by us as one string (omsapi loses the order of several keys).
+* Units: OMS states each row's units in ``meta.row.<attribute>.units`` and they differ between endpoints
+  (``pb^{-1}`` for run luminosity, other inverse barns elsewhere). Every integrated luminosity is converted
+  to ``/pb`` (:data:`dqquery.catalog.LUMINOSITY_UNIT`) by the factors of :data:`INVERSE_BARN_TO_PB`, so rows
+  never mix units; an attribute without stated units is left as it is.
 * URL: argument, else ``DQQUERY_OMS_URL``, else ``https://cmsoms.cern.ch/agg/api/v1``. Auth: SSO client
   credentials for audience ``cmsoms-prod`` (``OMS_CLIENT_ID``/``OMS_CLIENT_SECRET``, else ``SSO_*``).
 """
@@ -38,6 +42,26 @@ class OMSListing:
     rows: list[dict[str, Any]] = field(default_factory=list)
     offset: int = 0
     total: int | None = None
+
+
+INVERSE_BARN_TO_PB: dict[str, float] = {
+    "fb^{-1}": 1e3, "pb^{-1}": 1.0, "nb^{-1}": 1e-3, "ub^{-1}": 1e-6, "\u00b5b^{-1}": 1e-6, "mb^{-1}": 1e-9,
+    "/fb": 1e3, "/pb": 1.0, "/nb": 1e-3, "/ub": 1e-6, "/mb": 1e-9,
+}
+"""Factor from an OMS ``units`` string of integrated luminosity to /pb."""
+
+
+def attributes_in_pb(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON:API item's ``attributes`` with every integrated luminosity converted to /pb (see the module docstring)."""
+    attributes = dict(item.get("attributes") or {})
+    row_meta = ((item.get("meta") or {}).get("row") or {}) if isinstance(item.get("meta"), Mapping) else {}
+    for name, meta in row_meta.items():
+        units = meta.get("units") if isinstance(meta, Mapping) else None
+        factor = INVERSE_BARN_TO_PB.get(str(units).replace(" ", "")) if units is not None else None
+        value = attributes.get(name)
+        if factor is not None and factor != 1.0 and isinstance(value, (int, float)) and not isinstance(value, bool):
+            attributes[name] = value * factor
+    return attributes
 
 
 def _value(value: Any) -> str:
@@ -112,7 +136,7 @@ class OMSClient:
             if len(data) != max(0, expected):
                 raise FetchError(f"OMS {resource}: offset {listing.offset} returned {len(data)} rows, expected {expected}",
                                  partial=list(listing.rows), resume=listing)
-            listing.rows.extend(item.get("attributes") or {} for item in data)
+            listing.rows.extend(attributes_in_pb(item) for item in data)
             listing.offset += len(data)
             if not data:
                 break

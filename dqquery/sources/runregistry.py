@@ -43,6 +43,10 @@ LUMISECTION_ENDPOINTS = (
 )
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def rr_error_is_fatal(status: int, body: Any) -> bool:
     """RR's ``{"err": ...}`` on a 500 is an application error (bad filter, unknown job): do not retry."""
     return status == 500 and isinstance(body, Mapping) and "err" in body
@@ -164,6 +168,15 @@ class RunRegistryClient:
             cache.put(self.http.service, f"{path}#all-pages", listing_key, rows)
         return rows
 
+    def count_datasets(self, backend_filter: Mapping[str, Any]) -> int:
+        """How many datasets match a backend-format filter: page 0 only (its ``count``), never every page."""
+        answer = self._post("datasets_filtered_ordered", {"page": 0, "filter": dict(backend_filter),
+                                                          "page_size": self.page_size, "sortings": []}, cacheable=False)
+        if not isinstance(answer, Mapping) or not _is_int(answer.get("count")):
+            raise ServiceError(f"Run Registry datasets_filtered_ordered: expected a page with a count, got {str(answer)[:200]}",
+                               body=answer)
+        return int(answer["count"])
+
     def dataset_names(self, run_number: int) -> list[str]:
         """Names of the datasets of a run (``get_all_dataset_names_of_run``)."""
         return list(self.http.request_json("GET", f"get_all_dataset_names_of_run/{int(run_number)}", headers=self._headers))
@@ -189,6 +202,24 @@ class RunRegistryClient:
 
     def oms_lumisections(self, run_number: int, dataset_name: str = "online") -> list[dict[str, Any]]:
         return list(self.lumisection_data("oms_lumisections", run_number, dataset_name))
+
+    def rr_lumisection_history(self, run_number: int, dataset_name: str = "online") -> list[dict[str, Any]]:
+        """RR's events of one (run, dataset) (``get_rr_lumisection_history``): rows ``{"start", "end", "jsonb":
+        {flags}, ...}``; an event without flags has ``jsonb`` ``{}``. Their union is where the dataset HAS RR data."""
+        return self._history("get_rr_lumisection_history", run_number, dataset_name)
+
+    def oms_lumisection_history(self, run_number: int, dataset_name: str = "online") -> list[dict[str, Any]]:
+        """OMS events RR holds for one (run, dataset) (``get_oms_lumisection_history``): online's rows and the
+        dataset's; the rows whose ``name`` is the dataset cover its OWN OMS data, ``start`` to ``end``."""
+        return self._history("get_oms_lumisection_history", run_number, dataset_name)
+
+    def _history(self, endpoint: str, run_number: int, dataset_name: str) -> list[dict[str, Any]]:
+        answer = self._post(f"lumisections/{endpoint}", {"run_number": int(run_number), "dataset_name": dataset_name})
+        if not isinstance(answer, list) or not all(isinstance(row, Mapping) and _is_int(row.get("start"))
+                                                     and _is_int(row.get("end")) for row in answer):
+            raise ServiceError(f"Run Registry {endpoint} for run {run_number} {dataset_name!r}: expected a list of "
+                               f"events with integer start and end, got {str(answer)[:200]}", body=answer)
+        return [dict(row) for row in answer]
 
     # ---- JSON portal
 

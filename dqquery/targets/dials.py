@@ -60,7 +60,7 @@ from .. import ast as A
 from ..catalog import lookup as catalog_lookup
 from ..errors import QueryError
 from ..normal import conjuncts, to_nnf
-from ..patterns import case_insensitive_class
+from ..patterns import PatternError, case_insensitive_class, compile_regex
 from ..query import as_node, source_text
 from ..semantics import evaluate_predicate
 
@@ -209,6 +209,8 @@ PARAMS: dict[str, dict[str, Param]] = {
 ENDPOINTS: tuple[str, ...] = tuple(PARAMS)
 ENDPOINT_ALIASES: dict[str, str] = {"h1d": "th1", "h2d": "th2"}
 """cmsdials client names of endpoints."""
+COUNTABLE_ENDPOINTS: frozenset[str] = frozenset({"run", "lumisection", "file-index"})
+"""Endpoints with a ``<endpoint>/count/`` route (DIALS registers it on these three only; dials-and-oms.md)."""
 
 # Parameters whose row column is not the parameter stem.
 _COLUMN_OVERRIDES: dict[str, str] = {"min_size": "file_size"}
@@ -740,8 +742,8 @@ class _FieldCompiler:
             regex = "^" + head + (f".*?(?:{user[0].pattern})" if user else "")
         regex = _strip_safe(regex)
         try:
-            re.compile(regex)
-        except re.error:
+            compile_regex(regex, dot_matches_newline=True)  # what the emulator (and dqquery) can run in linear time
+        except PatternError:
             raise self.fail(patterns[-1], f"the patterns on '{self.name}' cannot be combined into one DIALS regex") from None
         return regex
 

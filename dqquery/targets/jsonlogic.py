@@ -52,7 +52,9 @@ from .. import ast as A
 from ..catalog import lookup, rr_unstored_warning
 from ..check import check
 from ..errors import QueryError, QueryWarning
+from ..files import load_json_document
 from ..jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, REFUSED_OPERATORS, apply_rule, js_truthy, validate_rule
+from ..limits import MAX_LIST_ITEMS, MAX_QUERY_CHARS
 from ..patterns import case_insensitive_class, like_items
 from ..query import as_node, source_text
 from .runregistry import stored_time_text
@@ -691,8 +693,12 @@ def _value(x: Any, clause: Any) -> Any:
     if isinstance(x, bool):
         return A.BoolValue(value=x)
     if isinstance(x, int):
+        if not A.MIN_INT <= x <= A.MAX_INT:
+            raise _import_error("syntax", "integers must fit in 64 bits", clause)
         return A.IntValue(value=x)
     if isinstance(x, float):
+        if not math.isfinite(x):
+            raise _import_error("syntax", f"{x!r} is not a JSON number", clause)
         return A.FloatValue(value=x)
     if isinstance(x, str):
         return A.StringValue(value=x)
@@ -947,14 +953,34 @@ def from_jsonlogic_report(rule: Any) -> tuple[Any, list[ImportNote]]:
     Malformed or unrepresentable rules raise :class:`QueryError` (``syntax``, ``unsupported``,
     ``unknown-field``, ``unknown-value`` or ``type-mismatch``), never a query that selects everything."""
     if isinstance(rule, (str, bytes)):
-        try:
-            rule = json.loads(rule)
-        except ValueError as exc:
-            raise QueryError("syntax", f"the rule is not JSON: {exc}", target=TARGET) from None
+        # Input checks (docs/errors.md): bounded text; strict JSON (a key twice, NaN, a number of thousands of
+        # digits, nesting beyond the decoder's limit are errors); validate_rule then bounds the nesting.
+        if len(rule) > _MAX_RULE_CHARS:
+            raise QueryError("syntax", f"the rule is {len(rule):,} characters long; the limit is {_MAX_RULE_CHARS:,}", target=TARGET)
+        rule = load_json_document(rule, lambda message: QueryError("syntax", f"the rule is not JSON dqquery reads: {message}", target=TARGET))
     validate_rule(rule)
+    _check_list_lengths(rule)
     importer = _Importer(rule)
-    node = importer.node(rule, True)
-    return check(node), importer.notes
+    try:
+        node = importer.node(rule, True)
+        return check(node), importer.notes
+    except RecursionError:  # pragma: no cover - validate_rule bounds the depth; kept as the contract's guard
+        raise QueryError("syntax", "the rule is nested too deeply", target=TARGET) from None
+
+
+_MAX_RULE_CHARS = 4 * MAX_QUERY_CHARS
+"""Longest json-logic rule text: a rule spells out more than the query it comes from."""
+
+
+def _check_list_lengths(rule: Any) -> None:
+    """Refuse a list longer than :data:`~dqquery.limits.MAX_LIST_ITEMS` anywhere in a (validated) rule."""
+    stack = [rule]
+    while stack:
+        node = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        if isinstance(node, list) and len(node) > MAX_LIST_ITEMS:
+            raise QueryError("syntax", f"a list of the rule holds {len(node):,} values; the limit is {MAX_LIST_ITEMS:,}", target=TARGET)
+        stack.extend(c for c in children if isinstance(c, (dict, list)))
 
 
 def from_jsonlogic(rule: Any) -> Any:

@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = server.root
     print(json.dumps({"rr": root, "dials": root + DIALS_MOUNT, "oms": root + OMS_MOUNT,
                       "sso_token_url": root + FakeSSO.path}), flush=True)
+    print(f"fake Run Registry, DIALS, OMS and SSO listening on {root} (from {args.snapshot}); press Ctrl-C to stop\n"
+          f"use them with: export DQQUERY_RR_URL={root} DQQUERY_DIALS_URL={root + DIALS_MOUNT} "
+          f"DQQUERY_OMS_URL={root + OMS_MOUNT}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

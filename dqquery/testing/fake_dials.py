@@ -1,6 +1,8 @@
 """A fake DIALS API (``/api/v1/``) serving rows derived from a snapshot.
 
 Decisions (reference: dials-and-oms.md sections 1, 2 and 8):
+* The DIALS tables are derived from the snapshot on the first request, not in the constructor: a year of
+  data takes seconds to derive, and ``dqquery serve`` must start at once.
 * Filtering is delegated to :mod:`dqquery.emulate.dials` (``apply_dials_filters(endpoint, params, rows)``),
   which knows each endpoint's declared filters (undeclared ones are silently ignored, CSV ``__in``, boolean
   widget, regex). Its ``DialsBadRequest`` becomes HTTP 400 with the per-field error dict.
@@ -38,10 +40,12 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
+from ..targets.dials import COUNTABLE_ENDPOINTS as COUNTABLE
 from ..targets.dials import PRIMARY_KEYS, primary_key_columns
 from .fake_rr import SnapshotData
 from .server import Request, Response
@@ -60,7 +64,6 @@ def generation_of(tables: Mapping[str, list[dict[str, Any]]]) -> str:
         return "2.4.1"
     return "v1.12.0"
 
-COUNTABLE = frozenset({"run", "lumisection", "file-index"})
 MODEL_NAMES = {"run": "Run", "lumisection": "Lumisection", "th1": "LumisectionHistogram1D",
                "th2": "LumisectionHistogram2D", "file-index": "FileIndex", "dataset-index": "DatasetIndex",
                "ml-bad-lumisection": "MLBadLumisection", "ml-models-index": "MLModelsIndex", "mes": "MonitoringElement"}
@@ -220,16 +223,15 @@ class FakeDials:
                  workspaces: tuple[str, ...] = ("csc", "ecal", "egamma", "hcal", "jetmet", "muon_staging", "tracker"),
                  oms: Any = None, generation: str | None = None) -> None:
         self.forced_generation = generation
+        self._tables_lock = threading.Lock()
+        self._tables: dict[str, list[dict[str, Any]]] | None = None  # built on the first request (a year takes seconds)
         if snapshot is None:
             self.data = None
-            self.tables: dict[str, list[dict[str, Any]]] = {}
+            self._install({})
         else:
             self.data = SnapshotData.of(snapshot)
-            self.tables = derive_tables(self.data, generation or "v1.12.0")
-            explicit = self.data.extra.get("dials") or {}
-            for name, rows in explicit.items():
-                self.tables[name] = [dict(r) for r in rows]
-        self._index_tables()
+            self.generation = generation or "v1.12.0"
+            self.ordering = ordering(self.generation)
         self.secrets = frozenset(secrets)
         self.require_token = require_token
         self.auth = auth
@@ -240,21 +242,40 @@ class FakeDials:
     def from_tables(cls, tables: Mapping[str, list[dict[str, Any]]], **kwargs: Any) -> FakeDials:
         """A fake serving exactly these rows (``{endpoint: [row, ...]}``, e.g. the corpus' ``dials/rows.json``)."""
         fake = cls(None, **kwargs)
-        fake.tables = {name: [dict(r) for r in rows] for name, rows in tables.items()}
-        fake._index_tables()
+        fake._install({name: [dict(r) for r in rows] for name, rows in tables.items()})
         return fake
 
-    def _index_tables(self) -> None:
-        self.generation = self.forced_generation or generation_of(self.tables)
+    @property
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """The DIALS tables, derived from the snapshot on first use (so that a server starts at once)."""
+        with self._tables_lock:
+            if self._tables is None:
+                assert self.data is not None
+                tables = derive_tables(self.data, self.forced_generation or "v1.12.0")
+                for name, rows in (self.data.extra.get("dials") or {}).items():
+                    tables[name] = [dict(r) for r in rows]
+                self._install(tables)
+            assert self._tables is not None
+            return self._tables
+
+    @property
+    def dimensions(self) -> dict[str, dict[Any, Any]]:
+        """Names the server resolves through the dimension tables (``dataset``, ``me``, ``logical_file_name``)."""
+        self.tables  # noqa: B018 (builds the tables, and with them the dimensions)
+        return self._dimensions
+
+    def _install(self, tables: dict[str, list[dict[str, Any]]]) -> None:
+        self.generation = self.forced_generation or generation_of(tables)
         self.ordering = ordering(self.generation)
         for name, order in self.ordering.items():
-            self.tables.setdefault(name, [])
-            self.tables[name].sort(key=lambda r, o=order: tuple(r.get(f) for f in o))  # type: ignore[misc]
-        self.dimensions = {
-            "dataset": {r.get("dataset_id"): r.get("dataset") for r in self.tables["dataset-index"]},
-            "me": {r.get("me_id"): r.get("me") for r in self.tables["mes"]},
-            "logical_file_name": {r.get("file_id"): r.get("logical_file_name") for r in self.tables["file-index"]},
+            tables.setdefault(name, [])
+            tables[name].sort(key=lambda r, o=order: tuple(r.get(f) for f in o))  # type: ignore[misc]
+        self._dimensions = {
+            "dataset": {r.get("dataset_id"): r.get("dataset") for r in tables["dataset-index"]},
+            "me": {r.get("me_id"): r.get("me") for r in tables["mes"]},
+            "logical_file_name": {r.get("file_id"): r.get("logical_file_name") for r in tables["file-index"]},
         }
+        self._tables = tables
 
     # ---- entry point
 

@@ -1,6 +1,8 @@
 """A fake CMS OMS aggregation API (``/agg/api/v1/``): ``runs`` and ``lumisections`` from a snapshot.
 
 Decisions (reference: dials-and-oms.md section 5):
+* The OMS tables are derived from the snapshot on the first request, not in the constructor: a year of
+  data takes seconds to derive, and ``dqquery serve`` must start at once.
 * Filtering, sorting, paging (``page[offset]``, ``page[limit]`` default 100), ``fields`` projection and the
   JSON:API framing (``data[{id,type,attributes,links}]``, ``links``, ``meta.totalResourceCount``) are
   delegated to :mod:`dqquery.emulate.oms` (``jsonapi_body``): one implementation of each rule. This module
@@ -16,6 +18,7 @@ Decisions (reference: dials-and-oms.md section 5):
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -49,10 +52,20 @@ class FakeOMS:
 
     def __init__(self, snapshot: Any, require_token: Callable[[str | None], bool] | None = None) -> None:
         self.data = SnapshotData.of(snapshot)
-        self.tables = derive_oms_rows(self.data)
-        for name, rows in (self.data.extra.get("oms") or {}).items():
-            self.tables[name] = [dict(r) for r in rows]
+        self._tables: dict[str, list[dict[str, Any]]] | None = None  # built on the first request (a year takes seconds)
+        self._tables_lock = threading.Lock()
         self.require_token = require_token
+
+    @property
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """The OMS tables, derived from the snapshot on first use (so that a server starts at once)."""
+        with self._tables_lock:
+            if self._tables is None:
+                tables = derive_oms_rows(self.data)
+                for name, rows in (self.data.extra.get("oms") or {}).items():
+                    tables[name] = [dict(r) for r in rows]
+                self._tables = tables
+            return self._tables
 
     def handle(self, request: Request) -> Response:
         if self.require_token is not None and not self.require_token(request.bearer()):

@@ -23,8 +23,15 @@ Decisions:
   (``format_lumisection``) with a json-logic library (``dqquery.jsonlogic_engine.apply_rule`` when present,
   else ``json_logic_qubit``), NOT with dqquery's evaluator, so that comparing the two is a real test. A
   lumisection exists for the portal only if it has both an RR and an OMS lumisection (the backend's INNER
-  JOIN); pass/fail is JavaScript truthiness; ranges are built exactly as ``golden-json-helpers`` does (no sort,
-  no de-duplication), datasets in ascending run order.
+  JOIN; see below for datasets other than online); pass/fail is JavaScript truthiness; ranges are built
+  exactly as ``golden-json-helpers`` does (no sort, no de-duplication), datasets in ascending run order.
+* Lumisection endpoints follow the answers recorded from the real RR (``tests/data/conformance``): for a
+  dataset other than ``online`` the OMS answers merge online's lumisections under the dataset's own (R1);
+  ``rr_lumisections`` fills gaps and flag-less events with ``EMPTY`` alike (R2); by-component ranges count
+  positions among RR events, one range per flag-less position (R4); only the OMS keys RR stores are served
+  (R3); a request without ``dataset_name`` is a 500. The portal evaluates only lumisections with an RR event
+  and OMS data of the dataset's own, with the merged values (D3). The history endpoints serve one event per
+  snapshot range.
 * Polling a portal job answers 203 (waiting), then 202 ``{"progress": p}``, then 200 ``{"final_json": row}``;
   the number of polls before completion is configurable (``portal_polls``).
 """
@@ -40,21 +47,17 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..catalog import RR_STORED_OMS_LUMISECTION_NAMES
 from ..patterns import similar_to_regex
 from .server import Request, Response, json_error
 
 __all__ = ["FakeRunRegistry", "SnapshotData", "js_truthy", "ranges_of_list", "similar_to_regex"]
 
-OMS_LUMISECTION_WHITELIST: tuple[str, ...] = tuple(
-    (
-        "rp_time_ready cscp_ready physics_flag dt0_ready beam1_present bpix_ready ho_ready dtp_ready tecm_ready "
-        "tibtid_ready fpix_ready rpc_ready rp_sect_56_ready castor_ready esp_ready eep_ready hbhea_ready ebm_ready "
-        "dtm_ready eem_ready esm_ready tecp_ready ebp_ready hf_ready rp_sect_45_ready cscm_ready cms_active zdc_ready "
-        "hbheb_ready tob_ready beam1_stable hbhec_ready beam2_stable beam2_present gemp_ready gemm_ready "
-        "prescale_index prescale_name"
-    ).split()
-)
+OMS_LUMISECTION_WHITELIST: tuple[str, ...] = tuple(n for n in RR_STORED_OMS_LUMISECTION_NAMES if n not in ("recorded", "delivered"))
 """OMS lumisection keys RR keeps for ``oms_lumisection_ranges`` (luminosity excluded: run-registry.md 3.6)."""
+
+STORED_OMS_KEYS = frozenset(RR_STORED_OMS_LUMISECTION_NAMES)
+"""OMS lumisection keys RR writes (rule R3 of the recorded answers): any other key is dropped on writing."""
 
 EMPTY_TRIPLET = {"status": "EMPTY", "comment": "", "cause": ""}
 NO_OMS_DATA = {"err": "No data available for this lumisection"}
@@ -97,11 +100,13 @@ def _expand_rr(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
 def _expand_oms(data: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
     oms = expand_ranges(data.get("oms") or [])
     block = data.get("luminosity") or {}
-    for offset_key in ("recorded", "delivered"):  # the compact per-LS luminosity block wins
+    for offset_key in ("recorded", "delivered"):  # the compact per-LS luminosity block wins; its null removes the key
         for i, value in enumerate(block.get(offset_key) or []):
             ls = int(block["start"]) + i
             if ls in oms and value is not None:
                 oms[ls][offset_key] = value
+            elif ls in oms:
+                oms[ls].pop(offset_key, None)
     return oms
 
 
@@ -282,8 +287,13 @@ class SnapshotData:
         ]
 
     def oms_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
-        """Dense list of OMS lumisections; dataset-specific data falls back to the online dataset's."""
-        rows = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        """Dense list of OMS lumisections as RR's ``oms_lumisections`` serves it (rule R1 of the recorded answers).
+
+        For a dataset other than ``online``: every lumisection that online or the dataset has, values merged key
+        by key (the dataset's own value wins, even a null); a dataset name the run lacks gets online's alone.
+        Only the keys RR stores (:data:`STORED_OMS_KEYS`) are served; a lumisection without data is ``err``.
+        """
+        rows = self.merged_oms_rows(run, name)
         if not rows:
             return []
         return [dict(rows.get(ls, NO_OMS_DATA)) for ls in range(1, max(rows) + 1)]
@@ -297,6 +307,20 @@ class SnapshotData:
         if name != "online":  # R1/D3: online's values under the dataset's own, on the dataset's own lumisections
             oms_ranges = _overlay_ranges(_own_oms_ranges(self.sources.get((run, "online")) or {}), oms_ranges)
         return _emulator().joint_pieces(rr_ranges, oms_ranges)  # type: ignore[no-any-return]
+
+    def merged_oms_rows(self, run: int, name: str) -> dict[int, dict[str, Any]]:
+        """``{ls: stored OMS values}`` of :meth:`oms_lumisections` (online's under the dataset's own)."""
+        online = self.oms_ls.get((run, "online")) or {}
+        own = (self.oms_ls.get((run, name)) or {}) if name != "online" else {}
+        out: dict[int, dict[str, Any]] = {}
+        for ls in sorted(set(online) | set(own)):
+            merged = {**online.get(ls, {}), **own.get(ls, {})}
+            out[ls] = {k: v for k, v in merged.items() if k in STORED_OMS_KEYS}
+        return out
+
+    def own_oms_lumisections(self, run: int, name: str) -> set[int]:
+        """Lumisections where the (run, dataset) has OMS data of its own (what the portal evaluates, R1)."""
+        return set(self.oms_ls.get((run, name)) or {})
 
     def triplet_cache(self, run: int, name: str) -> dict[str, Any]:
         """``DatasetTripletCache`` of the (run, dataset): ``triplet_summary`` and ``dcs_summary`` (computed once)."""
@@ -360,15 +384,16 @@ class SnapshotData:
         return sorted(names, key=lambda n: (n != "online", n))
 
     def evaluated_lumisections(self, run: int, name: str) -> list[dict[str, Any]]:
-        """RR's ``format_lumisection`` objects: only lumisections with both RR and OMS data (INNER JOIN)."""
+        """RR's ``format_lumisection`` objects of the lumisections the portal evaluates: those with an RR event and
+        OMS data of the dataset's OWN (the INNER JOIN), OMS values merged with online's (rules D3, R1, R2)."""
         rr = self.rr_ls.get((run, name)) or {}
-        oms = self.oms_ls.get((run, name)) or self.oms_ls.get((run, "online")) or {}
+        oms = self.merged_oms_rows(run, name)
         dataset = next((d for d in self.datasets if d["run_number"] == run and d["name"] == name), None)
         run_row = self.runs.get(run)
         if dataset is None or run_row is None:
             return []
         out = []
-        for ls in sorted(set(rr) & set(oms)):
+        for ls in sorted(set(rr) & self.own_oms_lumisections(run, name)):
             out.append(
                 {
                     "dataset": {**dataset["dataset_attributes"], "name": name},
@@ -381,6 +406,59 @@ class SnapshotData:
                 }
             )
         return out
+
+    def online_luminosity(self, first_run: int, last_run: int) -> dict[str, float]:
+        """The portal's ``total_*_luminosity_from_run_range``: RR's brilcalc luminosity of the online datasets of
+        the runs ``first_run..last_run``, summed over the lumisections with RR and OMS data."""
+        out = {"recorded": 0.0, "delivered": 0.0}
+        for run in self.runs:
+            if first_run <= run <= last_run:
+                for obj in self.evaluated_lumisections(run, "online"):
+                    for key in out:
+                        out[key] += _luminosity(obj["lumisection"]["oms"].get(key))
+        return out
+
+    # ---- lumisection history (RR's events: one per range written)
+
+    def rr_events(self, run: int, name: str) -> list[dict[str, Any]]:
+        """``get_rr_lumisection_history`` rows: one RR event per snapshot RR range (flags in ``jsonb``)."""
+        ranges = (self.sources.get((run, name)) or {}).get("rr") or []
+        rows = [{"start": int(r["start"]), "end": int(r["end"]),
+                 "jsonb": {c: _triplet(v) for c, v in r.items() if c not in ("start", "end")}} for r in ranges]
+        return [{"version": 0, "manual_change": False, **_event(run, name, row, bool(rows))} for row in rows]
+
+    def oms_events(self, run: int, name: str) -> list[dict[str, Any]]:
+        """``get_oms_lumisection_history`` rows: the online dataset's OMS events and, for another dataset, its own
+        (one per snapshot OMS range, split where the luminosity block changes), values as RR stores them."""
+        names = ["online"] + ([name] if name != "online" else [])
+        out = []
+        for each in names:
+            if (run, each) not in self.sources:
+                continue
+            per_ls = self.oms_ls.get((run, each)) or {}
+            for rng in (self.sources[(run, each)] or {}).get("oms") or []:
+                start, end = int(rng["start"]), int(rng["end"])
+                values = [{k: v for k, v in per_ls[ls].items() if k in STORED_OMS_KEYS} for ls in range(start, end + 1)]
+                for piece in ranges_of_list(values):
+                    first, last = start + piece["start"] - 1, start + piece["end"] - 1
+                    jsonb = {k: v for k, v in piece.items() if k not in ("start", "end")}
+                    has_rr = bool((self.sources[(run, each)] or {}).get("rr"))
+                    out.append({"version": 0, **_event(run, each, {"start": first, "end": last, "jsonb": jsonb}, has_rr)})
+        return out
+
+
+def _event(run: int, name: str, row: dict[str, Any], has_rr: bool) -> dict[str, Any]:
+    """The fields of a history row after ``version``, as the conformance corpus was loaded into the real RR.
+
+    ``by`` and ``comment`` are what that loader wrote (``auto@auto``; ``seed dataset <name> <run>``, or
+    ``seed oms only`` for a dataset without RR lumisections), so the fake's rows equal the recorded ones.
+    ``version`` and ``createdAt`` vary between loads of the real backend (its README says to compare without
+    them); the fake numbers nothing (0) and stamps the time of the request.
+    """
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    comment = f"seed dataset {name} {run}" if has_rr else "seed oms only"
+    return {"run_number": run, "name": name, "start": row["start"], "end": row["end"], "by": "auto@auto",
+            "comment": comment, "createdAt": now, "jsonb": row["jsonb"]}
 
 
 # -------------------------------------------------------------------------------------- helpers
@@ -482,7 +560,8 @@ class FakeRunRegistry:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._run_rows = self.data.run_rows()
-        self._dataset_rows = self.data.dataset_rows()
+        self._dataset_rows_built: list[dict[str, Any]] | None = None  # on first use: a year takes a second
+        self._dataset_rows_lock = threading.Lock()
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("POST", "/runs_filtered_ordered"): self.runs_filtered_ordered,
             ("POST", "/datasets_filtered_ordered"): self.datasets_filtered_ordered,
@@ -491,6 +570,18 @@ class FakeRunRegistry:
         }
         for endpoint, builder in self.LUMISECTION_ENDPOINTS.items():
             self.routes[("POST", "/lumisections/" + endpoint)] = self._lumisection_route(builder)
+        self.routes[("POST", "/lumisections/get_rr_lumisection_history")] = self._lumisection_route(
+            lambda self, r, n: self.data.rr_events(r, n))
+        self.routes[("POST", "/lumisections/get_oms_lumisection_history")] = self._lumisection_route(
+            lambda self, r, n: self.data.oms_events(r, n))
+
+    @property
+    def _dataset_rows(self) -> list[dict[str, Any]]:
+        """The dataset table, built on first use so that a server starts at once (``dqquery serve``)."""
+        with self._dataset_rows_lock:
+            if self._dataset_rows_built is None:
+                self._dataset_rows_built = self.data.dataset_rows()
+            return self._dataset_rows_built
 
     def handle(self, request: Request) -> Response:
         if self.require_token is not None and not self.require_token(request.bearer()):
@@ -550,10 +641,24 @@ class FakeRunRegistry:
         return ranges_of_list(self.data.rr_lumisections(run, name))
 
     def _rr_ranges_by_component(self, run: int, name: str) -> dict[str, Any]:
+        """R4: ``start``/``end`` are POSITIONS among the lumisections with an RR event (not lumisection numbers),
+        and each position where the component has no flag is a ``{start, end}`` range of its own (RR's bug,
+        reproduced: its merging compares the previous range, start/end included, with an empty object)."""
         rows = self.data.rr_ls.get((run, name)) or {}
         merged = [rows[ls] for ls in sorted(rows)]  # rows as SQL returns them: no EMPTY or gap filling
         components = sorted({c for row in merged for c in row})
-        return {c: ranges_of_list([row[c] if c in row else {} for row in merged]) for c in components}
+        out: dict[str, Any] = {}
+        for comp in components:
+            ranges: list[dict[str, Any]] = []
+            for position, row in enumerate(merged, start=1):
+                if comp not in row:
+                    ranges.append({"start": position, "end": position})
+                elif ranges and len(ranges[-1]) > 2 and _same({k: v for k, v in ranges[-1].items() if k not in ("start", "end")}, row[comp]):
+                    ranges[-1]["end"] = position
+                else:
+                    ranges.append({**row[comp], "start": position, "end": position})
+            out[comp] = ranges
+        return out
 
     def _oms_ranges(self, run: int, name: str) -> list[dict[str, Any]]:
         rows = self.data.oms_lumisections(run, name)
@@ -581,7 +686,9 @@ class FakeRunRegistry:
                 run = int(body["run_number"])
             except (KeyError, TypeError, ValueError):
                 raise _Thrown("run_number is required") from None
-            return Response.json(builder(self, run, body.get("dataset_name") or "online"))
+            if "dataset_name" not in body:  # the backend's SQL has a :dataset_name parameter (recorded 500)
+                raise _Thrown('Named parameter ":dataset_name" has no value in the given object.')
+            return Response.json(builder(self, run, str(body["dataset_name"])))
 
         return route
 
@@ -643,11 +750,12 @@ class FakeRunRegistry:
         good_named: dict[str, list[int]] = {}
         bad: dict[int, list[int]] = {}
         bad_named: dict[str, list[int]] = {}
+        anti: list[tuple[str, dict[str, Any]]] = []  # (run-dataset, evaluated object) of every failing lumisection
         lumi = {"total_recorded": 0.0, "total_delivered": 0.0, "in_recorded": 0.0, "in_delivered": 0.0}
         for ds in sorted(datasets, key=lambda d: d["run_number"]):
             for obj in self.data.evaluated_lumisections(ds["run_number"], ds["name"]):
                 run, ls = obj["run"]["run_number"], obj["lumisection"]["lumisection_number"]
-                recorded, delivered = _js_number(obj["lumisection"]["oms"].get("recorded")), _js_number(obj["lumisection"]["oms"].get("delivered"))
+                recorded, delivered = _luminosity(obj["lumisection"]["oms"].get("recorded")), _luminosity(obj["lumisection"]["oms"].get("delivered"))
                 lumi["total_recorded"] += recorded
                 lumi["total_delivered"] += delivered
                 key = f"{run}-{ds['name']}"
@@ -659,12 +767,16 @@ class FakeRunRegistry:
                 else:
                     bad.setdefault(run, []).append(ls)
                     bad_named.setdefault(key, []).append(ls)
+                    anti.append((key, obj))
 
         def to_ranges(lists: Mapping[Any, list[int]]) -> dict[str, list[list[int]]]:
             keys = sorted(lists, key=lambda k: (0, k) if isinstance(k, int) else (1, str(k)))
             return {str(k): convert_array_of_list_to_array_of_ranges(lists[k]) for k in keys}
 
         runs = [d["run_number"] for d in datasets]
+        lost = {"recorded": sum(_luminosity(o["lumisection"]["oms"].get("recorded")) for _, o in anti),
+                "delivered": sum(_luminosity(o["lumisection"]["oms"].get("delivered")) for _, o in anti)}
+        from_range = self.data.online_luminosity(min(runs), max(runs))
         now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         return {
             "dataset_name_filter": name_filter, "tags": body.get("tags", ""), "created_by": "api@api",
@@ -677,14 +789,83 @@ class FakeRunRegistry:
             "min_run_number": min(runs), "max_run_number": max(runs),
             "total_recorded_luminosity": lumi["total_recorded"], "total_delivered_luminosity": lumi["total_delivered"],
             "recorded_luminosity_in_json": lumi["in_recorded"], "delivered_luminosity_in_json": lumi["in_delivered"],
-            "total_recorded_luminosity_lost": lumi["total_recorded"] - lumi["in_recorded"],
-            "total_delivered_luminosity_lost": lumi["total_delivered"] - lumi["in_delivered"],
-            "total_recorded_luminosity_from_run_range": lumi["total_recorded"],
-            "total_delivered_luminosity_from_run_range": lumi["total_delivered"],
-            "rules_flagged_false_quantity_luminosity": {}, "rules_flagged_false_combination_luminosity": {},
-            "runs_lumisections_responsible_for_rule": {},
+            "total_recorded_luminosity_lost": lost["recorded"], "total_delivered_luminosity_lost": lost["delivered"],
+            "total_recorded_luminosity_from_run_range": from_range["recorded"],
+            "total_delivered_luminosity_from_run_range": from_range["delivered"],
+            **rule_statistics(logic, anti),
             "deleted": False, "createdAt": now, "updatedAt": now,
         }
+
+
+def _luminosity(value: Any) -> float:
+    """RR's portal: ``+value || 0``, negatives counted as 0."""
+    number = _js_number(value)
+    return number if number > 0 else 0.0
+
+
+def js_stringify(value: Any) -> str:
+    """``JSON.stringify`` of a decoded json-logic value: no spaces, non-ASCII kept, integral numbers without
+    a fraction (JavaScript has one number type), keys in their order."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+            return int(v)
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    return json.dumps(plain(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _false_leaves(rule: Any, obj: Any) -> list[Any]:
+    """The leaves of a json-logic rule that are not exactly ``true`` on ``obj``, as RR's portal finds them
+    (``return_cause_of_false_flagging`` over ``return_classifier_evaluated_tuple``): an ``and``/``or`` whose
+    value is not exactly ``true`` lists the false leaves of its operands; any other operator is a leaf; an
+    operand that is not an object (a literal) lists nothing. Each node is evaluated on its own, with
+    JavaScript's coercions (:func:`dqquery.testing.jsvalues.js_apply`), as RR does."""
+    from .jsvalues import js_apply
+
+    if not isinstance(rule, dict):
+        return []
+    out: list[Any] = []
+    for key, operands in rule.items():
+        if key == "if":
+            continue
+        if js_apply(rule, obj) is True:
+            continue
+        if key in ("and", "or"):
+            for child in operands if isinstance(operands, list) else [operands]:
+                out.extend(_false_leaves(child, obj))
+        else:
+            out.append(rule)
+    return out
+
+
+def rule_statistics(logic: Any, anti: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The portal's statistics over the lumisections that failed the rule (its anti JSON), in RR's order:
+    per false leaf and per combination of false leaves, the recorded luminosity lost, and where each
+    combination occurs (``"<run>-<dataset>"`` -> lumisection ranges)."""
+    quantity: dict[str, float] = {}
+    combination: dict[str, float] = {}
+    where: dict[str, dict[str, list[int]]] = {}
+    for identifier, obj in anti:
+        leaves = _false_leaves(logic, obj)
+        recorded = _luminosity(obj["lumisection"]["oms"].get("recorded"))
+        key = js_stringify(leaves)
+        combination[key] = combination.get(key, 0.0) + recorded
+        where.setdefault(key, {}).setdefault(identifier, []).append(obj["lumisection"]["lumisection_number"])
+        for leaf in leaves:
+            text = js_stringify(leaf)
+            quantity[text] = quantity.get(text, 0.0) + recorded
+    return {
+        "rules_flagged_false_quantity_luminosity": quantity,
+        "rules_flagged_false_combination_luminosity": combination,
+        "runs_lumisections_responsible_for_rule": {
+            key: {identifier: convert_array_of_list_to_array_of_ranges(numbers) for identifier, numbers in per.items()}
+            for key, per in where.items()
+        },
+    }
 
 
 def _js_number(value: Any) -> float:
