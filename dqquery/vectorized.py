@@ -61,6 +61,8 @@ def selected_units(snap: ColumnarSnapshot, dataset: str | None) -> np.ndarray:
     units = snap.units
     alive = ~units["deleted"] & ~snap.runs["deleted"][units["run"]]
     matched = alive & name_ok[units["name"]] if snap.n_units else np.zeros(0, dtype=bool)
+    if not snap.names:  # no dataset at all (a fetch that selected no run): nothing to evaluate, as RR's {}
+        return matched
     if not matched.any():
         names = list(snap.names)
         shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
@@ -87,16 +89,139 @@ class EvaluatedView:
 def evaluated_view(snap: ColumnarSnapshot, units: np.ndarray) -> EvaluatedView:
     """The evaluated RR and OMS rows of the selected units (boolean mask over units).
 
-    Today's rule (the reference's): a unit is evaluated on the intersection of its OWN RR ranges and its OWN OMS
-    ranges, with the values of those rows. A rule that takes OMS values from another unit (e.g. ``online``'s
-    under a dataset's own, key by key) belongs here: return a derived OMS table (and luminosity table) with
-    the same columns; nothing downstream reads ``snap.oms`` or ``snap.luminosity``."""
-    return EvaluatedView(
-        rr_rows=np.flatnonzero(units[snap.rr["unit"]]) if len(snap.rr["unit"]) else np.zeros(0, dtype=np.intp),
-        oms=snap.oms,
-        oms_rows=np.flatnonzero(units[snap.oms["unit"]]) if len(snap.oms["unit"]) else np.zeros(0, dtype=np.intp),
-        luminosity=snap.luminosity,
-    )
+    The reference's rule (:meth:`Snapshot.evaluated`, :func:`~dqquery.snapshot.merged_with_online`): a unit is
+    evaluated on the intersection of its OWN RR ranges and its OWN OMS ranges. A dataset other than ``online``
+    whose run has ``online`` OMS data (and which has OMS data of its own) reads online's OMS values under its own,
+    key by key (own wins, even a null): its OMS ranges are cut at online's range bounds and each value column
+    takes online's row where the own row lacks the key. Luminosity follows :func:`_merged_luminosity`."""
+    empty = np.zeros(0, dtype=np.intp)
+    rr_rows = np.flatnonzero(units[snap.rr["unit"]]) if len(snap.rr["unit"]) else empty
+    oms_rows = np.flatnonzero(units[snap.oms["unit"]]) if len(snap.oms["unit"]) else empty
+    under = _online_unit(snap, units)
+    if not (under >= 0).any():
+        return EvaluatedView(rr_rows=rr_rows, oms=snap.oms, oms_rows=oms_rows, luminosity=snap.luminosity)
+    oms, merged_block = _overlaid_oms(snap, units, under)
+    luminosity = _merged_luminosity(snap, oms, under, merged_block) if merged_block.any() else snap.luminosity
+    return EvaluatedView(rr_rows=rr_rows, oms=oms, oms_rows=np.arange(len(oms["unit"]), dtype=np.intp), luminosity=luminosity)
+
+
+def _online_unit(snap: ColumnarSnapshot, units: np.ndarray) -> np.ndarray:
+    """Per unit, the ``online`` unit of its run whose OMS values go under its own, or -1 (``online`` itself, a unit
+    not selected, a run without online OMS rows, a unit without OMS rows of its own)."""
+    under = np.full(snap.n_units, -1, dtype=np.int64)
+    if ONLINE not in snap.names or not snap.n_units:
+        return under
+    n_oms = np.bincount(snap.oms["unit"], minlength=snap.n_units) if len(snap.oms["unit"]) else np.zeros(snap.n_units, dtype=np.int64)
+    online_code = snap.names.index(ONLINE)
+    is_online = (snap.units["name"] == online_code) & snap.units["has_data"]
+    online_of_run = np.full(snap.n_runs, -1, dtype=np.int64)
+    online_units = np.flatnonzero(is_online)
+    online_of_run[snap.units["run"][online_units]] = online_units
+    candidate = online_of_run[snap.units["run"]]
+    ok = units & ~is_online & (candidate >= 0) & (n_oms > 0)
+    ok &= n_oms[np.maximum(candidate, 0)] > 0
+    under[ok] = candidate[ok]
+    return under
+
+
+def _overlaid_oms(snap: ColumnarSnapshot, units: np.ndarray, under: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    """The OMS table of the selected units with online's values under the own ones (:func:`overlay_ranges` on
+    arrays), and per unit whether the reference builds a merged luminosity block for it."""
+    stride = snap.stride()
+    oms_unit = snap.oms["unit"]
+    key_s = oms_unit * stride + snap.oms["start"]
+    key_e = oms_unit * stride + snap.oms["end"]
+    own = np.flatnonzero(units[oms_unit])
+    overlaid = own[under[oms_unit[own]] >= 0]
+    plain = own[under[oms_unit[own]] < 0]
+    # Online's rows, copied into the key space of every unit they go under.
+    target = np.flatnonzero(under >= 0)
+    online_rows_of = {int(o): np.flatnonzero(oms_unit == o) for o in np.unique(under[target])}
+    base_unit = np.concatenate([np.full(len(online_rows_of[int(under[t])]), t, dtype=np.int64) for t in target])
+    base_row = np.concatenate([online_rows_of[int(under[t])] for t in target])
+    base_s = base_unit * stride + snap.oms["start"][base_row]
+    base_e = base_unit * stride + snap.oms["end"][base_row]  # sorted: by target unit, then online's order
+    bounds = np.unique(np.concatenate([key_s[overlaid], key_e[overlaid] + 1, base_s, base_e + 1]))
+    start, end = bounds[:-1], bounds[1:] - 1
+    i = np.searchsorted(key_s[overlaid], start, side="right") - 1
+    i_c = np.maximum(i, 0)
+    inside = (i >= 0) & (key_e[overlaid][i_c] >= start)
+    start, end, own_row = start[inside], end[inside], overlaid[i_c[inside]]
+    j = np.searchsorted(base_s, start, side="right") - 1
+    j_c = np.maximum(j, 0)
+    base_of = np.where((j >= 0) & (base_e[j_c] >= start), base_row[j_c], -1)
+    # All rows: the plain ones as they are, the overlaid pieces; sorted by unit then start.
+    row_unit = np.concatenate([oms_unit[plain], oms_unit[own_row]])
+    row_start = np.concatenate([snap.oms["start"][plain], start - oms_unit[own_row] * stride])
+    row_end = np.concatenate([snap.oms["end"][plain], end - oms_unit[own_row] * stride])
+    row_own = np.concatenate([plain, own_row])
+    row_base = np.concatenate([np.full(len(plain), -1, dtype=np.int64), base_of])
+    order = np.lexsort((row_start, row_unit))
+    row_unit, row_start, row_end, row_own, row_base = (a[order] for a in (row_unit, row_start, row_end, row_own, row_base))
+    table: dict[str, Any] = {"unit": row_unit, "start": row_start, "end": row_end, "#own": row_own, "#base": row_base}
+    for key in snap.oms_keys():
+        col: Column = snap.oms[key]
+        source = np.where(col.absent[row_own] & (row_base >= 0), row_base, row_own)
+        table[key] = col.take(source)
+    # merged_with_online builds a block when online has one, or when the dataset has one and online has luminosity.
+    has_block = snap.units["lumi_start"] != 0
+    lumi_in_ranges = np.zeros(snap.n_units, dtype=bool)
+    for key in LUMINOSITY_KEYS:
+        if key in snap.oms:
+            present = ~snap.oms[key].absent
+            lumi_in_ranges[np.unique(oms_unit[present])] = True
+    u = np.maximum(under, 0)
+    merged_block = (under >= 0) & (has_block[u] | (has_block & (has_block[u] | lumi_in_ranges[u])))
+    return table, merged_block
+
+
+def _merged_luminosity(snap: ColumnarSnapshot, oms: dict[str, Any], under: np.ndarray, merged_block: np.ndarray) -> dict[str, Any]:
+    """The luminosity table with the reference's merged block for the units of ``merged_block``: every own OMS
+    lumisection gets the dataset's block value (when not null), else its own range's key, else online's block
+    value (when not null), else online's range key, else null. Other units keep their own block rows."""
+    stride = snap.stride()
+    lumi = snap.luminosity
+    lumi_key = lumi["unit"] * stride + lumi["ls"]
+    keep = np.flatnonzero(~merged_block[lumi["unit"]]) if len(lumi["unit"]) else np.zeros(0, dtype=np.intp)
+    rows = np.flatnonzero(merged_block[oms["unit"]])
+    lengths = oms["end"][rows] - oms["start"][rows] + 1
+    row_of_ls = np.repeat(rows, lengths)
+    offsets = np.arange(len(row_of_ls)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    ls = oms["start"][row_of_ls] + offsets
+    unit = oms["unit"][row_of_ls]
+    own_row, base_row = oms["#own"][row_of_ls], oms["#base"][row_of_ls]
+
+    def block_value(key: str, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Position in the luminosity table and whether the block has a non-null value there."""
+        if not len(lumi_key):
+            return np.zeros(len(u), dtype=np.intp), np.zeros(len(u), dtype=bool)
+        k = u * stride + ls
+        pos = np.minimum(np.searchsorted(lumi_key, k), len(lumi_key) - 1)
+        return pos, (lumi_key[pos] == k) & ~lumi[key].missing()[pos]
+
+    table: dict[str, Any] = {"unit": np.concatenate([lumi["unit"][keep], unit]), "ls": np.concatenate([lumi["ls"][keep], ls])}
+    for key in LUMINOSITY_KEYS:
+        own_pos, own_ok = block_value(key, unit)
+        base_pos, base_ok = block_value(key, np.maximum(under[unit], 0))
+        col = snap.oms.get(key)
+        own_range_ok = ~col.absent[own_row] if col is not None else np.zeros(len(unit), dtype=bool)
+        base_range_ok = (base_row >= 0) & ~col.absent[np.maximum(base_row, 0)] if col is not None else np.zeros(len(unit), dtype=bool)
+        kept: list[Any] = [lumi[key].value(i) for i in keep.tolist()]
+        merged: list[Any] = []
+        for n in range(len(unit)):
+            if own_ok[n]:
+                merged.append(lumi[key].value(int(own_pos[n])))
+            elif own_range_ok[n]:
+                merged.append(col.value(int(own_row[n])))  # type: ignore[union-attr]
+            elif base_ok[n]:
+                merged.append(lumi[key].value(int(base_pos[n])))
+            elif base_range_ok[n]:
+                merged.append(col.value(int(base_row[n])))  # type: ignore[union-attr]
+            else:
+                merged.append(None)
+        table[key] = Column.encode(kept + merged)
+    order = np.lexsort((table["ls"], table["unit"]))
+    return {k: (v.take(order) if isinstance(v, Column) else v[order]) for k, v in table.items()}
 
 
 # ------------------------------------------------------------------------------------------ segments

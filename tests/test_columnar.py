@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 pytest.importorskip("pyarrow")
 
 from dqquery import ast as A
-from dqquery import evaluator
+from dqquery import evaluator, parse
 from dqquery.catalog import lookup
 from dqquery.columnar import ABSENT, Column, ColumnarSnapshot, _to_zip, load_any
-from dqquery.snapshot import Snapshot, SnapshotError
+from dqquery.snapshot import ONLINE, Snapshot, SnapshotError
 from dqquery.strategies import queries
-from dqquery.strategies_snapshot import DATASET_NAMES, SNAPSHOT_FIELDS, snapshots
+from dqquery.strategies_snapshot import DATASET_NAMES, OMS_BITS, SNAPSHOT_FIELDS, snapshots
 from dqquery.vectorized import golden
 
 DATASET_PATTERNS = (None, "online", "%", "/PromptReco/%", "/ReReco/Run2018__UL2019/DQM", "%Collisions2018(A|B)%", "/nothing/%")
@@ -104,6 +104,69 @@ def lumisection_queries() -> st.SearchStrategy[Any]:
 @given(snap=snapshots_with_deletions(evaluable=True), query=lumisection_queries(), dataset=st.sampled_from([None, "%", "%", "/PromptReco/%"]))
 def test_columnar_golden_equals_reference_within_ranges(snap: Snapshot, query: Any, dataset: str | None) -> None:
     """Lumisection-number and per-lumisection luminosity predicates whose truth changes inside ranges."""
+    expected = _outcome(lambda: evaluator.golden(query, snap, dataset))
+    assert _outcome(lambda: golden(query, ColumnarSnapshot.from_snapshot(snap), dataset)) == expected
+
+
+OFFLINE_PATTERNS = ("/PromptReco/%", "%Collisions2018(A|B)%", "/ReReco/Run2018__UL2019/DQM", "/%")
+
+
+@st.composite
+def snapshots_with_online_underneath(draw: Any) -> Snapshot:
+    """Snapshots where offline datasets read ``online``'s OMS values under their own (rule D3/R1): every run with
+    an offline entry gets an ``online`` entry with OMS rows (its own, or a copy of an offline entry's), offline OMS
+    rows keep a drawn subset of their keys (their bounds differ from online's), and online and offline entries get
+    luminosity blocks (values or nulls) or none; RR ranges without flags come from :func:`snapshots`."""
+    data = draw(snapshots_with_deletions(evaluable=True)).to_dict()
+    values = st.lists(st.sampled_from([0.3, 0.0, 0.02, 0.125, None]), min_size=0, max_size=12)
+    for per_dataset in data["lumisections"].values():
+        offline = [name for name in per_dataset if name != ONLINE]
+        donors = [name for name in offline if per_dataset[name]["oms"]]
+        if not donors:
+            continue
+        if ONLINE not in per_dataset or not per_dataset[ONLINE]["oms"]:
+            donor = per_dataset[draw(st.sampled_from(donors))]
+            per_dataset[ONLINE] = {"rr": [dict(r) for r in donor["rr"]], "oms": [dict(r) for r in donor["oms"]]}
+        online = per_dataset[ONLINE]
+        online["oms"] = [{**r, "recorded": draw(st.sampled_from([0.0, 0.05, 0.25]))} if draw(st.booleans()) else r for r in online["oms"]]
+        if draw(st.booleans()):
+            online["luminosity"] = {"start": draw(st.integers(1, online["oms"][-1]["end"])), "recorded": draw(values)}
+            if draw(st.booleans()):
+                online["luminosity"]["delivered"] = draw(values)
+        elif draw(st.booleans()):
+            online.pop("luminosity", None)
+        for name in offline:
+            entry = per_dataset[name]
+            entry["oms"] = [{k: v for k, v in r.items() if k in ("start", "end") or draw(st.integers(0, 2)) == 0} for r in entry["oms"]]
+            if entry["oms"] and draw(st.integers(0, 2)) == 0:
+                entry["luminosity"] = {"start": draw(st.integers(1, entry["oms"][-1]["end"])), "recorded": draw(values)}
+    return Snapshot.from_dict(data)
+
+
+def _oms_predicates() -> st.SearchStrategy[Any]:
+    """Predicates on the OMS keys an offline dataset may lack (bits, ``recorded``/``delivered``)."""
+    texts = [f"{lookup('lumisection.oms.' + bit).name}{suffix}" for bit in OMS_BITS for suffix in ("", " is null", " is not null")]
+    texts += [f"{key} {test}" for key in ("recorded", "delivered") for test in ("> 0.04", "<= 0.1", "is null", "== 0.125")]
+    return st.sampled_from(texts).map(parse)
+
+
+def offline_queries() -> st.SearchStrategy[Any]:
+    leaves = st.one_of(_oms_predicates(), _oms_predicates(), _lumisection_predicates(), queries(fields=SNAPSHOT_FIELDS, max_leaves=1))
+
+    def extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.one_of(
+            children.map(lambda c: A.Not(operand=c)),
+            st.lists(children, min_size=2, max_size=3).map(A.make_and),
+            st.lists(children, min_size=2, max_size=3).map(A.make_or),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=4)
+
+
+@settings(max_examples=350, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(snap=snapshots_with_online_underneath(), query=offline_queries(), dataset=st.sampled_from(OFFLINE_PATTERNS))
+def test_columnar_golden_equals_reference_on_offline_datasets(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    """Offline datasets with partial OMS rows over online's (key by key overlay, merged luminosity blocks)."""
     expected = _outcome(lambda: evaluator.golden(query, snap, dataset))
     assert _outcome(lambda: golden(query, ColumnarSnapshot.from_snapshot(snap), dataset)) == expected
 
