@@ -177,8 +177,9 @@ def _overlaid_oms(snap: ColumnarSnapshot, units: np.ndarray, under: np.ndarray) 
 
 def _merged_luminosity(snap: ColumnarSnapshot, oms: dict[str, Any], under: np.ndarray, merged_block: np.ndarray) -> dict[str, Any]:
     """The luminosity table with the reference's merged block for the units of ``merged_block``: every own OMS
-    lumisection gets the dataset's block value (when not null), else its own range's key, else online's block
-    value (when not null), else online's range key, else null. Other units keep their own block rows."""
+    lumisection gets the dataset's value, else online's, else null; a unit's value is its block's where the block
+    list covers the lumisection (a null there counts as no value), else its OMS range's key when the range has
+    it. Other units keep their own block rows."""
     stride = snap.stride()
     lumi = snap.luminosity
     lumi_key = lumi["unit"] * stride + lumi["ls"]
@@ -191,24 +192,28 @@ def _merged_luminosity(snap: ColumnarSnapshot, oms: dict[str, Any], under: np.nd
     unit = oms["unit"][row_of_ls]
     own_row, base_row = oms["#own"][row_of_ls], oms["#base"][row_of_ls]
 
-    def block_value(key: str, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Position in the luminosity table and whether the block has a non-null value there."""
+    def block_value(key: str, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Position in the luminosity table, whether the unit's block list covers the lumisection, and whether
+        the value there is not null."""
         if not len(lumi_key):
-            return np.zeros(len(u), dtype=np.intp), np.zeros(len(u), dtype=bool)
+            none = np.zeros(len(u), dtype=bool)
+            return np.zeros(len(u), dtype=np.intp), none, none
         k = u * stride + ls
         pos = np.minimum(np.searchsorted(lumi_key, k), len(lumi_key) - 1)
-        return pos, (lumi_key[pos] == k) & ~lumi[key].missing()[pos]
+        covered = (lumi_key[pos] == k) & ~lumi[key].absent[pos]
+        return pos, covered, covered & ~lumi[key].missing()[pos]
 
     table: dict[str, Any] = {"unit": np.concatenate([lumi["unit"][keep], unit]), "ls": np.concatenate([lumi["ls"][keep], ls])}
     for key in LUMINOSITY_KEYS:
-        own_pos, own_ok = block_value(key, unit)
-        base_pos, base_ok = block_value(key, np.maximum(under[unit], 0))
+        own_pos, own_covered, own_ok = block_value(key, unit)
+        base_pos, base_covered, base_ok = block_value(key, np.maximum(under[unit], 0))
         col = snap.oms.get(key)
-        own_range_ok = ~col.absent[own_row] if col is not None else np.zeros(len(unit), dtype=bool)
-        base_range_ok = (base_row >= 0) & ~col.absent[np.maximum(base_row, 0)] if col is not None else np.zeros(len(unit), dtype=bool)
+        no = np.zeros(len(unit), dtype=bool)
+        own_range_ok = ~own_covered & ~col.absent[own_row] if col is not None else no
+        base_range_ok = ~base_covered & (base_row >= 0) & ~col.absent[np.maximum(base_row, 0)] if col is not None else no
         kept: list[Any] = [lumi[key].value(i) for i in keep.tolist()]
         merged: list[Any] = []
-        for n in range(len(unit)):
+        for n in range(len(unit)):  # a covering block's null is "not there": the next source is read
             if own_ok[n]:
                 merged.append(lumi[key].value(int(own_pos[n])))
             elif own_range_ok[n]:

@@ -133,8 +133,9 @@ def snapshots_with_online_underneath(draw: Any) -> Snapshot:
             online["luminosity"] = {"start": draw(st.integers(1, online["oms"][-1]["end"])), "recorded": draw(values)}
             if draw(st.booleans()):
                 online["luminosity"]["delivered"] = draw(values)
-        elif draw(st.booleans()):
+        elif draw(st.booleans()):  # online without any luminosity: the dataset's own block is read as it is
             online.pop("luminosity", None)
+            online["oms"] = [{k: v for k, v in r.items() if k not in ("recorded", "delivered")} for r in online["oms"]]
         for name in offline:
             entry = per_dataset[name]
             entry["oms"] = [{k: v for k, v in r.items() if k in ("start", "end") or draw(st.integers(0, 2)) == 0} for r in entry["oms"]]
@@ -344,3 +345,31 @@ def test_dataset_names_cover_the_generated_ones() -> None:
     for name in DATASET_NAMES:
         assert any(p is not None and dataset_matcher(p)(name) and p != "%" for p in DATASET_PATTERNS) or name == "online"
     assert np.array([dataset_matcher(p)(n) for p in DATASET_PATTERNS for n in DATASET_NAMES]).any()
+
+
+def _offline_over_online(online_oms: list[dict[str, Any]], online_luminosity: dict[str, Any] | None) -> Snapshot:
+    """One run: ``online`` and an offline dataset whose luminosity block has a null where its OMS range has a value."""
+    online: dict[str, Any] = {"rr": [{"start": 1, "end": 6}], "oms": online_oms}
+    if online_luminosity is not None:
+        online["luminosity"] = online_luminosity
+    offline = {"rr": [{"start": 1, "end": 6}], "oms": [{"start": 1, "end": 6, "recorded": 0.5}],
+               "luminosity": {"start": 2, "recorded": [0.1, None, 0.2]}}
+    return Snapshot.from_dict({"runs": [{"run_number": 315250}], "datasets": [],
+                               "lumisections": {"315250": {ONLINE: online, "/PromptReco/Collisions2018A/DQM": offline}}})
+
+
+@pytest.mark.parametrize(
+    ("online_oms", "online_luminosity"),
+    [
+        ([{"start": 1, "end": 6, "cms_active": True}], None),  # online has no luminosity: the own block is read as it is
+        ([{"start": 1, "end": 3, "recorded": 0.0}], None),  # online has luminosity in its ranges: a merged block
+        ([{"start": 1, "end": 6}], {"start": 1, "recorded": [0.3, 0.3]}),  # online has a block: a merged block
+    ],
+)
+@pytest.mark.parametrize("query", ["recorded is null", "recorded > 0.4", "recorded < 0.15", "recorded == 0.3"])
+def test_offline_luminosity_block_over_online(online_oms: list[dict[str, Any]], online_luminosity: dict[str, Any] | None, query: str) -> None:
+    """When the reference builds a merged luminosity block (a null of the own block falls through to the own
+    range's value) and when it does not (the own block's null is the value)."""
+    snap = _offline_over_online(online_oms, online_luminosity)
+    expected = evaluator.golden(query, snap, "/PromptReco/%")
+    assert golden(query, ColumnarSnapshot.from_snapshot(snap), "/PromptReco/%") == expected
