@@ -6,7 +6,8 @@ reference semantics; ``tests/test_columnar.py`` checks it on generated snapshots
 1. *Units*: the (run, dataset) rows whose name matches the pattern (SQL ``SIMILAR TO``, :func:`dataset_matcher`),
    neither deleted nor in a deleted run, with lumisection data.
 2. *Evaluated lumisections* (:func:`evaluated_view`, the one place that says which lumisections are evaluated and
-   with which RR and OMS rows): today a unit's own RR ranges and own OMS ranges.
+   with which RR and OMS rows): a unit's own RR ranges and own OMS ranges; a dataset other than ``online``
+   reads online's OMS values (and luminosity) under its own, as :meth:`Snapshot.evaluated` does.
 3. *Segments*: one sweep over the sorted break points of every unit (``unit * stride + lumisection``: RR and
    OMS range bounds, the lumisection numbers where a ``lumisection_number`` predicate may change, and every
    lumisection of a luminosity block when the query reads ``recorded``/``delivered``) gives elementary
@@ -24,6 +25,11 @@ Decisions:
 * A top-level ``and`` is evaluated clause by clause, run- and dataset-level clauses first; a segment on which a
   clause is not True is dropped (exact: only True selects), and the segment arrays are compacted once a quarter
   of them is gone (compacting after every clause cost more than evaluating on dead segments).
+* The online overlay (issue 9) is built as derived tables in :func:`evaluated_view` only when a selected
+  offline unit has online OMS rows under it; the OMS columns are gathered from the snapshot's own table (own
+  row, or online's row where the own row lacks the key), so no value is re-encoded. The merged luminosity
+  block is built per lumisection in Python (only for units where the reference builds one): exactness first.
+* A snapshot without any dataset name selects nothing (empty golden JSON), as :func:`matching_datasets` does.
 """
 
 from __future__ import annotations
