@@ -43,6 +43,7 @@ _LAZY = {
     "GoldenJSONError": "dqquery.lumiranges",
     "Snapshot": "dqquery.snapshot",
     "SnapshotError": "dqquery.snapshot",
+    "ColumnarSnapshot": "dqquery.columnar",
     "golden": "dqquery.evaluator",
     "explain": "dqquery.explanation",
     "ExplainReport": "dqquery.explanation",

@@ -61,6 +61,7 @@ DOCS_PAGES = {
     "runs": "cli/#runs",
     "cache": "cli/#cache",
     "serve": "cli/#serve",
+    "snapshot": "columnar/",
 }
 """The docs page each sub-command's help points to (relative to :data:`DOCS_URL`)."""
 
@@ -305,9 +306,43 @@ def _load_snapshot(spec: str) -> Any:
         except ValueError as exc:
             raise UserError(f"the snapshot on standard input: {exc}") from None
     try:
+        if _is_columnar(spec):
+            return _columnar_module().load_any(spec)
         return Snapshot.load(spec)
     except OSError as exc:
         raise UserError(f"cannot read the snapshot {spec}: {exc.strerror or exc}") from None
+
+
+def _is_columnar(path: str) -> bool:
+    """A columnar snapshot file (dqquery.columnar) is a ZIP; JSON snapshots are text or gzip."""
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def _columnar_module() -> Any:
+    try:
+        from . import columnar
+    except ImportError:
+        raise UserError('columnar snapshots need numpy and pyarrow: pip install "dqquery[fast]"') from None
+    return columnar
+
+
+def cmd_snapshot_convert(args: argparse.Namespace) -> int:
+    """JSON snapshot <-> columnar file; the output format follows the output name (``.json``/``.json.gz``: JSON)."""
+    columnar = _columnar_module()
+    _check_output(args.output)
+    try:
+        snap = columnar.ColumnarSnapshot.load(args.input)
+    except OSError as exc:
+        raise UserError(f"cannot read the snapshot {args.input}: {exc.strerror or exc}") from None
+    if args.output.endswith((".json", ".json.gz")):
+        snap.to_snapshot().save(args.output)
+        kind = "JSON snapshot"
+    else:
+        snap.save(args.output)
+        kind = "columnar snapshot"
+    print(f"wrote {args.output} ({kind}): {snap.n_runs} runs, {snap.n_units} datasets", file=sys.stderr)
+    return 0
 
 
 def _default_dataset(spec: str, dataset: str | None) -> str | None:
@@ -770,6 +805,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", metavar="FILE", help="write the result here (atomically)")
     s.add_argument("--plot", metavar="PNG", help="with diff: draw the differences per run (needs matplotlib)")
     s.set_defaults(func=cmd_json)
+
+    s = sub.add_parser("snapshot", help="snapshot files: convert JSON <-> columnar", description="Work with snapshot files.")
+    snap_sub = s.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True, help="convert: JSON <-> columnar file")
+    c = snap_sub.add_parser(
+        "convert",
+        help="convert a snapshot between JSON and the columnar file (fast to load)",
+        description="Convert a snapshot: to the columnar file (Arrow IPC tables in a ZIP, docs/columnar.md) unless OUT ends "
+        "with .json or .json.gz. The input format is recognised from the content. Needs dqquery[fast].",
+    )
+    c.add_argument("input", metavar="IN", help="a JSON snapshot (.json, .json.gz) or a columnar file")
+    c.add_argument("output", metavar="OUT", help="the file to write (atomically)")
+    c.set_defaults(func=cmd_snapshot_convert)
 
     s = sub.add_parser(
         "demo",

@@ -1,0 +1,375 @@
+"""Columnar snapshots and the vectorized evaluator against the reference evaluator (``dqquery.evaluator``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("pyarrow")
+
+from dqquery import ast as A
+from dqquery import evaluator, parse
+from dqquery.catalog import lookup
+from dqquery.columnar import ABSENT, Column, ColumnarSnapshot, _to_zip, load_any
+from dqquery.snapshot import ONLINE, Snapshot, SnapshotError
+from dqquery.strategies import queries
+from dqquery.strategies_snapshot import DATASET_NAMES, OMS_BITS, SNAPSHOT_FIELDS, snapshots
+from dqquery.vectorized import golden
+
+DATASET_PATTERNS = (None, "online", "%", "/PromptReco/%", "/ReReco/Run2018__UL2019/DQM", "%Collisions2018(A|B)%", "/nothing/%")
+
+
+@st.composite
+def snapshots_with_deletions(draw: Any, evaluable: bool = False) -> Snapshot:
+    """Generated snapshots where some runs and some dataset objects are marked deleted (RR hides them);
+    ``evaluable``: with at least one lumisection that has RR and OMS data (simplest draws often have none)."""
+    snap = draw(snapshots().filter(lambda s: s.n_lumisections() > 0) if evaluable else snapshots())
+    data = snap.to_dict()
+    for run in data["runs"]:
+        run["deleted"] = draw(st.integers(0, 5)) == 5  # not the simplest draw: most runs stay
+    for ds in data["datasets"]:
+        if draw(st.integers(0, 4)) == 4:
+            ds["deleted"] = True
+    # Luminosity blocks that cover lumisections (the generator's simplest block is empty), values changing per LS.
+    for per_dataset in data["lumisections"].values():
+        for entry in per_dataset.values():
+            if entry["oms"] and draw(st.booleans()):
+                values = st.lists(st.sampled_from([0.3, 0.0, 0.02, 0.125, None]), min_size=1, max_size=12)
+                entry["luminosity"] = {"start": draw(st.integers(1, entry["oms"][-1]["end"])), "recorded": draw(values)}
+                if draw(st.booleans()):
+                    entry["luminosity"]["delivered"] = draw(values)
+    return Snapshot.from_dict(data)
+
+
+def _outcome(fn: Any) -> Any:
+    try:
+        return fn()
+    except evaluator.UnknownDataset as exc:
+        return ("UnknownDataset", str(exc))
+
+
+@settings(max_examples=350, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    snap=st.one_of(snapshots_with_deletions(), snapshots_with_deletions(evaluable=True)),
+    query=st.one_of(queries(fields=SNAPSHOT_FIELDS), queries(fields=SNAPSHOT_FIELDS, max_leaves=3), queries(max_leaves=4)),
+    dataset=st.sampled_from(DATASET_PATTERNS),
+)
+def test_columnar_golden_equals_reference(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    expected = _outcome(lambda: evaluator.golden(query, snap, dataset))
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    assert _outcome(lambda: golden(query, columnar, dataset)) == expected
+
+
+def _small_numbers() -> st.SearchStrategy[Any]:
+    """Literals where lumisection numbers and the generated luminosity values actually are."""
+    return st.one_of(
+        st.integers(-1, 26).map(lambda v: A.IntValue(value=v)),
+        st.sampled_from([0.0, 0.02, 0.05, 0.1, 0.125, 0.2, 0.25, 0.3, 1.0, 2.5, 7.5, 12.99, 24.01]).map(lambda v: A.FloatValue(value=v)),
+    )
+
+
+@st.composite
+def _lumisection_predicates(draw: Any) -> Any:
+    """Predicates on lumisection numbers and per-lumisection luminosity with literals that split ranges."""
+    path = draw(st.sampled_from(["lumisection.lumisection_number", "lumisection.oms.recorded"]))
+    ref = A.FieldRef(name=lookup(path).name, path=path)  # type: ignore[union-attr]
+    kind = draw(st.sampled_from(["compare", "in_range", "in_set"]))
+    if kind == "compare":
+        return A.Compare(field=ref, op=draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">="])), value=draw(_small_numbers()))
+    if kind == "in_range":
+        a, b = sorted([draw(_small_numbers()), draw(_small_numbers())], key=lambda v: v.value)
+        return A.InRange(field=ref, low=a, high=b, negated=draw(st.booleans()))
+    return A.InSet(field=ref, values=tuple(draw(st.lists(_small_numbers(), min_size=1, max_size=3))), negated=draw(st.booleans()))
+
+
+def lumisection_queries() -> st.SearchStrategy[Any]:
+    leaves = st.one_of(_lumisection_predicates(), _lumisection_predicates(), queries(fields=SNAPSHOT_FIELDS, max_leaves=1))
+
+    def extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.one_of(
+            children.map(lambda c: A.Not(operand=c)),
+            st.lists(children, min_size=2, max_size=3).map(A.make_and),
+            st.lists(children, min_size=2, max_size=3).map(A.make_or),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=5)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(snap=snapshots_with_deletions(evaluable=True), query=lumisection_queries(), dataset=st.sampled_from([None, "%", "%", "/PromptReco/%"]))
+def test_columnar_golden_equals_reference_within_ranges(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    """Lumisection-number and per-lumisection luminosity predicates whose truth changes inside ranges."""
+    expected = _outcome(lambda: evaluator.golden(query, snap, dataset))
+    assert _outcome(lambda: golden(query, ColumnarSnapshot.from_snapshot(snap), dataset)) == expected
+
+
+OFFLINE_PATTERNS = ("/PromptReco/%", "%Collisions2018(A|B)%", "/ReReco/Run2018__UL2019/DQM", "/%")
+
+
+@st.composite
+def snapshots_with_online_underneath(draw: Any) -> Snapshot:
+    """Snapshots where offline datasets read ``online``'s OMS values under their own (rule D3/R1): every run with
+    an offline entry gets an ``online`` entry with OMS rows (its own, or a copy of an offline entry's), offline OMS
+    rows keep a drawn subset of their keys (their bounds differ from online's), and online and offline entries get
+    luminosity blocks (values or nulls) or none; RR ranges without flags come from :func:`snapshots`."""
+    data = draw(snapshots_with_deletions(evaluable=True)).to_dict()
+    values = st.lists(st.sampled_from([0.3, 0.0, 0.02, 0.125, None]), min_size=0, max_size=12)
+    for per_dataset in data["lumisections"].values():
+        offline = [name for name in per_dataset if name != ONLINE]
+        donors = [name for name in offline if per_dataset[name]["oms"]]
+        if not donors:
+            continue
+        if ONLINE not in per_dataset or not per_dataset[ONLINE]["oms"]:
+            donor = per_dataset[draw(st.sampled_from(donors))]
+            per_dataset[ONLINE] = {"rr": [dict(r) for r in donor["rr"]], "oms": [dict(r) for r in donor["oms"]]}
+        online = per_dataset[ONLINE]
+        online["oms"] = [{**r, "recorded": draw(st.sampled_from([0.0, 0.05, 0.25]))} if draw(st.booleans()) else r for r in online["oms"]]
+        if draw(st.booleans()):
+            online["luminosity"] = {"start": draw(st.integers(1, online["oms"][-1]["end"])), "recorded": draw(values)}
+            if draw(st.booleans()):
+                online["luminosity"]["delivered"] = draw(values)
+        elif draw(st.booleans()):  # online without any luminosity: the dataset's own block is read as it is
+            online.pop("luminosity", None)
+            online["oms"] = [{k: v for k, v in r.items() if k not in ("recorded", "delivered")} for r in online["oms"]]
+        for name in offline:
+            entry = per_dataset[name]
+            entry["oms"] = [{k: v for k, v in r.items() if k in ("start", "end") or draw(st.integers(0, 2)) == 0} for r in entry["oms"]]
+            if entry["oms"] and draw(st.integers(0, 2)) == 0:
+                entry["luminosity"] = {"start": draw(st.integers(1, entry["oms"][-1]["end"])), "recorded": draw(values)}
+    return Snapshot.from_dict(data)
+
+
+def _oms_predicates() -> st.SearchStrategy[Any]:
+    """Predicates on the OMS keys an offline dataset may lack (bits, ``recorded``/``delivered``)."""
+    texts = [f"{lookup('lumisection.oms.' + bit).name}{suffix}" for bit in OMS_BITS for suffix in ("", " is null", " is not null")]
+    texts += [f"{key} {test}" for key in ("recorded", "delivered") for test in ("> 0.04", "<= 0.1", "is null", "== 0.125")]
+    return st.sampled_from(texts).map(parse)
+
+
+def offline_queries() -> st.SearchStrategy[Any]:
+    leaves = st.one_of(_oms_predicates(), _oms_predicates(), _lumisection_predicates(), queries(fields=SNAPSHOT_FIELDS, max_leaves=1))
+
+    def extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.one_of(
+            children.map(lambda c: A.Not(operand=c)),
+            st.lists(children, min_size=2, max_size=3).map(A.make_and),
+            st.lists(children, min_size=2, max_size=3).map(A.make_or),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=4)
+
+
+@settings(max_examples=350, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(snap=snapshots_with_online_underneath(), query=offline_queries(), dataset=st.sampled_from(OFFLINE_PATTERNS))
+def test_columnar_golden_equals_reference_on_offline_datasets(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    """Offline datasets with partial OMS rows over online's (key by key overlay, merged luminosity blocks)."""
+    expected = _outcome(lambda: evaluator.golden(query, snap, dataset))
+    assert _outcome(lambda: golden(query, ColumnarSnapshot.from_snapshot(snap), dataset)) == expected
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(snap=snapshots_with_deletions(), queries_=st.lists(queries(fields=SNAPSHOT_FIELDS), min_size=1, max_size=3))
+def test_file_round_trip_keeps_everything(tmp_path_factory: Any, snap: Snapshot, queries_: list[Any]) -> None:
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    back = columnar.to_snapshot()
+    assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(snap.to_dict(), sort_keys=True)  # ints stay ints
+    path = tmp_path_factory.mktemp("col") / "snap.dqc"
+    columnar.save(path)
+    loaded = ColumnarSnapshot.load(path)
+    assert json.dumps(loaded.to_snapshot().to_dict(), sort_keys=True) == json.dumps(snap.to_dict(), sort_keys=True)
+    for q in queries_:
+        for dataset in (None, "%"):
+            assert _outcome(lambda: golden(q, loaded, dataset)) == _outcome(lambda: evaluator.golden(q, snap, dataset))
+
+
+@pytest.mark.parametrize("member_format,compression", [("arrow", None), ("arrow", "zstd"), ("parquet", "zstd")])
+def test_other_member_formats_load_the_same(tmp_path: Any, member_format: str, compression: str | None) -> None:
+    snap = _small_snapshot()
+    path = tmp_path / "s.dqc"
+    path.write_bytes(_to_zip(ColumnarSnapshot.from_snapshot(snap), member_format, compression))
+    assert ColumnarSnapshot.load(path).to_snapshot() == snap
+
+
+def _small_snapshot() -> Snapshot:
+    return Snapshot.from_dict(
+        {
+            "runs": [{"run_number": 315257, "oms_attributes": {"energy": 6500.0, "fill_number": 6620, "hlt_key": None}, "rr_attributes": {"class": "Collisions18"}},
+                     {"run_number": 315258, "oms_attributes": None, "version": 2}],
+            "datasets": [{"run_number": 315257, "name": "/PromptReco/Collisions2018A/DQM", "dataset_attributes": {"global_state": "OPEN"}}],
+            "lumisections": {
+                "315257": {
+                    "online": {
+                        "rr": [{"dt-dt": {"status": "GOOD", "comment": "ok", "cause": ""}, "start": 1, "end": 10},
+                               {"dt-dt": {"comment": "no status"}, "start": 11, "end": 12}],
+                        "oms": [{"cms_active": True, "recorded": 0.1, "start": 1, "end": 5}, {"cms_active": None, "start": 6, "end": 12}],
+                        "luminosity": {"start": 3, "recorded": [0.2, None, 0.4], "note": "per LS"},
+                    },
+                    "/PromptReco/Collisions2018A/DQM": {"rr": [{"dt-dt": {"status": "BAD"}, "start": 2, "end": 4}], "oms": []},
+                },
+                "315258": {},
+            },
+            "fetched_at": "2026-01-01",
+        }
+    )
+
+
+def test_small_snapshot_round_trips_and_evaluates() -> None:
+    snap = _small_snapshot()
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    assert columnar.to_snapshot().to_dict() == snap.to_dict()
+    for q in ("dt-dt == GOOD and cms_active", "recorded >= 0.2", "dt-dt is null", "lumisection_number in 2..7", "energy > 1"):
+        assert golden(q, columnar) == evaluator.golden(q, snap)
+    assert golden("recorded >= 0.2", columnar).to_dict() == {"315257": [[3, 3], [5, 5]]}
+
+
+def test_members_are_read_by_polars(tmp_path: Any) -> None:
+    """Users' own tools read the same columns (docs/columnar.md): every member loads in polars with its values."""
+    import zipfile
+
+    pl = pytest.importorskip("polars")
+    snap = _small_snapshot()
+    path = tmp_path / "s.dqc"
+    ColumnarSnapshot.from_snapshot(snap).save(path)
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(tmp_path / "tables")
+    tables = {name: pl.read_ipc(tmp_path / "tables" / f"{name}.arrow") for name in ("runs", "units", "rr", "oms", "luminosity")}
+    online_rr = tables["rr"].filter(pl.col("unit") == 1)
+    assert online_rr["dt-dt"].cast(pl.String).to_list() == ["GOOD", None]
+    assert tables["oms"]["cms_active"].to_list() == [True, None]
+    assert tables["luminosity"]["recorded"].to_list() == [0.2, None, 0.4]
+    assert tables["runs"]["run.oms.hlt_key"].to_list() == [None, None]
+
+
+def test_column_kinds() -> None:
+    assert Column.encode([True, None, ABSENT, False]).kind == "bool"
+    assert Column.encode([1.5, None]).kind == "float"
+    assert Column.encode([1, 1.5]).kind == "codes"  # an int among floats stays an int
+    assert Column.encode([float("nan"), 1.0]).kind == "codes"  # NaN is a value, not a missing one
+    col = Column.encode(["GOOD", ABSENT, None, "BAD", "GOOD", [1, 2], [1, 2]])
+    assert [col.value(i) for i in range(7)] == ["GOOD", ABSENT, None, "BAD", "GOOD", [1, 2], [1, 2]]
+    assert len(col.values) == 4  # None, GOOD, BAD, [1, 2]
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+# Units are sorted by run then name: '/PromptReco/...' (rr row 0) comes before 'online' (rr rows 1-2, oms rows 0-1).
+def _corrupt(snap: ColumnarSnapshot, table: str, column: str, row: int, value: int) -> ColumnarSnapshot:
+    arr = snap.__dict__[table][column].copy()
+    arr[row] = value
+    snap.__dict__[table][column] = arr
+    return snap
+
+
+CORRUPTIONS = [
+    ("rr", "end", 1, 0, "run 315257, dataset 'online', rr range #0 (start 1, end 0): start is after end"),
+    ("rr", "start", 2, 5, "run 315257, dataset 'online', rr range #1 (start 5, end 12): overlaps or precedes"),
+    ("oms", "start", 0, 0, "run 315257, dataset 'online', oms range #0 (start 0, end 5): lumisection numbers start at 1"),
+    ("runs", "run_number", 1, 315257, "run 315257 appears twice"),
+    ("units", "run", 0, 7, "units: a run or dataset-name index is out of range"),
+    ("luminosity", "ls", 1, 9, "run 315257, dataset 'online', luminosity: lumisection numbers must follow"),
+]
+
+
+@pytest.mark.parametrize("table,column,row,value,message", CORRUPTIONS)
+def test_invalid_files_are_located_errors(tmp_path: Any, table: str, column: str, row: int, value: int, message: str) -> None:
+    columnar = _corrupt(ColumnarSnapshot.from_snapshot(_small_snapshot()), table, column, row, value)
+    path = tmp_path / "bad.dqc"
+    columnar.save(path)
+    with pytest.raises(SnapshotError) as info:
+        ColumnarSnapshot.load(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_not_a_columnar_file(tmp_path: Any) -> None:
+    import zipfile
+
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("meta.json", json.dumps({"format": "something-else"}))
+    with pytest.raises(SnapshotError, match="not a dqquery-columnar file"):
+        ColumnarSnapshot.load(path)
+    path.write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(SnapshotError, match="not a readable dqquery-columnar file"):
+        ColumnarSnapshot.load(path)
+
+
+def test_json_input_is_decoded(tmp_path: Any) -> None:
+    snap = _small_snapshot()
+    path = tmp_path / "s.json.gz"
+    snap.save(path)
+    assert ColumnarSnapshot.load(path).to_snapshot() == snap
+    assert load_any(path) == snap
+
+
+# ------------------------------------------------------------------------------------------ command line
+
+
+def test_cli_convert_both_ways(tmp_path: Any, capsys: Any) -> None:
+    from dqquery.cli import main
+
+    snap = _small_snapshot()
+    src = tmp_path / "s.json"
+    snap.save(src)
+    out = tmp_path / "s.dqc"
+    assert main(["snapshot", "convert", str(src), str(out)]) == 0
+    assert ColumnarSnapshot.load(out).to_snapshot() == snap
+    back = tmp_path / "back.json.gz"
+    assert main(["snapshot", "convert", str(out), str(back)]) == 0
+    assert Snapshot.load(back) == snap
+    assert "wrote" in capsys.readouterr().err
+    assert main(["snapshot", "convert", str(tmp_path / "missing.json"), str(out)]) == 2
+
+
+def test_columnar_file_answers_golden_on_the_command_line(tmp_path: Any, capsys: Any) -> None:
+    from dqquery.cli import main
+
+    snap = _small_snapshot()
+    out = tmp_path / "s.dqc"
+    ColumnarSnapshot.from_snapshot(snap).save(out)
+    assert main(["golden", "dt-dt == GOOD", "--snapshot", str(out), "--dataset", "online"]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(printed) == evaluator.golden("dt-dt == GOOD", snap).to_dict()
+
+
+def test_dataset_names_cover_the_generated_ones() -> None:
+    # The patterns above must reach every generated name, or the property test would miss offline datasets.
+    from dqquery.evaluator import dataset_matcher
+
+    for name in DATASET_NAMES:
+        assert any(p is not None and dataset_matcher(p)(name) and p != "%" for p in DATASET_PATTERNS) or name == "online"
+    assert np.array([dataset_matcher(p)(n) for p in DATASET_PATTERNS for n in DATASET_NAMES]).any()
+
+
+def _offline_over_online(online_oms: list[dict[str, Any]], online_luminosity: dict[str, Any] | None) -> Snapshot:
+    """One run: ``online`` and an offline dataset whose luminosity block has a null where its OMS range has a value."""
+    online: dict[str, Any] = {"rr": [{"start": 1, "end": 6}], "oms": online_oms}
+    if online_luminosity is not None:
+        online["luminosity"] = online_luminosity
+    offline = {"rr": [{"start": 1, "end": 6}], "oms": [{"start": 1, "end": 6, "recorded": 0.5}],
+               "luminosity": {"start": 2, "recorded": [0.1, None, 0.2]}}
+    return Snapshot.from_dict({"runs": [{"run_number": 315250}], "datasets": [],
+                               "lumisections": {"315250": {ONLINE: online, "/PromptReco/Collisions2018A/DQM": offline}}})
+
+
+@pytest.mark.parametrize(
+    ("online_oms", "online_luminosity"),
+    [
+        ([{"start": 1, "end": 6, "cms_active": True}], None),  # online has no luminosity: the own block is read as it is
+        ([{"start": 1, "end": 3, "recorded": 0.0}], None),  # online has luminosity in its ranges: a merged block
+        ([{"start": 1, "end": 6}], {"start": 1, "recorded": [0.3, 0.3]}),  # online has a block: a merged block
+    ],
+)
+@pytest.mark.parametrize("query", ["recorded is null", "recorded > 0.4", "recorded < 0.15", "recorded == 0.3"])
+def test_offline_luminosity_block_over_online(online_oms: list[dict[str, Any]], online_luminosity: dict[str, Any] | None, query: str) -> None:
+    """When the reference builds a merged luminosity block (a null of the own block falls through to the own
+    range's value) and when it does not (the own block's null is the value)."""
+    snap = _offline_over_online(online_oms, online_luminosity)
+    expected = evaluator.golden(query, snap, "/PromptReco/%")
+    assert golden(query, ColumnarSnapshot.from_snapshot(snap), "/PromptReco/%") == expected
