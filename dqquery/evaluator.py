@@ -222,8 +222,9 @@ def _clause_level(node: Any) -> str:
     return SEGMENT
 
 
-def _ls_breaks(node: Any) -> tuple[int, ...]:
-    """Lumisection numbers where a lumisection-number predicate of the query may change its truth."""
+def ls_breaks(node: Any) -> tuple[int, ...]:
+    """Lumisection numbers where a lumisection-number predicate of the query may change its truth (``floor(c)``
+    and ``floor(c) + 1`` of every finite numeric constant; from 2 on, since a segment starts at 1 anyway)."""
     points: set[int] = set()
     for pred in A.predicates_of(node):
         if pred.field.path != "lumisection.lumisection_number":
@@ -279,7 +280,7 @@ def _plan(node: Any) -> Plan:
         node=node,
         clauses=clauses,
         static_paths=tuple(sorted({p for p in paths if _level_of(p) == STATIC})),
-        ls_breaks=_ls_breaks(node),
+        ls_breaks=ls_breaks(node),
         uses_luminosity=any(p in ("lumisection.oms.recorded", "lumisection.oms.delivered") for p in paths),
     )
 

@@ -35,7 +35,6 @@ Decisions:
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,7 @@ import numpy as np
 
 from . import ast as A
 from .columnar import LUMINOSITY_KEYS, Column, ColumnarSnapshot
-from .evaluator import UnknownDataset, dataset_matcher
+from .evaluator import UnknownDataset, dataset_matcher, ls_breaks
 from .lumiranges import MAX_NUMBER, GoldenJSON
 from .query import as_node
 from .semantics import evaluate_predicate
@@ -255,25 +254,8 @@ class Segments:
 
 
 def _ls_breaks(node: Any, stride: int) -> np.ndarray:
-    """Lumisection numbers where a ``lumisection_number`` predicate may change truth (``floor(c)``, ``+1``)."""
-    points: set[int] = set()
-    for pred in A.predicates_of(node):
-        if pred.field.path != "lumisection.lumisection_number":
-            continue
-        values: list[Any] = []
-        if isinstance(pred, A.Compare):
-            values = [pred.value]
-        elif isinstance(pred, A.InRange):
-            values = [pred.low, pred.high]
-        elif isinstance(pred, A.InSet):
-            values = list(pred.values)
-        for v in values:
-            x = v.value
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-                continue
-            base = math.floor(x)
-            points.update(p for p in (base, base + 1) if 2 <= p < stride)
-    return np.array(sorted(points), dtype=np.int64)
+    """The reference evaluator's lumisection-number break points (:func:`dqquery.evaluator.ls_breaks`) below ``stride``."""
+    return np.array([p for p in ls_breaks(node) if p < stride], dtype=np.int64)
 
 
 def build_segments(snap: ColumnarSnapshot, view: EvaluatedView, node: Any, uses_luminosity: bool) -> Segments:
