@@ -871,6 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _OneLineWarnings()
             warnings.simplefilter("always", QueryWarning)  # deduplicated by message above, not by code location
             status = _main(argv)
+        guard.flush()  # what is still buffered: a reader that left after our last write shows here, not at exit
     except BrokenPipeError:
         guard.closed = True
         status = 0

@@ -77,8 +77,8 @@ def test_head_reading_a_line_of_the_demo_gets_no_error_and_the_file(tmp_path):
 
 def _every_printing_command(folder: Path) -> list[list[str]]:
     """Every sub-command (and json operation) that prints on standard output, with arguments that work.
-    Left out: ``serve`` (it runs until stopped; its message is tested below) and ``fetch`` (needs a server; its
-    report goes to standard error)."""
+    Left out: ``serve`` (it runs until stopped; its message is tested below), ``fetch`` (needs a server; its
+    report goes to standard error) and ``snapshot`` (``convert`` reports on standard error only)."""
     from dqquery.evaluator import golden
 
     snap = folder / "s.json"
@@ -100,7 +100,7 @@ def test_every_printing_command_exits_quietly_on_a_closed_pipe(tmp_path):
 
     commands = _every_printing_command(tmp_path)
     subcommands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(subcommands) - {c[0] for c in commands} == {"serve", "fetch"}  # a new sub-command joins this list
+    assert set(subcommands) - {c[0] for c in commands} == {"serve", "fetch", "snapshot"}  # a new sub-command joins this list
     for argv in commands:
         done = run_into_closed_pipe(*argv)
         assert_quiet_closed_pipe(done)

@@ -171,6 +171,10 @@ NOT_EXECUTED = {
     ("fetching.md", "dqquery golden @query.dq --rr \"$DQQUERY_RR_URL\" --dataset '/PromptReco/Collisions2018A/DQM' --compare-remote"):
         "needs the production Run Registry's JSON portal",
     ("language.md", '--8<-- "grammar/dqquery.lark"'): "the grammar file, included by the docs site",
+    ("columnar.md", 'pip install "dqquery[fast]"     # numpy and pyarrow'):
+        "an install line and the user's own snapshot file; tests/test_columnar.py runs both conversions and golden on a columnar file",
+    ("columnar.md", "unzip snapshot.dqc -d snapshot-tables"):
+        "unzip and polars on a file the reader made; tests/test_columnar.py reads every member with polars",
     ("reproduce-rr-golden-json.md", "dqquery fetch @golden2018.dq --dataset '/ReReco/Run2018__UL2019/DQM' -o run2018.json.gz"):
         "needs the production Run Registry and credentials",
     ("reproduce-rr-golden-json.md", "dqquery golden @golden2018.dq --snapshot run2018.json.gz --dataset '/ReReco/Run2018__UL2019/DQM' \\"):
