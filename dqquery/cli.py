@@ -3,7 +3,9 @@
 Decisions:
 * argparse (standard library), one sub-command per job, every option with a help text and examples in the
   epilog. Imports of the heavier modules happen inside each command, so ``dqquery check`` stays instant.
-* A query is a positional argument; ``@FILE`` reads it from a file and ``-`` (or ``@-``) from standard input.
+* A query is a positional argument; ``@FILE`` reads it from a file and ``-`` (or ``@-``) from standard input,
+  both as bytes decoded as UTF-8 (anything else is a one-line user error, not a traceback).
+* ``--max-age`` takes a finite number of days, 0 or more (``nan``, ``inf`` and negatives are refused).
 * Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``);
   2 a user error (bad query, bad file, unsupported clause, missing credential), printed on stderr as
   a one-screen message, never a traceback.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -75,15 +78,36 @@ class UserError(Exception):
 
 
 def _read_query(arg: str) -> str:
+    """The query text: ``arg`` itself, a file's (``@FILE``) or standard input's (``-``, ``@-``), as UTF-8."""
     if arg in ("-", "@-"):  # @- as well: "@FILE" with the usual "-" for standard input
-        return sys.stdin.read()
+        stream = getattr(sys.stdin, "buffer", None)
+        return _utf8_query(stream.read(), "standard input") if stream is not None else sys.stdin.read()
     if arg.startswith("@"):
         path = Path(arg[1:])
         try:
-            return path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as exc:
             raise UserError(f"cannot read the query file {path}: {exc.strerror or exc}") from None
+        return _utf8_query(raw, f"the query file {path}")
     return arg
+
+
+def _utf8_query(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _max_age_days(text: str) -> float:
+    """``--max-age``: a finite number of days, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (a finite number, 0 or more)")
+    return value
 
 
 def _read_bytes(path: str, what: str) -> bytes:
@@ -734,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--cache", metavar="FILE", help="SQLite cache file (default: $DQQUERY_CACHE_DIR/http-cache.sqlite, else ~/.cache/dqquery/http-cache.sqlite)")
         sp.add_argument("--no-cache", action="store_true", help="do not read or write the local cache")
         sp.add_argument("--offline", action="store_true", help="answer only from the local cache, whatever the age of its answers; fail on anything not cached")
-        sp.add_argument("--max-age", type=float, metavar="DAYS", default=None, help="reuse cached answers up to this age (default 7 days; no limit with --offline)")
+        sp.add_argument("--max-age", type=_max_age_days, metavar="DAYS", default=None, help="reuse cached answers up to this age (default 7 days; no limit with --offline)")
         sp.add_argument("--workers", type=int, default=8, metavar="N", help="requests in flight at once (default 8)")
         sp.add_argument("--local-auth", action="store_true",
                         help="also exchange SSO client credentials for a local URL (127.x, localhost), e.g. `python -m "

@@ -21,6 +21,10 @@ Decisions:
   all        ``DQQUERY_SSO_TOKEN_URL``                         token endpoint (default CERN's)
   ========== ================================================= =========================================
 
+* A token or secret key is stripped of surrounding whitespace (a pasted line break); one with inner control or
+  non-latin-1 characters is refused (:class:`MissingCredentials` naming the variable, never the value).
+* The SSO token POST does not follow redirects (a 307/308 would re-send ``client_secret`` to wherever it points):
+  a redirect is an :class:`AuthenticationFailed`; a 200 without a JSON token names the token URL.
 * Credentials are sent to the service URL they are configured for, and only there: the HTTP client applies
   them only to requests for the origin (scheme, host and port) of the client's own URL, never to another host a
   ``next`` link or a redirect names.
@@ -46,7 +50,7 @@ from typing import Any
 
 import requests
 
-from .http import SourceError, is_local
+from .http import SourceError, check_service_url, is_local, redact_url
 
 __all__ = [
     "AUDIENCES",
@@ -91,6 +95,22 @@ class AuthenticationFailed(SourceError):
     """The SSO token endpoint refused the credentials (the secret is not shown)."""
 
 
+def _header_value(value: str, source: str, empty_message: str) -> str:
+    """A credential as an HTTP header value: surrounding whitespace (a pasted newline) removed; inner control
+    characters or non-latin-1 characters refused naming ``source``, never showing the value."""
+    value = (value or "").strip()
+    if not value:
+        raise MissingCredentials(empty_message)
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise MissingCredentials(f"{source} contains a control character (a line break?): it cannot be sent as an HTTP header")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise MissingCredentials(f"{source} contains characters that are not latin-1: it cannot be sent as an HTTP header; "
+                                 "check that it was copied whole") from None
+    return value
+
+
 class NoAuth:
     """No credentials (local services, fakes)."""
 
@@ -107,10 +127,8 @@ class NoAuth:
 class BearerToken:
     """A fixed bearer token (``Authorization: Bearer <token>``)."""
 
-    def __init__(self, token: str) -> None:
-        if not token:
-            raise MissingCredentials("an empty bearer token was given")
-        self._token = token
+    def __init__(self, token: str, *, source: str = "the bearer token") -> None:
+        self._token = _header_value(token, source, "an empty bearer token was given")
 
     def apply(self, headers: MutableMapping[str, str]) -> None:
         headers["Authorization"] = f"Bearer {self._token}"
@@ -125,10 +143,8 @@ class BearerToken:
 class SecretKey:
     """DIALS' legacy secret key, sent as ``X-CLIENT-SECRET`` (DIALS announced it will stop accepting it)."""
 
-    def __init__(self, secret: str) -> None:
-        if not secret:
-            raise MissingCredentials("an empty DIALS secret key was given")
-        self._secret = secret
+    def __init__(self, secret: str, *, source: str = "the DIALS secret key") -> None:
+        self._secret = _header_value(secret, source, "an empty DIALS secret key was given")
 
     def apply(self, headers: MutableMapping[str, str]) -> None:
         headers["X-CLIENT-SECRET"] = self._secret
@@ -160,7 +176,7 @@ class ClientCredentials:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._client_id, self._client_secret = client_id, client_secret
         self.audience = audience
-        self.token_url = token_url or os.environ.get("DQQUERY_SSO_TOKEN_URL") or DEFAULT_TOKEN_URL
+        self.token_url = check_service_url(token_url or os.environ.get("DQQUERY_SSO_TOKEN_URL") or DEFAULT_TOKEN_URL, "sso")
         self.env_names = env_names
         self.service = service
         self.timeout = timeout
@@ -195,7 +211,7 @@ class ClientCredentials:
             if self._token is not None and now < self._token.expires_at - self.margin:
                 return self._token.value
             client_id, secret = self._credentials()
-            log.debug("requesting an SSO token for audience %s from %s", self.audience, self.token_url)
+            log.debug("requesting an SSO token for audience %s from %s", self.audience, redact_url(self.token_url))
             response = self._exchange(client_id, secret)
             if response.status_code != 200:
                 detail = ""
@@ -207,7 +223,14 @@ class ClientCredentials:
                 raise AuthenticationFailed(
                     f"the SSO token endpoint refused client {client_id!r} (HTTP {response.status_code}{detail})"
                 )
-            body = response.json()
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, Mapping):
+                raise AuthenticationFailed(
+                    f"the SSO token endpoint {redact_url(self.token_url)} answered HTTP 200 with no JSON token; "
+                    "wrong DQQUERY_SSO_TOKEN_URL?")
             value = body.get("access_token")
             if not value:
                 raise AuthenticationFailed("the SSO token endpoint answered without an access_token")
@@ -229,13 +252,19 @@ class ClientCredentials:
                           "audience": self.audience},
                     headers={"Accept": "application/json"},
                     timeout=self.timeout,
+                    allow_redirects=False,  # a 307/308 would re-send client_secret wherever it points
                 )
             except requests.RequestException as exc:
-                failure = f"could not reach the SSO token endpoint {self.token_url}: {type(exc).__name__}"
+                failure = f"could not reach the SSO token endpoint {redact_url(self.token_url)}: {type(exc).__name__}"
             else:
+                if 300 <= response.status_code < 400:
+                    raise AuthenticationFailed(
+                        f"the SSO token endpoint {redact_url(self.token_url)} answered with a redirect (HTTP "
+                        f"{response.status_code}); the credentials were not sent on: set DQQUERY_SSO_TOKEN_URL to "
+                        "the token endpoint itself")
                 if response.status_code != 429 and response.status_code < 500:
                     return response
-                failure = f"the SSO token endpoint {self.token_url} is unavailable (HTTP {response.status_code})"
+                failure = f"the SSO token endpoint {redact_url(self.token_url)} is unavailable (HTTP {response.status_code})"
             if attempt < self.attempts:
                 self.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
         raise AuthenticationFailed(f"{failure} ({self.attempts} attempts)")
@@ -287,14 +316,14 @@ def auth_from_env(service: str, url: str, *, token_url: str | None = None, env: 
     environ = os.environ if env is None else env
     if is_local(url) and not _local_auth_asked(environ):
         if service == "dials" and environ.get("DIALS_TOKEN"):
-            return BearerToken(environ["DIALS_TOKEN"])
+            return BearerToken(environ["DIALS_TOKEN"], source="DIALS_TOKEN")
         if service == "dials" and environ.get("DIALS_SECRET_KEY"):
-            return SecretKey(environ["DIALS_SECRET_KEY"])
+            return SecretKey(environ["DIALS_SECRET_KEY"], source="DIALS_SECRET_KEY")
         return NoAuth()
     if service == "dials":
         if environ.get("DIALS_TOKEN"):
-            return BearerToken(environ["DIALS_TOKEN"])
+            return BearerToken(environ["DIALS_TOKEN"], source="DIALS_TOKEN")
         if not (environ.get("DIALS_CLIENT_ID") and environ.get("DIALS_CLIENT_SECRET")) and environ.get("DIALS_SECRET_KEY"):
-            return SecretKey(environ["DIALS_SECRET_KEY"])
+            return SecretKey(environ["DIALS_SECRET_KEY"], source="DIALS_SECRET_KEY")
     return ClientCredentials(audience=AUDIENCES[service], token_url=token_url, env_names=ENV_CLIENT_CREDENTIALS[service],
                              service=service)

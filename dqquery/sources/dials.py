@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..targets.dials import COUNTABLE_ENDPOINTS, canonical_endpoint, primary_key, primary_key_columns, row_paths
 from .auth import auth_from_env
-from .http import FetchError, HttpClient, RetryPolicy, SourceError, TransportError
+from .http import FetchError, HttpClient, RetryPolicy, SourceError, TransportError, check_service_url
 
 __all__ = ["PRODUCTION_URL", "UNPAGINATED", "DialsAnswerError", "DialsClient", "DialsListing"]
 
@@ -100,7 +100,7 @@ class DialsClient:
                  token_url: str | None = None, cache: Any = None, timeout: tuple[float, float] = (10.0, 60.0),
                  retry: RetryPolicy | None = None, page_size: int = MAX_PAGE_SIZE,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.url = (url or os.environ.get("DQQUERY_DIALS_URL") or PRODUCTION_URL).rstrip("/")
+        self.url = check_service_url(url or os.environ.get("DQQUERY_DIALS_URL") or PRODUCTION_URL, "dials").rstrip("/")
         self.auth = auth if auth is not None else auth_from_env("dials", self.url, token_url=token_url)
         self.workspace = workspace or os.environ.get("DIALS_WORKSPACE")
         self.page_size = page_size

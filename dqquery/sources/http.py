@@ -16,8 +16,12 @@ Decisions:
 * Logging (logger ``dqquery.sources``) names method, URL, status, attempt and wait; never headers, tokens
   or secrets.
 * Credentials are applied only to requests for the origin (scheme, host, port) of the client's own URL: an
-  absolute URL elsewhere (a ``next`` link, a redirect target) never gets them. Redirects are not followed
-  with credentials by ``requests`` either (it drops ``Authorization`` on a host change).
+  absolute URL elsewhere (a ``next`` link, a redirect target) never gets them. Redirects are followed here, not
+  by ``requests`` (which keeps custom headers such as ``X-CLIENT-SECRET`` across hosts): credentials are
+  decided anew for each hop, at most :data:`MAX_REDIRECTS` hops.
+* Service URLs are checked once (:func:`check_service_url`: http/https with a host); a malformed one is a
+  :class:`SourceError` naming the option or variable that set it. ``user:password@`` in a URL is removed
+  (:func:`redact_url`) from every message and log line.
 * A refusal says what happened, from what was sent and the service's own error code: no credentials sent
   (and, for a local URL, how to send them), token expired, token invalid, no access; a 404 says unknown
   workspace, stale cursor or missing row when the body says so (:func:`error_advice`).
@@ -40,7 +44,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -52,9 +56,11 @@ __all__ = [
     "ServiceError",
     "SourceError",
     "TransportError",
+    "check_service_url",
     "error_advice",
     "is_local",
     "raise_if_not_resumable",
+    "redact_url",
     "run_concurrently",
 ]
 
@@ -135,14 +141,56 @@ def _expired_token(status: int, body: Any) -> bool:
 
 
 def is_local(url: str) -> bool:
-    """Whether ``url`` points at this machine (``localhost``, ``127.x``, ``::1``)."""
-    host = (urlsplit(url).hostname or "").lower()
+    """Whether ``url`` points at this machine (``localhost``, ``127.x``, ``::1``); a malformed URL is not."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+MAX_REDIRECTS = 10
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+SERVICE_URL_SETTINGS: dict[str, str] = {
+    "rr": "--rr or DQQUERY_RR_URL",
+    "oms": "--oms or DQQUERY_OMS_URL",
+    "dials": "DQQUERY_DIALS_URL",
+    "sso": "DQQUERY_SSO_TOKEN_URL",
+}
+"""Where the user sets each URL (named when a URL is malformed)."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` without ``user:password@`` (what every message and log line shows)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed (e.g. an unclosed IPv6 bracket): drop anything between "//" and an "@"
+        return re.sub(r"(//)[^/?#]*@", r"\1", url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def check_service_url(url: str, service: str) -> str:
+    """``url`` if it is an http(s) URL with a host; else :class:`SourceError` naming where it was set."""
+    where = SERVICE_URL_SETTINGS.get(service, service)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a bad port raises here
+    except ValueError as exc:
+        raise SourceError(f"the URL {redact_url(url)!r} set by {where} is malformed ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError(f"the URL {redact_url(url)!r} set by {where} is not an http:// or https:// URL with a host name")
+    return url
 
 
 def same_origin(url: str, base_url: str) -> bool:
     """Whether two URLs share scheme, host and port (default ports filled in)."""
-    a, b = urlsplit(url), urlsplit(base_url)
+    try:
+        a, b = urlsplit(url), urlsplit(base_url)
+    except ValueError:
+        return False
     defaults = {"http": 80, "https": 443}
 
     def port(parts: Any) -> int | None:
@@ -232,7 +280,7 @@ class HttpClient:
         if self.cache is not None and cacheable:
             hit, value = self.cache.lookup(self.service, path, key)
             if hit:
-                log.debug("%s %s served from cache", method, self.url(path))
+                log.debug("%s %s served from cache", method, redact_url(self.url(path)))
                 return value
         response = self.send(method, path, params=params, json_body=json_body, headers=headers)
         value = self._decoded(response)
@@ -258,7 +306,7 @@ class HttpClient:
         if self.cache is not None and getattr(self.cache, "offline", False):
             from .cache import CacheMiss
 
-            raise CacheMiss(f"offline mode: {method} {self.url(path)} is not in the cache (the service computes "
+            raise CacheMiss(f"offline mode: {method} {redact_url(self.url(path))} is not in the cache (the service computes "
                             "this answer anew each time, it is never cached); drop --offline for this command "
                             "(Python: Cache(offline=False))")
         url = self.url(path)
@@ -279,7 +327,7 @@ class HttpClient:
                 last_status = None
                 previous_failure = None
                 failures.append(None)
-                log.debug("%s %s attempt %d failed: %s", method, url, attempt, last_error)
+                log.debug("%s %s attempt %d failed: %s", method, redact_url(url), attempt, last_error)
             else:
                 status = response.status_code
                 body = _maybe_json(response)
@@ -300,14 +348,14 @@ class HttpClient:
                         return response
                     last_phase, last_error, last_status = "answer", "the answer is not valid JSON (truncated?)", status
                 elif self.fatal_status is not None and self.fatal_status(status, body):
-                    raise ServiceError(_error_message(self.service, status, url, body, sent), status=status, url=url,
+                    raise ServiceError(_error_message(self.service, status, url, body, sent), status=status, url=redact_url(url),
                                        body=None if body is _NOT_JSON else body)
                 elif status >= 500 and previous_failure == (status, response.content) and self._persistent(response):
                     raise ServiceError(
-                        f"{SERVICE_LABELS.get(self.service, self.service)} answered HTTP {status} for {url} twice with the "
+                        f"{SERVICE_LABELS.get(self.service, self.service)} answered HTTP {status} for {redact_url(url)} twice with the "
                         f"same error ({self._persistent(response)}): the server cannot answer this request, retrying will "
                         "not help (for DIALS: check the regular expressions of the query)",
-                        status=status, url=url, body=None if body is _NOT_JSON else body)
+                        status=status, url=redact_url(url), body=None if body is _NOT_JSON else body)
                 elif status in self.retry.retry_statuses:
                     previous_failure = (status, response.content)
                     failures.append(previous_failure)
@@ -317,19 +365,19 @@ class HttpClient:
                         if after is not None:
                             wait_for = min(after, self.retry.max_retry_after)
                 else:
-                    raise ServiceError(_error_message(self.service, status, url, body, sent), status=status, url=url,
+                    raise ServiceError(_error_message(self.service, status, url, body, sent), status=status, url=redact_url(url),
                                        body=None if body is _NOT_JSON else body)
-                log.debug("%s %s attempt %d: %s", method, url, attempt, last_error)
+                log.debug("%s %s attempt %d: %s", method, redact_url(url), attempt, last_error)
             if attempt >= self.retry.attempts:
                 message = transport_message(self.service, method, url, attempt, last_phase, last_error)
                 if len(failures) > 1 and failures[0] is not None and failures[0][0] == 500 and len(set(failures)) == 1:
                     message += ("; the same HTTP 500 answer came on every try: if the service is otherwise up, this "
                                 "request itself may be what fails (for DIALS, e.g. a regular expression PostgreSQL rejects)")
-                raise TransportError(message, url=url, status=last_status, attempts=attempt)
+                raise TransportError(message, url=redact_url(url), status=last_status, attempts=attempt)
             if wait_for is None:
                 with self._rng_lock:
                     wait_for = self.retry.delay(attempt, self._rng)
-            log.debug("retrying %s %s in %.2f s", method, url, wait_for)
+            log.debug("retrying %s %s in %.2f s", method, redact_url(url), wait_for)
             self.sleep(wait_for)
 
     def _persistent(self, response: requests.Response) -> str | None:
@@ -341,22 +389,38 @@ class HttpClient:
         return match.group(0) if match else None
 
     def _once(self, method: str, url: str, params: Any, json_body: Any, headers: Mapping[str, str] | None) -> requests.Response:
-        all_headers = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
-        before = set(all_headers)
-        if self.auth is not None and same_origin(url, self.base_url):  # never to another host
-            self.auth.apply(all_headers)
-        sent_credentials = bool(set(all_headers) - before)
-        with self._count_lock:
-            self.requests_sent += 1
-        log.debug("%s %s", method, url)
+        """One request, following redirects here (``requests`` is told not to): credentials are decided anew for
+        every hop by :func:`same_origin`, so a redirect to another origin never carries them (``requests`` itself
+        would keep a custom header such as ``X-CLIENT-SECRET`` across hosts)."""
         data = None
         if json_body is not None:
             data = json.dumps(json_body)
-            all_headers["Content-Type"] = "application/json"
-        response = self.session.request(method, url, params=params, data=data, headers=all_headers, timeout=self.timeout)
-        _ = response.content  # read the whole body now so a truncated body fails inside the retry loop
-        response._dqquery_sent_credentials = sent_credentials  # type: ignore[attr-defined]
-        return response
+        for _hop in range(MAX_REDIRECTS + 1):
+            all_headers = {"Accept": "application/json", "User-Agent": self.user_agent, **(headers or {})}
+            if data is not None:
+                all_headers["Content-Type"] = "application/json"
+            before = set(all_headers)
+            if self.auth is not None and same_origin(url, self.base_url):  # never to another host
+                self.auth.apply(all_headers)
+            sent_credentials = bool(set(all_headers) - before)
+            with self._count_lock:
+                self.requests_sent += 1
+            log.debug("%s %s", method, redact_url(url))
+            response = self.session.request(method, url, params=params, data=data, headers=all_headers, timeout=self.timeout,
+                                            allow_redirects=False)
+            _ = response.content  # read the whole body now so a truncated body fails inside the retry loop
+            response._dqquery_sent_credentials = sent_credentials  # type: ignore[attr-defined]
+            location = response.headers.get("Location") if response.status_code in REDIRECT_STATUSES else None
+            if not location:
+                return response
+            url = urljoin(response.url or url, location)
+            params = None  # the Location carries the whole query
+            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                method, data = "GET", None  # what browsers (and requests) do
+            response.close()
+        raise ServiceError(f"{SERVICE_LABELS.get(self.service, self.service)} redirected {method} {redact_url(url)} more than "
+                           f"{MAX_REDIRECTS} times (a redirect loop): check the URL ({URL_SETTINGS.get(self.service, 'its setting')})",
+                           url=redact_url(url))
 
     @staticmethod
     def _decoded(response: requests.Response) -> Any:
@@ -445,7 +509,11 @@ def describe_transport_failure(exc: BaseException) -> tuple[str, str]:
 
 
 def _origin(url: str) -> str:
-    parts = urlsplit(url)
+    url = redact_url(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
 
 
@@ -457,7 +525,7 @@ def transport_message(service: str, method: str, url: str, attempts: int, phase:
         setting = URL_SETTINGS.get(service)
         where = f"the {label} URL ({setting})" if setting else f"the {label} URL"
         return f"cannot connect to {_origin(url)} ({reason}) after {tries}; check {where} and your network"
-    return (f"{label} gave no usable answer to {method} {url} after {tries} (last: {reason}); "
+    return (f"{label} gave no usable answer to {method} {redact_url(url)} after {tries} (last: {reason}); "
             "the service may be down or overloaded: try again later")
 
 
@@ -526,7 +594,7 @@ def _error_message(service: str, status: int, url: str, body: Any, sent_credenti
     advice = error_advice(service, status, url, body, sent_credentials)
     if advice:
         detail += f" ({advice})"
-    return f"{SERVICE_LABELS.get(service, service)} answered HTTP {status} for {url}{detail}"
+    return f"{SERVICE_LABELS.get(service, service)} answered HTTP {status} for {redact_url(url)}{detail}"
 
 
 def _shorten(text: str, limit: int) -> str:

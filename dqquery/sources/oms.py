@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import auth_from_env
-from .http import FetchError, HttpClient, RetryPolicy, TransportError
+from .http import FetchError, HttpClient, RetryPolicy, TransportError, check_service_url
 
 __all__ = ["OMS_OPERATORS", "PRODUCTION_URL", "OMSClient", "OMSListing"]
 
@@ -97,7 +97,7 @@ class OMSClient:
     def __init__(self, url: str | None = None, *, auth: Any = None, token_url: str | None = None, cache: Any = None,
                  timeout: tuple[float, float] = (10.0, 120.0), retry: RetryPolicy | None = None,
                  page_limit: int = 1000, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.url = (url or os.environ.get("DQQUERY_OMS_URL") or PRODUCTION_URL).rstrip("/")
+        self.url = check_service_url(url or os.environ.get("DQQUERY_OMS_URL") or PRODUCTION_URL, "oms").rstrip("/")
         self.auth = auth if auth is not None else auth_from_env("oms", self.url, token_url=token_url)
         self.page_limit = page_limit
         self.http = HttpClient(self.url, service=self.service, auth=self.auth, timeout=timeout, retry=retry,

@@ -28,7 +28,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import auth_from_env
-from .http import FetchError, HttpClient, RetryPolicy, ServiceError, TransportError, raise_if_not_resumable, run_concurrently
+from .http import (
+    FetchError,
+    HttpClient,
+    RetryPolicy,
+    ServiceError,
+    TransportError,
+    check_service_url,
+    raise_if_not_resumable,
+    run_concurrently,
+)
 
 __all__ = ["PRODUCTION_URL", "PagedResume", "PortalJob", "RunRegistryClient"]
 
@@ -88,7 +97,7 @@ class RunRegistryClient:
                  timeout: tuple[float, float] = (10.0, 300.0), retry: RetryPolicy | None = None, workers: int = 8,
                  page_size: int = 200, progress: bool | None = None, email: str | None = "api@api",
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.url = (url or os.environ.get("DQQUERY_RR_URL") or PRODUCTION_URL).rstrip("/")
+        self.url = check_service_url(url or os.environ.get("DQQUERY_RR_URL") or PRODUCTION_URL, "rr").rstrip("/")
         self.auth = auth if auth is not None else auth_from_env("rr", self.url, token_url=token_url)
         self.workers = workers
         self.page_size = page_size
