@@ -574,6 +574,8 @@ def _from_arrow(array: Any, meta: dict[bytes, bytes] | None) -> Any:
     if kind == "codes" and not isinstance(array.type, pa.DictionaryType):
         array = array.dictionary_encode()  # Parquet keeps dictionaries of strings only
     if not kind:
+        if not (pa.types.is_integer(array.type) or pa.types.is_boolean(array.type)):
+            raise SnapshotError(f"an index column (no dqquery.kind) has Arrow type {array.type}")
         values, missing = _arrow_numpy(array, np.int64 if not pa.types.is_boolean(array.type) else bool)
         if missing.any():
             raise SnapshotError("an index column has missing values")
@@ -662,7 +664,9 @@ def _read_member(zf: zipfile.ZipFile, name: str, allow_parquet: bool = False) ->
         import pyarrow.parquet as pq
 
         return pq.read_table(pa.py_buffer(_read_bytes(zf, f"{name}.parquet")))
-    return pa.ipc.open_file(pa.py_buffer(_read_bytes(zf, member))).read_all()
+    table = pa.ipc.open_file(pa.py_buffer(_read_bytes(zf, member))).read_all()
+    table.validate(full=True)  # offsets and dictionary indices in bounds before numpy reads the buffers
+    return table
 
 
 def _to_zip(snap: ColumnarSnapshot, member_format: str = "arrow", compression: str | None = DEFAULT_COMPRESSION) -> bytes:
@@ -686,7 +690,7 @@ _INDEX_COLUMNS = {
 """Per table, the columns stored without a kind (plain integer or boolean arrays); all others are :class:`Column`."""
 _OBJECT_COLUMNS = {"runs": ("extra",), "units": ("extra", "lumi_extra", "dataset_extra"), "luminosity": LUMINOSITY_KEYS}
 """Per table, the :class:`Column` columns every file has (``extra`` ones hold JSON objects)."""
-_DECODING_ERRORS = (ArithmeticError, AttributeError, IndexError, KeyError, RecursionError, TypeError, ValueError)
+_DECODING_ERRORS = (ArithmeticError, AttributeError, IndexError, KeyError, NotImplementedError, RecursionError, TypeError, ValueError)
 """What pyarrow, numpy and json raise on hostile members; each becomes a :class:`SnapshotError` naming the member."""
 
 
@@ -722,6 +726,13 @@ def _check_table(name: str, columns: dict[str, Any]) -> None:
                 raise SnapshotError(f"the column {flag + '#triplet'!r} is missing")
 
 
+def _decode_column(table: Any, field_: Any) -> Any:
+    try:
+        return _from_arrow(table.column(field_.name), field_.metadata)
+    except SnapshotError as exc:
+        raise SnapshotError(f"column {field_.name!r}: {exc}") from None
+
+
 def _from_zip(path: PathLike, allow_parquet: bool = False) -> ColumnarSnapshot:
     """Read a columnar file: sizes checked before reading, every member and column checked before use.
 
@@ -741,7 +752,7 @@ def _from_zip(path: PathLike, allow_parquet: bool = False) -> ColumnarSnapshot:
             for name in _TABLES:
                 try:
                     table = _read_member(zf, name, allow_parquet)
-                    tables[name] = {f.name: _from_arrow(table.column(f.name), f.metadata) for f in table.schema}
+                    tables[name] = {f.name: _decode_column(table, f) for f in table.schema}
                     _check_table(name, tables[name])
                 except SnapshotError as exc:
                     raise (exc if str(exc).startswith(f"{name}.") else SnapshotError(f"{name}.arrow: {exc}")) from None
