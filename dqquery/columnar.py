@@ -32,6 +32,13 @@ Decisions:
   it. pandas, polars and DuckDB read the members directly (``unzip`` then ``pl.read_ipc``): strings and statuses
   are Arrow dictionary columns, bits Arrow booleans, floats float64, all with nulls for missing values.
 * numpy and pyarrow are imported here and in :mod:`dqquery.vectorized` only (extra ``dqquery[fast]``).
+* Reading trusts nothing in the file: members must be ZIP_STORED (the writer stores them; a deflated member could
+  be a zip bomb) and their declared sizes add up to at most :data:`~dqquery.limits.MAX_FILE_BYTES`, checked before
+  any read, and no read goes past a declared size; ``meta.json``, the required columns of each table, their kinds,
+  ``null_rows`` and the Arrow data (``Table.validate(full=True)``) are checked; whatever pyarrow, numpy or json
+  still raise becomes a :class:`~dqquery.snapshot.SnapshotError` naming the file, the member and the column.
+* Only ``.arrow`` members are read; Parquet members (the benchmark's comparison) need ``_from_zip(path,
+  allow_parquet=True)``, so a missing member is reported under the name the file format gives it.
 """
 
 from __future__ import annotations
@@ -756,7 +763,7 @@ def _from_zip(path: PathLike, allow_parquet: bool = False) -> ColumnarSnapshot:
                     _check_table(name, tables[name])
                 except SnapshotError as exc:
                     raise (exc if str(exc).startswith(f"{name}.") else SnapshotError(f"{name}.arrow: {exc}")) from None
-                except (pa.ArrowException, *_DECODING_ERRORS) as exc:
+                except (pa.ArrowException, OSError, *_DECODING_ERRORS) as exc:  # pyarrow raises OSError on broken IPC
                     raise SnapshotError(f"{name}.arrow: not readable: {exc}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
         raise SnapshotError(f"not a readable {FORMAT_NAME} file: {exc}") from None
