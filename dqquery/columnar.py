@@ -32,6 +32,13 @@ Decisions:
   it. pandas, polars and DuckDB read the members directly (``unzip`` then ``pl.read_ipc``): strings and statuses
   are Arrow dictionary columns, bits Arrow booleans, floats float64, all with nulls for missing values.
 * numpy and pyarrow are imported here and in :mod:`dqquery.vectorized` only (extra ``dqquery[fast]``).
+* Reading trusts nothing in the file: members must be ZIP_STORED (the writer stores them; a deflated member could
+  be a zip bomb) and their declared sizes add up to at most :data:`~dqquery.limits.MAX_FILE_BYTES`, checked before
+  any read, and no read goes past a declared size; ``meta.json``, the required columns of each table, their kinds,
+  ``null_rows`` and the Arrow data (``Table.validate(full=True)``) are checked; whatever pyarrow, numpy or json
+  still raise becomes a :class:`~dqquery.snapshot.SnapshotError` naming the file, the member and the column.
+* Only ``.arrow`` members are read; Parquet members (the benchmark's comparison) need ``_from_zip(path,
+  allow_parquet=True)``, so a missing member is reported under the name the file format gives it.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .limits import MAX_FILE_BYTES
 from .snapshot import Snapshot, SnapshotError
 
 __all__ = ["FORMAT_NAME", "Column", "ColumnarSnapshot", "golden", "is_columnar_file", "load_any"]
@@ -573,6 +581,8 @@ def _from_arrow(array: Any, meta: dict[bytes, bytes] | None) -> Any:
     if kind == "codes" and not isinstance(array.type, pa.DictionaryType):
         array = array.dictionary_encode()  # Parquet keeps dictionaries of strings only
     if not kind:
+        if not (pa.types.is_integer(array.type) or pa.types.is_boolean(array.type)):
+            raise SnapshotError(f"an index column (no dqquery.kind) has Arrow type {array.type}")
         values, missing = _arrow_numpy(array, np.int64 if not pa.types.is_boolean(array.type) else bool)
         if missing.any():
             raise SnapshotError("an index column has missing values")
@@ -594,7 +604,10 @@ def _from_arrow(array: Any, meta: dict[bytes, bytes] | None) -> Any:
         values, missing = _arrow_numpy(array, np.int8 if kind == "bool" else np.float64)
     absent = missing.copy()
     if b"dqquery.null_rows" in meta:
-        absent[np.array(json.loads(meta[b"dqquery.null_rows"]), dtype=np.intp)] = False
+        rows = json.loads(meta[b"dqquery.null_rows"])
+        if not isinstance(rows, list) or not all(type(r) is int and 0 <= r < n for r in rows):
+            raise SnapshotError(f"dqquery.null_rows must list row numbers from 0 to {n - 1}")
+        absent[np.array(rows, dtype=np.intp)] = False
     if kind == "bool":
         return Column("bool", np.where(missing, -1, values).astype(np.int8), absent)
     if kind == "float":
@@ -623,15 +636,44 @@ def _table_bytes(columns: dict[str, Any], member_format: str, compression: str |
     return sink.getvalue()
 
 
-def _read_member(zf: zipfile.ZipFile, name: str) -> Any:
+def _read_bytes(zf: zipfile.ZipFile, member: str) -> bytes:
+    """A member's bytes, never more than its declared size (checked by :func:`_check_members` beforehand)."""
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise SnapshotError(f"{member}: the member is missing from the file") from None
+    with zf.open(info) as fh:
+        data = fh.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise SnapshotError(f"{member}: holds {len(data)} bytes, not the declared {info.file_size}")
+    return data
+
+
+def _check_members(zf: zipfile.ZipFile) -> None:
+    """Refuse compressed members and declared sizes over :data:`~dqquery.limits.MAX_FILE_BYTES`, before reading."""
+    total = 0
+    for info in zf.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise SnapshotError(f"{info.filename}: the member is compressed (method {info.compress_type}); {FORMAT_NAME} members are stored")
+        if info.file_size != info.compress_size:
+            raise SnapshotError(f"{info.filename}: a stored member declares {info.file_size} bytes but holds {info.compress_size}")
+        total += info.file_size
+        if info.file_size > MAX_FILE_BYTES or total > MAX_FILE_BYTES:
+            raise SnapshotError(f"{info.filename}: the members add up to more than {MAX_FILE_BYTES} bytes (the limit on snapshot files)")
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, allow_parquet: bool = False) -> Any:
+    """The Arrow table of member ``<name>.arrow``; ``allow_parquet`` (the benchmark only) also reads ``<name>.parquet``."""
     import pyarrow as pa
 
-    members = set(zf.namelist())
-    if f"{name}.arrow" in members:
-        return pa.ipc.open_file(pa.py_buffer(zf.read(f"{name}.arrow"))).read_all()
-    import pyarrow.parquet as pq
+    member = f"{name}.arrow"
+    if allow_parquet and member not in zf.namelist() and f"{name}.parquet" in zf.namelist():
+        import pyarrow.parquet as pq
 
-    return pq.read_table(pa.py_buffer(zf.read(f"{name}.parquet")))
+        return pq.read_table(pa.py_buffer(_read_bytes(zf, f"{name}.parquet")))
+    table = pa.ipc.open_file(pa.py_buffer(_read_bytes(zf, member))).read_all()
+    table.validate(full=True)  # offsets and dictionary indices in bounds before numpy reads the buffers
+    return table
 
 
 def _to_zip(snap: ColumnarSnapshot, member_format: str = "arrow", compression: str | None = DEFAULT_COMPRESSION) -> bytes:
@@ -645,23 +687,85 @@ def _to_zip(snap: ColumnarSnapshot, member_format: str = "arrow", compression: s
     return buffer.getvalue()
 
 
-def _from_zip(path: PathLike) -> ColumnarSnapshot:
+_INDEX_COLUMNS = {
+    "runs": ("run_number", "deleted", "in_lumisections"),
+    "units": ("run", "name", "dataset_position", "deleted", "has_data", "lumi_start", "lumi_len_recorded", "lumi_len_delivered"),
+    "rr": ("unit", "start", "end"),
+    "oms": ("unit", "start", "end"),
+    "luminosity": ("unit", "ls"),
+}
+"""Per table, the columns stored without a kind (plain integer or boolean arrays); all others are :class:`Column`."""
+_OBJECT_COLUMNS = {"runs": ("extra",), "units": ("extra", "lumi_extra", "dataset_extra"), "luminosity": LUMINOSITY_KEYS}
+"""Per table, the :class:`Column` columns every file has (``extra`` ones hold JSON objects)."""
+_DECODING_ERRORS = (ArithmeticError, AttributeError, IndexError, KeyError, NotImplementedError, RecursionError, TypeError, ValueError)
+"""What pyarrow, numpy and json raise on hostile members; each becomes a :class:`SnapshotError` naming the member."""
+
+
+def _check_meta(meta: Any) -> dict[str, Any]:
+    if not isinstance(meta, dict):
+        raise SnapshotError(f"meta.json: must be a JSON object, not {type(meta).__name__}")
+    if meta.get("format") != FORMAT_NAME:
+        raise SnapshotError(f"not a {FORMAT_NAME} file (meta.json names {meta.get('format')!r})")
+    if meta.get("version") != FORMAT_VERSION:
+        raise SnapshotError(f"{FORMAT_NAME} version {meta.get('version')!r} is not supported (this dqquery reads {FORMAT_VERSION})")
+    names = meta.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SnapshotError("meta.json: 'names' must be a list of dataset names (strings)")
+    if not isinstance(meta.get("snapshot_extra", {}), dict):
+        raise SnapshotError("meta.json: 'snapshot_extra' must be a JSON object")
+    return meta
+
+
+def _check_table(name: str, columns: dict[str, Any]) -> None:
+    """Required columns present, of the right kind (index arrays vs :class:`Column`), ``extra`` values objects."""
+    index = _INDEX_COLUMNS[name]
+    for col in (*index, *_OBJECT_COLUMNS.get(name, ())):
+        if col not in columns:
+            raise SnapshotError(f"the column {col!r} is missing")
+    for col, value in columns.items():
+        if (col in index) != isinstance(value, np.ndarray):
+            raise SnapshotError(f"column {col!r}: {'an index column must not have' if col in index else 'a value column needs'} a dqquery.kind")
+        if col.endswith("extra") and not all(v is None or isinstance(v, dict) for v in value.values):
+            raise SnapshotError(f"column {col!r}: values must be JSON objects")
+    if name == "rr":
+        for flag in [k for k in columns if k not in index and not k.endswith("#triplet")]:
+            if f"{flag}#triplet" not in columns:
+                raise SnapshotError(f"the column {flag + '#triplet'!r} is missing")
+
+
+def _decode_column(table: Any, field_: Any) -> Any:
+    try:
+        return _from_arrow(table.column(field_.name), field_.metadata)
+    except SnapshotError as exc:
+        raise SnapshotError(f"column {field_.name!r}: {exc}") from None
+
+
+def _from_zip(path: PathLike, allow_parquet: bool = False) -> ColumnarSnapshot:
+    """Read a columnar file: sizes checked before reading, every member and column checked before use.
+
+    ``allow_parquet`` accepts Parquet members (written only by ``tests/benchmarks/bench_columnar.py``)."""
     import pyarrow as pa
 
+    tables: dict[str, dict[str, Any]] = {}
     try:
         with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("meta.json"))
-            if meta.get("format") != FORMAT_NAME:
-                raise SnapshotError(f"not a {FORMAT_NAME} file (meta.json names {meta.get('format')!r})")
-            if meta.get("version") != FORMAT_VERSION:
-                raise SnapshotError(f"{FORMAT_NAME} version {meta.get('version')!r} is not supported (this dqquery reads {FORMAT_VERSION})")
-            tables = {}
+            _check_members(zf)
+            meta_bytes = _read_bytes(zf, "meta.json")
+            try:
+                meta = json.loads(meta_bytes)
+            except (RecursionError, ValueError) as exc:
+                raise SnapshotError(f"meta.json: not readable JSON: {exc}") from None
+            meta = _check_meta(meta)
             for name in _TABLES:
-                table = _read_member(zf, name)
-                tables[name] = {f.name: _from_arrow(table.column(f.name), f.metadata) for f in table.schema}
-    except (zipfile.BadZipFile, KeyError, ValueError, pa.ArrowException) as exc:
-        if isinstance(exc, SnapshotError):
-            raise
+                try:
+                    table = _read_member(zf, name, allow_parquet)
+                    tables[name] = {f.name: _decode_column(table, f) for f in table.schema}
+                    _check_table(name, tables[name])
+                except SnapshotError as exc:
+                    raise (exc if str(exc).startswith(f"{name}.") else SnapshotError(f"{name}.arrow: {exc}")) from None
+                except (pa.ArrowException, OSError, *_DECODING_ERRORS) as exc:  # pyarrow raises OSError on broken IPC
+                    raise SnapshotError(f"{name}.arrow: not readable: {exc}") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
         raise SnapshotError(f"not a readable {FORMAT_NAME} file: {exc}") from None
     for name in ("deleted", "in_lumisections"):
         tables["runs"][name] = tables["runs"][name].astype(bool)
@@ -670,7 +774,12 @@ def _from_zip(path: PathLike) -> ColumnarSnapshot:
     names = tuple(meta.pop("names"))
     meta.pop("format"), meta.pop("version")
     snap = ColumnarSnapshot(**tables, names=names, meta=meta)
-    validate(snap)
+    try:
+        validate(snap)
+    except SnapshotError:
+        raise
+    except (IndexError, TypeError, ValueError) as exc:
+        raise SnapshotError(f"the tables do not fit together: {exc}") from None
     return snap
 
 

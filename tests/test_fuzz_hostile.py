@@ -275,3 +275,68 @@ def test_deeply_nested_python_objects(depth: int) -> None:
         assert Snapshot.from_dict(data).to_dict()["runs"][0]["extra"] == deep
     with pytest.raises(QueryError):
         from_jsonlogic({"and": deep} if depth > 200 else {"and": [deep]})
+
+
+# ------------------------------------------------------------------------------------------ columnar snapshot files
+
+_COLUMNAR_BASE = {
+    "runs": [{"run_number": 315257, "oms_attributes": {"energy": 6500.0, "fill_number": 6620}, "rr_attributes": {"class": "Collisions18"}}],
+    "datasets": [{"run_number": 315257, "name": "/PromptReco/Collisions2018A/DQM", "dataset_attributes": {"global_state": "OPEN"}}],
+    "lumisections": {
+        "315257": {
+            "online": {
+                "rr": [{"dt-dt": {"status": "GOOD", "comment": "ok", "cause": ""}, "start": 1, "end": 10}],
+                "oms": [{"cms_active": True, "recorded": 0.1, "start": 1, "end": 5}, {"cms_active": None, "start": 6, "end": 12}],
+                "luminosity": {"start": 3, "recorded": [0.2, None, 0.4]},
+            },
+            "/PromptReco/Collisions2018A/DQM": {"rr": [{"dt-dt": {"status": "BAD"}, "start": 2, "end": 4}], "oms": []},
+        }
+    },
+}
+
+
+def _columnar_members() -> dict[str, bytes]:
+    import io
+    import zipfile
+
+    from dqquery.columnar import ColumnarSnapshot, _to_zip
+
+    data = _to_zip(ColumnarSnapshot.from_snapshot(Snapshot.from_dict(_COLUMNAR_BASE)))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+@st.composite
+def _mutated_members(draw) -> dict[str, bytes]:
+    """A valid columnar file's members with one member's bytes overwritten, cut or grown (CRCs stay right, so the
+    damage reaches meta.json, Arrow and numpy decoding rather than the ZIP check)."""
+    members = dict(_COLUMNAR_MEMBERS)
+    name = draw(st.sampled_from(sorted(members)))
+    data = members[name]
+    i = draw(st.integers(0, len(data)))
+    piece = draw(st.binary(min_size=1, max_size=16))
+    how = draw(st.sampled_from(["overwrite", "insert", "cut"]))
+    members[name] = {"overwrite": data[:i] + piece + data[i + len(piece):], "insert": data[:i] + piece + data[i:], "cut": data[:i]}[how]
+    return members
+
+
+_COLUMNAR_MEMBERS = _columnar_members() if __import__("importlib").util.find_spec("pyarrow") else {}
+
+
+@pytest.mark.skipif(not _COLUMNAR_MEMBERS, reason="needs dqquery[fast] (pyarrow)")
+@SETTINGS
+@given(_mutated_members() if _COLUMNAR_MEMBERS else st.nothing())
+def test_columnar_load_raises_only_snapshot_errors(tmp_path_factory, members: dict[str, bytes]) -> None:
+    import zipfile
+
+    from dqquery.columnar import ColumnarSnapshot
+
+    path = tmp_path_factory.mktemp("columnar") / "s.dqc"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    try:
+        ColumnarSnapshot.load(path)
+    except SnapshotError as err:
+        assert str(err).startswith(f"{path}: "), err
+        assert "\n" not in str(err)
