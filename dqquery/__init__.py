@@ -29,6 +29,9 @@ DOCS_URL = "https://cms-dqm.github.io/dqquery/"
 """The documentation site (``site_url`` in mkdocs.yml): help texts and messages point to its pages."""
 
 _LAZY = {
+    "compile": "dqquery.targets.base",
+    "Compiled": "dqquery.targets.base",
+    "targets": "dqquery",
     "to_rr": "dqquery.targets.runregistry",
     "RRFilter": "dqquery.targets.runregistry",
     "to_dials": "dqquery.targets.dials",
@@ -71,6 +74,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dqquery' has no attribute {name!r}")
+    if name == "targets":
+        return importlib.import_module("dqquery.targets")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

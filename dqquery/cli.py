@@ -203,30 +203,37 @@ def cmd_fields(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compile(target: str, node: Any) -> Any:
-    name, _, option = target.partition(":")
-    if name in ("rr", "rr-raw", "rr-datasets", "rr-datasets-raw"):
-        from .targets.runregistry import to_rr
+def _compile(target: str, text: str) -> Any:
+    """The target registry's strict compile (``dqquery.compile``): unknown targets get a did-you-mean."""
+    from .targets.base import compile_bound, resolve
 
-        kind = "datasets" if name.startswith("rr-datasets") else "runs"
-        return to_rr(node, kind=kind, raw=name.endswith("-raw"))
-    if name == "dials":
-        from .targets.dials import to_dials
+    return compile_bound(text, resolve(target))
 
-        return to_dials(node, endpoint=option or "run")
-    if name == "oms":
-        from .targets.oms import to_oms
 
-        return to_oms(node, resource=option or "runs")
-    if name == "jsonlogic":
-        from .targets.jsonlogic import to_jsonlogic
+def targets_help() -> str:
+    """The targets of the registry, one line each (the epilog of ``compile`` and ``plan``)."""
+    from .targets.base import get, names
 
-        return to_jsonlogic(node)
-    if name == "rr-portal":
-        from .targets.jsonlogic import rr_portal_request
+    lines = []
+    for name in names():
+        target = get(name)
+        options = "TEXT" if target.options is None else "|".join(target.options)
+        spelled = f"{name}[:{options}]" if options else name
+        aliases = ", ".join(target.spec_aliases)
+        lines.append(f"  {spelled}: {target.title}" + (f" (also {aliases})" if aliases else "") + ("" if target.plannable else " [compile only]"))
+    return "targets:\n" + "\n".join(lines)
 
-        return rr_portal_request(node, dataset=option or None)
-    raise UserError(f"unknown target {target!r}; choose rr, rr-raw, rr-datasets, rr-datasets-raw, dials[:ENDPOINT], oms[:RESOURCE], jsonlogic, rr-portal[:DATASET]")
+
+def _with_targets_epilog(parser: argparse.ArgumentParser) -> None:
+    """Show the registry's targets under ``--help`` (read then, so that ``dqquery`` starts without the compilers)."""
+    plain = parser.format_help
+
+    def format_help() -> str:
+        parser.epilog = targets_help()
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        return plain()
+
+    parser.format_help = format_help  # type: ignore[method-assign]
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -258,12 +265,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not args.query:
         raise UserError("give a query, or --from-jsonlogic FILE")
     if not args.to:
-        raise UserError("say which target with --to (rr, rr-raw, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE], jsonlogic)")
+        raise UserError("say which target with --to (see `dqquery compile --help` for the list)")
     text = _read_query(args.query)
     parse(text)  # syntax and check errors first, located in the text
     compiled = _compile(args.to, text)  # compilers get the text so their errors point into it too
     exact, notes = _fidelity(args.to, text, compiled)
-    _print_json(dict(compiled) if isinstance(compiled, dict) else compiled)
+    request = compiled.request
+    _print_json(dict(request) if isinstance(request, dict) else request)
     for line in notes:
         print(line, file=sys.stderr)
     if args.exact and not exact:
@@ -275,21 +283,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def _fidelity(target: str, text: str, compiled: Any) -> tuple[bool, list[str]]:
     """Whether a compiled filter is exact, and what a user must know about it (printed on stderr, never dropped)."""
     lines: list[str] = []
-    exact = True
-    if hasattr(compiled, "exact"):  # Run Registry
-        exact = bool(compiled.exact)
-        if not compiled.exact and not compiled.notes:
-            lines.append("note: superset: Run Registry selects runs with at least one lumisection matching each clause; "
-                         "filter the lumisections locally (dqquery golden, or dqquery.plan)")
-        lines += [f"note: {n}" for n in compiled.notes]
-        lines += [f"warning: {w}" for w in compiled.warnings]
-    elif target.partition(":")[0] == "oms":
-        from .targets.oms import oms_exact
-
-        exact = oms_exact(text, resource=target.partition(":")[2] or "runs")
-        if not exact:
-            lines.append("note: superset: OMS's LIKE semantics are assumed (case, escapes); re-check the rows locally (dqquery.plan)")
-    return exact, lines
+    if not compiled.exact and not compiled.notes:
+        lines.append("note: superset: the service may return more than the query selects; re-check it locally (dqquery golden, "
+                     "or dqquery.plan)")
+    lines += [f"note: {n}" for n in compiled.notes]
+    lines += [f"warning: {w}" for w in compiled.warnings]
+    return compiled.exact, lines
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -736,10 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
         "error (exit 2) naming the clause. Where the filter is a superset (two Run Registry flags: each may hold on a "
         "different lumisection; OMS LIKE) a note on stderr says so (--exact makes it an error); use `dqquery plan` "
         "for the requests plus a local residual.",
-        epilog="targets: rr (runregistry.get_runs filter), rr-raw (ignore_filter_transformation=True), rr-datasets, "
-        "rr-datasets-raw, dials[:run|lumisection|th1|th2|file-index|dataset-index|ml-bad-lumisection|ml-models-index|mes], "
-        "oms[:runs|lumisections], jsonlogic (RR JSON portal rule), rr-portal[:DATASET] (the whole portal request)",
     )
+    _with_targets_epilog(s)
     s.add_argument("query", nargs="?", help=q_help)
     s.add_argument("--to", metavar="TARGET", help="target format (see below)")
     s.add_argument("--from-jsonlogic", metavar="FILE", help="instead: read an RR json-logic rule and print it as a query")
@@ -748,7 +745,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("plan", help="show the requests and local residual for a target", description="Show what dqquery would send to a target (a superset) and what it evaluates locally.")
     s.add_argument("query", help=q_help)
-    s.add_argument("--to", required=True, metavar="TARGET", help="rr, rr-datasets, dials[:ENDPOINT], oms[:RESOURCE]")
+    s.add_argument("--to", required=True, metavar="TARGET", help="a plannable target (see below)")
+    _with_targets_epilog(s)
     s.add_argument("--json", action="store_true", help="print JSON: requests, residual, notes")
     s.set_defaults(func=cmd_plan)
 

@@ -7,11 +7,13 @@ Decisions:
 * Positions are 1-based ``line``/``column`` pointing at the offending token (at the end of the text for an
   unexpected end). The rendered message repeats the query line with a caret under that column.
 * Messages never show parser internals (terminal names, class names).
+* A compile target's refusal is built by one function, :func:`unsupported`, and names the target in the
+  rendered header (``error[unsupported] (target dials:run): 1:5: ...``), never inside the message.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 Category = Literal["syntax", "unknown-field", "unknown-value", "type-mismatch", "unsupported"]
 CATEGORIES: tuple[str, ...] = ("syntax", "unknown-field", "unknown-value", "type-mismatch", "unsupported")
@@ -95,7 +97,8 @@ class QueryError(ValueError):
     def render(self) -> str:
         """Message, the query line, a caret under the column, then the hint."""
         where = f"{self.line}:{self.column}: " if self.line else ""
-        out = [f"error[{self.category}]: {where}{self.message}"]
+        target = f" (target {self.target})" if self.target and self.category == "unsupported" else ""
+        out = [f"error[{self.category}]{target}: {where}{self.message}"]
         if self.query and self.line:
             src_line = self.query.split("\n")[self.line - 1]
             width = 1
@@ -118,6 +121,24 @@ class QueryError(ValueError):
             _rebuild,
             (self.category, self.message, self.query, self.offset, self.end, self.hint, self.target),
         )
+
+
+def unsupported(target: str, message: str, node: Any = None, *, query: str = "", located: bool = True, hint: str = "") -> QueryError:
+    """The one way a compile target refuses a clause: an ``unsupported`` :class:`QueryError` naming ``target``,
+    pointing at ``node``'s span in ``query`` when the node was parsed from that text (``located``).
+
+    ``hint`` says what to do instead on this target; whether ``dqquery.plan`` can help is added by the strict
+    entry point (:func:`dqquery.targets.base.compile_bound`), not here."""
+    span = getattr(node, "span", None) if located else None
+    return QueryError(
+        "unsupported",
+        message,
+        query=query,
+        offset=span.start if span is not None else None,
+        end=span.end if span is not None and span.end > span.start else None,  # some parser spans are empty
+        hint=hint,
+        target=target,
+    )
 
 
 class QueryWarning(UserWarning):

@@ -34,6 +34,7 @@ from .errors import QueryError
 from .normal import MAX_REQUESTS, dnf_conjuncts, to_nnf
 from .query import as_node
 from .semantics import selects
+from .targets.base import Bound, Compiled, resolve, specs
 
 # ------------------------------------------------------------------------------------------ targets
 
@@ -41,23 +42,14 @@ from .semantics import selects
 def carried_by(canonical: str) -> Callable[[str], bool] | None:
     """Whether a catalog path is a value in the target's response rows (``None``: the residual is applied by
     the caller to other data, as Run Registry's is to lumisections by :func:`dqquery.golden`)."""
-    name, _, option = canonical.partition(":")
-    if name == "dials":
-        from .targets.dials import row_fields
-
-        fields = row_fields(option)
-        return fields.__contains__
-    if name == "oms":
-        from .targets.oms import attribute_of
-
-        return lambda path: attribute_of(path, option) is not None
-    return None
+    bound = resolve(canonical)
+    return bound.target.carries(bound.option)
 
 
-def _check_residual_fields(canonical: str, residual: Any) -> None:
+def _check_residual_fields(bound: Bound, residual: Any) -> None:
     """A residual tested on rows that lack one of its fields would read it as missing and drop every row:
     refuse such a plan instead of returning less than the query selects."""
-    carried = carried_by(canonical)
+    carried = bound.target.carries(bound.option)
     if residual is None or carried is None:
         return
     missing = [ref for ref in A.fields_of(residual) if not carried(ref.path)]
@@ -65,42 +57,27 @@ def _check_residual_fields(canonical: str, residual: Any) -> None:
         names = ", ".join(dict.fromkeys(f"'{ref.name}'" for ref in missing))
         raise QueryError(
             "unsupported",
-            f"{canonical} rows do not carry {names}, and this query has to be re-checked on the rows that come back",
+            f"{bound.spec} rows do not carry {names}, and this query has to be re-checked on the rows that come back",
             offset=missing[0].span.start if missing[0].span else None,
             end=missing[0].span.end if missing[0].span else None,
             hint="the rows cannot show it, so dqquery cannot re-check it: make the whole query compile exactly for this "
             "target (`dqquery compile --to TARGET`), or evaluate it where the field lives (Run Registry flags and OMS "
             "bits: `dqquery golden`)",
-            target=canonical,
+            target=bound.spec,
         )
 
 
-def _compiler(target: str) -> tuple[str, Callable[[Any], Any], Callable[[Any, Any], bool]]:
-    """(canonical target name, compile function, exactness test) for a target spec."""
-    name, _, option = target.partition(":")
-    if name in ("rr", "rr-raw", "rr-datasets", "rr-datasets-raw"):
-        from .targets.runregistry import to_rr
-
-        kind = "datasets" if name.startswith("rr-datasets") else "runs"
-        raw = name.endswith("-raw") or option == "raw"
-        canonical = f"rr-{kind}" + ("-raw" if raw else "") if kind == "datasets" else ("rr-raw" if raw else "rr")
-        return canonical, (lambda n: to_rr(n, kind=kind, raw=raw)), (lambda n, out: bool(getattr(out, "exact", True)))
-    if name == "dials":
-        from .targets.dials import to_dials
-
-        endpoint = option or "run"
-        return f"dials:{endpoint}", (lambda n: to_dials(n, endpoint=endpoint)), (lambda n, out: True)
-    if name == "oms":
-        from .targets.oms import oms_exact, to_oms
-
-        resource = option or "runs"
-        return f"oms:{resource}", (lambda n: to_oms(n, resource=resource)), (lambda n, out: bool(oms_exact(n, resource=resource)))
-    raise QueryError("unsupported", f"unknown target {target!r}", hint="targets: rr, rr-raw, rr-datasets, rr-datasets-raw, dials[:ENDPOINT], oms[:RESOURCE]")
+def _plannable(target: str) -> Bound:
+    bound = resolve(target)
+    if not bound.target.plannable:
+        raise QueryError("unsupported", f"{bound.spec} cannot be planned (it has no rows to re-check a residual on)",
+                         hint="plan targets: " + ", ".join(specs(plannable=True)), target=bound.spec)
+    return bound
 
 
-def _try(compile_fn: Callable[[Any], Any], node: Any) -> Any | None:
+def _try(bound: Bound, node: Any) -> Compiled | None:
     try:
-        return compile_fn(node)
+        return bound.compile(node)
     except QueryError as err:
         if err.category == "unsupported":
             return None
@@ -165,7 +142,8 @@ class Plan:
 
 
 def plan(query: Any, target: str) -> Plan:
-    """The plan for ``query`` on ``target`` (``rr``, ``rr-raw``, ``rr-datasets``, ``dials:ENDPOINT``, ``oms:RESOURCE``).
+    """The plan for ``query`` on ``target`` (any plannable target of the registry: ``rr``, ``rr-raw``,
+    ``rr-datasets``, ``dials:ENDPOINT``, ``oms:RESOURCE``, ``jsonlogic``; see ``dqquery.targets.specs``).
 
     Succeeds for a valid query, in the worst case with the unfiltered request and everything evaluated
     locally, unless that local residual needs a field the target's rows do not carry (DIALS th2 rows have no
@@ -182,15 +160,14 @@ def plan(query: Any, target: str) -> Plan:
 
 def _plan(query: Any, target: str) -> Plan:
     node = as_node(query)
-    canonical, compile_fn, is_exact = _compiler(target)
-    whole = _try(compile_fn, node)
+    bound = _plannable(target)
+    canonical = bound.spec
+    whole = _try(bound, node)
     if whole is not None:
-        exact = is_exact(node, whole)
-        notes = tuple(getattr(whole, "notes", ()) or ())
-        _check_residual_fields(canonical, None if exact else node)
-        return Plan(canonical, node, (whole,), None if exact else node, notes)
+        _check_residual_fields(bound, None if whole.exact else node)
+        return Plan(canonical, node, (whole.request,), None if whole.exact else node, whole.notes)
 
-    conjuncts = dnf_conjuncts(_expand_lists(to_nnf(node), compile_fn))
+    conjuncts = dnf_conjuncts(_expand_lists(to_nnf(node), bound))
     notes: list[str] = []
     if conjuncts is None:
         top = list(node.operands) if isinstance(node, A.And) else [node]
@@ -199,51 +176,48 @@ def _plan(query: Any, target: str) -> Plan:
     elif len(conjuncts) > 1:
         notes.append(f"split into {len(conjuncts)} requests, one per alternative; results are merged without duplicates")
 
+    empty = bound.target.empty_request(bound.option)
     requests: list[Any] = []
     seen: set[str] = set()
     all_exact = True
     for literals in conjuncts:
         kept: list[Any] = []
         for lit in literals:
-            if _try(compile_fn, A.make_and(kept + [lit])) is not None:
+            if _try(bound, A.make_and(kept + [lit])) is not None:
                 kept.append(lit)
-        request = compile_fn(A.make_and(kept)) if kept else _empty_request(canonical)
-        all_exact = all_exact and len(kept) == len(literals) and is_exact(A.make_and(kept), request)
-        fingerprint = repr(sorted(dict(request).items()) if isinstance(request, Mapping) else request)
+        compiled = bound.compile(A.make_and(kept)) if kept else None
+        request = compiled.request if compiled is not None else empty
+        all_exact = all_exact and len(kept) == len(literals) and compiled is not None and compiled.exact
+        fingerprint = _fingerprint(request)
         if fingerprint not in seen:
             seen.add(fingerprint)
             requests.append(request)
-    if any(isinstance(r, Mapping) and not r for r in requests):
-        requests = [r for r in requests if isinstance(r, Mapping) and not r][:1]
+    if any(_fingerprint(r) == _fingerprint(empty) for r in requests):
+        requests = [r for r in requests if _fingerprint(r) == _fingerprint(empty)][:1]
         notes.append("one alternative cannot be narrowed at all: everything is fetched and filtered locally")
     # Every alternative pushed down whole and exactly: the merged results are the answer.
     residual = None if all_exact else node
-    _check_residual_fields(canonical, residual)
+    _check_residual_fields(bound, residual)
     return Plan(canonical, node, tuple(requests), residual, tuple(notes))
 
 
-def _expand_lists(node: Any, compile_fn: Callable[[Any], Any]) -> Any:
+def _fingerprint(request: Any) -> str:
+    import json
+
+    return json.dumps(request, sort_keys=True, default=str)
+
+
+def _expand_lists(node: Any, bound: Bound) -> Any:
     """``x in [a, b]`` becomes ``x == a or x == b``, and ``x not in a..b`` becomes ``x < a or x > b``, when the
     target cannot send the predicate itself (equivalent in three-valued logic), so that each alternative can be
     its own request."""
     if isinstance(node, (A.And, A.Or)):
         rebuild = A.make_and if isinstance(node, A.And) else A.make_or
-        return rebuild([_expand_lists(o, compile_fn) for o in node.operands])
+        return rebuild([_expand_lists(o, bound) for o in node.operands])
     if isinstance(node, A.InSet) and not node.negated and len(node.values) <= MAX_REQUESTS:
-        if _try(compile_fn, node) is None:
+        if _try(bound, node) is None:
             return A.make_or([A.Compare(field=node.field, op="==", value=v, span=node.span) for v in node.values])
-    if isinstance(node, A.InRange) and node.negated and _try(compile_fn, node) is None:
+    if isinstance(node, A.InRange) and node.negated and _try(bound, node) is None:
         return A.make_or([A.Compare(field=node.field, op="<", value=node.low, span=node.span),
                           A.Compare(field=node.field, op=">", value=node.high, span=node.span)])
     return node
-
-
-def _empty_request(canonical: str) -> Any:
-    if canonical.startswith("rr"):
-        from .targets.runregistry import RRFilter
-
-        try:
-            return RRFilter({}, exact=False, notes=[])  # type: ignore[call-arg]
-        except TypeError:
-            return RRFilter({})
-    return {}

@@ -18,22 +18,20 @@ Decisions:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from . import ast as A
 from .errors import QueryError
-from .targets import dials as _dials
-from .targets import jsonlogic as _jsonlogic
-from .targets import oms as _oms
-from .targets import runregistry as _rr
+from .targets import base as registry
+from .targets.base import Bound, Support
 
 __all__ = [
     "CONSTRUCTS",
     "REPRESENTATIVES",
     "TARGETS",
-    "Target",
+    "Column",
     "compiles",
     "node_kinds",
     "support_matrix",
@@ -50,96 +48,54 @@ CONSTRUCTS: tuple[str, ...] = node_kinds()
 
 
 @dataclass(frozen=True)
-class Target:
-    """One compile target: its name (as ``plan`` spells it), compiler, support table and example queries."""
+class Column:
+    """One column of the support matrix: a registered target with its option (``dials:th2``), read from the
+    registry: its spec, support table and the example queries of ``docs/targets.md``."""
 
-    name: str
-    compile: Callable[[str], Any]
-    support: Mapping[str, str]
-    examples: tuple[str, ...]
-    plan_examples: tuple[str, ...] = ()
+    bound: Bound
 
+    @property
+    def name(self) -> str:
+        return self.bound.spec
 
-_DIALS_EXAMPLES: dict[str, tuple[str, ...]] = {
-    "run": (
-        "run_number in 367100..367200",
-        "run_number > 367100",
-        "dataset_id in [5, 9]",
-        'dataset like "%zerobias%"',
-        'dataset ~ "ZeroBias/Run2023C"',
-        'dataset in ["/A/B/DQMIO", "/C/D/DQMIO"]',
-        "run_number != 367112",
-        "run_number == 5 or run_number == 7",
-    ),
-    "lumisection": (
-        "run_number == 367112 and ls_number in 10..20",
-        "ls_number < 100",
-        "ls_number in [3, 7]",
-    ),
-    "ml-models-index": (
-        "model_id in [19, 21]",
-        'model_active and model_name ~ "PXLayer"',
-        'target_me == "PixelPhase1/Tracks/PXBarrel/charge_PXLayer_1"',
-    ),
-    "th2": (
-        "ls_number <= 50",
-        "entries >= 100",
-        "entries > 100",
-        "entries <= 100",
-        'me like "%charge%"',
-    ),
-}
-_DIALS_PLANS: dict[str, tuple[str, ...]] = {
-    "run": ('run_number in [367112, 367300] or dataset ~ "ZeroBias"', "run_number != 367112 and dataset_id == 5",
-            "not (run_number in 367100..367200)"),
-    "th2": ("entries <= 100 and run_number == 367112",),
-}
+    @property
+    def support(self) -> Mapping[str, Support | str]:
+        return self.bound.support()
+
+    @property
+    def examples(self) -> tuple[str, ...]:
+        return self.bound.target.examples(self.bound.option)
+
+    @property
+    def plan_examples(self) -> tuple[str, ...]:
+        return self.bound.target.plan_examples(self.bound.option) if self.bound.target.plannable else ()
+
+    @property
+    def traps(self) -> str:
+        return self.bound.target.traps(self.bound.option)
+
+    def compile(self, query: str) -> Any:
+        return self.bound.compile(query)
 
 
-def _dials_target(endpoint: str) -> Target:
-    return Target(
-        name=f"dials:{endpoint}",
-        compile=lambda q: _dials.to_dials(q, endpoint=endpoint),
-        support=_dials.SUPPORT[endpoint],
-        examples=_DIALS_EXAMPLES.get(endpoint, ()),
-        plan_examples=_DIALS_PLANS.get(endpoint, ()),
-    )
+class _Columns(Mapping[str, Column]):
+    """The matrix's columns, read from the registry on every use (a target registered later shows up)."""
+
+    def _all(self) -> dict[str, Column]:
+        return {spec: Column(registry.resolve(spec)) for spec in registry.specs(matrix=True)}
+
+    def __getitem__(self, spec: str) -> Column:
+        return self._all()[spec]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
 
 
-def _oms_target(resource: str, examples: tuple[str, ...], plans: tuple[str, ...]) -> Target:
-    return Target(
-        name=f"oms:{resource}",
-        compile=lambda q: _oms.to_oms(q, resource=resource),
-        support=_oms.SUPPORT[resource],
-        examples=examples,
-        plan_examples=plans,
-    )
-
-
-_RR_EXAMPLES: tuple[str, ...] = tuple(q for q, kind in _rr.EXAMPLES if kind == "runs")
-
-TARGETS: dict[str, Target] = {
-    "rr": Target("rr", lambda q: _rr.to_rr(q, kind="runs"), _rr.SUPPORT, _RR_EXAMPLES, ("tracker-strip == GOOD and dt-dt == GOOD", "dt-dt == GOOD or energy > 6000")),
-    "rr-raw": Target("rr-raw", lambda q: _rr.to_rr(q, kind="runs", raw=True), _rr.SUPPORT_RAW, _RR_EXAMPLES, ("energy > 6000 and bpix_ready",)),
-    **{f"dials:{ep}": _dials_target(ep) for ep in _dials.ENDPOINTS},
-    "oms:runs": _oms_target(
-        "runs",
-        ("energy in 6000..7000", "stable_beam", "fill_number in [7000, 7001]", "fill_number in [7000, 7005]", 'injection_scheme like "%2556%"', "start_time >= 2018-05-01", 'hlt_key ~ "Physics"'),
-        ("fill_number in [7000, 7005]", 'energy > 6000 and hlt_key like "%physics%"'),
-    ),
-    "oms:lumisections": _oms_target(
-        "lumisections",
-        ("run_number == 297050 and bpix_ready", "not bpix_ready", "bpix_ready is not null", "recorded > 0.1", "bpix_ready or fpix_ready"),
-        ("bpix_ready or fpix_ready",),
-    ),
-    "jsonlogic": Target(
-        "jsonlogic",
-        _jsonlogic.to_jsonlogic,
-        _jsonlogic.SUPPORT,
-        ("tracker-strip == GOOD", "energy <= 7000", "tracker-strip != BAD", "not bpix_ready", 'injection_scheme contains "25ns"', "run_number in 315000..316000", 'class like "Collisions%"'),
-    ),
-}
-"""Every target the matrix covers, by the name ``dqquery.plan`` takes (``jsonlogic`` has no plan)."""
+TARGETS: Mapping[str, Column] = _Columns()
+"""Every matrix column, by the name ``dqquery.plan`` takes, read live from the target registry."""
 
 # Representative queries per node kind: templates over a pool of fields, so that each target finds one its
 # rows carry. ``{i}`` is an integer field, ``{s}`` a string field.
@@ -173,7 +129,7 @@ def representative_queries(kind: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def compiles(target: Target, query: str) -> bool:
+def compiles(target: Column, query: str) -> bool:
     """Whether ``target`` compiles ``query`` (``False`` on an ``unsupported`` error)."""
     try:
         target.compile(query)
@@ -187,9 +143,12 @@ def compiles(target: Target, query: str) -> bool:
 _LEVELS = ("exact", "superset", "partial", "unsupported")
 
 
-def classify(target: Target, kind: str) -> str:
+def classify(target: Column, kind: str) -> str:
     """``exact`` | ``superset: ...`` | ``partial: ...`` | ``unsupported: reason`` for one table entry."""
-    text = target.support[kind].strip()
+    entry = target.support[kind]
+    if isinstance(entry, Support):
+        return entry.describe()
+    text = entry.strip()
     word, _, detail = text.partition(":")
     if word in _LEVELS:
         detail = detail.strip()
@@ -256,86 +215,6 @@ print([row["run_number"] for row in selected])  # [5]
 ```
 """
 
-TRAPS: dict[str, str] = {
-    "rr": """\
-* The client drops a status flag with `or` or any operator but `=` **silently** (`{"dt-dt": {"or": [...]}}`
-  becomes `{}`): dqquery refuses `or`, `!=` and `in` on flags in this format (use `rr-raw`).
-* Numbers and booleans inside `and`/`or` lists are compared with the attribute's text and the server fails
-  (HTTP 500); the client wraps every list element that way. dqquery uses sibling operators in one dict
-  (`{">=": 6000, "<=": 7000}`) and refuses lists on numeric attributes.
-* The client's whitelists have gaps: `gem-gem` and offline-only flags for runs (sent through the
-  `triplet_summary.` pass-through prefix), `tracker-pixel` for datasets (a typo, `tracker-pix`, in the
-  client; no pass-through exists for datasets, so it is refused).
-* `<component>_included` keys exist only when true: `pixel_included == false` selects nothing (a warning
-  suggests `pixel_included is null`).
-* `!=` is `<>`, `not like` is `notlike` (NOT ILIKE; upper-case `NOTLIKE` would be case-sensitive), `like` is
-  ILIKE like dqquery's. Statuses are upper-case.
-* `flag == S` means "some lumisection has status S": an `and` of two flags is a superset (`exact` false).
-  RR's `triplet_summary` counts only lumisections that have both RR and OMS data, the same lumisections
-  dqquery and RR's JSON portal evaluate.
-* A filter on run or dataset attributes alone (`energy > 6000`, `class == "Collisions18"`,
-  `dataset != "online"`) also returns runs and datasets without any lumisection having both RR and OMS data
-  (non-significant runs, for instance), which no query selects: it is a superset (`exact` false, with a
-  note). `dqquery fetch` followed by `golden` reads the lumisections and drops those runs; in a listing, a
-  dataset row's `dcs_summary` has an `ls_duration` entry exactly when the dataset has such lumisections. Add
-  a flag condition (`and dt-dt == GOOD`) and the filter is exact again.
-""",
-    "rr-raw": """\
-* A top-level `or` mixing run attributes and flags is split by the backend, which then ANDs the parts:
-  refused. Several tables are combined as a top-level `and` with one member per table.
-* Numeric membership uses the `key::float` cast inside `or` lists; `flag != S` counts every other status,
-  `NO VALUE FOUND` included, but not `EMPTY` (lumisections without the flag: missing data, never selected).
-""",
-    "dials": """\
-* Undeclared parameters (`run_number__gt`, `entries__lte`, ...) are **silently ignored** and the server
-  returns unfiltered data: dqquery emits only the parameters of the endpoint's filter set.
-* No `__gt`/`__lt`: integers use `__gte v+1` / `__lte v-1`. `__in` exists only on some fields; elsewhere a
-  list of consecutive integers becomes a range, and other lists are refused (`plan` splits them).
-* `__regex` is PostgreSQL's case-sensitive search; `like` is case-insensitive, so its letters become
-  classes (`[Cc]`) and the pattern is anchored. User regexes are limited to what Python and PostgreSQL read alike.
-* th2 (and th1) take `entries__gte` only, and `ls_number__lte` is spelled correctly by the server, but
-  cmsdials 2.4.1's filter models misspell it `ls_numbet__lte`, which the server ignores (the upper bound
-  is lost). Workaround: `to_dials(...)` returns the parameter dict, which you send as raw query parameters;
-  `to_dials(..., as_filters=True)` refuses to build a cmsdials filter object that would lose the bound.
-* `ml-models-index` has two server generations. v1.12.0 declares `model_id`, `model_id__in`, `filename`,
-  `filename__regex`, `target_me`, `target_me__regex`, `active`, and its rows carry `model_id`, `filename`,
-  `target_me`, `active`. The generation cmsdials 2.4.1 was written for says `id`, `id__in`, `name`,
-  `name__regex` and has no `target_me`. Each server ignores the other's names (v1.12.0 answered `id__in=19,21`
-  with all four models), so dqquery sends both spellings with the same value; `target_me` only with
-  `generation="v1.12.0"`. Plan residuals read either row shape.
-* Listings are ordered and paged by the primary key; on `ml-bad-lumisection` that is all five of `model_id`,
-  `dataset_id`, `run_number`, `ls_number`, `me_id`. Its rows carry `me_id` (not `dataset` or `me`), so a plan
-  can re-check `me_id` locally.
-* cmsdials 2.4.1's `RunClient` requires `ls_completeness` in `run/` rows, which v1.12.0 does not serve; its
-  listing then fails validation. dqquery's own `DialsClient` reads either.
-""",
-    "oms": """\
-* No `or`, no `in` (one value, or consecutive integers as `GE`+`LE`), no regex, no `not like`.
-* `LIKE` is undocumented and presumably case-sensitive: only patterns without letters are sent, and the
-  result is re-checked locally (`plan` keeps a residual).
-* Times are `YYYY-MM-DDTHH:MM:SSZ`; `is not null` is `NEQ null`; RR's lumisection `recorded`/`delivered` are
-  OMS' `*_per_lumisection`.
-""",
-    "jsonlogic": """\
-* json-logic-js turns a missing value into 0 in `<`/`<=` and says `!=` is true on a missing value; the
-  Python engine says `null == false`. Leaves that could pass on a missing value get a presence guard
-  `{"!==": [{"var": ...}, null]}` and `false` is tested with `===`.
-* `in` takes the needle first for substrings (`{"in": ["25ns", {"var": ...}]}`); the other order tests the
-  opposite.
-* Statuses are compared case-sensitively, so they are always upper-case. Regular expressions are refused.
-* Both engines compare times as text. RR stores OMS times as `YYYY-MM-DDTHH:MM:SSZ` (UTC, to the second), whose
-  text order is time order, so a date literal is sent as that text (`2018-07-01` is `"2018-07-01T00:00:00Z"`),
-  exactly as `to_rr` sends it; a time with fractions of a second is refused.
-""",
-}
-
-_TRAP_GROUP = {"rr": "rr", "rr-raw": "rr-raw", "jsonlogic": "jsonlogic"}
-
-
-def _trap_text(name: str) -> str:
-    return TRAPS.get(_TRAP_GROUP.get(name, name.split(":")[0]), "")
-
-
 # ------------------------------------------------------------------------------------------------ markdown
 
 
@@ -343,13 +222,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _compiled(target: Target, query: str) -> str:
+def _compiled(target: Column, query: str) -> str:
     try:
-        out = target.compile(query)
+        compiled = target.compile(query)
     except QueryError as err:
         return "unsupported: " + _cell(err.message)
+    out = compiled.request
     text = "`" + _cell(json.dumps(dict(out) if isinstance(out, Mapping) else out, ensure_ascii=False)) + "`"
-    if getattr(out, "exact", True) is False:
+    if not compiled.exact:
         text += " (superset)"
     return text
 
@@ -360,7 +240,7 @@ def _plan(query: str, target: str) -> Any:
     return plan(query, target)
 
 
-def _plan_line(target: Target, query: str) -> str:
+def _plan_line(target: Column, query: str) -> str:
     p = _plan(query, target.name)
     requests = "; ".join("`" + _cell(json.dumps(dict(r), ensure_ascii=False)) + "`" for r in p.requests)
     residual = "none" if p.residual is None else "the whole query"
@@ -374,7 +254,7 @@ def _matrix_markdown(matrix: dict[str, dict[str, str]]) -> list[str]:
     return lines
 
 
-def _target_section(target: Target, row: dict[str, str]) -> list[str]:
+def _target_section(target: Column, row: dict[str, str]) -> list[str]:
     lines = [f"### `{target.name}`", ""]
     if target.examples:
         lines += ["| query | compiled |", "|---|---|"]
@@ -391,9 +271,8 @@ def _target_section(target: Target, row: dict[str, str]) -> list[str]:
         lines += ["What `plan` sends, and keeps as a residual:", "", "| query | requests | residual |", "|---|---|---|"]
         lines += [_plan_line(target, q) for q in target.plan_examples]
         lines.append("")
-    traps = _trap_text(target.name)
-    if traps and (target.name in TRAPS or target.name in ("dials:run", "oms:runs")):
-        lines += ["Service traps and how dqquery avoids them:", "", traps.rstrip(), ""]
+    if target.traps:
+        lines += ["Service traps and how dqquery avoids them:", "", target.traps.rstrip(), ""]
     return lines
 
 

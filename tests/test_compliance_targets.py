@@ -16,30 +16,31 @@ from typing import Any
 import pytest
 import yaml
 
+import dqquery
+from dqquery import targets as registry
 from dqquery.errors import QueryError, QueryWarning
-from dqquery.targets.dials import to_dials
-from dqquery.targets.jsonlogic import to_jsonlogic
-from dqquery.targets.oms import to_oms
-from dqquery.targets.runregistry import to_rr
 
 CORPUS = Path(__file__).parent / "compliance" / "targets.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(CORPUS.read_text(encoding="utf-8")) or []
 
-# Corpus key -> (compile function returning plain JSON data, QueryError.target of its rejections).
-TARGETS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "rr": (lambda q: dict(to_rr(q, kind="runs", raw=False)), "rr"),
-    "rr_raw": (lambda q: dict(to_rr(q, kind="runs", raw=True)), "rr-raw"),
-    "rr_datasets": (lambda q: dict(to_rr(q, kind="datasets", raw=False)), "rr"),
-    "rr_datasets_raw": (lambda q: dict(to_rr(q, kind="datasets", raw=True)), "rr-raw"),
-    "dials_run": (lambda q: to_dials(q, endpoint="run"), "dials:run"),
-    "dials_lumisection": (lambda q: to_dials(q, endpoint="lumisection"), "dials:lumisection"),
-    "dials_th2": (lambda q: to_dials(q, endpoint="th2"), "dials:th2"),
-    "oms_runs": (lambda q: to_oms(q, resource="runs"), "oms:runs"),
-    "oms_lumisections": (lambda q: to_oms(q, resource="lumisections"), "oms:lumisections"),
-    "jsonlogic": (to_jsonlogic, "jsonlogic"),
-}
-REQUIRED_TARGETS = ("rr", "rr_raw", "dials_run", "dials_lumisection", "dials_th2", "oms_runs", "oms_lumisections", "jsonlogic")
+def column(spec: str) -> str:
+    """The corpus column of a target spec of the registry: ``dials:th2`` -> ``dials_th2``, ``rr-raw`` -> ``rr_raw``."""
+    return spec.replace("-", "_").replace(":", "_")
 
+
+def _compile_fn(spec: str) -> Callable[[str], Any]:
+    def compile_fn(query: str) -> Any:
+        request = dqquery.compile(query, spec).request
+        return dict(request) if isinstance(request, dict) else request
+
+    return compile_fn
+
+
+# Corpus key -> (compile function returning plain JSON data, QueryError.target of its rejections), from the registry:
+# a target registered without a corpus column has no case here, and test_every_corpus_column_is_a_target fails on a
+# column that names no target.
+TARGETS: dict[str, tuple[Callable[[str], Any], str]] = {column(spec): (_compile_fn(spec), spec) for spec in registry.specs()}
+REQUIRED_TARGETS = ("rr", "rr_raw", "dials_run", "dials_lumisection", "dials_th2", "oms_runs", "oms_lumisections", "jsonlogic")
 # (query, corpus key) -> why the corpus is right and the compiler is not (reported to the lead).
 KNOWN_COMPILER_BUGS: dict[tuple[str, str], str] = {}
 
@@ -65,6 +66,12 @@ def test_corpus_size_and_completeness() -> None:
     for case in CASES:
         missing = [k for k in REQUIRED_TARGETS if k not in case]
         assert not missing, f"{case['query']!r} lacks expectations for {missing}"
+
+
+def test_every_corpus_column_is_a_target() -> None:
+    columns = {key for case in CASES for key in case if key not in ("query", "comment")}
+    assert columns <= set(TARGETS), f"corpus columns naming no registered target: {sorted(columns - set(TARGETS))}"
+    assert set(REQUIRED_TARGETS) <= set(TARGETS)
 
 
 def test_known_bugs_refer_to_corpus_entries() -> None:

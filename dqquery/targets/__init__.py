@@ -1,1 +1,46 @@
-"""Compilers from the query tree to each service's filter language."""
+"""Compile targets: one module per service dialect, registered by name in :mod:`dqquery.targets.base`.
+
+``dqquery.targets.get("dials")`` is the DIALS target, ``dqquery.compile(query, "dials:th2")`` compiles for it;
+``dqquery.targets.register`` adds a target (see ``docs/dev/adding-a-target.md``).
+
+Decision: this package re-exports the framework only; importing it does not import any compiler (they are
+imported on first use through :data:`~dqquery.targets.base.BUILTIN`).
+"""
+
+from __future__ import annotations
+
+from .base import (
+    BUILTIN,
+    Bound,
+    Compiled,
+    Refusals,
+    Support,
+    SupportTable,
+    Target,
+    compile,
+    get,
+    names,
+    register,
+    registered,
+    resolve,
+    specs,
+    unregister,
+)
+
+__all__ = [
+    "BUILTIN",
+    "Bound",
+    "Compiled",
+    "Refusals",
+    "Support",
+    "SupportTable",
+    "Target",
+    "compile",
+    "get",
+    "names",
+    "register",
+    "registered",
+    "resolve",
+    "specs",
+    "unregister",
+]

@@ -61,8 +61,9 @@ from ..catalog import lookup as catalog_lookup
 from ..errors import QueryError
 from ..normal import conjuncts, to_nnf
 from ..patterns import PatternError, case_insensitive_class, compile_regex
-from ..query import as_node, source_text
+from ..query import as_node
 from ..semantics import evaluate_predicate
+from .base import Compiled, Refusals, Target, compile_bound, register, resolve
 
 __all__ = [
     "ENDPOINTS",
@@ -466,38 +467,6 @@ def _strip_safe(regex: str) -> str:
 # ================================================================================ compilation
 
 
-class _Ctx:
-    """Where errors point: the query text, whether node spans refer to it, and the target name."""
-
-    def __init__(self, query: Any, target: str, plan_target: str) -> None:
-        self.text = query if isinstance(query, str) else source_text(query)
-        self.use_spans = isinstance(query, str)
-        self.target = target
-        self.plan_target = plan_target
-        self.plan_hint = f'dqquery.plan(query, "{plan_target}") fetches a superset and filters the rest locally'
-
-    def unsupported(self, node: Any, message: str, hint: str = "") -> QueryError:
-        span = getattr(node, "span", None) if self.use_spans else None
-        from ..planning import carried_by
-
-        plan_hint = self.plan_hint
-        field = getattr(node, "field", None)
-        carried = carried_by(self.plan_target)
-        if field is not None and carried is not None and not carried(field.path):
-            plan_hint = (f"{self.plan_target} rows do not carry '{field.name}', so it cannot be filtered locally either; "
-                         "Run Registry flags and OMS bits are evaluated together by `dqquery golden`")
-        full_hint = f"{hint}; {plan_hint}" if hint else plan_hint
-        return QueryError(
-            "unsupported",
-            message,
-            query=self.text,
-            offset=span.start if span else None,
-            end=span.end if span else None,
-            hint=full_hint,
-            target=self.target,
-        )
-
-
 # Why a predicate kind (after negation normal form) has no DIALS form. Keys: (kind, negated).
 _UNSUPPORTED_PREDICATES: dict[tuple[str, bool], str] = {
     ("in_range", True): "DIALS has no 'not in' range filter (it would need an or of two bounds)",
@@ -517,7 +486,7 @@ def _integral(x: float | int) -> bool:
 class _FieldCompiler:
     """Turns all constraints on one field into DIALS parameters (exactly, or raises)."""
 
-    def __init__(self, ctx: _Ctx, endpoint: str, path: str, atoms: list[Any], generation: str = "both") -> None:
+    def __init__(self, ctx: Refusals, endpoint: str, path: str, atoms: list[Any], generation: str = "both") -> None:
         self.ctx, self.endpoint, self.path, self.atoms = ctx, endpoint, path, atoms
         self.declared = {name: p for name, p in params_of(endpoint, generation).items() if p.path == path}
         # lookup -> the parameter names that carry it, one per generation; a lookup counts only when every
@@ -756,10 +725,10 @@ def _group_by_field(atoms: Iterable[Any]) -> dict[str, list[Any]]:
     return groups
 
 
-def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[str, Any], dict[str, Any], _Ctx]:
+def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[str, Any], dict[str, Any], Refusals]:
     ep = canonical_endpoint(endpoint)
     _selected(generation)
-    ctx = _Ctx(query, f"dials:{ep}", f"dials:{ep}")
+    ctx = Refusals(query, f"dials:{ep}")
     node = to_nnf(as_node(query))
 
     def on_or(n: Any) -> QueryError:
@@ -798,15 +767,14 @@ def to_dials(query: Any, endpoint: str = "run", as_filters: bool = False, genera
     cmsdials; it uses the 2.4.1 names). ``generation`` (``"both"``, ``"v1.12.0"``, ``"2.4.1"``) chooses the
     server generations to address: with ``"both"``, ``ml-models-index`` gets each parameter in both spellings.
     Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for anything DIALS cannot express exactly on
-    this endpoint; ``ValueError`` for an unknown endpoint or generation.
+    this endpoint, or for an unknown endpoint (with a did-you-mean); ``ValueError`` for an unknown generation.
+    The same as ``dqquery.compile(query, "dials:ENDPOINT")``, whose ``request`` this returns.
     """
-    params, origin, ctx = _compile(query, endpoint, "2.4.1" if as_filters else generation)
-    if as_filters:
-        return _as_filters(ENDPOINT_ALIASES.get(endpoint, endpoint), params, origin, ctx)
-    return params
+    bound = resolve(f"dials:{endpoint}")
+    return compile_bound(query, bound, as_filters=as_filters, generation=generation).request
 
 
-def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], ctx: _Ctx) -> Any:
+def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], ctx: Refusals) -> Any:
     try:
         import cmsdials.filters as cmsdials_filters  # optional dependency
     except ImportError:
@@ -870,3 +838,101 @@ def _support(endpoint: str) -> dict[str, str]:
 
 SUPPORT: dict[str, dict[str, str]] = {ep: _support(ep) for ep in ENDPOINTS}
 """Endpoint -> node kind -> ``"exact"`` or why it is not supported (for the docs support matrix)."""
+
+
+# ================================================================================ target
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "run": (
+        "run_number in 367100..367200",
+        "run_number > 367100",
+        "dataset_id in [5, 9]",
+        'dataset like "%zerobias%"',
+        'dataset ~ "ZeroBias/Run2023C"',
+        'dataset in ["/A/B/DQMIO", "/C/D/DQMIO"]',
+        "run_number != 367112",
+        "run_number == 5 or run_number == 7",
+    ),
+    "lumisection": (
+        "run_number == 367112 and ls_number in 10..20",
+        "ls_number < 100",
+        "ls_number in [3, 7]",
+    ),
+    "ml-models-index": (
+        "model_id in [19, 21]",
+        'model_active and model_name ~ "PXLayer"',
+        'target_me == "PixelPhase1/Tracks/PXBarrel/charge_PXLayer_1"',
+    ),
+    "th2": (
+        "ls_number <= 50",
+        "entries >= 100",
+        "entries > 100",
+        "entries <= 100",
+        'me like "%charge%"',
+    ),
+}
+PLAN_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "run": ('run_number in [367112, 367300] or dataset ~ "ZeroBias"', "run_number != 367112 and dataset_id == 5",
+            "not (run_number in 367100..367200)"),
+    "th2": ("entries <= 100 and run_number == 367112",),
+}
+TRAPS = """\
+* Undeclared parameters (`run_number__gt`, `entries__lte`, ...) are **silently ignored** and the server
+  returns unfiltered data: dqquery emits only the parameters of the endpoint's filter set.
+* No `__gt`/`__lt`: integers use `__gte v+1` / `__lte v-1`. `__in` exists only on some fields; elsewhere a
+  list of consecutive integers becomes a range, and other lists are refused (`plan` splits them).
+* `__regex` is PostgreSQL's case-sensitive search; `like` is case-insensitive, so its letters become
+  classes (`[Cc]`) and the pattern is anchored. User regexes are limited to what Python and PostgreSQL read alike.
+* th2 (and th1) take `entries__gte` only, and `ls_number__lte` is spelled correctly by the server, but
+  cmsdials 2.4.1's filter models misspell it `ls_numbet__lte`, which the server ignores (the upper bound
+  is lost). Workaround: `to_dials(...)` returns the parameter dict, which you send as raw query parameters;
+  `to_dials(..., as_filters=True)` refuses to build a cmsdials filter object that would lose the bound.
+* `ml-models-index` has two server generations. v1.12.0 declares `model_id`, `model_id__in`, `filename`,
+  `filename__regex`, `target_me`, `target_me__regex`, `active`, and its rows carry `model_id`, `filename`,
+  `target_me`, `active`. The generation cmsdials 2.4.1 was written for says `id`, `id__in`, `name`,
+  `name__regex` and has no `target_me`. Each server ignores the other's names (v1.12.0 answered `id__in=19,21`
+  with all four models), so dqquery sends both spellings with the same value; `target_me` only with
+  `generation="v1.12.0"`. Plan residuals read either row shape.
+* Listings are ordered and paged by the primary key; on `ml-bad-lumisection` that is all five of `model_id`,
+  `dataset_id`, `run_number`, `ls_number`, `me_id`. Its rows carry `me_id` (not `dataset` or `me`), so a plan
+  can re-check `me_id` locally.
+* cmsdials 2.4.1's `RunClient` requires `ls_completeness` in `run/` rows, which v1.12.0 does not serve; its
+  listing then fails validation. dqquery's own `DialsClient` reads either.
+"""
+
+
+class DialsTarget(Target):
+    """DIALS list endpoints (``/api/v1/<endpoint>/``): django-filter query parameters, exact or refused."""
+
+    name = "dials"
+    service = "DIALS"
+    option_word = "endpoint"
+    title = "DIALS query parameters"
+    options = ENDPOINTS
+    option_aliases = ENDPOINT_ALIASES
+
+    def compile(self, query: Any, option: str | None, **settings: Any) -> Compiled:
+        endpoint = option or "run"
+        as_filters = bool(settings.get("as_filters", False))
+        generation = settings.get("generation", "both")
+        params, origin, ctx = _compile(query, endpoint, "2.4.1" if as_filters else generation)
+        request = _as_filters(endpoint, params, origin, ctx) if as_filters else params
+        return Compiled(self.spec(endpoint), request, True)
+
+    def support(self, option: str | None) -> Any:
+        return SUPPORT[option or "run"]
+
+    def carries(self, option: str | None) -> Any:
+        return row_fields(option or "run").__contains__
+
+    def examples(self, option: str | None) -> tuple[str, ...]:
+        return EXAMPLES.get(option or "run", ())
+
+    def plan_examples(self, option: str | None) -> tuple[str, ...]:
+        return PLAN_EXAMPLES.get(option or "run", ())
+
+    def traps(self, option: str | None) -> str:
+        return TRAPS if option in (None, "run") else ""
+
+
+register(DialsTarget())

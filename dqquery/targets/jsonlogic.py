@@ -57,6 +57,7 @@ from ..jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, REFUSED_OPERATORS, apply
 from ..limits import MAX_LIST_ITEMS, MAX_QUERY_CHARS
 from ..patterns import case_insensitive_class, like_items
 from ..query import as_node, source_text
+from .base import Compiled, Target, compile_bound, register, resolve
 from .runregistry import stored_time_text
 
 TARGET = "jsonlogic"
@@ -501,7 +502,12 @@ def compile_for(node: Any, want: bool, query: str = "") -> Any:
 def to_jsonlogic(query: Any) -> dict[str, Any]:
     """The json-logic rule RR's JSON portal evaluates for ``query`` (text or node); see the module docstring.
 
-    Raises ``QueryError("unsupported", target="jsonlogic")`` for what json-logic cannot express exactly."""
+    Raises ``QueryError("unsupported", target="jsonlogic")`` for what json-logic cannot express exactly.
+    The same as ``dqquery.compile(query, "jsonlogic")``, whose ``request`` this returns."""
+    return compile_bound(query, resolve("jsonlogic")).request  # type: ignore[no-any-return]
+
+
+def _compile_jsonlogic(query: Any) -> dict[str, Any]:
     node = as_node(query)
     text = query if isinstance(query, str) else ""
     try:
@@ -515,7 +521,7 @@ def to_jsonlogic(query: Any) -> dict[str, Any]:
     validate_rule(rule, EMITTED_OPERATORS)
     unstored = rr_unstored_warning(f.path for f in A.fields_of(node))
     if unstored:  # the portal reads RR's stored OMS names only (R3)
-        warnings.warn(QueryWarning(unstored), stacklevel=2)
+        warnings.warn(QueryWarning(unstored), stacklevel=3)
     return rule
 
 
@@ -584,6 +590,11 @@ def _dataset_filter(node: Any) -> str | None:
 
 
 def rr_portal_request(query: Any, dataset: str | None = None) -> dict[str, Any]:
+    """The same as ``dqquery.compile(query, "rr-portal:DATASET").request``; see :func:`_rr_portal_request`."""
+    return compile_bound(query, resolve("rr-portal" + (f":{dataset}" if dataset else ""))).request  # type: ignore[no-any-return]
+
+
+def _rr_portal_request(query: Any, dataset: str | None = None) -> dict[str, Any]:
     """The body of RR's ``POST /json_portal/generate``: ``{"json_logic": <JSON text>, "dataset_name_filter": ...}``.
 
     ``dataset`` is passed through as RR's ``dataset_name_filter`` (a SQL SIMILAR TO pattern). Without it, one
@@ -613,7 +624,7 @@ def rr_portal_request(query: Any, dataset: str | None = None) -> dict[str, Any]:
     if not operands:
         rule: Any = _present("dataset.name")
     else:
-        rule = to_jsonlogic(A.make_and(operands)) if operands != [node] else to_jsonlogic(query)
+        rule = _compile_jsonlogic(A.make_and(operands)) if operands != [node] else _compile_jsonlogic(query)
     return {"json_logic": json.dumps(rule), "dataset_name_filter": name_filter}
 
 
@@ -987,3 +998,71 @@ def from_jsonlogic(rule: Any) -> Any:
     """Import an RR json-logic rule as a checked query tree (see :func:`from_jsonlogic_report` for the
     caveat on missing data)."""
     return from_jsonlogic_report(rule)[0]
+
+
+# =============================================================================================== targets
+
+EXAMPLES: tuple[str, ...] = ("tracker-strip == GOOD", "energy <= 7000", "tracker-strip != BAD", "not bpix_ready",
+                             'injection_scheme contains "25ns"', "run_number in 315000..316000", 'class like "Collisions%"')
+TRAPS = """\
+* json-logic-js turns a missing value into 0 in `<`/`<=` and says `!=` is true on a missing value; the
+  Python engine says `null == false`. Leaves that could pass on a missing value get a presence guard
+  `{"!==": [{"var": ...}, null]}` and `false` is tested with `===`.
+* `in` takes the needle first for substrings (`{"in": ["25ns", {"var": ...}]}`); the other order tests the
+  opposite.
+* Statuses are compared case-sensitively, so they are always upper-case. Regular expressions are refused.
+* Both engines compare times as text. RR stores OMS times as `YYYY-MM-DDTHH:MM:SSZ` (UTC, to the second), whose
+  text order is time order, so a date literal is sent as that text (`2018-07-01` is `"2018-07-01T00:00:00Z"`),
+  exactly as `to_rr` sends it; a time with fractions of a second is refused.
+"""
+
+
+class JsonLogicTarget(Target):
+    """The json-logic rule of Run Registry's JSON portal (golden JSON generation), evaluated per lumisection.
+
+    ``plan`` sends the rules of what json-logic expresses exactly; the residual is evaluated locally on the
+    lumisections (``dqquery golden``), as for the Run Registry filters."""
+
+    name = "jsonlogic"
+    title = "Run Registry json-logic"
+
+    def compile(self, query: Any, option: str | None, **settings: Any) -> Compiled:
+        return Compiled(self.name, _compile_jsonlogic(query), True)
+
+    def support(self, option: str | None) -> Any:
+        return SUPPORT
+
+    def empty_request(self, option: str | None) -> Any:
+        return dict(_ALWAYS_TRUE)
+
+    def examples(self, option: str | None) -> tuple[str, ...]:
+        return EXAMPLES
+
+    def traps(self, option: str | None) -> str:
+        return TRAPS
+
+
+class RRPortalTarget(JsonLogicTarget):
+    """The body of Run Registry's ``POST /json_portal/generate``; the option is the dataset name filter (a SQL
+    SIMILAR TO pattern), taken from a top-level ``dataset`` clause when absent."""
+
+    name = "rr-portal"
+    title = "Run Registry JSON portal request"
+    options = None
+    plannable = False
+
+    def compile(self, query: Any, option: str | None, **settings: Any) -> Compiled:
+        return Compiled(self.spec(option), _rr_portal_request(query, option or None), True)
+
+    def matrix_options(self) -> tuple[str | None, ...]:
+        return ()
+
+    def examples(self, option: str | None) -> tuple[str, ...]:
+        return ()
+
+    def traps(self, option: str | None) -> str:
+        return ""
+
+
+register(JsonLogicTarget())
+register(RRPortalTarget())

@@ -34,10 +34,11 @@ from typing import Any
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
 from ..normal import conjuncts, to_nnf
+from ..patterns import case_insensitive_class
 from ..query import as_node
 from ..semantics import literal
 from ..unparse import value_text
-from .dials import _Ctx, case_insensitive_class
+from .base import Compiled, Refusals, Target, compile_bound, register, resolve
 
 __all__ = [
     "OMS_OPS",
@@ -121,7 +122,7 @@ class _Clause:
         return f"filter[{self.attribute}][{self.op}]"
 
 
-def _value_text(ctx: _Ctx, v: Any, node: Any) -> str:
+def _value_text(ctx: Refusals, v: Any, node: Any) -> str:
     """A literal as OMS expects it (numbers and booleans spelled as in a query)."""
     if isinstance(v, (A.BoolValue, A.IntValue, A.FloatValue)):
         return value_text(v)
@@ -143,7 +144,7 @@ def _has_case(pattern: str) -> bool:
 class _Compiler:
     def __init__(self, query: Any, resource: str) -> None:
         self.resource = _resource(resource)
-        self.ctx = _Ctx(query, f"oms:{resource}", f"oms:{resource}")
+        self.ctx = Refusals(query, f"oms:{self.resource}")
         self.node = to_nnf(as_node(query))
         self.exact = True
 
@@ -241,17 +242,16 @@ def _kind(v: Any) -> str:
 def to_oms(query: Any, resource: str = "runs") -> dict[str, str]:
     """``{"filter[attr][OP]": "value", ...}`` for the OMS ``resource`` (``runs`` or ``lumisections``).
 
-    Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for what OMS cannot express; see
-    :func:`oms_exact` for whether the filters are exact or a superset to re-check locally.
+    Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for what OMS cannot express. The same as
+    ``dqquery.compile(query, "oms:RESOURCE")``, whose ``request`` this returns and whose ``exact`` says whether
+    the filters are exact or a superset to re-check locally (also :func:`oms_exact`).
     """
-    return _Compiler(query, resource).run()
+    return compile_bound(query, resolve(f"oms:{resource}")).request  # type: ignore[no-any-return]
 
 
 def oms_exact(query: Any, resource: str = "runs") -> bool:
     """Whether :func:`to_oms` is exact (``False`` when it sends LIKE, whose OMS semantics are assumed)."""
-    compiler = _Compiler(query, resource)
-    compiler.run()
-    return compiler.exact
+    return compile_bound(query, resolve(f"oms:{resource}")).exact
 
 
 def oms_params(
@@ -289,3 +289,58 @@ SUPPORT: dict[str, dict[str, str]] = {
     for resource in RESOURCES
 }
 """Resource -> node kind -> ``"exact"``, ``"superset: ..."`` or why it is not supported."""
+
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "runs": ("energy in 6000..7000", "stable_beam", "fill_number in [7000, 7001]", "fill_number in [7000, 7005]",
+             'injection_scheme like "%2556%"', "start_time >= 2018-05-01", 'hlt_key ~ "Physics"'),
+    "lumisections": ("run_number == 297050 and bpix_ready", "not bpix_ready", "bpix_ready is not null", "recorded > 0.1",
+                     "bpix_ready or fpix_ready"),
+}
+PLAN_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "runs": ("fill_number in [7000, 7005]", 'energy > 6000 and hlt_key like "%physics%"'),
+    "lumisections": ("bpix_ready or fpix_ready",),
+}
+TRAPS = """\
+* No `or`, no `in` (one value, or consecutive integers as `GE`+`LE`), no regex, no `not like`.
+* `LIKE` is undocumented and presumably case-sensitive: only patterns without letters are sent, and the
+  result is re-checked locally (`plan` keeps a residual).
+* Times are `YYYY-MM-DDTHH:MM:SSZ`; `is not null` is `NEQ null`; RR's lumisection `recorded`/`delivered` are
+  OMS' `*_per_lumisection`.
+"""
+
+
+class OmsTarget(Target):
+    """OMS aggregation API filters (``/agg/api/v1/runs`` and ``/lumisections``)."""
+
+    name = "oms"
+    service = "OMS"
+    option_word = "resource"
+    title = "OMS aggregation API filters"
+    options = RESOURCES
+
+    def compile(self, query: Any, option: str | None, **settings: Any) -> Compiled:
+        compiler = _Compiler(query, option or "runs")
+        request = compiler.run()
+        notes = () if compiler.exact else (
+            "superset: OMS's LIKE semantics are assumed (case, escapes); re-check the rows locally (dqquery.plan)",)
+        return Compiled(self.spec(option or "runs"), request, compiler.exact, notes)
+
+    def support(self, option: str | None) -> Any:
+        return SUPPORT[option or "runs"]
+
+    def carries(self, option: str | None) -> Any:
+        resource = option or "runs"
+        return lambda path: attribute_of(path, resource) is not None
+
+    def examples(self, option: str | None) -> tuple[str, ...]:
+        return EXAMPLES[option or "runs"]
+
+    def plan_examples(self, option: str | None) -> tuple[str, ...]:
+        return PLAN_EXAMPLES[option or "runs"]
+
+    def traps(self, option: str | None) -> str:
+        return TRAPS if option in (None, "runs") else ""
+
+
+register(OmsTarget())

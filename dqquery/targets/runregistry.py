@@ -68,13 +68,14 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 from .. import ast as A
 from ..catalog import STATUSES, FieldInfo, lookup
-from ..errors import QueryError
+from ..errors import QueryError, unsupported
 from ..query import as_node, source_text
 from ..unparse import unparse
+from .base import Compiled, Target, compile_bound, register, resolve
 
 Kind = Literal["runs", "datasets"]
 
@@ -389,19 +390,10 @@ class _Compiler:
 
     @property
     def target(self) -> str:
-        return "rr-raw" if self.raw else "rr"
+        return ("rr-datasets" if self.kind == "datasets" else "rr") + ("-raw" if self.raw else "")
 
     def unsupported(self, node: Any, message: str, hint: str = "") -> QueryError:
-        span = getattr(node, "span", None) if self.located else None
-        return QueryError(
-            "unsupported",
-            f"{message} (target {self.target})",
-            query=self.text,
-            offset=span.start if span else None,
-            end=span.end if span and span.end > span.start else None,  # some parser spans are empty
-            hint=hint,
-            target=self.target,
-        )
+        return unsupported(self.target, message, node, query=self.text, located=self.located, hint=hint)
 
     # -------------------------------------------------------------------- not
 
@@ -783,9 +775,15 @@ def to_rr(query: Any, kind: Kind = "runs", raw: bool = False) -> RRFilter:
     """Compile a query (text or tree) to a Run Registry filter for ``get_runs`` (``kind="runs"``) or
     ``get_datasets`` (``kind="datasets"``); ``raw=True`` gives the backend format for
     ``ignore_filter_transformation=True``. Raises :class:`QueryError` (``unsupported``) for what RR cannot
-    express; never drops a clause."""
+    express; never drops a clause. The same as ``dqquery.compile(query, "rr")`` (``rr-raw``, ``rr-datasets``,
+    ``rr-datasets-raw``), whose ``request`` this returns."""
     if kind not in ("runs", "datasets"):
         raise ValueError(f"kind must be 'runs' or 'datasets', not {kind!r}")
+    spec = ("rr-datasets" if kind == "datasets" else "rr") + ("-raw" if raw else "")
+    return compile_bound(query, resolve(spec)).request  # type: ignore[no-any-return]
+
+
+def _compile_rr(query: Any, kind: Kind, raw: bool) -> RRFilter:
     node = as_node(query)
     comp = _Compiler(kind=kind, raw=raw, text=source_text(query), located=isinstance(query, str))
     ir, exact, per_lumisection = comp.compile(comp.push_not(node))
@@ -827,3 +825,93 @@ EXAMPLES: tuple[tuple[str, Kind], ...] = (
     ('dataset like "/PromptReco/%" and global_state == "OPEN"', "datasets"),
     ("tracker-pixel == GOOD", "datasets"),
 )
+
+
+PLAN_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "runs": ("tracker-strip == GOOD and dt-dt == GOOD", "dt-dt == GOOD or energy > 6000"),
+    "runs-raw": ("energy > 6000 and bpix_ready",),
+}
+
+TRAPS: dict[str, str] = {
+    "runs": """\
+* The client drops a status flag with `or` or any operator but `=` **silently** (`{"dt-dt": {"or": [...]}}`
+  becomes `{}`): dqquery refuses `or`, `!=` and `in` on flags in this format (use `rr-raw`).
+* Numbers and booleans inside `and`/`or` lists are compared with the attribute's text and the server fails
+  (HTTP 500); the client wraps every list element that way. dqquery uses sibling operators in one dict
+  (`{">=": 6000, "<=": 7000}`) and refuses lists on numeric attributes.
+* The client's whitelists have gaps: `gem-gem` and offline-only flags for runs (sent through the
+  `triplet_summary.` pass-through prefix), `tracker-pixel` for datasets (a typo, `tracker-pix`, in the
+  client; no pass-through exists for datasets, so it is refused).
+* `<component>_included` keys exist only when true: `pixel_included == false` selects nothing (a warning
+  suggests `pixel_included is null`).
+* `!=` is `<>`, `not like` is `notlike` (NOT ILIKE; upper-case `NOTLIKE` would be case-sensitive), `like` is
+  ILIKE like dqquery's. Statuses are upper-case.
+* `flag == S` means "some lumisection has status S": an `and` of two flags is a superset (`exact` false).
+  RR's `triplet_summary` counts only lumisections that have both RR and OMS data, the same lumisections
+  dqquery and RR's JSON portal evaluate.
+* A filter on run or dataset attributes alone (`energy > 6000`, `class == "Collisions18"`,
+  `dataset != "online"`) also returns runs and datasets without any lumisection having both RR and OMS data
+  (non-significant runs, for instance), which no query selects: it is a superset (`exact` false, with a
+  note). `dqquery fetch` followed by `golden` reads the lumisections and drops those runs; in a listing, a
+  dataset row's `dcs_summary` has an `ls_duration` entry exactly when the dataset has such lumisections. Add
+  a flag condition (`and dt-dt == GOOD`) and the filter is exact again.
+""",
+    "runs-raw": """\
+* A top-level `or` mixing run attributes and flags is split by the backend, which then ANDs the parts:
+  refused. Several tables are combined as a top-level `and` with one member per table.
+* Numeric membership uses the `key::float` cast inside `or` lists; `flag != S` counts every other status,
+  `NO VALUE FOUND` included, but not `EMPTY` (lumisections without the flag: missing data, never selected).
+""",
+}
+
+
+class RunRegistryTarget(Target):
+    """Run Registry ``get_runs``/``get_datasets`` filters, in the client's format or the backend's (``raw``).
+
+    Options: ``runs`` (the default, spelled ``rr``), ``raw`` (``rr-raw``), ``datasets`` (``rr-datasets``),
+    ``datasets-raw`` (``rr-datasets-raw``): the spellings users already type stay the canonical names."""
+
+    name = "rr"
+    service = "Run Registry"
+    option_word = "format"
+    title = "Run Registry filters"
+    options = ("runs", "raw", "datasets", "datasets-raw")
+    SPECS: ClassVar[dict[str, str]] = {"runs": "rr", "raw": "rr-raw", "datasets": "rr-datasets", "datasets-raw": "rr-datasets-raw"}
+    spec_aliases = {spelled: option for option, spelled in SPECS.items() if option != "runs"}
+    option_aliases = {"runs-raw": "raw"}
+
+    @staticmethod
+    def _kind(option: str | None) -> tuple[Kind, bool]:
+        option = option or "runs"
+        return ("datasets" if option.startswith("datasets") else "runs"), option.endswith("raw")
+
+    def spec(self, option: str | None) -> str:
+        return self.SPECS[option or "runs"]
+
+    def matrix_options(self) -> tuple[str | None, ...]:
+        return ("runs", "raw")
+
+    def compile(self, query: Any, option: str | None, **settings: Any) -> Compiled:
+        kind, raw = self._kind(option)
+        out = _compile_rr(query, kind, raw)
+        return Compiled(self.spec(option), out, out.exact, tuple(out.notes), tuple(out.warnings))
+
+    def support(self, option: str | None) -> Any:
+        return SUPPORT_RAW if self._kind(option)[1] else SUPPORT
+
+    def empty_request(self, option: str | None) -> Any:
+        kind, raw = self._kind(option)
+        return RRFilter({}, exact=False, kind=kind, raw=raw)
+
+    def examples(self, option: str | None) -> tuple[str, ...]:
+        kind, _ = self._kind(option)
+        return tuple(q for q, k in EXAMPLES if k == kind)
+
+    def plan_examples(self, option: str | None) -> tuple[str, ...]:
+        return PLAN_EXAMPLES.get("runs-raw" if self._kind(option)[1] else "runs", ()) if self._kind(option)[0] == "runs" else ()
+
+    def traps(self, option: str | None) -> str:
+        return TRAPS["runs-raw" if self._kind(option)[1] else "runs"]
+
+
+register(RunRegistryTarget())
