@@ -32,7 +32,7 @@ from dqquery.targets.jsonlogic import from_jsonlogic
 
 RATIO = 8.0
 REPEATS = 5
-ATTEMPTS = 3
+ATTEMPTS = 6  # a burst of load spoils a measurement; six in a row would take a sustained superlinear cost
 
 
 def _best_time(fn: Callable[[Any], Any], arg: Any) -> float:
