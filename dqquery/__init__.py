@@ -31,7 +31,6 @@ DOCS_URL = "https://cms-dqm.github.io/dqquery/"
 _LAZY = {
     "compile": "dqquery.targets.base",
     "Compiled": "dqquery.targets.base",
-    "targets": "dqquery",
     "to_rr": "dqquery.targets.runregistry",
     "RRFilter": "dqquery.targets.runregistry",
     "to_dials": "dqquery.targets.dials",
@@ -74,7 +73,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dqquery' has no attribute {name!r}")
-    if name == "targets":
+    if name == "targets":  # the subpackage (registry of compile targets), imported on first use
         return importlib.import_module("dqquery.targets")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

@@ -229,9 +229,13 @@ def _with_targets_epilog(parser: argparse.ArgumentParser) -> None:
     plain = parser.format_help
 
     def format_help() -> str:
-        parser.epilog = targets_help()
+        docs_link = parser.epilog
+        parser.epilog = targets_help() + (f"\n\n{docs_link}" if docs_link else "")
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
-        return plain()
+        try:
+            return plain()
+        finally:
+            parser.epilog = docs_link
 
     parser.format_help = format_help  # type: ignore[method-assign]
 
