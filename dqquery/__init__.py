@@ -70,11 +70,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "targets":  # the subpackage (registry of compile targets), imported on first use
+        return importlib.import_module("dqquery.targets")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dqquery' has no attribute {name!r}")
-    if name == "targets":  # the subpackage (registry of compile targets), imported on first use
-        return importlib.import_module("dqquery.targets")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
