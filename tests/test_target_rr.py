@@ -13,11 +13,14 @@ from hypothesis import HealthCheck, Phase, assume, find, given, settings
 from hypothesis import strategies as st
 from runregistry.utils import transform_to_rr_dataset_filter, transform_to_rr_run_filter
 
+import dqquery
 from dqquery import ast as A
-from dqquery import parse
+from dqquery import parse, targets
 from dqquery.emulate.runregistry import RRBackendError, joint_pieces, select_datasets, select_runs, triplet_summary_of
 from dqquery.errors import QueryError
 from dqquery.semantics import selects
+from dqquery.support import representative_queries
+from dqquery.targets import Support
 from dqquery.targets import runregistry as R
 from dqquery.targets.runregistry import RRFilter, to_rr
 
@@ -91,11 +94,108 @@ def test_client_route_agrees_with_the_client(kind: str) -> None:
         assert [k if not k.startswith("triplet_summary.") or routed == k else k.rpartition(".")[0] for k in out] == [routed]
 
 
+KINDS = [cls.model_fields["kind"].default for cls in A.NODE_CLASSES]
+KINDS_WITH_A_NEGATED_FORM = [cls.model_fields["kind"].default for cls in A.PREDICATE_CLASSES if "negated" in cls.model_fields]
+KINDS_WITH_A_NEGATED_FORM.append("contains")  # `not contains` (its negation normal form keeps the `not`)
+SPECS = {"rr": ("runs", False), "rr-raw": ("runs", True), "rr-datasets": ("datasets", False), "rr-datasets-raw": ("datasets", True)}
+
+
 def test_support_tables_cover_every_node_kind() -> None:
-    kinds = {cls.model_fields["kind"].default for cls in A.NODE_CLASSES}
     for table in R.SUPPORT_BY_TARGET.values():
-        assert set(table) == kinds
-        assert all(v.split(":")[0] in ("exact", "partial", "superset", "unsupported") for v in table.values())
+        assert set(table) == set(KINDS)
+        assert all(isinstance(v, Support) for v in table.values())
+    target = targets.get("rr")
+    for spec, (_kind, raw) in SPECS.items():
+        assert target.support(targets.resolve(spec).option) is (R.SUPPORT_RAW if raw else R.SUPPORT)
+
+
+def test_handler_tables_cover_every_negation_normal_form_literal() -> None:
+    """After to_nnf a literal is a predicate or a `not` above a `contains`: each handler table has them all."""
+    for table in (R._ATTRIBUTE_HANDLERS, R._FLAG_HANDLERS):
+        assert set(table) == {*A.PREDICATE_CLASSES, A.Not}
+
+
+def _table_refusals() -> list[tuple[str, str, bool]]:
+    """(spec, kind, negated) for every kind and polarity a support table calls unsupported."""
+    out = []
+    for spec, (_, raw) in SPECS.items():
+        table = R.SUPPORT_RAW if raw else R.SUPPORT
+        for kind in KINDS:
+            for negated in (False, True) if kind in KINDS_WITH_A_NEGATED_FORM else (False,):
+                if table[kind].of(negated).level == "unsupported":
+                    out.append((spec, kind, negated))
+    return out
+
+
+@pytest.mark.parametrize("spec, kind, negated", _table_refusals())
+def test_what_the_support_table_calls_unsupported_is_refused_with_its_reason(spec: str, kind: str, negated: bool) -> None:
+    reason = R.SUPPORT_BY_TARGET[spec.replace("-datasets", "")][kind].of(negated).reason
+    queries = representative_queries(kind)
+    assert queries
+    for query in queries:
+        query = f"not ({query})" if negated else query
+        with pytest.raises(QueryError) as info:
+            dqquery.compile(query, spec)
+        assert info.value.category == "unsupported" and info.value.message == reason, query
+        assert info.value.target == spec
+
+
+def test_the_tables_refuse_regex_on_every_format() -> None:
+    """The parametrized test above is not vacuous: RR has no regular expressions in either polarity."""
+    assert {(s, k, n) for s, k, n in _table_refusals()} == {(s, "regex", n) for s in SPECS for n in (False, True)}
+
+
+# One query per (kind, polarity) that every format compiles from the unedited tables.
+COMPILING: dict[tuple[str, bool], str] = {
+    ("compare", False): 'class == "A"',
+    ("in_range", False): "run_number in 1..5",
+    ("in_range", True): "run_number not in 1..5",
+    ("in_set", False): 'class in ["A", "B"]',
+    ("in_set", True): 'class not in ["A", "B"]',
+    ("like", False): 'class like "C%"',
+    ("like", True): 'class not like "C%"',
+    ("contains", False): 'components contains "PIXEL"',
+    ("contains", True): 'not components contains "PIXEL"',
+    ("is_null", False): "class is null",
+    ("is_null", True): "class is not null",
+    ("not", False): 'not (class == "A")',
+    ("and", False): 'class == "A" and class != "B"',
+    ("or", False): 'class == "A" or class == "B"',
+}
+
+
+@pytest.mark.parametrize("kind, negated", sorted(COMPILING))
+@pytest.mark.parametrize("spec", ["rr", "rr-raw"])
+def test_the_compiler_consults_the_table_before_dispatch(
+    monkeypatch: pytest.MonkeyPatch, spec: str, kind: str, negated: bool
+) -> None:
+    """Marking one kind and polarity unsupported in the table makes the compiler refuse it with that reason, and only it."""
+    query = COMPILING[(kind, negated)]
+    dqquery.compile(query, spec)  # compiles from the unedited table
+    table = R.SUPPORT_BY_TARGET[spec]
+    refused = Support("unsupported", f"edited table refuses {kind}")
+    entry = table[kind]
+    edited = Support(entry.level, entry.reason or "-", negated=refused) if negated else Support("unsupported", refused.reason, negated=entry)
+    monkeypatch.setitem(table, kind, edited)  # type: ignore[arg-type]
+    with pytest.raises(QueryError) as info:
+        dqquery.compile(query, spec)
+    assert info.value.message == refused.reason and info.value.target == spec
+    assert info.value.offset is not None  # located at the refused clause
+    other = COMPILING.get((kind, not negated))
+    if other is not None:
+        dqquery.compile(other, spec)  # the other polarity still compiles
+
+
+def test_refusal_hints_never_mention_plan_themselves() -> None:
+    """The framework adds the one plan hint: the compiler's own hints say what to write instead on RR."""
+    for query, spec in [("beam1_present", "rr-raw"), ('hlt_key ~ "x"', "rr"), ("dt-dt == GOOD or energy > 1", "rr-raw"),
+                        ("dt-dt is null", "rr-raw"), ('components contains "x"', "rr-raw")]:
+        with pytest.raises(QueryError) as info:
+            R._compile_rr(query, *SPECS[spec], spec)
+        assert "plan" not in info.value.hint, query
+        with pytest.raises(QueryError) as info:
+            dqquery.compile(query, spec)
+        assert info.value.hint.count("dqquery.plan") == 1, query
 
 
 

@@ -51,7 +51,8 @@ Decisions:
 * D2 is told with ``exact=False`` and a note rather than hidden by a filter trick: no backend filter key can
   require "a lumisection with RR and OMS data" (``dcs_summary`` is not filterable on runs, and an empty
   ``triplet_summary`` is also what a run whose joined lumisections carry no flags has).
-* ``not`` is pushed down to the predicates (De Morgan and comparison flips hold in three-valued logic).
+* ``not`` is pushed down to the predicates by the one negation normal form, :func:`dqquery.normal.to_nnf`
+  (De Morgan and comparison flips hold in three-valued logic); ``not`` then stands only above a ``contains``.
 * ``<component>_included`` keys exist only when true, so ``pixel_included == false`` (or ``not pixel_included``)
   selects nothing in RR. That is also what dqquery's semantics says on RR's data (a missing value is unknown),
   so it is compiled as written, ``{"=": false}``, and a warning suggests ``pixel_included is null``.
@@ -59,23 +60,33 @@ Decisions:
   only for upper-case component names).
 * ``like`` is ILIKE (case-insensitive, as in dqquery). Regular expressions and case-sensitive substring tests
   do not exist in RR filters: ``unsupported`` (hint: ``like``). Lumisection OMS bits, lumisection numbers and
-  DIALS fields are not in RR filters: ``unsupported`` (hint: ``dqquery.plan(query, "rr")`` keeps them as a residual).
+  DIALS fields are not in RR filters: ``unsupported``. Refusal hints only say what to write instead on RR; that
+  ``dqquery.plan`` keeps a refused clause as a residual is the framework's hint
+  (:func:`dqquery.targets.base.with_plan_hint`).
+* The support tables (:data:`SUPPORT`, :data:`SUPPORT_RAW`) are :class:`~dqquery.targets.base.Support` data,
+  consulted before dispatch: a node whose kind (and polarity) they call ``unsupported`` is refused with their
+  reason as the message (plus :data:`_REFUSAL_HINTS`), so ``docs/targets.md`` and the compiler cannot disagree.
+  Levels elsewhere are coarse (a ``superset`` kind may still refuse some fields); the per-field rules stay in
+  the compiler, whose every refusal goes through :class:`~dqquery.targets.base.Refusals`.
+* Dispatch over node classes is by tables (:data:`_ATTRIBUTE_HANDLERS`, :data:`_FLAG_HANDLERS`), one handler per
+  negation-normal-form literal class (every predicate class and ``not``, which only stands above a ``contains``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Union
 
 from .. import ast as A
 from ..catalog import STATUSES, FieldInfo, lookup
-from ..errors import QueryError, unsupported
-from ..query import as_node, source_text
+from ..errors import QueryError
+from ..normal import to_nnf
+from ..query import as_node
 from ..unparse import unparse
-from .base import Compiled, Target, compile_bound, register, resolve
+from .base import Compiled, Refusals, Support, Target, compile_bound, register, resolve
 
 Kind = Literal["runs", "datasets"]
 
@@ -214,7 +225,6 @@ _NAMESPACES: dict[tuple[Kind, str], tuple[Table, str, Storage] | tuple[str, str]
     ("datasets", "dataset"): ("dataset", "dataset_attributes.", "jsonb"),
     ("datasets", "lumisection.rr"): ("triplet", "triplet_summary.", "triplet"),
 }
-_RESIDUAL_HINT = 'use dqquery.plan(query, "rr"), which keeps it as a residual to evaluate locally'
 _NOT_IN_RR: dict[str, str] = {
     "lumisection.oms": "RR filters cannot test OMS lumisection bits",
     "lumisection": "RR filters cannot select lumisection numbers",
@@ -226,42 +236,63 @@ _COMPONENT_NAME = re.compile(r"[A-Z0-9_]+")
 # Boolean attributes RR stores only when true.
 _ONLY_WHEN_TRUE_SUFFIX = "_included"
 
-_NEGATED_COMPARE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _BACKEND_OP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 # ------------------------------------------------------------------------------------------------ support
 
 _ALONE = "; without a flag condition and-ed to it a superset (see the traps)"
-SUPPORT_RAW: dict[str, str] = {
-    "compare": "superset: = <> < <= > >= on attributes, exact when and-ed with a flag condition" + _ALONE
-    + "; flag == S as count(S) > 0, flag != S as counts of the other statuses: exact",
-    "in_range": "superset: sibling >= and <= in one dict; not in: < or > (filter-level or)" + _ALONE,
-    "in_set": "superset: or-list (key::float for numbers)" + _ALONE + "; on flags an or of status counts: exact",
-    "like": "superset: like (ILIKE) and notlike (NOT ILIKE)" + _ALONE,
-    "regex": "unsupported: RR filters have no regular expressions (use like)",
-    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test" + _ALONE,
-    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes" + _ALONE
-    + "; flag is not null as a superset (the EMPTY counter exists); flag is null unsupported",
-    "not": "exact: pushed down to the predicates",
-    "and": "partial: exact with exactly one lumisection-level operand, a superset otherwise",
-    "or": "partial: exact within the flags of one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
+_NO_REGEX = Support("unsupported", "RR filters have no regular expressions (use like)")
+SUPPORT_RAW: Mapping[str, Support] = {
+    "compare": Support(
+        "superset",
+        "= <> < <= > >= on attributes, exact when and-ed with a flag condition" + _ALONE
+        + "; flag == S as count(S) > 0, flag != S as counts of the other statuses: exact",
+    ),
+    "in_range": Support("superset", "sibling >= and <= in one dict; not in: < or > (filter-level or)" + _ALONE),
+    "in_set": Support("superset", "or-list (key::float for numbers)" + _ALONE + "; on flags an or of status counts: exact"),
+    "like": Support("superset", "like (ILIKE) and notlike (NOT ILIKE)" + _ALONE),
+    "regex": _NO_REGEX,
+    "contains": Support("partial", "components contains \"X\" as x_included; no case-sensitive substring test" + _ALONE),
+    "is_null": Support(
+        "partial",
+        "{\"=\": null} / {\"<>\": null} on attributes" + _ALONE
+        + "; flag is not null as a superset (the EMPTY counter exists); flag is null unsupported",
+    ),
+    "not": Support("exact", "pushed down to the predicates"),
+    "and": Support("partial", "exact with exactly one lumisection-level operand, a superset otherwise"),
+    "or": Support(
+        "partial",
+        "exact within the flags of one RR table; unsupported across run/dataset attributes and flags (the backend ANDs the parts)",
+    ),
 }
-SUPPORT: dict[str, str] = {
-    "compare": "superset: attributes of the client's whitelists (runs: also pass-through keys)" + _ALONE
-    + "; flag == S only (not !=): exact",
-    "in_range": "superset: sibling >= and <= in one dict; not in: only on strings and run_number" + _ALONE,
-    "in_set": "partial: strings and run_number only (the client's or-wrapping breaks numeric and boolean JSON attributes)" + _ALONE,
-    "like": "superset: like (ILIKE) and notlike (NOT ILIKE)" + _ALONE,
-    "regex": "unsupported: RR filters have no regular expressions (use like)",
-    "contains": "partial: components contains \"X\" as x_included; no case-sensitive substring test" + _ALONE,
-    "is_null": "partial: {\"=\": null} / {\"<>\": null} on attributes" + _ALONE
-    + "; flag is not null as a superset, runs only (pass-through); flag is null unsupported",
-    "not": "exact: pushed down to the predicates",
-    "and": "partial: exact with exactly one lumisection-level operand, a superset otherwise",
-    "or": "partial: only values of one string attribute or run_number; no or across attributes or flags (use raw=True)",
+SUPPORT: Mapping[str, Support] = {
+    "compare": Support(
+        "superset",
+        "attributes of the client's whitelists (runs: also pass-through keys)" + _ALONE + "; flag == S only (not !=): exact",
+    ),
+    "in_range": Support("superset", "sibling >= and <= in one dict; not in: only on strings and run_number" + _ALONE),
+    "in_set": Support(
+        "partial", "strings and run_number only (the client's or-wrapping breaks numeric and boolean JSON attributes)" + _ALONE
+    ),
+    "like": Support("superset", "like (ILIKE) and notlike (NOT ILIKE)" + _ALONE),
+    "regex": _NO_REGEX,
+    "contains": Support("partial", "components contains \"X\" as x_included; no case-sensitive substring test" + _ALONE),
+    "is_null": Support(
+        "partial",
+        "{\"=\": null} / {\"<>\": null} on attributes" + _ALONE
+        + "; flag is not null as a superset, runs only (pass-through); flag is null unsupported",
+    ),
+    "not": Support("exact", "pushed down to the predicates"),
+    "and": Support("partial", "exact with exactly one lumisection-level operand, a superset otherwise"),
+    "or": Support("partial", "only values of one string attribute or run_number; no or across attributes or flags (use raw=True)"),
 }
-SUPPORT_BY_TARGET: dict[str, dict[str, str]] = {"rr": SUPPORT, "rr-raw": SUPPORT_RAW}
-"""Node kind -> ``exact: ...`` | ``partial: ...`` | ``superset: ...`` | ``unsupported: reason``, per target."""
+SUPPORT_BY_TARGET: Mapping[str, Mapping[str, Support]] = {"rr": SUPPORT, "rr-raw": SUPPORT_RAW}
+"""Node kind -> :class:`~dqquery.targets.base.Support`, per output format (the datasets formats use the same
+tables). The compiler consults them before dispatch: a kind (and polarity) they call ``unsupported`` is refused
+with their reason, so ``docs/targets.md`` and the behaviour cannot disagree."""
+
+_REFUSAL_HINTS: Mapping[str, str] = {"regex": 'use like with % and _ wildcards, e.g. like "%25ns%"'}
+"""What to write instead on RR, for the kinds the support tables refuse (the reason is the table's)."""
 
 
 # ------------------------------------------------------------------------------------------------ result
@@ -321,31 +352,6 @@ class _Group:
 _IR = Union[_Cond, _Group]
 
 
-@dataclass(frozen=True)
-class _NotContains:
-    """``not (field contains value)`` (``Contains`` has no negated form in the tree)."""
-
-    node: A.Contains
-
-    @property
-    def field(self) -> A.FieldRef:
-        return self.node.field
-
-    @property
-    def span(self) -> Any:
-        return self.node.span
-
-
-@dataclass(frozen=True)
-class _Junction:
-    """``and``/``or`` after ``not`` was pushed down (operands may be :class:`_NotContains`)."""
-
-    kind: Literal["and", "or"]
-    operands: tuple[Any, ...]
-    text: str
-    span: Any
-
-
 def _group(kind: Literal["and", "or"], items: Iterable[_IR], node: Any) -> _IR:
     """``and``/``or`` of IR items, flattened, without repeated items; one item stands alone."""
     flat: list[_IR] = []
@@ -378,124 +384,137 @@ def _flatten(ir: _IR, kind: str) -> list[_IR]:
 # ------------------------------------------------------------------------------------------------ compiler
 
 
+@dataclass(frozen=True)
+class _Column:
+    """Where a field lives in RR: its table, its backend key and how the value is stored."""
+
+    table: Table
+    key: str
+    storage: Storage
+
+    def cond(self, op: str, value: Any, node: Any) -> _Cond:
+        return _Cond(self.table, self.key, op, value, self.storage, node)
+
+
+def _literal_of(node: Any) -> Any:
+    """The predicate of a negation-normal-form literal (``not`` stands only above a ``contains``)."""
+    return node.operand if isinstance(node, A.Not) else node
+
+
+def _polarity(node: Any) -> tuple[str, bool]:
+    """(node kind, negated) of a negation-normal-form literal or junction: the key into the support tables."""
+    if isinstance(node, A.Not):
+        return node.operand.kind, True
+    return node.kind, bool(getattr(node, "negated", False))
+
+
+def _first_not(node: Any) -> A.Not | None:
+    """The first ``not`` of a tree, in source order (before negation normal form removes most of them)."""
+    if isinstance(node, A.Not):
+        return node
+    for operand in getattr(node, "operands", ()):
+        found = _first_not(operand)
+        if found is not None:
+            return found
+    return None
+
+
 @dataclass
 class _Compiler:
     kind: Kind
     raw: bool
-    text: str
-    located: bool  # spans refer to ``text``
+    refusals: Refusals
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     superset_nodes: set[int] = field(default_factory=set)  # ids of predicates compiled to a superset
 
     @property
-    def target(self) -> str:
-        return ("rr-datasets" if self.kind == "datasets" else "rr") + ("-raw" if self.raw else "")
+    def support(self) -> Mapping[str, Support]:
+        return SUPPORT_RAW if self.raw else SUPPORT
 
     def unsupported(self, node: Any, message: str, hint: str = "") -> QueryError:
-        return unsupported(self.target, message, node, query=self.text, located=self.located, hint=hint)
+        return self.refusals.unsupported(node, message, hint)
 
-    # -------------------------------------------------------------------- not
-
-    def push_not(self, node: Any, negate: bool = False) -> Any:
-        """The same query with ``not`` only inside predicates (three-valued De Morgan)."""
-        if isinstance(node, A.Not):
-            return self.push_not(node.operand, not negate)
-        if isinstance(node, (A.And, A.Or)):
-            kind: Literal["and", "or"] = "or" if isinstance(node, A.And) == negate else "and"
-            text = f"not ({unparse(node)})" if negate else unparse(node)
-            return _Junction(kind, tuple(self.push_not(o, negate) for o in node.operands), text, node.span)
-        if not negate:
-            return node
-        if isinstance(node, A.Compare):
-            return node.model_copy(update={"op": _NEGATED_COMPARE[node.op]})
-        if isinstance(node, (A.InRange, A.InSet, A.Like, A.Regex, A.IsNull)):
-            return node.model_copy(update={"negated": not node.negated})
-        if isinstance(node, A.Contains):
-            return _NotContains(node)
-        raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
+    def refuse_by_table(self, node: Any, kind: str, negated: bool) -> None:
+        """Refuse ``node`` with the support table's reason when the table calls its kind (and polarity) unsupported."""
+        support = self.support[kind].of(negated)
+        if support.level == "unsupported":
+            raise self.unsupported(node, support.reason, _REFUSAL_HINTS.get(kind, ""))
 
     # -------------------------------------------------------------------- structure
 
+    def compile_query(self, node: Any) -> tuple[_IR, bool, bool]:
+        """(IR, exact, depends on lumisections) of a whole query: ``not`` is checked against the table, then pushed
+        down to the predicates (:func:`dqquery.normal.to_nnf`)."""
+        negation = _first_not(node)
+        if negation is not None:
+            self.refuse_by_table(negation, "not", False)
+        return self.compile(to_nnf(node))
+
     def compile(self, node: Any) -> tuple[_IR, bool, bool]:
-        """(IR, exact, depends on lumisections) of a tree without ``not``."""
-        if isinstance(node, _Junction):
-            parts = [self.compile(o) for o in node.operands]
-            ir = _group(node.kind, (p[0] for p in parts), node)
-            exact = all(p[1] for p in parts)
-            per_ls = [o for o, p in zip(node.operands, parts) if p[2]]
-            if node.kind == "or":
-                if len(_tables(ir)) > 1:
-                    raise self.unsupported(
-                        node,
-                        "RR cannot combine these with `or`: the backend splits an `or` over "
-                        + " and ".join(sorted(_TABLE_WORDS[t] for t in _tables(ir)))
-                        + " and requires both parts",
-                        _RESIDUAL_HINT,
-                    )
-            elif len(per_ls) > 1:
-                exact = False
-                self.notes.append(
-                    "superset: "
-                    + ", ".join(f"`{_text(o)}`" for o in per_ls)
-                    + " are each required of some lumisection, not necessarily the same one"
-                    " (RR only counts lumisections per status)"
-                )
-            return ir, exact, bool(per_ls)
+        """(IR, exact, depends on lumisections) of a tree in negation normal form."""
+        self.refuse_by_table(node, *_polarity(node))
+        if isinstance(node, (A.And, A.Or)):
+            return self.junction(node)
         ir = self.predicate(node)
         return ir, id(node) not in self.superset_nodes, self.row(node).level == "lumisection"
 
+    def junction(self, node: A.And | A.Or) -> tuple[_IR, bool, bool]:
+        parts = [self.compile(o) for o in node.operands]
+        ir = _group(node.kind, (p[0] for p in parts), node)
+        exact = all(p[1] for p in parts)
+        per_ls = [o for o, p in zip(node.operands, parts) if p[2]]
+        if node.kind == "or":
+            if len(_tables(ir)) > 1:
+                raise self.unsupported(
+                    node,
+                    "RR cannot combine these with `or`: the backend splits an `or` over "
+                    + " and ".join(sorted(_TABLE_WORDS[t] for t in _tables(ir)))
+                    + " and requires both parts",
+                )
+        elif len(per_ls) > 1:
+            exact = False
+            self.notes.append(
+                "superset: "
+                + ", ".join(f"`{unparse(o)}`" for o in per_ls)
+                + " are each required of some lumisection, not necessarily the same one"
+                " (RR only counts lumisections per status)"
+            )
+        return ir, exact, bool(per_ls)
+
     def row(self, node: Any) -> FieldInfo:
-        info = lookup(node.field.path)
+        path = _literal_of(node).field.path
+        info = lookup(path)
         if info is None:  # check() resolved it already; a hand-built FieldRef may still be odd
-            raise self.unsupported(node, f"unknown field '{node.field.path}'")
+            raise self.unsupported(node, f"unknown field '{path}'")
         return info
 
     # -------------------------------------------------------------------- predicates
 
-    def column(self, node: Any) -> tuple[Table, str, Storage]:
+    def column(self, node: Any) -> _Column:
         info = self.row(node)
         real = _REAL_COLUMNS.get((self.kind, info.path))
         if real is not None:
-            return real
+            return _Column(*real)
         where = _NAMESPACES.get((self.kind, info.namespace))
         if where is None:
             reason = _NOT_IN_RR.get(info.namespace) or _NOT_IN_RR.get(info.namespace.split(".")[0], "RR cannot filter on it")
-            raise self.unsupported(node, f"'{info.name}': {reason}", _RESIDUAL_HINT)
+            raise self.unsupported(node, f"'{info.name}': {reason}")
         if len(where) == 2:
             raise self.unsupported(node, f"'{info.name}': {where[0]}", where[1])
         table, prefix, storage = where  # type: ignore[misc]
-        return table, prefix + info.attribute, storage
+        return _Column(table, prefix + info.attribute, storage)
 
     def predicate(self, node: Any) -> _IR:
-        table, key, storage = self.column(node)
-        if storage == "triplet":
-            return self.flag_predicate(node, key)
-        cond = lambda op, value: _Cond(table, key, op, value, storage, node)
-        if isinstance(node, A.Compare):
-            self.warn_only_when_true(node)
-            return cond(_BACKEND_OP[node.op], self.literal(node, node.value))
-        if isinstance(node, A.InRange):
-            low, high = self.literal(node, node.low), self.literal(node, node.high)
-            if node.negated:
-                return _group("or", (cond("<", low), cond(">", high)), node)
-            return _group("and", (cond(">=", low), cond("<=", high)), node)
-        if isinstance(node, A.InSet):
-            values = list(dict.fromkeys(json.dumps(self.literal(node, v)) for v in node.values))
-            conds = tuple(cond("<>" if node.negated else "=", json.loads(v)) for v in values)
-            return _group("and" if node.negated else "or", conds, node)
-        if isinstance(node, A.Like):
-            return cond("notlike" if node.negated else "like", node.pattern)
-        if isinstance(node, A.IsNull):
-            return cond("<>" if node.negated else "=", None)
-        if isinstance(node, A.Regex):
-            raise self.unsupported(node, "RR filters have no regular expressions", 'use like with % and _ wildcards, e.g. like "%25ns%"')
-        if isinstance(node, (A.Contains, _NotContains)):
-            return self.membership(node, table)
-        raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
+        """A negation-normal-form literal: a lumisection flag as status counts, anything else as an attribute condition."""
+        column = self.column(node)
+        if column.storage == "triplet":
+            return _FLAG_HANDLERS[type(node)](self, node, column.key)
+        return _ATTRIBUTE_HANDLERS[type(node)](self, node, column)
 
-    def membership(self, node: Any, table: Table) -> _IR:
-        contains = node.node if isinstance(node, _NotContains) else node
+    def membership(self, node: Any, column: _Column, negated: bool) -> _IR:
+        """``contains`` (``negated``: ``not contains``) on a list RR keeps as derived ``<member>_included`` keys."""
+        contains = _literal_of(node)
         info = self.row(node)
         template = _DERIVED_MEMBERSHIP.get(info.path)
         needle = contains.value.value if isinstance(contains.value, A.StringValue) else None
@@ -506,40 +525,16 @@ class _Compiler:
                 node,
                 f"RR cannot test membership in '{info.name}'"
                 + (" (only upper-case component names map to <component>_included)" if template else ""),
-                _RESIDUAL_HINT,
             )
         flag = template.format(needle.lower())
-        if isinstance(node, _NotContains):
+        if negated:
             list_key = "oms_attributes." + info.attribute
             return _group(
                 "and",
-                (_Cond(table, flag, "=", None, "jsonb", node), _Cond(table, list_key, "<>", None, "jsonb", node)),
+                (_Cond(column.table, flag, "=", None, "jsonb", node), _Cond(column.table, list_key, "<>", None, "jsonb", node)),
                 node,
             )
-        return _Cond(table, flag, "=", True, "jsonb", node)
-
-    def flag_predicate(self, node: Any, key: str) -> _IR:
-        """Lumisection status predicates as ``triplet_summary`` counts ("some lumisection has status S")."""
-
-        def some(statuses: Iterable[str]) -> _IR:
-            conds = tuple(_Cond("triplet", f"{key}.{s}", ">", 0, "triplet", node) for s in statuses)
-            return _group("or", conds, node)
-
-        if isinstance(node, A.Compare):
-            status = node.value.value
-            return some([status] if node.op == "==" else [s for s in DATA_STATUSES if s != status])
-        if isinstance(node, A.InSet):
-            listed = list(dict.fromkeys(v.value for v in node.values))
-            return some([s for s in DATA_STATUSES if s not in listed] if node.negated else listed)
-        if isinstance(node, A.IsNull):
-            if not node.negated:
-                raise self.unsupported(node, "RR does not count lumisections whose flag has no status", _RESIDUAL_HINT)
-            # EMPTY is present (a count, possibly 0) when the run has the flag at all; some lumisections may
-            # still carry it without a status, so this is a superset.
-            self.superset_nodes.add(id(node))
-            self.notes.append(f"superset: `{unparse(node)}` is read as 'the run has this flag' (RR keeps no count of statuses that are missing)")
-            return _Cond("triplet", f"{key}.EMPTY", "<>", None, "triplet", node)
-        raise self.unsupported(node, "RR can only test lumisection flags for a status", _RESIDUAL_HINT)  # pragma: no cover
+        return _Cond(column.table, flag, "=", True, "jsonb", node)
 
     def literal(self, node: Any, value: Any) -> Any:
         """A query literal as the JSON value RR compares (dates as OMS ISO strings, compared as text)."""
@@ -558,6 +553,105 @@ class _Compiler:
                 f"`{unparse(node)}` never matches in RR: it stores {attribute} only when true;"
                 f" write `{node.field.name} is null` for runs without the component"
             )
+
+
+# Run/dataset attributes (JSON or real columns): one handler per negation-normal-form literal class.
+
+
+def _attribute_compare(comp: _Compiler, node: A.Compare, column: _Column) -> _IR:
+    comp.warn_only_when_true(node)
+    return column.cond(_BACKEND_OP[node.op], comp.literal(node, node.value), node)
+
+
+def _attribute_range(comp: _Compiler, node: A.InRange, column: _Column) -> _IR:
+    low, high = comp.literal(node, node.low), comp.literal(node, node.high)
+    if node.negated:
+        return _group("or", (column.cond("<", low, node), column.cond(">", high, node)), node)
+    return _group("and", (column.cond(">=", low, node), column.cond("<=", high, node)), node)
+
+
+def _attribute_set(comp: _Compiler, node: A.InSet, column: _Column) -> _IR:
+    values = list(dict.fromkeys(json.dumps(comp.literal(node, v)) for v in node.values))
+    conds = tuple(column.cond("<>" if node.negated else "=", json.loads(v), node) for v in values)
+    return _group("and" if node.negated else "or", conds, node)
+
+
+def _attribute_like(comp: _Compiler, node: A.Like, column: _Column) -> _IR:
+    return column.cond("notlike" if node.negated else "like", node.pattern, node)
+
+
+def _attribute_is_null(comp: _Compiler, node: A.IsNull, column: _Column) -> _IR:
+    return column.cond("<>" if node.negated else "=", None, node)
+
+
+def _attribute_contains(comp: _Compiler, node: A.Contains, column: _Column) -> _IR:
+    return comp.membership(node, column, negated=False)
+
+
+def _attribute_not_contains(comp: _Compiler, node: A.Not, column: _Column) -> _IR:
+    return comp.membership(node, column, negated=True)
+
+
+def _refused_before_dispatch(comp: _Compiler, node: Any, where: Any) -> _IR:  # pragma: no cover - the support tables refuse it
+    raise AssertionError(f"the support tables refuse {type(node).__name__} before dispatch")
+
+
+_ATTRIBUTE_HANDLERS: dict[type, Callable[[_Compiler, Any, _Column], _IR]] = {
+    A.Compare: _attribute_compare,
+    A.InRange: _attribute_range,
+    A.InSet: _attribute_set,
+    A.Like: _attribute_like,
+    A.Regex: _refused_before_dispatch,
+    A.Contains: _attribute_contains,
+    A.IsNull: _attribute_is_null,
+    A.Not: _attribute_not_contains,
+}
+"""Attribute literal class -> compiler: every predicate class, and ``not`` (only above a ``contains`` in NNF)."""
+
+
+# Lumisection flags, as ``triplet_summary`` counts ("some lumisection has status S").
+
+
+def _some_status(node: Any, key: str, statuses: Iterable[str]) -> _IR:
+    conds = tuple(_Cond("triplet", f"{key}.{s}", ">", 0, "triplet", node) for s in statuses)
+    return _group("or", conds, node)
+
+
+def _flag_compare(comp: _Compiler, node: A.Compare, key: str) -> _IR:
+    status = node.value.value
+    return _some_status(node, key, [status] if node.op == "==" else [s for s in DATA_STATUSES if s != status])
+
+
+def _flag_set(comp: _Compiler, node: A.InSet, key: str) -> _IR:
+    listed = list(dict.fromkeys(v.value for v in node.values))
+    return _some_status(node, key, [s for s in DATA_STATUSES if s not in listed] if node.negated else listed)
+
+
+def _flag_is_null(comp: _Compiler, node: A.IsNull, key: str) -> _IR:
+    if not node.negated:
+        raise comp.unsupported(node, "RR does not count lumisections whose flag has no status")
+    # EMPTY is present (a count, possibly 0) when the run has the flag at all; some lumisections may
+    # still carry it without a status, so this is a superset.
+    comp.superset_nodes.add(id(node))
+    comp.notes.append(f"superset: `{unparse(node)}` is read as 'the run has this flag' (RR keeps no count of statuses that are missing)")
+    return _Cond("triplet", f"{key}.EMPTY", "<>", None, "triplet", node)
+
+
+def _flag_refused(comp: _Compiler, node: Any, key: str) -> _IR:  # pragma: no cover - check() refuses these on status flags
+    raise comp.unsupported(node, "RR can only test lumisection flags for a status")
+
+
+_FLAG_HANDLERS: dict[type, Callable[[_Compiler, Any, str], _IR]] = {
+    A.Compare: _flag_compare,
+    A.InRange: _flag_refused,
+    A.InSet: _flag_set,
+    A.Like: _flag_refused,
+    A.Regex: _refused_before_dispatch,
+    A.Contains: _flag_refused,
+    A.IsNull: _flag_is_null,
+    A.Not: _flag_refused,
+}
+"""Flag literal class -> compiler: every predicate class, and ``not`` (only above a ``contains`` in NNF)."""
 
 
 _ATTRIBUTES_ONLY_NOTE = (
@@ -585,15 +679,6 @@ def stored_time_text(value: A.DateValue | A.DateTimeValue) -> str | None:
 
 
 _TABLE_WORDS: dict[str, str] = {"run": "run attributes", "dataset": "dataset attributes", "triplet": "lumisection flags"}
-
-
-def _text(node: Any) -> str:
-    """Query text of a node after ``not`` was pushed down (for notes)."""
-    if isinstance(node, _NotContains):
-        return f"not ({unparse(node.node)})"
-    if isinstance(node, _Junction):
-        return node.text
-    return unparse(node)
 
 
 # ------------------------------------------------------------------------------------------------ backend format
@@ -783,10 +868,10 @@ def to_rr(query: Any, kind: Kind = "runs", raw: bool = False) -> RRFilter:
     return compile_bound(query, resolve(spec)).request  # type: ignore[no-any-return]
 
 
-def _compile_rr(query: Any, kind: Kind, raw: bool) -> RRFilter:
-    node = as_node(query)
-    comp = _Compiler(kind=kind, raw=raw, text=source_text(query), located=isinstance(query, str))
-    ir, exact, per_lumisection = comp.compile(comp.push_not(node))
+def _compile_rr(query: Any, kind: Kind, raw: bool, spec: str) -> RRFilter:
+    """The filter for one format; refusals name ``spec`` (``rr``, ``rr-raw``, ``rr-datasets``, ``rr-datasets-raw``)."""
+    comp = _Compiler(kind=kind, raw=raw, refusals=Refusals(query, spec))
+    ir, exact, per_lumisection = comp.compile_query(as_node(query))
     if not per_lumisection:
         exact = False
         comp.notes.append(_ATTRIBUTES_ONLY_NOTE.format(kind=kind))
@@ -893,10 +978,10 @@ class RunRegistryTarget(Target):
 
     def compile(self, query: Any, option: str | None, **settings: Any) -> Compiled:
         kind, raw = self._kind(option)
-        out = _compile_rr(query, kind, raw)
+        out = _compile_rr(query, kind, raw, self.spec(option))
         return Compiled(self.spec(option), out, out.exact, tuple(out.notes), tuple(out.warnings))
 
-    def support(self, option: str | None) -> Any:
+    def support(self, option: str | None) -> Mapping[str, Support]:
         return SUPPORT_RAW if self._kind(option)[1] else SUPPORT
 
     def empty_request(self, option: str | None) -> Any:
