@@ -22,6 +22,8 @@ Decisions:
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import textwrap
 from collections.abc import Set
 from dataclasses import dataclass
@@ -378,3 +380,12 @@ def test_a_forbidden_edge_is_refused() -> None:
 def test_the_most_specific_pattern_places_a_module() -> None:
     layers = [("low", ("p.sub.special",)), ("high", ("p.sub.*",))]
     assert [layer_of(m, layers) for m in ("p.sub", "p.sub.special", "p.sub.other", "p.subx")] == [1, 0, 1, None]
+
+
+def test_nodes_print_as_queries_when_only_the_ast_module_is_imported() -> None:
+    # ast installs no printer itself (it would import upward); importing it runs the package, which installs display.
+    code = ("from dqquery.ast import Compare, FieldRef, IntValue\n"
+            "node = Compare(field=FieldRef(name='run_number', path='run.run_number'), op='>', value=IntValue(value=5))\n"
+            "print(str(node)); print(repr(node)); print(str(node.value))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["run_number > 5", "dqquery.parse('run_number > 5')", "5"]
