@@ -21,6 +21,8 @@ Decisions:
   dataset (by name) that evaluates it.
 * Luminosity per lumisection comes from ``recorded``/``delivered`` (the snapshot's luminosity block, else the OMS
   range value); as RR does (``+value || 0``), numbers and numeric strings count, anything else counts 0.
+  The sums are :mod:`dqquery.luminosity`'s (``recorded_in`` and ``luminosity_number`` are re-exported here); this
+  module builds on :mod:`dqquery.evaluator`, which never imports it (docs/dev/architecture.md).
 * Printed luminosity is in ``/pb`` (:data:`dqquery.catalog.LUMINOSITY_UNIT`), named in every header and summary,
   with one precision per column (:data:`LUMINOSITY_DECIMALS` decimals); JSON carries ``luminosity_unit``.
 """
