@@ -7,7 +7,8 @@ and compute golden JSONs locally from fetched lumisection data.
     >>> dqquery.unparse(dqquery.parse("tracker-strip == good and bpix_ready == true"))
     'tracker-strip == GOOD and bpix_ready'
 
-Decision: ``DOCS_URL`` is the one place the documentation's address is written (help texts link to its pages).
+Decision: ``DOCS_URL`` and ``__version__`` are written once, in :mod:`dqquery.about` (the bottom layer, so any
+module can name them without importing this facade); they are re-exported here.
 
 Decision: the core (parse, check, print) is imported eagerly and stays light; compilers, the evaluator,
 fetching and the fake services are imported on first use.
@@ -18,15 +19,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .ast import node_from_json, node_to_json
+from . import display  # noqa: F401  (installs the printing hooks of query nodes: str, repr, notebook HTML)
+from .about import DOCS_URL, __version__
+from .ast import Query, QueryLike, node_from_json, node_to_json
 from .errors import QueryError, QueryWarning
 from .query import as_node, parse
 from .unparse import unparse
-
-__version__ = "0.1.0"
-
-DOCS_URL = "https://cms-dqm.github.io/dqquery/"
-"""The documentation site (``site_url`` in mkdocs.yml): help texts and messages point to its pages."""
 
 _LAZY = {
     "compile": "dqquery.targets.base",
@@ -56,7 +54,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "Query",
     "QueryError",
+    "QueryLike",
     "QueryWarning",
     "as_node",
     "node_from_json",

@@ -12,6 +12,11 @@ Decisions:
 * A field reference keeps the canonical short ``name`` (what the printer writes) and the resolved,
   qualified ``path`` (what targets and the evaluator use), e.g. ``tracker-strip`` /
   ``lumisection.rr.tracker-strip``. Paths are the variable names RR's JSON portal evaluates.
+* This module keeps data only and imports nothing of dqquery (it is the bottom layer, docs/dev/architecture.md).
+  How a node prints (``str``, ``repr``, a notebook's HTML) is in :mod:`dqquery.display`, one layer up, which
+  installs itself in :data:`DISPLAY_HOOKS` when imported; the package imports it eagerly, so it is always there.
+* :data:`Query` is the type of a checked expression tree and :data:`QueryLike` what every public function
+  accepts as a query (``Query | str``); :data:`Node` is ``Query`` with pydantic's ``kind`` discriminator.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from typing import Annotated, Any, Literal, NamedTuple, Union
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NamedTuple, TypeAlias, Union
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, StrictBool, StrictInt, TypeAdapter, field_validator
 
@@ -55,24 +61,24 @@ class _Node(BaseModel):
         return hash((type(self).__name__, _frozen(self.model_dump())))
 
     def __str__(self) -> str:
-        from .unparse import unparse, value_text
-
-        if isinstance(self, VALUE_CLASSES):
-            return value_text(self)
-        return unparse(self)  # type: ignore[arg-type]
+        text = DISPLAY_HOOKS.get("str")
+        return super().__repr__() if text is None else text(self)
 
     def __repr__(self) -> str:
         # Queries show as the code that rebuilds them: dqquery.parse('<canonical text>').
-        if isinstance(self, NODE_CLASSES):
-            from .notebook import node_repr
-
-            return node_repr(self)
+        code = DISPLAY_HOOKS.get("repr")
+        if code is not None and isinstance(self, NODE_CLASSES):
+            return code(self)
         return super().__repr__()
 
     def _repr_html_(self) -> str:
-        from .notebook import node_html
+        html = DISPLAY_HOOKS.get("html")
+        return super().__repr__() if html is None else html(self)
 
-        return node_html(self)
+
+DISPLAY_HOOKS: dict[str, Callable[[Any], str]] = {}
+"""How nodes print: ``"str"`` (canonical text of an expression or a value), ``"repr"`` (of an expression) and
+``"html"`` (notebooks). Filled by :mod:`dqquery.display` on import; empty, nodes print as pydantic models."""
 
 
 # ---------------------------------------------------------------------------------------------- values
@@ -307,10 +313,11 @@ def flatten_operands(operands: tuple[Any, ...], kind: type[_Node]) -> tuple[Any,
     return tuple(flat)
 
 
-Node = Annotated[
-    Compare | InRange | InSet | Like | Regex | Contains | IsNull | Not | And | Or,
-    Field(discriminator="kind"),
-]
+Query: TypeAlias = Union[Compare, InRange, InSet, Like, Regex, Contains, IsNull, Not, And, Or]
+"""A query as a typed tree: any expression node (what :func:`dqquery.parse` returns)."""
+QueryLike: TypeAlias = Union[Query, str]
+"""What every public function accepts as a query: query text or a tree (:func:`dqquery.query.as_node`)."""
+Node = Annotated[Query, Field(discriminator="kind")]
 PREDICATE_CLASSES: tuple[type[_Node], ...] = (Compare, InRange, InSet, Like, Regex, Contains, IsNull)
 NODE_CLASSES: tuple[type[_Node], ...] = PREDICATE_CLASSES + (Not, And, Or)
 Predicate = Union[Compare, InRange, InSet, Like, Regex, Contains, IsNull]
@@ -343,19 +350,19 @@ def trusted(cls: type[Any], **values: Any) -> Any:
     return obj
 
 
-def node_from_json(data: str | bytes | dict[str, Any]) -> Any:
+def node_from_json(data: str | bytes | dict[str, Any]) -> Query:
     """Rebuild a node from its JSON text or ``model_dump()`` dict (validated)."""
     if isinstance(data, (str, bytes)):
         return _NODE_ADAPTER.validate_json(data)
     return _NODE_ADAPTER.validate_python(data)
 
 
-def node_to_json(node: Any, indent: int | None = None) -> str:
+def node_to_json(node: Query, indent: int | None = None) -> str:
     """The JSON text of a node (spans omitted)."""
     return _NODE_ADAPTER.dump_json(node, indent=indent).decode()
 
 
-def fields_of(node: Any) -> list[FieldRef]:
+def fields_of(node: Query) -> list[FieldRef]:
     """Every field reference in a tree, in source order."""
     out: list[FieldRef] = []
 
@@ -372,7 +379,7 @@ def fields_of(node: Any) -> list[FieldRef]:
     return out
 
 
-def predicates_of(node: Any) -> list[Any]:
+def predicates_of(node: Query) -> list[Predicate]:
     """Every predicate (leaf) in a tree, in source order."""
     out: list[Any] = []
 
@@ -389,7 +396,7 @@ def predicates_of(node: Any) -> list[Any]:
     return out
 
 
-def make_and(operands: list[Any]) -> Any:
+def make_and(operands: list[Query]) -> Query:
     """And of the operands, flattening nested Ands; a single operand is returned as is."""
     flat: list[Any] = []
     for o in operands:
@@ -397,7 +404,7 @@ def make_and(operands: list[Any]) -> Any:
     return flat[0] if len(flat) == 1 else And(operands=tuple(flat))
 
 
-def make_or(operands: list[Any]) -> Any:
+def make_or(operands: list[Query]) -> Query:
     """Or of the operands, flattening nested Ors; a single operand is returned as is."""
     flat: list[Any] = []
     for o in operands:

@@ -263,7 +263,7 @@ def _check_predicate(node: Any) -> Any:
     raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
 
 
-def check(node: Any) -> Any:
+def check(node: A.Query) -> A.Query:
     """Validate and normalise a tree; raises :class:`QueryError` (without query text: callers add it)."""
     if isinstance(node, (A.And, A.Or)):
         operands = tuple(check(o) for o in node.operands)

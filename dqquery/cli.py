@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import DOCS_URL
+from .about import DOCS_URL
 from .errors import QueryError
 
 EPILOG = """\
@@ -452,7 +452,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
         status = 0 if diff.identical else 1
     summary = f"{result.n_runs} runs, {result.n_lumisections} lumisections"
     if snapshot is not None:
-        from .explanation import recorded_in
+        from .luminosity import recorded_in
 
         recorded = recorded_in(result, snapshot, dataset)
         if recorded is not None:
@@ -711,7 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG.format(docs=DOCS_URL),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from . import __version__
+    from .about import __version__
 
     p.add_argument("--version", action="version", version=f"dqquery {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

@@ -2,8 +2,8 @@
 
 ``ColumnarSnapshot.from_snapshot(snapshot)`` decodes once; ``ColumnarSnapshot.load(path)`` reads either a JSON
 snapshot or the columnar file that ``save``/``dqquery snapshot convert`` write; ``to_snapshot()`` gives the
-JSON-layout object back, unchanged. ``golden(query, columnar, dataset=...)`` is the vectorized evaluator
-(:mod:`dqquery.vectorized`). The layout (tables, columns, codes) is documented in ``docs/columnar.md``.
+JSON-layout object back, unchanged. :func:`dqquery.vectorized.golden` evaluates a query on it with array
+operations. The layout (tables, columns, codes) is documented in ``docs/columnar.md``.
 
 Tables (one row per...): ``runs`` (run), ``units`` (run and dataset name, sorted by run number then name),
 ``rr`` (RR range), ``oms`` (OMS range) and ``luminosity`` (lumisection of a per-lumisection luminosity block).
@@ -31,6 +31,8 @@ Decisions:
   dictionaries and lists would need pickle (unsafe to load) or a hand-made encoding, and other tools do not read
   it. pandas, polars and DuckDB read the members directly (``unzip`` then ``pl.read_ipc``): strings and statuses
   are Arrow dictionary columns, bits Arrow booleans, floats float64, all with nulls for missing values.
+* This module is the data and its file only: the vectorized evaluator (:mod:`dqquery.vectorized`) builds on it
+  and it never imports the evaluator (no ``columnar.golden``: an import cycle, docs/dev/architecture.md).
 * numpy and pyarrow are imported here and in :mod:`dqquery.vectorized` only (extra ``dqquery[fast]``).
 * Reading trusts nothing in the file: members must be ZIP_STORED (the writer stores them; a deflated member could
   be a zip bomb) and their declared sizes add up to at most :data:`~dqquery.limits.MAX_FILE_BYTES`, checked before
@@ -57,7 +59,7 @@ import numpy as np
 from .limits import MAX_FILE_BYTES
 from .snapshot import Snapshot, SnapshotError
 
-__all__ = ["FORMAT_NAME", "Column", "ColumnarSnapshot", "golden", "is_columnar_file", "load_any"]
+__all__ = ["FORMAT_NAME", "Column", "ColumnarSnapshot", "is_columnar_file", "load_any"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 FORMAT_NAME = "dqquery-columnar"
@@ -788,11 +790,4 @@ def load_any(path: PathLike) -> Snapshot:
     if is_columnar_file(path):
         return ColumnarSnapshot.load(path).to_snapshot()
     return Snapshot.load(path)
-
-
-def golden(query: Any, snapshot: ColumnarSnapshot | Snapshot, dataset: str | None = None) -> Any:
-    """The golden JSON of a query, computed with array operations (:func:`dqquery.vectorized.golden`)."""
-    from .vectorized import golden as _golden
-
-    return _golden(query, snapshot, dataset)
 

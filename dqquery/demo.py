@@ -35,7 +35,7 @@ import functools
 import os
 from pathlib import Path
 
-from . import DOCS_URL
+from .about import DOCS_URL
 from .files import atomic_write_text
 from .snapshot import Snapshot
 

@@ -32,6 +32,11 @@ Speed (decisions, measured in ``tests/benchmarks/bench_golden.py``):
 * Leaves reuse :func:`dqquery.semantics.evaluate_predicate` (so they cannot drift from the reference) behind a
   small memo keyed by (type, value): a flag takes few distinct values over a year.
 Pure Python: numpy is not needed.
+
+Layers (docs/dev/architecture.md): dataset selection (:func:`matching_datasets`, :func:`dataset_matcher`,
+:class:`UnknownDataset`) lives in :mod:`dqquery.snapshot` and :func:`intersect_ranges` in :mod:`dqquery.lumiranges`
+(both re-exported here); loss attribution (:mod:`dqquery.explanation`) and recorded luminosity
+(:mod:`dqquery.luminosity`) build on this module, never the reverse (``dqquery.explain`` is the entry point).
 """
 
 from __future__ import annotations
@@ -44,13 +49,22 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from . import ast as A
-from .lumiranges import GoldenJSON
+from .lumiranges import GoldenJSON, intersect_ranges
 from .patterns import similar_to_regex
 from .query import as_node
 from .semantics import all_of, any_of, evaluate_predicate
-from .snapshot import ONLINE, DatasetRecord, LumisectionData, RunRecord, Snapshot
+from .snapshot import (
+    DatasetRecord,
+    LumisectionData,
+    RunRecord,
+    Snapshot,
+    UnknownDataset,
+    dataset_matcher,
+    matching_datasets,
+)
 
-__all__ = ["compile_plan", "dataset_matcher", "explain", "golden", "intersect_ranges", "similar_to_regex"]
+__all__ = ["UnknownDataset", "compile_plan", "dataset_matcher", "golden", "intersect_ranges", "matching_datasets",
+           "similar_to_regex"]
 
 Truth = Optional[bool]
 # An evaluation environment: (static values by path, RR range, OMS range, lumisection number, lumisection data).
@@ -66,37 +80,7 @@ _MEMO_LIMIT = 256
 STATIC, RR, OMS, SEGMENT = "static", "rr", "oms", "segment"
 
 
-# ------------------------------------------------------------------------------------------ dataset names
-
-
-def dataset_matcher(pattern: str | None) -> Callable[[str], bool]:
-    """A predicate on dataset names for an RR ``dataset_name_filter`` (``None`` means ``online``)."""
-    regex = similar_to_regex(ONLINE if pattern is None else pattern)
-    return lambda name: regex.fullmatch(name) is not None
-
-
 # ------------------------------------------------------------------------------------------ ranges
-
-
-def intersect_ranges(
-    rr: Sequence[dict[str, Any]], oms: Sequence[dict[str, Any]]
-) -> list[tuple[int, int, int, int]]:
-    """``(start, end, rr index, oms index)`` of every non-empty intersection of two sorted range lists."""
-    out: list[tuple[int, int, int, int]] = []
-    i = j = 0
-    n, m = len(rr), len(oms)
-    while i < n and j < m:
-        a, b = rr[i], oms[j]
-        a_end, b_end = a["end"], b["end"]
-        start = a["start"] if a["start"] > b["start"] else b["start"]
-        end = a_end if a_end < b_end else b_end
-        if start <= end:
-            out.append((start, end, i, j))
-        if a_end < b_end:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 def _split(start: int, end: int, breaks: Sequence[int]) -> Iterator[tuple[int, int]]:
@@ -193,7 +177,7 @@ def _compile_leaf(node: Any) -> Closure:
     return leaf
 
 
-def compile_node(node: Any) -> Closure:
+def compile_node(node: A.Query) -> Closure:
     """A closure computing the Kleene truth of a checked tree (same tables as :func:`semantics.evaluate`)."""
     if isinstance(node, A.And):
         return all_of(tuple(compile_node(o) for o in node.operands))
@@ -222,7 +206,7 @@ def _clause_level(node: Any) -> str:
     return SEGMENT
 
 
-def ls_breaks(node: Any) -> tuple[int, ...]:
+def ls_breaks(node: A.Query) -> tuple[int, ...]:
     """Lumisection numbers where a lumisection-number predicate of the query may change its truth (``floor(c)``
     and ``floor(c) + 1`` of every finite numeric constant; from 2 on, since a segment starts at 1 anyway)."""
     points: set[int] = set()
@@ -290,7 +274,7 @@ def _node_of_text(text: str) -> Any:
     return as_node(text)
 
 
-def compile_plan(query: Any) -> Plan:
+def compile_plan(query: A.QueryLike) -> Plan:
     """The cached plan of a query given as text or node."""
     node = _node_of_text(query) if isinstance(query, str) else as_node(query)
     return _plan(node)
@@ -310,38 +294,6 @@ class Unit:
     static: dict[str, Any]
 
 
-def _deleted(record: Any) -> bool:
-    return record is not None and (record.model_extra or {}).get("deleted") is True
-
-
-def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple[RunRecord, str, DatasetRecord | None, LumisectionData | None]]:
-    """``(run, name, dataset object, lumisection data)`` of every dataset whose name matches the pattern
-    (``None`` means ``online``), in run then name order. The data is what RR's portal evaluates
-    (:meth:`Snapshot.evaluated`: a dataset other than ``online`` has online's OMS values under its own).
-
-    Raises :class:`UnknownDataset` when the snapshot has datasets and none matches (as RR's JSON portal does);
-    a snapshot without any dataset yields nothing (a fetch that selected no run: the portal answers ``{}``).
-    """
-    matches = dataset_matcher(dataset)
-    matched_any = False
-    for run, name, ds, data in snapshot.iter_datasets():
-        if _deleted(run) or _deleted(ds):  # RR hides deleted runs and datasets from every query and the portal
-            continue
-        if matches(name):
-            matched_any = True
-            yield run, name, ds, (snapshot.evaluated(run.run_number, name) if data is not None else None)
-    if not matched_any:
-        names = snapshot.dataset_names()
-        if not names:  # nothing was selected (a fetch whose query selects no run): nothing to evaluate, as RR's {}
-            return
-        shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
-        raise UnknownDataset(
-            f"no dataset of the snapshot matches {ONLINE if dataset is None else dataset!r}"
-            f" (dataset names are matched with SQL SIMILAR TO: % any text, _ one character);"
-            f" the snapshot has {shown or 'no datasets'}"
-        )
-
-
 def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Iterator[Unit]:
     """Every matching (run, dataset) that has lumisection data, with its run/dataset-level values read once."""
     for run, name, ds, data in matching_datasets(snapshot, dataset):
@@ -349,10 +301,6 @@ def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Itera
             continue
         static = {p: _static_value(p, run, name, ds) for p in plan.static_paths}
         yield Unit(run, name, ds, data, static)
-
-
-class UnknownDataset(ValueError):
-    """No dataset of the snapshot matches the dataset pattern (RR's portal refuses such a request too)."""
 
 
 def piece_breaks(plan: Plan, data: LumisectionData) -> tuple[int, ...]:
@@ -372,7 +320,7 @@ def _all_true(clauses: tuple[Clause, ...], env: Env) -> bool:
     return True
 
 
-def golden(query: Any, snapshot: Snapshot, dataset: str | None = None) -> GoldenJSON:
+def golden(query: A.QueryLike, snapshot: Snapshot, dataset: str | None = None) -> GoldenJSON:
     """The lumisections of the matching datasets for which the query is True (union over datasets)."""
     plan = compile_plan(query)
     static_clauses, rr_clauses = plan.by_level(STATIC), plan.by_level(RR)
@@ -402,10 +350,3 @@ def golden(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Golden
                 if _all_true(segment_clauses, (static, r, o, s, data)):
                     out.append((s, e))
     return GoldenJSON({run: ranges for run, ranges in selected.items() if ranges})
-
-
-def explain(query: Any, snapshot: Snapshot, dataset: str | None = None) -> Any:
-    """Loss attribution per clause; see :func:`dqquery.explanation.explain`."""
-    from .explanation import explain as _explain
-
-    return _explain(query, snapshot, dataset)

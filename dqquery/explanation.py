@@ -21,6 +21,8 @@ Decisions:
   dataset (by name) that evaluates it.
 * Luminosity per lumisection comes from ``recorded``/``delivered`` (the snapshot's luminosity block, else the OMS
   range value); as RR does (``+value || 0``), numbers and numeric strings count, anything else counts 0.
+  The sums are :mod:`dqquery.luminosity`'s (``recorded_in`` and ``luminosity_number`` are re-exported here); this
+  module builds on :mod:`dqquery.evaluator`, which never imports it (docs/dev/architecture.md).
 * Printed luminosity is in ``/pb`` (:data:`dqquery.catalog.LUMINOSITY_UNIT`), named in every header and summary,
   with one precision per column (:data:`LUMINOSITY_DECIMALS` decimals); JSON carries ``luminosity_unit``.
 """
@@ -29,27 +31,15 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .ast import QueryLike
 from .catalog import LUMINOSITY_UNIT
-from .evaluator import (
-    OMS,
-    RR,
-    SEGMENT,
-    STATIC,
-    Plan,
-    Unit,
-    _split,
-    compile_plan,
-    intersect_ranges,
-    matching_datasets,
-    matching_units,
-    piece_breaks,
-)
-from .lumiranges import GoldenJSON
-from .snapshot import LumisectionData, Snapshot
+from .evaluator import OMS, RR, SEGMENT, STATIC, Plan, Unit, _split, compile_plan, matching_units, piece_breaks
+from .luminosity import LuminositySums, luminosity_number, recorded_in
+from .lumiranges import GoldenJSON, intersect_ranges
+from .snapshot import Snapshot
 
 LUMINOSITY_DECIMALS = 3
 """Decimals of every luminosity column (in /pb: 0.001 /pb = 1 /nb, below any per-lumisection value that matters)."""
@@ -57,46 +47,6 @@ LUMINOSITY_DECIMALS = 3
 __all__ = ["ClauseLoss", "ExplainReport", "RunLoss", "explain", "luminosity_number", "recorded_in"]
 
 _EMPTY: dict[str, Any] = {}
-
-
-def luminosity_number(value: Any) -> float:
-    """A luminosity value as RR counts it: numbers and numeric strings; missing or anything else is 0."""
-    if isinstance(value, bool) or value is None:
-        return 0.0
-    if isinstance(value, (int, float)):
-        x = float(value)
-    elif isinstance(value, str):
-        try:
-            x = float(value)
-        except ValueError:
-            return 0.0
-    else:
-        return 0.0
-    return x if math.isfinite(x) else 0.0
-
-
-def recorded_in(golden: GoldenJSON, snapshot: Snapshot, dataset: str | None = None) -> float | None:
-    """Recorded luminosity of the golden JSON's lumisections in the snapshot (``None`` when it has none).
-
-    Each lumisection counts once, with the first matching dataset (by name) that has lumisection data, and
-    only where it has both RR and OMS data, as in :func:`explain`; sums are taken per range.
-    """
-    per_run: dict[int, LumisectionData] = {}
-    for run, _name, _ds, data in matching_datasets(snapshot, dataset):
-        if data is not None and run.run_number not in per_run:
-            per_run[run.run_number] = data
-    total, has_luminosity = 0.0, False
-    for run in golden.runs:
-        data = per_run.get(run)
-        if data is None:
-            continue
-        reader = _Luminosity(data)
-        has_luminosity = has_luminosity or reader.prefix is not None or any(o.get("recorded") is not None for o in data.oms)
-        wanted = [{"start": a, "end": b} for a, b in golden.ranges(run)]
-        evaluated = [{"start": s, "end": e, "oms": j} for s, e, _i, j in intersect_ranges(data.rr, data.oms)]
-        for s, e, k, _w in intersect_ranges(evaluated, wanted):
-            total += reader.recorded(s, e, data.oms[evaluated[k]["oms"]])
-    return total if has_luminosity else None
 
 
 @dataclass
@@ -280,35 +230,7 @@ class ExplainReport:
 # ------------------------------------------------------------------------------------------ computation
 
 
-class _Luminosity:
-    """Recorded-luminosity sums over lumisection intervals of one (run, dataset)."""
-
-    def __init__(self, data: LumisectionData) -> None:
-        self.data = data
-        block = data.luminosity or {}
-        values = block.get("recorded")
-        self.start = block.get("start", 1)
-        self.prefix: list[float] | None = None
-        if values is not None:
-            prefix = [0.0]
-            for v in values:
-                prefix.append(prefix[-1] + luminosity_number(v))
-            self.prefix = prefix
-
-    def recorded(self, start: int, end: int, oms_range: dict[str, Any]) -> float:
-        """Sum over ``[start, end]`` (all inside ``oms_range``)."""
-        per_ls = luminosity_number(oms_range.get("recorded"))
-        if self.prefix is None:
-            return per_ls * (end - start + 1)
-        n = len(self.prefix) - 1
-        lo, hi = max(start, self.start), min(end, self.start + n - 1)
-        if lo > hi:
-            return per_ls * (end - start + 1)
-        inside = self.prefix[hi - self.start + 1] - self.prefix[lo - self.start]
-        return inside + per_ls * ((end - start + 1) - (hi - lo + 1))
-
-
-Piece = tuple[int, int, int, "_Luminosity", dict[str, Any]]
+Piece = tuple[int, int, int, "LuminositySums", dict[str, Any]]
 
 
 def _pieces(plan: Plan, unit: Unit) -> list[Piece]:
@@ -332,7 +254,7 @@ def _pieces(plan: Plan, unit: Unit) -> list[Piece]:
                     oms_masks[j] |= 1 << k
     segment = [(k, c) for k, c in enumerate(clauses) if c.level == SEGMENT]
     breaks = piece_breaks(plan, data) if segment else ()
-    lumi = _Luminosity(data)
+    lumi = LuminositySums(data)
     out: list[Piece] = []
     for start, end, i, j in intersect_ranges(data.rr, data.oms):
         r, o = data.rr[i], data.oms[j]
@@ -371,7 +293,7 @@ def _merge_datasets(per_dataset: list[list[Piece]]) -> list[tuple[int, int, list
     return out
 
 
-def explain(query: Any, snapshot: Snapshot, dataset: str | None = None) -> ExplainReport:
+def explain(query: QueryLike, snapshot: Snapshot, dataset: str | None = None) -> ExplainReport:
     """Per-clause inclusive and exclusive loss (lumisections and recorded luminosity), with the golden and
     anti-golden JSONs. See the module docstring for the definitions."""
     plan = compile_plan(query)

@@ -233,7 +233,7 @@ def _inside(ls: int, spans: list[tuple[int, int]]) -> bool:
 
 def _clip(ranges: list[dict[str, Any]], spans: list[tuple[int, int]]) -> list[dict[str, Any]]:
     """RR's ranges cut to the spans that have RR events (R2: a gap filled with EMPTY is not RR data)."""
-    from .evaluator import intersect_ranges
+    from .lumiranges import intersect_ranges
 
     wanted = [{"start": a, "end": b} for a, b in spans]
     ordered = sorted(ranges, key=lambda r: r["start"])

@@ -33,6 +33,9 @@ Decisions:
 * **Atomic write.** :meth:`GoldenJSON.write` writes a temporary file in the destination directory,
   fsyncs it and ``os.replace``\\ s it over the destination; on any failure the destination is untouched
   and the temporary file is removed.
+* **Range helpers for the layers above.** :func:`intersect_ranges` (the RR x OMS inner join of sorted range
+  lists) and :func:`golden_to_pandas` live here, at the bottom layer (docs/dev/architecture.md), so snapshots,
+  the evaluators and fetching share them without importing each other.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from typing import Any, Union
 
 from .files import atomic_write_text, load_json_document, read_maybe_gzip
 
-__all__ = ["GoldenDiff", "GoldenJSON", "GoldenJSONError"]
+__all__ = ["GoldenDiff", "GoldenJSON", "GoldenJSONError", "golden_to_pandas", "intersect_ranges"]
 
 #: Largest run or lumisection number (CMSSW ``RunNumber_t``/``LuminosityBlockNumber_t`` are uint32).
 MAX_NUMBER = 2**32 - 1
@@ -701,8 +704,6 @@ class GoldenJSON:
 
     def to_pandas(self, per: str = "range") -> Any:
         """A pandas DataFrame: one row per ``(run, first, last)`` range, or per lumisection (``per="lumisection"``)."""
-        from .notebook import golden_to_pandas
-
         return golden_to_pandas(self, per)
 
     def to_polars(self, per: str = "range") -> Any:
@@ -790,3 +791,46 @@ class GoldenDiff:
         if len(differing) > max_runs:
             lines.append(f"  ... and {len(differing) - max_runs:,} more differing runs")
         return "\n".join(lines)
+
+
+def intersect_ranges(
+    rr: Sequence[dict[str, Any]], oms: Sequence[dict[str, Any]]
+) -> list[tuple[int, int, int, int]]:
+    """``(start, end, rr index, oms index)`` of every non-empty intersection of two sorted range lists
+    (``{"start": a, "end": b, ...}`` objects, inclusive, increasing, not overlapping within a list)."""
+    out: list[tuple[int, int, int, int]] = []
+    i = j = 0
+    n, m = len(rr), len(oms)
+    while i < n and j < m:
+        a, b = rr[i], oms[j]
+        a_end, b_end = a["end"], b["end"]
+        start = a["start"] if a["start"] > b["start"] else b["start"]
+        end = a_end if a_end < b_end else b_end
+        if start <= end:
+            out.append((start, end, i, j))
+        if a_end < b_end:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def golden_to_pandas(golden: GoldenJSON, per: str = "range") -> Any:
+    """A DataFrame of a golden JSON.
+
+    ``per="range"``: one row per range, columns ``run``, ``first``, ``last``, ``lumisections`` (sorted, merged
+    ranges as stored). ``per="lumisection"``: one row per (``run``, ``lumisection``) pair, for joining with
+    per-lumisection tables.
+    """
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError('GoldenJSON.to_pandas needs pandas: pip install "dqquery[pandas]"') from exc
+    if per == "range":
+        rows = [(run, a, b, b - a + 1) for run, ranges in golden.items() for a, b in ranges]
+        frame = pd.DataFrame(rows, columns=["run", "first", "last", "lumisections"])
+    elif per == "lumisection":
+        frame = pd.DataFrame(list(golden), columns=["run", "lumisection"])
+    else:
+        raise ValueError(f"per must be 'range' or 'lumisection', not {per!r}")
+    return frame.astype("int64")

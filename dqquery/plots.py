@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from .files import atomic_write_bytes
+from .luminosity import luminosity_number
+from .lumiranges import intersect_ranges
+from .snapshot import matching_datasets
 
 if TYPE_CHECKING:  # pragma: no cover
     from .explanation import ExplainReport
@@ -243,9 +246,6 @@ def recorded_per_run(golden: GoldenJSON, snapshot: Snapshot, dataset: str | None
     datasets a lumisection counts once, with the luminosity of the first dataset (by name), as in
     :func:`dqquery.explain`. Raises :class:`~dqquery.evaluator.UnknownDataset` when no dataset matches.
     """
-    from .evaluator import intersect_ranges, matching_datasets
-    from .explanation import luminosity_number
-
     per_run: dict[int, dict[int, float]] = {}
     for run, _name, _ds, data in matching_datasets(snapshot, dataset):
         if data is None:

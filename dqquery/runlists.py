@@ -30,7 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .ast import QueryLike
 from .catalog import LUMINOSITY_UNIT
+from .evaluator import golden
+from .luminosity import recorded_in
+from .query import as_node
+from .snapshot import Snapshot, matching_datasets
 
 __all__ = ["COLUMNS", "FORMATS", "RECO_TYPES", "RunRow", "format_runs", "reco_type", "run_table", "run_table_pandas", "runs"]
 
@@ -82,19 +87,13 @@ class RunRow:
         return getattr(self, column)
 
 
-def runs(query: Any, snapshot: Any, dataset: str | None = None) -> list[int]:
+def runs(query: QueryLike, snapshot: Snapshot, dataset: str | None = None) -> list[int]:
     """Sorted run numbers with at least one lumisection selected by ``query`` (the runs of its golden JSON)."""
-    from .evaluator import golden
-
     return sorted(golden(query, snapshot, dataset=dataset).runs)
 
 
-def run_table(query: Any, snapshot: Any, dataset: str | None = None) -> list[RunRow]:
+def run_table(query: QueryLike, snapshot: Snapshot, dataset: str | None = None) -> list[RunRow]:
     """One :class:`RunRow` per (run, matching dataset) with a selected lumisection, by run then dataset."""
-    from .evaluator import golden, matching_datasets
-    from .explanation import recorded_in
-    from .query import as_node
-
     node = as_node(query)
     names = sorted({name for _, name, _, data in matching_datasets(snapshot, dataset) if data is not None})
     rows: list[RunRow] = []
@@ -111,7 +110,7 @@ def run_table(query: Any, snapshot: Any, dataset: str | None = None) -> list[Run
     return rows
 
 
-def run_table_pandas(query: Any, snapshot: Any, dataset: str | None = None) -> Any:
+def run_table_pandas(query: QueryLike, snapshot: Snapshot, dataset: str | None = None) -> Any:
     """:func:`run_table` as a pandas DataFrame (columns :data:`COLUMNS` plus ``lumisections``)."""
     try:
         import pandas as pd

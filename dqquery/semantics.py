@@ -155,7 +155,7 @@ def compare(data: Any, op: str, lit: Any) -> Truth:
     raise ValueError(f"unknown operator {op!r}")  # pragma: no cover
 
 
-def evaluate_predicate(node: Any, data: Any) -> Truth:
+def evaluate_predicate(node: A.Predicate, data: Any) -> Truth:
     """One predicate on the value of its field (``None`` = missing)."""
     if isinstance(node, A.IsNull):
         missing = data is None
@@ -192,7 +192,7 @@ def evaluate_predicate(node: Any, data: Any) -> Truth:
     raise TypeError(f"not a predicate: {node!r}")  # pragma: no cover
 
 
-def evaluate(node: Any, row: Mapping[str, Any]) -> Truth:
+def evaluate(node: A.Query, row: Mapping[str, Any]) -> Truth:
     """The three-valued truth of a checked tree on one row (paths -> values)."""
     if isinstance(node, A.And):
         result: Truth = True
@@ -217,6 +217,6 @@ def evaluate(node: Any, row: Mapping[str, Any]) -> Truth:
     return evaluate_predicate(node, row.get(node.field.path))
 
 
-def selects(node: Any, row: Mapping[str, Any]) -> bool:
+def selects(node: A.Query, row: Mapping[str, Any]) -> bool:
     """Whether the row is selected: only when the query is True (not unknown)."""
     return evaluate(node, row) is True

@@ -44,23 +44,30 @@ Decisions:
   of at most :data:`~dqquery.limits.MAX_NUMBER_DIGITS` characters, bounded nesting and size).
 * Files: ``.json`` or gzip-compressed JSON (detected from the content, any file name). ``save`` is atomic
   (temporary file in the same directory, fsync, ``os.replace``) and gzips when the name ends with ``.gz``.
+* Selecting datasets by name (:func:`matching_datasets`, RR's ``SIMILAR TO`` pattern) and the snapshot's own
+  display (:func:`snapshot_repr`, :func:`snapshot_html`, re-exported by :mod:`dqquery.notebook`) live here, with
+  the data they read, so this module imports nothing above it (no evaluator, no notebook).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationError, field_validator, model_validator
 
 from .files import atomic_write_text, load_json_document, nesting_exceeds, read_maybe_gzip
 from .limits import MAX_JSON_DEPTH
+from .lumiranges import intersect_ranges
+from .patterns import similar_to_regex
 
-__all__ = ["ONLINE", "DatasetRecord", "LumisectionData", "RunRecord", "Snapshot", "SnapshotError"]
+__all__ = ["ONLINE", "DatasetRecord", "LumisectionData", "RunRecord", "Snapshot", "SnapshotError", "UnknownDataset",
+           "dataset_matcher", "matching_datasets", "snapshot_html", "snapshot_repr"]
 
 ONLINE = "online"
 """Run Registry's name of the online dataset of every run."""
@@ -370,13 +377,9 @@ class Snapshot(BaseModel):
         return self.__repr__()
 
     def __repr__(self) -> str:  # counts, not the whole year of data
-        from .notebook import snapshot_repr
-
         return snapshot_repr(self)
 
     def _repr_html_(self) -> str:
-        from .notebook import snapshot_html
-
         return snapshot_html(self)
     runs: list[RunRecord] = Field(default_factory=list)
     datasets: list[DatasetRecord] = Field(default_factory=list)
@@ -504,8 +507,6 @@ class Snapshot(BaseModel):
 
     def n_lumisections(self) -> int:
         """Lumisections with both RR and OMS data, summed over (run, dataset)."""
-        from .evaluator import intersect_ranges
-
         return sum(
             end - start + 1
             for per_dataset in self.lumisections.values()
@@ -521,8 +522,6 @@ class Snapshot(BaseModel):
             return [_run_columns(run) for run in sorted(self.runs, key=lambda r: r.run_number)]
         if level != "lumisection":
             raise ValueError(f"level must be 'run', 'lumisection' or 'range', not {level!r}")
-        from .evaluator import intersect_ranges, matching_datasets
-
         rows: list[dict[str, Any]] = []
         for run, name, ds, data in matching_datasets(self, dataset):
             if data is None:
@@ -540,8 +539,6 @@ class Snapshot(BaseModel):
         return rows
 
     def _range_rows(self) -> list[dict[str, Any]]:
-        from .evaluator import intersect_ranges
-
         rows: list[dict[str, Any]] = []
         for run_number, per_dataset in sorted(self.lumisections.items()):
             for name in sorted(per_dataset):
@@ -619,3 +616,94 @@ def _describe_validation_error(exc: ValidationError, data: Mapping[str, Any]) ->
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
     return f"{where}: {msg}{more}" if where else f"{msg}{more}"
+
+
+# ------------------------------------------------------------------------------------------------ dataset selection
+
+
+def dataset_matcher(pattern: str | None) -> Callable[[str], bool]:
+    """A predicate on dataset names for an RR ``dataset_name_filter`` (``None`` means ``online``)."""
+    regex = similar_to_regex(ONLINE if pattern is None else pattern)
+    return lambda name: regex.fullmatch(name) is not None
+
+
+class UnknownDataset(ValueError):
+    """No dataset of the snapshot matches the dataset pattern (RR's portal refuses such a request too)."""
+
+
+def _deleted(record: Any) -> bool:
+    return record is not None and (record.model_extra or {}).get("deleted") is True
+
+
+def matching_datasets(snapshot: Snapshot, dataset: str | None) -> Iterator[tuple[RunRecord, str, DatasetRecord | None, LumisectionData | None]]:
+    """``(run, name, dataset object, lumisection data)`` of every dataset whose name matches the pattern
+    (``None`` means ``online``), in run then name order. The data is what RR's portal evaluates
+    (:meth:`Snapshot.evaluated`: a dataset other than ``online`` has online's OMS values under its own).
+
+    Raises :class:`UnknownDataset` when the snapshot has datasets and none matches (as RR's JSON portal does);
+    a snapshot without any dataset yields nothing (a fetch that selected no run: the portal answers ``{}``).
+    """
+    matches = dataset_matcher(dataset)
+    matched_any = False
+    for run, name, ds, data in snapshot.iter_datasets():
+        if _deleted(run) or _deleted(ds):  # RR hides deleted runs and datasets from every query and the portal
+            continue
+        if matches(name):
+            matched_any = True
+            yield run, name, ds, (snapshot.evaluated(run.run_number, name) if data is not None else None)
+    if not matched_any:
+        names = snapshot.dataset_names()
+        if not names:  # nothing was selected (a fetch whose query selects no run): nothing to evaluate, as RR's {}
+            return
+        shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+        raise UnknownDataset(
+            f"no dataset of the snapshot matches {ONLINE if dataset is None else dataset!r}"
+            f" (dataset names are matched with SQL SIMILAR TO: % any text, _ one character);"
+            f" the snapshot has {shown or 'no datasets'}"
+        )
+
+
+# ------------------------------------------------------------------------------------------------ display
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _dataset_summary(snapshot: Snapshot) -> dict[str, tuple[int, int, int]]:
+    """Per dataset name: (runs with lumisection data, lumisections with RR and OMS data, with only one side)."""
+    out: dict[str, list[int]] = {}
+    for per_dataset in snapshot.lumisections.values():
+        for name, data in per_dataset.items():
+            row = out.setdefault(name, [0, 0, 0])
+            both = sum(e - s + 1 for s, e, _, _ in intersect_ranges(data.rr, data.oms))
+            rr = sum(r["end"] - r["start"] + 1 for r in data.rr)
+            oms = sum(o["end"] - o["start"] + 1 for o in data.oms)
+            row[0] += 1
+            row[1] += both
+            row[2] += (rr - both) + (oms - both)
+    return {name: (a, b, c) for name, (a, b, c) in sorted(out.items())}
+
+
+def snapshot_repr(snapshot: Snapshot) -> str:
+    """``Snapshot(489 runs 315257-325175, 5 datasets)``: counts only, never the data."""
+    numbers = [r.run_number for r in snapshot.runs]
+    span = f" {min(numbers)}-{max(numbers)}" if numbers else ""
+    return f"Snapshot({_plural(len(numbers), 'run')}{span}, {_plural(len(snapshot.dataset_names()), 'dataset')})"
+
+
+def snapshot_html(snapshot: Snapshot) -> str:
+    """One row per dataset name: runs with lumisection data, lumisections evaluated (RR and OMS data) and
+    lumisections with only one side (never in a golden JSON)."""
+    rows = "".join(
+        f"<tr><td><code>{html.escape(name)}</code></td><td style='text-align:right'>{runs:,}</td>"
+        f"<td style='text-align:right'>{both:,}</td><td style='text-align:right'>{one:,}</td></tr>"
+        for name, (runs, both, one) in _dataset_summary(snapshot).items()
+    )
+    return (
+        "<table class='dqquery-snapshot'>"
+        f"<caption>{html.escape(snapshot_repr(snapshot))}</caption>"
+        "<thead><tr><th>dataset</th><th>runs with lumisection data</th><th>lumisections with RR and OMS data</th>"
+        "<th>lumisections with only RR or only OMS data</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )

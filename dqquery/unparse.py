@@ -83,7 +83,7 @@ def _predicate(n: Any) -> str:
     raise TypeError(f"not a query node: {n!r}")
 
 
-def unparse(node: Any) -> str:
+def unparse(node: A.Query) -> str:
     """The canonical query text of a tree."""
     if isinstance(node, A.Or):
         return " or ".join(unparse(o) for o in node.operands)

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .http import SourceError
+from .http import CacheMiss, SourceError
 
 __all__ = ["Cache", "CacheError", "CacheInfo", "CacheMiss", "decode_columns", "default_cache_path", "encode_columns", "parse_duration"]
 
@@ -71,10 +71,6 @@ CACHE_FILE_MODE = 0o600
 CACHE_DIR_MODE = 0o700
 WAL_SIZE_LIMIT = 1 << 20  # bytes the write-ahead log is truncated to after a checkpoint
 COMPRESSION_LEVEL = 6  # level 9 saves under 2 % more on the demo year and takes twice as long
-
-
-class CacheMiss(SourceError):
-    """Offline mode and the answer is not cached (or too old)."""
 
 
 class CacheError(SourceError):

@@ -49,6 +49,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from ..about import __version__
+
 __all__ = [
     "FetchError",
     "HttpClient",
@@ -72,6 +74,11 @@ K = TypeVar("K", bound=Hashable)
 
 class SourceError(Exception):
     """Base class of every error raised while talking to RR, DIALS or OMS."""
+
+
+class CacheMiss(SourceError):
+    """Offline mode and the answer is not cached (or too old). Defined here, where the client raises it, and
+    re-exported by :mod:`dqquery.sources.cache`: the cache builds on this module, not the other way round."""
 
 
 class ServiceError(SourceError):
@@ -256,8 +263,6 @@ class HttpClient:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
         self.session = session
-        from .. import __version__
-
         self.user_agent = user_agent or f"dqquery/{__version__} (python {sys.version_info.major}.{sys.version_info.minor})"
         self.requests_sent = 0
         self._count_lock = threading.Lock()
@@ -304,8 +309,6 @@ class HttpClient:
              headers: Mapping[str, str] | None = None, accept: Iterable[int] = (), decode_json: bool = True) -> requests.Response:
         """The raw response after retries. Statuses in ``accept`` are returned as they are (not errors)."""
         if self.cache is not None and getattr(self.cache, "offline", False):
-            from .cache import CacheMiss
-
             raise CacheMiss(f"offline mode: {method} {redact_url(self.url(path))} is not in the cache (the service computes "
                             "this answer anew each time, it is never cached); drop --offline for this command "
                             "(Python: Cache(offline=False))")

@@ -5,7 +5,7 @@
 
 Data and query: the synthetic benchmark year and 50-clause query of ``bench_golden.py``. Printed from one run:
 
-* golden: ``dqquery.columnar.golden`` vs ``dqquery.golden`` (the reference) vs json-logic-qubit vs datalogic-py
+* golden: ``dqquery.vectorized.golden`` vs ``dqquery.golden`` (the reference) vs json-logic-qubit vs datalogic-py
   (when installed), interleaved round by round so machine drift hits every engine alike; medians, ratios, and
   whether every output is identical;
 * load time of the benchmark year and of the demo year: JSON (gzip and plain) vs the columnar file (Arrow IPC
@@ -13,7 +13,7 @@ Data and query: the synthetic benchmark year and 50-clause query of ``bench_gold
 * one query from a file in a warm interpreter: the columnar file loaded and evaluated by dqquery vs the same
   tables read by polars (Arrow IPC and Parquet members) with the query written by hand (``polars_golden``);
 * peak RSS of "load + golden" in a fresh process per measurement, at 1 and 10 years, for the JSON snapshot with
-  ``dqquery.golden`` and for the columnar file with ``dqquery.columnar.golden``.
+  ``dqquery.golden`` and for the columnar file with ``dqquery.vectorized.golden``.
 """
 
 from __future__ import annotations
