@@ -53,10 +53,6 @@ INDEPENDENT: list[tuple[str, str]] = [("dqquery.emulate.*", "dqquery.targets.*")
 """(importer, imported): modules matching the first pattern never import modules matching the second."""
 
 KNOWN_EXCEPTIONS: set[tuple[str, str]] = {
-    # removed by the target framework (issue 12: the refusal path and the plan hint move out of the DIALS compiler)
-    ("dqquery.targets.dials", "dqquery.planning"),
-    # removed by the target framework (issue 12: OMS gets its own context instead of DIALS' private _Ctx)
-    ("dqquery.targets.oms", "dqquery.targets.dials"),
     # removed by the target framework (issue 12: one record per DIALS endpoint, below the compiler and the emulator)
     ("dqquery.emulate.dials", "dqquery.targets.dials"),
 }
