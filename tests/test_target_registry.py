@@ -149,3 +149,24 @@ def test_registering_a_second_target_under_a_taken_name_is_refused() -> None:
         targets.register(Other())
     with pytest.raises(ValueError, match="needs a reason"):
         Support("unsupported")
+
+
+def test_the_how_to_page_example_target_works_as_written() -> None:
+    """docs/dev/adding-a-target.md's example registers a complete target; run it as written, then remove it."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "dev" / "adding-a-target.md").read_text(encoding="utf-8")
+    (code,) = [m.group(1) for m in re.finditer(r"^```python\n(.*?)^```", page, re.M | re.S)]
+    printed = io.StringIO()
+    try:
+        with redirect_stdout(printed):
+            exec(compile(code, "adding-a-target.md", "exec"), {"__name__": "how_to"})  # noqa: S102 - our own page
+        expected = [line.split("#", 1)[1].strip() for line in code.splitlines() if line.startswith("print(")]
+        assert printed.getvalue().splitlines() == expected
+        assert "runlist:runs" in TARGETS and support_matrix()["runlist:runs"]["in_range"] == "exact"
+        with pytest.raises(QueryError) as info:
+            dqquery.compile("run_number == 5 or fill_number == 3", "runlist")
+        assert info.value.message == "the service combines its filters with 'and' only"
+    finally:
+        targets.unregister("runlist")
