@@ -58,6 +58,8 @@ from typing import Any, NamedTuple
 
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
+from ..dials_api import ALL_GENERATIONS, ENDPOINT_ALIASES, GENERATIONS
+from ..dials_api import ENDPOINTS as API
 from ..errors import QueryError
 from ..normal import conjuncts, to_nnf
 from ..patterns import PatternError, case_insensitive_class, compile_regex
@@ -93,13 +95,6 @@ MAX_IN_VALUES = 100
 """Largest value list sent as one ``__in`` parameter (also the largest range enumerated into one)."""
 
 
-GENERATIONS: tuple[str, ...] = ("v1.12.0", "2.4.1")
-"""DIALS server generations whose filter sets differ (only on ``ml-models-index``): the backend v1.12.0
-(recorded in the conformance corpus) and the one the cmsdials 2.4.1 client was written for."""
-
-ALL_GENERATIONS: frozenset[str] = frozenset(GENERATIONS)
-
-
 class Param(NamedTuple):
     """What one declared DIALS query parameter filters: a catalog path, a django lookup, the server
     generations that declare it."""
@@ -109,141 +104,50 @@ class Param(NamedTuple):
     generations: frozenset[str] = ALL_GENERATIONS
 
 
-def _p(path: str, *lookups: str) -> dict[str, Param]:
-    """Django's naming: ``column`` for exact, ``column__lookup`` otherwise."""
-    column = _DEFAULT_PARAM_BASE[path]
-    return {(column if lk == "exact" else f"{column}__{lk}"): Param(path, lk) for lk in lookups}
-
-
-# Catalog path -> the DIALS column / parameter stem (django field name). The response rows use the same
-# names, except where noted in _COLUMN_OVERRIDES.
-_DEFAULT_PARAM_BASE: dict[str, str] = {
-    "run.run_number": "run_number",
-    "lumisection.lumisection_number": "ls_number",
-    "dataset.name": "dataset",
-    "dials.dataset_id": "dataset_id",
-    "dials.me": "me",
-    "dials.me_id": "me_id",
-    "dials.entries": "entries",
-    "dials.file_id": "file_id",
-    "dials.logical_file_name": "logical_file_name",
-    "dials.file_size": "file_size",
-    "dials.file_status": "status",
-    "dials.model_id": "model_id",
-    "dials.dim": "dim",
-    "dials.model_active": "active",
-}
-
-_DATASET_NAME = _p("dataset.name", "exact", "regex")  # method filters on the dataset dimension
-_ME_NAME = _p("dials.me", "exact", "regex")  # method filters on the ME dimension
-_FILE_NAME = _p("dials.logical_file_name", "exact", "regex")
-_HISTOGRAM: dict[str, Param] = {
-    **_p("dials.dataset_id", "exact"),
-    **_p("dials.file_id", "exact"),
-    **_p("run.run_number", "exact", "lte", "gte"),
-    **_p("lumisection.lumisection_number", "exact", "lte", "gte"),
-    **_p("dials.me_id", "exact"),
-    **_p("dials.entries", "gte"),  # no entries__lte, no entries exact
-    **_DATASET_NAME,
-    **_ME_NAME,
-    **_FILE_NAME,
-}
-
-_V1_12 = frozenset({"v1.12.0"})
-_V2_4 = frozenset({"2.4.1"})
-
 PARAMS: dict[str, dict[str, Param]] = {
-    # backend v1.12.0 backend/run/filters.py
-    "run": {
-        **_p("dials.dataset_id", "exact", "in"),
-        **_p("run.run_number", "exact", "lte", "gte"),
-        **_DATASET_NAME,
-    },
-    # backend/lumisection/filters.py
-    "lumisection": {
-        **_p("dials.dataset_id", "exact"),
-        **_p("run.run_number", "exact", "lte", "gte"),
-        **_p("lumisection.lumisection_number", "exact", "lte", "gte"),
-        **_DATASET_NAME,
-    },
-    # backend/th1/filters.py, backend/th2/filters.py (the server's correct ls_number__lte)
-    "th1": dict(_HISTOGRAM),
-    "th2": dict(_HISTOGRAM),
-    # backend/file_index/filters.py: min_size is file_size__gte under another name
-    "file-index": {
-        **_p("dials.dataset_id", "exact"),
-        **_FILE_NAME,
-        **_p("dials.file_status", "exact"),
-        "min_size": Param("dials.file_size", "gte"),
-        **_DATASET_NAME,
-    },
-    # backend/dataset_index/filters.py (plain field filters on the dimension itself)
-    "dataset-index": dict(_DATASET_NAME),
-    # backend/dim_mes/filters.py (unpaginated endpoint)
-    "mes": {**_ME_NAME, **_p("dials.dim", "exact")},
-    # backend/ml_bad_lumisection/filters.py (= client 2.4.1 MLBadLumisectionFilters); no range lookups
-    "ml-bad-lumisection": {
-        **_p("dials.model_id", "exact", "in"),
-        **_p("dials.dataset_id", "exact", "in"),
-        **_p("dials.me_id", "exact"),
-        **_p("run.run_number", "exact", "in"),
-        **_p("lumisection.lumisection_number", "exact"),
-        **_DATASET_NAME,
-        **_ME_NAME,
-    },
-    # v1.12.0 backend/ml_models_index/filters.py, and the cmsdials 2.4.1 MLModelsIndexFilters names
-    "ml-models-index": {
-        "model_id": Param("dials.model_id", "exact", _V1_12),
-        "model_id__in": Param("dials.model_id", "in", _V1_12),
-        "filename": Param("dials.model_name", "exact", _V1_12),
-        "filename__regex": Param("dials.model_name", "regex", _V1_12),
-        "target_me": Param("dials.target_me", "exact", _V1_12),
-        "target_me__regex": Param("dials.target_me", "regex", _V1_12),
-        "active": Param("dials.model_active", "exact"),
-        "id": Param("dials.model_id", "exact", _V2_4),
-        "id__in": Param("dials.model_id", "in", _V2_4),
-        "name": Param("dials.model_name", "exact", _V2_4),
-        "name__regex": Param("dials.model_name", "regex", _V2_4),
-    },
+    name: {p.name: Param(p.path, p.lookup, p.generations) for p in record.params if p.path is not None}
+    for name, record in API.items()
 }
+"""Endpoint -> parameter -> what it filters: the compiler's allow-lists, the declared parameters of
+:data:`dqquery.dials_api.ENDPOINTS` that map to a catalog path (both generations, in declaration order)."""
 
-ENDPOINTS: tuple[str, ...] = tuple(PARAMS)
-ENDPOINT_ALIASES: dict[str, str] = {"h1d": "th1", "h2d": "th2"}
-"""cmsdials client names of endpoints."""
-COUNTABLE_ENDPOINTS: frozenset[str] = frozenset({"run", "lumisection", "file-index"})
+ENDPOINTS: tuple[str, ...] = tuple(API)
+COUNTABLE_ENDPOINTS: frozenset[str] = frozenset(name for name, record in API.items() if record.countable)
 """Endpoints with a ``<endpoint>/count/`` route (DIALS registers it on these three only; dials-and-oms.md)."""
 
-# Parameters whose row column is not the parameter stem.
-_COLUMN_OVERRIDES: dict[str, str] = {"min_size": "file_size"}
-
 PRIMARY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    "run": {"*": ("dataset_id", "run_number")},
-    "lumisection": {"*": ("dataset_id", "run_number", "ls_number")},
-    "th1": {"*": ("dataset_id", "run_number", "ls_number", "me_id")},
-    "th2": {"*": ("dataset_id", "run_number", "ls_number", "me_id")},
-    "file-index": {"*": ("dataset_id", "file_id")},
-    "dataset-index": {"*": ("dataset_id",)},
-    "mes": {"*": ("me_id",)},
-    "ml-bad-lumisection": {"*": ("model_id", "dataset_id", "run_number", "ls_number", "me_id")},
-    "ml-models-index": {"v1.12.0": ("model_id",), "2.4.1": ("id",)},
+    name: {"*": keys[0]} if len(set(keys)) == 1 else dict(zip(GENERATIONS, keys))
+    for name, record in API.items()
+    for keys in [tuple(record.key(g) for g in GENERATIONS)]
 }
 """Endpoint -> generation (``"*"``: every one) -> primary-key columns: the order of the rows of a listing and
 the fields of its cursor (conformance README table; v1.12.0 pages ``ml-bad-lumisection`` by all five)."""
+
+CMSDIALS_FILTER_CLASSES: dict[str, str] = {name: record.cmsdials_filters for name, record in API.items()}
+"""Endpoint -> its cmsdials 2.4.1 filter class (``cmsdials.filters``)."""
+
+CMSDIALS_MISSPELLED: dict[tuple[str, str], str] = {
+    (name, server): client for name, record in API.items() for server, client in record.cmsdials_misspelled.items()
+}
+"""Known field-name mistakes in cmsdials 2.4.1 filter models: (endpoint, server name) -> client name."""
+
+FILTER_ONLY_COLUMNS: dict[str, frozenset[str]] = {name: record.filter_only for name, record in API.items() if record.filter_only}
+"""Names the server filters through a dimension table but does not serve in the rows of these endpoints
+(conformance README, dials/rows.json): a request can use them, a local residual cannot."""
 
 
 def primary_key_columns(endpoint: str, row: Mapping[str, Any] | None = None, generation: str | None = None) -> tuple[str, ...]:
     """The primary-key columns of ``endpoint``: of ``generation``, else of the generation whose key ``row`` carries
     (v1.12.0 when neither tells)."""
-    keys = PRIMARY_KEYS[canonical_endpoint(endpoint)]
-    if "*" in keys:
-        return keys["*"]
+    record = API[canonical_endpoint(endpoint)]
     if generation is not None:
-        return keys[generation]
-    if row is not None:
-        for columns in keys.values():
+        return record.key(generation)
+    candidates = list(dict.fromkeys(record.key(g) for g in GENERATIONS))
+    if row is not None and len(candidates) > 1:
+        for columns in candidates:
             if all(c in row for c in columns):
                 return columns
-    return keys[GENERATIONS[0]]
+    return candidates[0]
 
 
 def primary_key(endpoint: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -253,25 +157,6 @@ def primary_key(endpoint: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
     if missing:
         raise KeyError(f"a DIALS {endpoint}/ row without its key column(s) {missing}: {sorted(row)}")
     return tuple(row[c] for c in columns)
-
-# cmsdials 2.4.1 filter classes (``cmsdials.filters``).
-CMSDIALS_FILTER_CLASSES: dict[str, str] = {
-    "run": "RunFilters",
-    "lumisection": "LumisectionFilters",
-    "th1": "LumisectionHistogram1DFilters",
-    "th2": "LumisectionHistogram2DFilters",
-    "file-index": "FileIndexFilters",
-    "dataset-index": "DatasetIndexFilters",
-    "mes": "MEFilters",
-    "ml-bad-lumisection": "MLBadLumisectionFilters",
-    "ml-models-index": "MLModelsIndexFilters",
-}
-
-# Known field-name mistakes in cmsdials 2.4.1 filter models: (endpoint, server name) -> client name.
-CMSDIALS_MISSPELLED: dict[tuple[str, str], str] = {
-    ("th1", "ls_number__lte"): "ls_numbet__lte",
-    ("th2", "ls_number__lte"): "ls_numbet__lte",
-}
 
 
 def canonical_endpoint(endpoint: str) -> str:
@@ -298,8 +183,9 @@ def params_of(endpoint: str, generation: str) -> dict[str, Param]:
     return {name: p for name, p in PARAMS[canonical_endpoint(endpoint)].items() if p.generations & wanted}
 
 
-def _column(name: str) -> str:
-    return _COLUMN_OVERRIDES.get(name, name.split("__")[0])
+def _column(endpoint: str, name: str) -> str:
+    """The row column a declared parameter reads (``min_size`` reads ``file_size``)."""
+    return next(p.column for p in API[endpoint].params if p.name == name)
 
 
 def response_columns(endpoint: str, generation: str = GENERATIONS[0]) -> dict[str, str]:
@@ -310,34 +196,25 @@ def response_columns(endpoint: str, generation: str = GENERATIONS[0]) -> dict[st
     """
     out: dict[str, str] = {}
     for name, param in params_of(endpoint, generation).items():
-        out.setdefault(param.path, _column(name))
+        out.setdefault(param.path, _column(canonical_endpoint(endpoint), name))
     return out
 
 
 def _row_columns(endpoint: str) -> dict[str, tuple[str, ...]]:
     """Catalog path -> the columns that may carry it, one per generation (the first one present is read)."""
     out: dict[str, tuple[str, ...]] = {}
-    for name, param in PARAMS[canonical_endpoint(endpoint)].items():
-        column = _column(name)
+    endpoint = canonical_endpoint(endpoint)
+    for name, param in PARAMS[endpoint].items():
+        column = _column(endpoint, name)
         if column not in out.get(param.path, ()):
             out[param.path] = out.get(param.path, ()) + (column,)
     return out
 
 
-# Names the server filters through a dimension table but does not serve in the rows of these endpoints
-# (conformance README, dials/rows.json): a request can use them, a local residual cannot. v1.12.0
-# ml-bad-lumisection rows do carry me_id.
-FILTER_ONLY_COLUMNS: dict[str, frozenset[str]] = {
-    "th1": frozenset({"logical_file_name"}),
-    "th2": frozenset({"logical_file_name"}),
-    "ml-bad-lumisection": frozenset({"dataset", "me"}),
-}
-
-
 def row_fields(endpoint: str) -> frozenset[str]:
     """Catalog paths whose values the endpoint's response rows carry (what a local residual can test)."""
     name = canonical_endpoint(endpoint)
-    hidden = FILTER_ONLY_COLUMNS.get(name, frozenset())
+    hidden = API[name].filter_only
     return frozenset(path for path, cols in _row_columns(name).items() if any(c not in hidden for c in cols))
 
 
