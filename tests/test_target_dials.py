@@ -246,7 +246,7 @@ def test_support_table_covers_every_node_kind_and_endpoint():
     assert set(SUPPORT) == set(PARAMS)
     for endpoint, table in SUPPORT.items():
         assert set(table) == kinds, endpoint
-    assert SUPPORT["dataset-index"]["in_range"] != "exact" and SUPPORT["run"]["in_range"] == "exact"
+    assert SUPPORT["dataset-index"]["in_range"].level != "exact" and SUPPORT["run"]["in_range"].level == "exact"
 
 
 def test_support_table_agrees_with_the_compiler():
@@ -260,7 +260,7 @@ def test_support_table_agrees_with_the_compiler():
                 compiles = True
             except QueryError:
                 pass
-        assert compiles == (SUPPORT[endpoint]["like"] == "exact"), endpoint
+        assert compiles == (SUPPORT[endpoint]["like"].level == "exact"), endpoint
 
 
 # ---------------------------------------------------------------------------- real cmsdials 2.4.1 classes
@@ -312,3 +312,38 @@ def test_cmsdials_run_filters_lack_dataset_id_in():
 def test_mes_filters_are_unpaginated_in_cmsdials():
     filters = to_dials('me == "a"', "mes", as_filters=True)
     assert "page_size" not in type(filters).model_fields and filters.cleandict() == {"me": "a"}
+
+
+# One query per (node kind, negated) whose only predicate, after negation normal form, has that kind and polarity.
+REPRESENTATIVE: dict[tuple[str, bool], str] = {
+    ("compare", False): "run_number == 5",
+    ("in_range", False): "run_number in 1..5",
+    ("in_range", True): "run_number not in 1..5",
+    ("in_set", False): "run_number in [1, 3]",
+    ("in_set", True): "run_number not in [1, 3]",
+    ("like", False): 'dataset like "x%"',
+    ("like", True): 'dataset not like "x%"',
+    ("regex", False): 'dataset ~ "x"',
+    ("regex", True): 'dataset !~ "x"',
+    ("contains", False): 'dataset contains "x"',
+    ("contains", True): 'not (dataset contains "x")',
+    ("is_null", False): "run_number is null",
+    ("is_null", True): "run_number is not null",
+    ("or", False): "run_number == 1 or run_number == 2",
+}
+
+
+@pytest.mark.parametrize("endpoint", D.ENDPOINTS)
+def test_what_the_support_table_calls_unsupported_is_refused_with_its_reason(endpoint):
+    """The table is consulted before dispatch: every (kind, polarity) it calls unsupported is refused with exactly
+    the table's reason (the text docs/targets.md shows), so the docs and the compiler cannot disagree."""
+    table = D.DialsTarget().support(endpoint)
+    kinds = [cls.model_fields["kind"].default for cls in A.NODE_CLASSES]
+    # the kinds with a negated form in negation normal form: those with a negated flag, and contains (not contains)
+    negatable = {cls.model_fields["kind"].default for cls in A.NODE_CLASSES if "negated" in cls.model_fields} | {"contains"}
+    polarities = [(k, False) for k in kinds] + [(k, True) for k in kinds if k in negatable]
+    refused = [(k, n) for k, n in polarities if table[k].of(n).level == "unsupported"]
+    assert refused, endpoint
+    for kind, negated in refused:
+        query = REPRESENTATIVE[(kind, negated)]  # a KeyError: add a representative for the new unsupported case
+        assert unsupported(query, endpoint).message == table[kind].of(negated).reason, (kind, negated, query)

@@ -52,8 +52,7 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .. import ast as A
@@ -61,11 +60,13 @@ from ..catalog import lookup as catalog_lookup
 from ..dials_api import ALL_GENERATIONS, ENDPOINT_ALIASES, GENERATIONS
 from ..dials_api import ENDPOINTS as API
 from ..errors import QueryError
-from ..normal import conjuncts, to_nnf
+from ..normal import conjuncts
 from ..patterns import PatternError, case_insensitive_class, compile_regex
-from ..query import as_node
+from ..patterns_postgres import like_to_regex, literal_regex, lookahead_conjunction, regex_portability_problem
+from ..patterns_postgres import strip_safe as _strip_safe
 from ..semantics import evaluate_predicate
-from .base import Compiled, Refusals, Target, compile_bound, register, resolve
+from .base import Compiled, Refusals, Support, SupportTable, Target, compile_bound, register, resolve
+from .conjunction import grouped_by_field, refuse_unsupported
 
 __all__ = [
     "ENDPOINTS",
@@ -244,116 +245,9 @@ def filterable_paths(endpoint: str, generation: str = "both") -> tuple[str, ...]
     return tuple(out)
 
 
-# ================================================================================ regex building blocks
-
-# ASCII punctuation is escaped with a backslash: "\<non-alphanumeric>" is that literal character in both
-# Python re and PostgreSQL ARE. Letters, digits, "_" and non-ASCII characters are never escaped ("\<letter>"
-# is an escape class, e.g. "\m", in ARE).
-def _escape_char(ch: str) -> str:
-    return "\\" + ch if ch.isascii() and not ch.isalnum() and ch != "_" else ch
-
-
-def literal_regex(text: str) -> str:
-    """A regex matching exactly ``text`` (case-sensitive), valid in Python re and PostgreSQL ARE."""
-    return "".join(_escape_char(c) for c in text)
-
-
-def _ci_char(ch: str) -> str:
-    members = case_insensitive_class(ch)
-    if len(members) == 1:
-        return _escape_char(ch)
-    return "[" + "".join(_escape_char(c) for c in members) + "]"
-
-
-def like_to_regex(pattern: str) -> str:
-    """The unanchored regex body of a case-insensitive SQL LIKE pattern (same reading as semantics.like_regex).
-
-    ``%`` -> ``.*``, ``_`` -> ``.``, ``\\x`` -> literal ``x``, letters -> classes of their case variants.
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(_ci_char(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else _ci_char(ch))
-        i += 1
-    return "".join(out)
-
-
-# Portability lint for user regexes: constructs whose meaning differs between Python re and PostgreSQL ARE
-# (or that one of them rejects). Escapes allowed before an ASCII letter/digit; everything else is refused.
-_PORTABLE_ESCAPES = set("dDsSwWAZ123456789")
-_PORTABLE_GROUPS = ("(?:", "(?=", "(?!")
-_BOUND = re.compile(r"\{(\d+)(,(\d*))?\}")
-_ARE_DUPMAX = 255
-
-
-def regex_portability_problem(pattern: str) -> str | None:
-    """Why ``pattern`` might mean something else in PostgreSQL than in Python, or ``None`` if portable."""
-    i, n, in_class, class_start = 0, len(pattern), False, False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            nxt = pattern[i + 1] if i + 1 < n else ""
-            if nxt.isascii() and nxt.isalnum() and (nxt not in _PORTABLE_ESCAPES or (in_class and nxt in "AZ123456789")):
-                return f"the escape \\{nxt} differs between Python and PostgreSQL (\\b is a backspace in PostgreSQL; use \\y there)"
-            i += 2
-            continue
-        if in_class:
-            if ch == "[" and pattern[i + 1 : i + 2] in (":", "=", "."):
-                return "POSIX bracket classes such as [[:alpha:]] are not understood by Python"
-            if ch == "]" and not class_start:
-                in_class = False
-            class_start = False
-            i += 1
-            continue
-        if ch == "[":
-            in_class, class_start = True, True
-            i += 1
-            if pattern[i : i + 1] == "^":
-                i += 1
-            continue
-        if ch == "(" and pattern[i + 1 : i + 2] == "?" and not pattern.startswith(_PORTABLE_GROUPS, i):
-            return "only (?:...), (?=...) and (?!...) groups work in both Python and PostgreSQL"
-        if ch in "*+?}" and pattern[i + 1 : i + 2] == "+":
-            return "possessive quantifiers (*+, ++) are Python-only"
-        if ch == "{":
-            m = _BOUND.match(pattern, i)
-            if not m:
-                return "write a literal { as \\{ (an unescaped { must be a bound such as {2,5})"
-            if any(g and int(g) > _ARE_DUPMAX for g in (m.group(1), m.group(3))):
-                return f"PostgreSQL repetition bounds stop at {_ARE_DUPMAX}"
-            i = m.end()
-            continue
-        i += 1
-    return None
-
-
-def _strip_safe(regex: str) -> str:
-    """Django strips parameter values: protect edge whitespace with a group; never send an empty regex."""
-    if regex == "":
-        return "^"
-    return f"(?:{regex})" if regex != regex.strip() else regex
-
-
 # ================================================================================ query normalisation
 
 # ================================================================================ compilation
-
-
-# Why a predicate kind (after negation normal form) has no DIALS form. Keys: (kind, negated).
-_UNSUPPORTED_PREDICATES: dict[tuple[str, bool], str] = {
-    ("in_range", True): "DIALS has no 'not in' range filter (it would need an or of two bounds)",
-    ("in_set", True): "DIALS has no 'not in' list filter",
-    ("like", True): "DIALS has no negated pattern filter ('not like')",
-    ("regex", True): "DIALS has no negated regex filter ('!~')",
-    ("is_null", False): "DIALS has no null filter",
-    ("is_null", True): "DIALS has no null filter",
-    ("not", True): "DIALS has no negated 'contains' filter",
-}
 
 
 def _integral(x: float | int) -> bool:
@@ -406,10 +300,6 @@ class _FieldCompiler:
         )
 
     def compile(self) -> dict[str, Any]:
-        for atom in self.atoms:
-            key = (atom.kind, True if isinstance(atom, A.Not) else getattr(atom, "negated", False))
-            if key in _UNSUPPORTED_PREDICATES:
-                raise self.fail(atom, _UNSUPPORTED_PREDICATES[key])
         handler = {"int": self.integer, "string": self.string, "bool": self.boolean}.get(self.type)
         if handler is None:  # pragma: no cover - every DIALS field is int, string or bool
             raise self.fail(self.atoms[0], f"'{self.name}' has no DIALS filter")
@@ -580,12 +470,9 @@ class _FieldCompiler:
         else:
             if len(user) > 1:
                 raise self.fail(user[1], f"DIALS takes one regex per field; combine the regular expressions on '{self.name}' into one")
-            head = "".join(
-                f"(?={like_to_regex(p.pattern)}\\Z)" if isinstance(p, A.Like) else f"(?=.*?{literal_regex(p.value.value)})"
-                for p in patterns
-                if not isinstance(p, A.Regex)
-            )
-            regex = "^" + head + (f".*?(?:{user[0].pattern})" if user else "")
+            heads = [f"{like_to_regex(p.pattern)}\\Z" if isinstance(p, A.Like) else f".*?{literal_regex(p.value.value)}"
+                     for p in patterns if not isinstance(p, A.Regex)]
+            regex = lookahead_conjunction(heads, user[0].pattern if user else None)
         regex = _strip_safe(regex)
         try:
             compile_regex(regex, dot_matches_newline=True)  # what the emulator (and dqquery) can run in linear time
@@ -594,27 +481,22 @@ class _FieldCompiler:
         return regex
 
 
-def _group_by_field(atoms: Iterable[Any]) -> dict[str, list[Any]]:
-    groups: dict[str, list[Any]] = {}
-    for atom in atoms:
-        field = atom.operand.field if isinstance(atom, A.Not) else atom.field
-        groups.setdefault(field.path, []).append(atom)
-    return groups
-
-
 def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[str, Any], dict[str, Any], Refusals]:
     ep = canonical_endpoint(endpoint)
     _selected(generation)
     ctx = Refusals(query, f"dials:{ep}")
-    node = to_nnf(as_node(query))
+    table = SUPPORT[ep]
 
     def on_or(n: Any) -> QueryError:
-        return ctx.unsupported(n, "DIALS combines its filters with 'and' only; 'or' cannot be sent", "split the query into one request per alternative")
+        return ctx.unsupported(n, table["or"].reason, "split the query into one request per alternative")
 
+    groups = grouped_by_field(query, on_or)
+    for atoms in groups.values():
+        refuse_unsupported(table, atoms, ctx)
     params: dict[str, Any] = {}
     origin: dict[str, Any] = {}
     paths = filterable_paths(ep, generation)
-    for path, atoms in _group_by_field(conjuncts(node, on_or)).items():
+    for path, atoms in groups.items():
         if path not in paths and path in filterable_paths(ep, GENERATIONS[0]):
             names = [g for g in GENERATIONS if path in filterable_paths(ep, g)]
             raise ctx.unsupported(
@@ -685,7 +567,18 @@ def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], c
 # ================================================================================ support matrix
 
 
-def _support(endpoint: str) -> dict[str, str]:
+_NEGATED = {
+    "in_range": Support("unsupported", "DIALS has no 'not in' range filter (it would need an or of two bounds)"),
+    "in_set": Support("unsupported", "DIALS has no 'not in' list filter"),
+    "like": Support("unsupported", "DIALS has no negated pattern filter ('not like')"),
+    "regex": Support("unsupported", "DIALS has no negated regex filter ('!~')"),
+    "contains": Support("unsupported", "DIALS has no negated 'contains' filter"),
+}
+"""Why a negated predicate (after negation normal form) has no DIALS form, whatever the endpoint."""
+
+
+def _support(endpoint: str) -> dict[str, Support]:
+    """The support table of one endpoint, from its declared lookups."""
     lookups = {p.lookup for p in PARAMS[endpoint].values()}
     by_path: dict[str, set[str]] = {}
     for p in PARAMS[endpoint].values():
@@ -693,28 +586,35 @@ def _support(endpoint: str) -> dict[str, str]:
     # A range needs both bounds on one field (or an __in to list it): a lone __gte (file-index min_size) is not one.
     has_range = any({"gte", "lte"} <= ls or "in" in ls for ls in by_path.values())
     has_regex = "regex" in lookups
+
+    def unless(supported: bool, reason: str, kind: str) -> Support:
+        return Support("exact", negated=_NEGATED[kind]) if supported else Support("unsupported", reason, negated=_NEGATED[kind])
+
     no_regex = f"no __regex filter on dials:{endpoint}"
     return {
-        "compare": "exact",
-        "in_range": "exact" if has_range else f"no range or __in filter on dials:{endpoint}",
-        "in_set": (
-            "partial: exact for fields with __in, string fields with __regex and consecutive integers; other lists"
-            " are split per value by plan"
+        "compare": Support("exact"),
+        "in_range": unless(has_range, f"no range or __in filter on dials:{endpoint}", "in_range"),
+        "in_set": Support(
+            "partial",
+            "exact for fields with __in, string fields with __regex and consecutive integers; other lists are split"
+            " per value by plan"
             if ("in" in lookups or has_regex)
-            else "one value only (no __in or __regex filter)"
+            else "one value only (no __in or __regex filter)",
+            negated=_NEGATED["in_set"],
         ),
-        "like": "exact" if has_regex else no_regex,
-        "regex": "exact" if has_regex else no_regex,
-        "contains": "exact" if has_regex else no_regex,
-        "is_null": "DIALS has no null filter",
-        "not": "only when it can be pushed into a comparison (not x < 5 is x >= 5); DIALS has no negation",
-        "and": "exact",
-        "or": "DIALS combines filters with and only",
+        "like": unless(has_regex, no_regex, "like"),
+        "regex": unless(has_regex, no_regex, "regex"),
+        "contains": unless(has_regex, no_regex, "contains"),
+        "is_null": Support("unsupported", "DIALS has no null filter"),
+        "not": Support("partial", "only when it can be pushed into a comparison (not x < 5 is x >= 5); DIALS has no negation"),
+        "and": Support("exact"),
+        "or": Support("unsupported", "DIALS combines filters with and only"),
     }
 
 
-SUPPORT: dict[str, dict[str, str]] = {ep: _support(ep) for ep in ENDPOINTS}
-"""Endpoint -> node kind -> ``"exact"`` or why it is not supported (for the docs support matrix)."""
+SUPPORT: dict[str, dict[str, Support]] = {ep: _support(ep) for ep in ENDPOINTS}
+"""Endpoint -> node kind -> :class:`~dqquery.targets.base.Support` (per polarity where it differs): what the
+compiler consults before dispatch and what ``docs/targets.md`` shows."""
 
 
 # ================================================================================ target
@@ -796,7 +696,7 @@ class DialsTarget(Target):
         request = _as_filters(endpoint, params, origin, ctx) if as_filters else params
         return Compiled(self.spec(endpoint), request, True)
 
-    def support(self, option: str | None) -> Any:
+    def support(self, option: str | None) -> SupportTable:
         return SUPPORT[option or "run"]
 
     def carries(self, option: str | None) -> Any:
