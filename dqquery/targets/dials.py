@@ -16,8 +16,10 @@ Decisions:
   the same value: each generation honours its own and ignores the other. ``target_me`` exists in v1.12.0
   only, so it is sent only with ``generation="v1.12.0"`` (with ``"both"`` a 2.4.1 server would ignore it).
   Residuals read either row shape (:func:`row_paths`).
-* :data:`PRIMARY_KEYS` is the one table of each endpoint's primary key (the order of its rows and of its
-  cursor), per generation; the emulator, the fake server, the client's plan executor and the tests read it.
+* The endpoints' identity facts (declared parameters per generation, primary keys, aliases, the cmsdials
+  filter class and its misspellings, filter-only columns) live in one record per endpoint,
+  :data:`dqquery.dials_api.ENDPOINTS`; :data:`PARAMS`, :data:`PRIMARY_KEYS`, :data:`ENDPOINT_ALIASES`,
+  :data:`CMSDIALS_FILTER_CLASSES` ... are views of those records kept for their readers.
 * The query is first put in negation normal form (De Morgan and comparison flipping are exact in
   three-valued logic), then must be a conjunction of predicates; constraints are grouped per field and
   turned into the fewest parameters that mean *exactly* the same thing:
@@ -39,6 +41,13 @@ Decisions:
 * Unsupported (a located :class:`~dqquery.errors.QueryError`, never a dropped clause): ``or``, ``!=`` on
   numbers and strings, ``not like``, ``!~``, ``not in``, ``is null``, and a field or lookup the endpoint
   does not declare. ``dqquery.plan(query, "dials:<endpoint>")`` fetches a superset and filters locally.
+* :data:`SUPPORT` (a :class:`~dqquery.targets.base.Support` per node kind and polarity, derived from the
+  endpoint's declared lookups) is consulted before dispatch (:mod:`dqquery.targets.conjunction`): what it
+  calls unsupported is refused with its reason, the text ``docs/targets.md`` shows. The per-field code
+  refuses the finer cases (``!=``, an undeclared lookup, a contradiction); its dispatch is by class
+  (``_INTEGER_HANDLERS``, ``_BOOLEAN_HANDLERS``, ``_STRING_HANDLERS``, ``_SINGLE_REGEX``, ``_LOOKAHEAD_HEAD``).
+* The PostgreSQL regex helpers (``like_to_regex``, ``literal_regex``, ``regex_portability_problem``) live in
+  :mod:`dqquery.patterns_postgres`, re-exported here under their old names.
 * Regex portability: DIALS runs PostgreSQL ARE, dqquery's reference evaluation runs Python ``re``.
   User regexes are limited to the common subset (no ``\\b``, named groups, possessive quantifiers,
   inline flags, POSIX classes ...). Remaining known difference: ``.`` matches a newline in PostgreSQL;
@@ -52,7 +61,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from .. import ast as A
@@ -86,6 +95,7 @@ __all__ = [
     "params_of",
     "primary_key",
     "primary_key_columns",
+    "regex_portability_problem",
     "response_columns",
     "row_fields",
     "row_paths",
@@ -274,6 +284,14 @@ class _FieldCompiler:
         self.type = row.type if row else "any"
         self.out: dict[str, Any] = {}
         self.origin: dict[str, Any] = {}
+        # what the predicates on the field allow, gathered by the handlers: bounds, a set of values, patterns
+        self.lo: int | None = None
+        self.hi: int | None = None
+        self.lo_node: Any = None
+        self.hi_node: Any = None
+        self.allowed: set[Any] | None = None
+        self.set_node: Any = None
+        self.patterns: list[Any] = []
 
     def emit(self, lookup: str, value: Any, node: Any) -> None:
         for name in self.lookups[lookup]:  # every generation's spelling, with the same value
@@ -309,42 +327,13 @@ class _FieldCompiler:
     # ---- integers
 
     def integer(self) -> None:
-        lo = hi = None
-        lo_node = hi_node = None
-        allowed: set[int] | None = None
-        set_node = None
         for atom in self.atoms:
-            if isinstance(atom, A.Compare):
-                v = atom.value.value
-                if atom.op == "!=":
-                    raise self.fail(atom, "DIALS has no 'not equal' filter")
-                if atom.op == "==":
-                    values = {int(v)} if _integral(v) else set()
-                    allowed = values if allowed is None else allowed & values
-                    set_node = atom
-                    continue
-                bound = {">=": math.ceil(v), ">": math.floor(v) + 1, "<=": math.floor(v), "<": math.ceil(v) - 1}[atom.op]
-                if atom.op in (">=", ">"):
-                    if lo is None or bound > lo:
-                        lo, lo_node = bound, atom
-                elif hi is None or bound < hi:
-                    hi, hi_node = bound, atom
-            elif isinstance(atom, A.InRange):
-                low, high = math.ceil(atom.low.value), math.floor(atom.high.value)
-                if lo is None or low > lo:
-                    lo, lo_node = low, atom
-                if hi is None or high < hi:
-                    hi, hi_node = high, atom
-            elif isinstance(atom, A.InSet):
-                values = {int(x.value) for x in atom.values if _integral(x.value)}
-                allowed = values if allowed is None else allowed & values
-                set_node = atom
-            else:
-                raise self.fail(atom, f"'{self.name}' is a number; DIALS cannot apply this filter to it")
+            _INTEGER_HANDLERS.get(type(atom), _FieldCompiler.int_other)(self, atom)
+        lo, hi, lo_node, hi_node = self.lo, self.hi, self.lo_node, self.hi_node
         last = self.atoms[-1]
-        if allowed is not None:
-            members = sorted(v for v in allowed if (lo is None or v >= lo) and (hi is None or v <= hi))
-            self.integer_set(members, set_node or last)
+        if self.allowed is not None:
+            members = sorted(v for v in self.allowed if (lo is None or v >= lo) and (hi is None or v <= hi))
+            self.integer_set(members, self.set_node or last)
             return
         if lo is not None and hi is not None and lo > hi:
             self.nothing(last)
@@ -362,6 +351,42 @@ class _FieldCompiler:
             self.emit("gte", lo, lo_node)
         if hi is not None:
             self.emit("lte", hi, hi_node)
+
+    def allow(self, values: set[Any], node: Any) -> None:
+        """Intersect the values the field may take (``==``, ``in [...]``)."""
+        self.allowed = values if self.allowed is None else self.allowed & values
+        self.set_node = node
+
+    def lower(self, bound: int, node: Any) -> None:
+        if self.lo is None or bound > self.lo:
+            self.lo, self.lo_node = bound, node
+
+    def upper(self, bound: int, node: Any) -> None:
+        if self.hi is None or bound < self.hi:
+            self.hi, self.hi_node = bound, node
+
+    def int_compare(self, atom: A.Compare) -> None:
+        v = atom.value.value
+        if atom.op == "!=":
+            raise self.fail(atom, "DIALS has no 'not equal' filter")
+        if atom.op == "==":
+            self.allow({int(v)} if _integral(v) else set(), atom)
+            return
+        bound = {">=": math.ceil(v), ">": math.floor(v) + 1, "<=": math.floor(v), "<": math.ceil(v) - 1}[atom.op]
+        if atom.op in (">=", ">"):
+            self.lower(bound, atom)
+        else:
+            self.upper(bound, atom)
+
+    def int_range(self, atom: A.InRange) -> None:
+        self.lower(math.ceil(atom.low.value), atom)
+        self.upper(math.floor(atom.high.value), atom)
+
+    def int_in_set(self, atom: A.InSet) -> None:
+        self.allow({int(x.value) for x in atom.values if _integral(x.value)}, atom)
+
+    def int_other(self, atom: Any) -> None:
+        raise self.fail(atom, f"'{self.name}' is a number; DIALS cannot apply this filter to it")
 
     def integer_set(self, members: list[int], node: Any) -> None:
         if not members:
@@ -388,12 +413,7 @@ class _FieldCompiler:
     def boolean(self) -> None:
         wanted: set[bool] | None = None
         for atom in self.atoms:
-            if isinstance(atom, A.Compare) and atom.op in ("==", "!="):
-                values = {atom.value.value if atom.op == "==" else not atom.value.value}
-            elif isinstance(atom, A.InSet):
-                values = {x.value for x in atom.values}
-            else:  # pragma: no cover - the check pass allows nothing else on booleans
-                raise self.fail(atom, f"'{self.name}' is a boolean; DIALS cannot apply this filter to it")
+            values = _BOOLEAN_HANDLERS.get(type(atom), _FieldCompiler.bool_other)(self, atom)
             wanted = values if wanted is None else wanted & values
         if not wanted:
             raise self.contradiction(self.atoms[-1])
@@ -403,28 +423,25 @@ class _FieldCompiler:
             raise self.no_lookup(self.atoms[-1], "value")
         self.emit("exact", "true" if wanted.pop() else "false", self.atoms[-1])
 
+    def bool_compare(self, atom: A.Compare) -> set[bool]:
+        if atom.op not in ("==", "!="):  # pragma: no cover - the check pass allows nothing else on booleans
+            return self.bool_other(atom)
+        return {atom.value.value if atom.op == "==" else not atom.value.value}
+
+    def bool_in_set(self, atom: A.InSet) -> set[bool]:
+        return {x.value for x in atom.values}
+
+    def bool_other(self, atom: Any) -> set[bool]:  # pragma: no cover - the check pass allows nothing else on booleans
+        raise self.fail(atom, f"'{self.name}' is a boolean; DIALS cannot apply this filter to it")
+
     # ---- strings
 
     def string(self) -> None:
-        allowed: set[str] | None = None
-        set_node = None
-        patterns: list[Any] = []
         for atom in self.atoms:
-            if isinstance(atom, A.Compare) and atom.op == "==":
-                values = {atom.value.value}
-            elif isinstance(atom, A.InSet):
-                values = {x.value for x in atom.values}
-            elif isinstance(atom, (A.Like, A.Regex, A.Contains)):
-                patterns.append(atom)
-                continue
-            elif isinstance(atom, A.Compare) and atom.op == "!=":
-                raise self.fail(atom, "DIALS has no 'not equal' filter")
-            else:
-                raise self.fail(atom, f"'{self.name}' is a string; DIALS cannot apply this filter to it")
-            allowed = values if allowed is None else allowed & values
-            set_node = atom
+            _STRING_HANDLERS.get(type(atom), _FieldCompiler.str_other)(self, atom)
+        patterns = self.patterns
         for atom in patterns:
-            text = atom.value.value if isinstance(atom, A.Contains) else atom.pattern
+            text = _PATTERN_TEXT[type(atom)](atom)
             if not isinstance(text, str):  # pragma: no cover - contains on a string field takes a string
                 raise self.fail(atom, "'contains' needs a string here")
             if "\x00" in text:
@@ -433,13 +450,30 @@ class _FieldCompiler:
                 problem = regex_portability_problem(atom.pattern)
                 if problem:
                     raise self.fail(atom, f"this regular expression is not portable to DIALS: {problem}")
-        if allowed is not None:
-            members = sorted(v for v in allowed if all(evaluate_predicate(p, v) is True for p in patterns))
-            self.string_set(members, set_node)
+        if self.allowed is not None:
+            members = sorted(v for v in self.allowed if all(evaluate_predicate(p, v) is True for p in patterns))
+            self.string_set(members, self.set_node)
             return
         if "regex" not in self.lookups:
             raise self.no_lookup(patterns[0], "a pattern")
         self.emit("regex", self.combined_regex(patterns), patterns[-1])
+
+    def str_compare(self, atom: A.Compare) -> None:
+        if atom.op == "==":
+            self.allow({atom.value.value}, atom)
+        elif atom.op == "!=":
+            raise self.fail(atom, "DIALS has no 'not equal' filter")
+        else:
+            self.str_other(atom)
+
+    def str_in_set(self, atom: A.InSet) -> None:
+        self.allow({x.value for x in atom.values}, atom)
+
+    def str_pattern(self, atom: Any) -> None:
+        self.patterns.append(atom)
+
+    def str_other(self, atom: Any) -> None:
+        raise self.fail(atom, f"'{self.name}' is a string; DIALS cannot apply this filter to it")
 
     def string_set(self, members: list[str], node: Any) -> None:
         if not members:
@@ -460,18 +494,11 @@ class _FieldCompiler:
     def combined_regex(self, patterns: list[Any]) -> str:
         user = [p for p in patterns if isinstance(p, A.Regex)]
         if len(patterns) == 1:
-            (p,) = patterns
-            if isinstance(p, A.Like):
-                regex = f"^{like_to_regex(p.pattern)}\\Z"
-            elif isinstance(p, A.Contains):
-                regex = literal_regex(p.value.value)
-            else:
-                regex = p.pattern
+            regex = _SINGLE_REGEX[type(patterns[0])](patterns[0])
         else:
             if len(user) > 1:
                 raise self.fail(user[1], f"DIALS takes one regex per field; combine the regular expressions on '{self.name}' into one")
-            heads = [f"{like_to_regex(p.pattern)}\\Z" if isinstance(p, A.Like) else f".*?{literal_regex(p.value.value)}"
-                     for p in patterns if not isinstance(p, A.Regex)]
+            heads = [_LOOKAHEAD_HEAD[type(p)](p) for p in patterns if not isinstance(p, A.Regex)]
             regex = lookahead_conjunction(heads, user[0].pattern if user else None)
         regex = _strip_safe(regex)
         try:
@@ -479,6 +506,46 @@ class _FieldCompiler:
         except PatternError:
             raise self.fail(patterns[-1], f"the patterns on '{self.name}' cannot be combined into one DIALS regex") from None
         return regex
+
+
+_INTEGER_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], None]] = {
+    A.Compare: _FieldCompiler.int_compare,
+    A.InRange: _FieldCompiler.int_range,
+    A.InSet: _FieldCompiler.int_in_set,
+}
+"""Predicate class -> how it constrains an integer field (any other: refused)."""
+
+_BOOLEAN_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], set[bool]]] = {
+    A.Compare: _FieldCompiler.bool_compare,
+    A.InSet: _FieldCompiler.bool_in_set,
+}
+"""Predicate class -> the values of a boolean field it allows (the check pass allows nothing else)."""
+
+_STRING_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], None]] = {
+    A.Compare: _FieldCompiler.str_compare,
+    A.InSet: _FieldCompiler.str_in_set,
+    A.Like: _FieldCompiler.str_pattern,
+    A.Regex: _FieldCompiler.str_pattern,
+    A.Contains: _FieldCompiler.str_pattern,
+}
+"""Predicate class -> how it constrains a string field: a set of values, or a pattern (any other: refused)."""
+
+_PATTERN_TEXT: dict[type, Callable[[Any], Any]] = {
+    A.Like: lambda p: p.pattern,
+    A.Regex: lambda p: p.pattern,
+    A.Contains: lambda p: p.value.value,
+}
+_SINGLE_REGEX: dict[type, Callable[[Any], str]] = {
+    A.Like: lambda p: f"^{like_to_regex(p.pattern)}\\Z",
+    A.Contains: lambda p: literal_regex(p.value.value),
+    A.Regex: lambda p: p.pattern,
+}
+"""Pattern class -> the DIALS regex of one pattern alone on its field."""
+_LOOKAHEAD_HEAD: dict[type, Callable[[Any], str]] = {
+    A.Like: lambda p: f"{like_to_regex(p.pattern)}\\Z",
+    A.Contains: lambda p: f".*?{literal_regex(p.value.value)}",
+}
+"""Pattern class -> its lookahead when several patterns share a field (the one user regex is searched after them)."""
 
 
 def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[str, Any], dict[str, Any], Refusals]:

@@ -21,6 +21,10 @@ Decisions:
   presumably case-sensitive, which would *lose* rows, so only patterns without cased letters and without
   ``\\`` escapes are sent, and such a filter is marked inexact (:func:`oms_exact` is ``False``): callers
   re-check those rows locally. Under the SQL-LIKE assumption the result is exact.
+* :data:`SUPPORT` (a :class:`~dqquery.targets.base.Support` per node kind and polarity) is consulted before
+  dispatch (:mod:`dqquery.targets.conjunction`, shared with DIALS): what it calls unsupported is refused with
+  its reason, the text ``docs/targets.md`` shows; the handlers (``_ATOM_HANDLERS``, by predicate class) refuse
+  the finer cases (letters in a LIKE pattern, a list that is not a run of integers, ``is null``).
 * A dict cannot hold two filters with the same attribute and operator: lower bounds are merged into the
   largest, upper bounds into the smallest, identical filters into one; anything else (``== 1 and == 2``,
   two different ``!=``) is unsupported rather than silently keeping the last.
