@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dqquery.ast as A
+from dqquery import dials_api
 from dqquery.emulate.dials import FILTERSETS, FILTERSETS_BY_GENERATION
 from dqquery.errors import QueryError
 from dqquery.query import parse
@@ -347,3 +353,47 @@ def test_what_the_support_table_calls_unsupported_is_refused_with_its_reason(end
     for kind, negated in refused:
         query = REPRESENTATIVE[(kind, negated)]  # a KeyError: add a representative for the new unsupported case
         assert unsupported(query, endpoint).message == table[kind].of(negated).reason, (kind, negated, query)
+
+
+# ---------------------------------------------------------------------------- endpoint records (dqquery.dials_api)
+
+RECORDED_ROWS = json.loads((Path(__file__).parent / "data" / "conformance" / "dials" / "rows.json").read_text(encoding="utf-8"))
+
+
+def test_endpoint_records_agree_with_the_recorded_rows():
+    """The records' row facts, checked against what the real v1.12.0 server served (conformance dials/rows.json):
+    every declared column the compiler reads from rows is in them, every filter-only column is not, and every
+    primary-key column is."""
+    assert set(RECORDED_ROWS) == set(dials_api.ENDPOINTS)
+    for name, record in dials_api.ENDPOINTS.items():
+        rows = RECORDED_ROWS[name]
+        assert rows, name
+        served = set().union(*rows)
+        assert set(record.key("v1.12.0")) <= served, name
+        assert not (record.filter_only & served), name
+        for param in record.declared("v1.12.0").values():
+            assert (param.column in served) == (param.column not in record.filter_only), (name, param.name)
+
+
+def test_endpoint_names_and_aliases_are_unambiguous():
+    names = list(dials_api.ENDPOINTS)
+    aliases = [a for record in dials_api.ENDPOINTS.values() for a in record.aliases]
+    assert len(set(names + aliases)) == len(names) + len(aliases)
+    for alias, name in dials_api.ENDPOINT_ALIASES.items():
+        assert dials_api.endpoint(alias) is dials_api.ENDPOINTS[name] and D.canonical_endpoint(alias) == name
+    for record in dials_api.ENDPOINTS.values():
+        assert record.path == f"/api/v1/{record.name}/"
+        assert set(record.primary_key) == set(dials_api.GENERATIONS), record.name
+        assert len({p.name for p in record.params}) == len(record.params), record.name
+
+
+def test_dials_api_is_pure_data_and_the_emulator_does_not_import_the_compiler():
+    """dials_api imports nothing of dqquery (foundation layer); the emulator reads it but never the compiler, so a
+    test comparing the emulator with the compiler can fail."""
+    tree = ast.parse(Path(dials_api.__file__).read_text(encoding="utf-8"))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert all(m in ("__future__", "collections.abc", "dataclasses") for m in imported), imported
+    code = "import sys, dqquery.emulate.dials; print(sorted(m for m in sys.modules if m.startswith('dqquery.targets')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", out
