@@ -145,22 +145,24 @@ def test_support_table_covers_every_node_kind():
         assert O.SUPPORT[resource]["like"].level == "superset"
 
 
-# One query per (node kind, negated) whose only predicate, after negation normal form, has that kind and polarity.
+# One query per (node kind, negated) whose only predicate, after negation normal form, has that kind and polarity;
+# {i} is an integer attribute, {s} a string attribute of the resource.
+FIELDS = {"runs": {"i": "fill_number", "s": "hlt_key"}, "lumisections": {"i": "prescale_index", "s": "prescale_name"}}
 REPRESENTATIVE: dict[tuple[str, bool], str] = {
-    ("compare", False): "fill_number == 5",
-    ("in_range", False): "fill_number in 1..5",
-    ("in_range", True): "fill_number not in 1..5",
-    ("in_set", False): "fill_number in [1, 3]",
-    ("in_set", True): "fill_number not in [1, 3]",
-    ("like", False): 'hlt_key like "%1%"',
-    ("like", True): 'hlt_key not like "%1%"',
-    ("regex", False): 'hlt_key ~ "x"',
-    ("regex", True): 'hlt_key !~ "x"',
-    ("contains", False): 'hlt_key contains "x"',
-    ("contains", True): 'not (hlt_key contains "x")',
-    ("is_null", False): "fill_number is null",
-    ("is_null", True): "fill_number is not null",
-    ("or", False): "fill_number == 1 or fill_number == 2",
+    ("compare", False): "{i} == 5",
+    ("in_range", False): "{i} in 1..5",
+    ("in_range", True): "{i} not in 1..5",
+    ("in_set", False): "{i} in [1, 3]",
+    ("in_set", True): "{i} not in [1, 3]",
+    ("like", False): '{s} like "%1%"',
+    ("like", True): '{s} not like "%1%"',
+    ("regex", False): '{s} ~ "x"',
+    ("regex", True): '{s} !~ "x"',
+    ("contains", False): '{s} contains "x"',
+    ("contains", True): 'not ({s} contains "x")',
+    ("is_null", False): "{i} is null",
+    ("is_null", True): "{i} is not null",
+    ("or", False): "{i} == 1 or {i} == 2",
 }
 
 
@@ -176,7 +178,7 @@ def test_what_the_support_table_calls_unsupported_is_refused_with_its_reason(res
     refused = [(k, n) for k, n in polarities if table[k].of(n).level == "unsupported"]
     assert refused, resource
     for kind, negated in refused:
-        query = REPRESENTATIVE[(kind, negated)]  # a KeyError: add a representative for the new unsupported case
+        query = REPRESENTATIVE[(kind, negated)].format(**FIELDS[resource])  # a KeyError: add a representative
         with pytest.raises(QueryError) as info:
             to_oms(query, resource)
         assert info.value.category == "unsupported", query
@@ -188,7 +190,8 @@ def test_support_table_levels_hold_for_their_representatives():
     import dqquery
 
     table = O.OmsTarget().support("runs")
-    for (kind, negated), query in REPRESENTATIVE.items():
+    for (kind, negated), template in REPRESENTATIVE.items():
+        query = template.format(**FIELDS["runs"])
         level = table[kind].of(negated).level
         if level in ("exact", "superset"):
             compiled = dqquery.compile(query, "oms:runs")

@@ -43,7 +43,9 @@ Decisions:
   does not declare. ``dqquery.plan(query, "dials:<endpoint>")`` fetches a superset and filters locally.
 * :data:`SUPPORT` (a :class:`~dqquery.targets.base.Support` per node kind and polarity, derived from the
   endpoint's declared lookups) is consulted before dispatch (:mod:`dqquery.targets.conjunction`): what it
-  calls unsupported is refused with its reason, the text ``docs/targets.md`` shows. The per-field code
+  calls unsupported is refused with its reason, the text ``docs/targets.md`` shows. Per field, in order of
+  first appearance: a field the endpoint cannot filter on is refused first (the more useful message), then
+  the table is consulted, then the per-field code runs (the order the refusals had before the table). The per-field code
   refuses the finer cases (``!=``, an undeclared lookup, a contradiction); its dispatch is by class
   (``_INTEGER_HANDLERS``, ``_BOOLEAN_HANDLERS``, ``_STRING_HANDLERS``, ``_SINGLE_REGEX``, ``_LOOKAHEAD_HEAD``).
 * The PostgreSQL regex helpers (``like_to_regex``, ``literal_regex``, ``regex_portability_problem``) live in
@@ -557,13 +559,10 @@ def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[
     def on_or(n: Any) -> QueryError:
         return ctx.unsupported(n, table["or"].reason, "split the query into one request per alternative")
 
-    groups = grouped_by_field(query, on_or)
-    for atoms in groups.values():
-        refuse_unsupported(table, atoms, ctx)
     params: dict[str, Any] = {}
     origin: dict[str, Any] = {}
     paths = filterable_paths(ep, generation)
-    for path, atoms in groups.items():
+    for path, atoms in grouped_by_field(query, on_or).items():
         if path not in paths and path in filterable_paths(ep, GENERATIONS[0]):
             names = [g for g in GENERATIONS if path in filterable_paths(ep, g)]
             raise ctx.unsupported(
@@ -577,6 +576,7 @@ def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[
             name = row.name if row else path
             names = ", ".join(catalog_lookup(p).name for p in paths)  # type: ignore[union-attr]
             raise ctx.unsupported(atoms[0], f"DIALS {ep}/ cannot filter on '{name}'", f"its filterable fields are: {names}")
+        refuse_unsupported(table, atoms, ctx)  # the support table, before the per-field code
         fc = _FieldCompiler(ctx, ep, path, atoms, generation)
         params.update(fc.compile())
         origin.update(fc.origin)

@@ -22,8 +22,8 @@ Decisions:
   ``\\`` escapes are sent, and such a filter is marked inexact (:func:`oms_exact` is ``False``): callers
   re-check those rows locally. Under the SQL-LIKE assumption the result is exact.
 * :data:`SUPPORT` (a :class:`~dqquery.targets.base.Support` per node kind and polarity) is consulted before
-  dispatch (:mod:`dqquery.targets.conjunction`, shared with DIALS): what it calls unsupported is refused with
-  its reason, the text ``docs/targets.md`` shows; the handlers (``_ATOM_HANDLERS``, by predicate class) refuse
+  dispatch (:mod:`dqquery.targets.conjunction`, shared with DIALS), after the check that the field is an OMS
+  attribute: what it calls unsupported is refused with its reason, the text ``docs/targets.md`` shows; the handlers (``_ATOM_HANDLERS``, by predicate class) refuse
   the finer cases (letters in a LIKE pattern, a list that is not a run of integers, ``is null``).
 * A dict cannot hold two filters with the same attribute and operator: lower bounds are merged into the
   largest, upper bounds into the smallest, identical filters into one; anything else (``== 1 and == 2``,
@@ -176,11 +176,8 @@ class _Compiler:
         def on_or(n: Any) -> Exception:
             return self.ctx.unsupported(n, self.table["or"].reason, "split the query into one request per alternative")
 
-        groups = grouped_by_field(self.query, on_or)
-        for atoms in groups.values():
-            refuse_unsupported(self.table, atoms, self.ctx)
         clauses: list[_Clause] = []
-        for atoms in groups.values():
+        for atoms in grouped_by_field(self.query, on_or).values():
             for atom in atoms:
                 clauses.extend(self.atom(atom))
         return self.merge(clauses)
@@ -193,6 +190,7 @@ class _Compiler:
                 f"'{field_of(atom).name}' is not an attribute of OMS {self.resource}",
                 "OMS knows run.oms.* on runs and lumisection.oms.* on lumisections (plus run and lumisection numbers)",
             )
+        refuse_unsupported(self.table, [atom], self.ctx)  # the support table, before the handler
         return _ATOM_HANDLERS[type(atom)](self, atom, attribute)
 
     def clause(self, attribute: str, op: str, v: Any, atom: Any) -> _Clause:
