@@ -145,19 +145,34 @@ class _Clause:
         return f"filter[{self.attribute}][{self.op}]"
 
 
-def _value_text(ctx: Refusals, v: Any, node: Any) -> str:
-    """A literal as OMS expects it (numbers and booleans spelled as in a query)."""
-    if isinstance(v, (A.BoolValue, A.IntValue, A.FloatValue)):
-        return value_text(v)
-    if isinstance(v, (A.DateValue, A.DateTimeValue)):
-        moment = literal(v)
-        if moment.microsecond:
-            raise ctx.unsupported(node, "OMS times have whole seconds; this time has a fraction of a second")
-        return moment.strftime(OMS_DATETIME_FORMAT)
+def _time_text(ctx: Refusals, v: Any, node: Any) -> str:
+    moment = literal(v)
+    if moment.microsecond:
+        raise ctx.unsupported(node, "OMS times have whole seconds; this time has a fraction of a second")
+    return moment.strftime(OMS_DATETIME_FORMAT)
+
+
+def _string_text(ctx: Refusals, v: Any, node: Any) -> str:
     text = v.value
     if text == "" or text.lower() == "null":
         raise ctx.unsupported(node, f"OMS cannot compare with the string {text!r} (empty values and 'null' are not plain strings there)")
-    return text
+    return text  # type: ignore[no-any-return]
+
+
+_VALUE_TEXT_HANDLERS: dict[type, Callable[[Refusals, Any, Any], str]] = {
+    A.BoolValue: lambda ctx, v, node: value_text(v),
+    A.IntValue: lambda ctx, v, node: value_text(v),
+    A.FloatValue: lambda ctx, v, node: value_text(v),
+    A.DateValue: _time_text,
+    A.DateTimeValue: _time_text,
+    A.StringValue: _string_text,
+}
+"""Literal class -> its OMS text (numbers and booleans spelled as in a query, times as ``YYYY-MM-DDTHH:MM:SSZ``)."""
+
+
+def _value_text(ctx: Refusals, v: Any, node: Any) -> str:
+    """A literal as OMS expects it (any other literal, e.g. a status, is sent as its text)."""
+    return _VALUE_TEXT_HANDLERS.get(type(v), _string_text)(ctx, v, node)
 
 
 def _has_case(pattern: str) -> bool:
@@ -270,12 +285,12 @@ _ATOM_HANDLERS: dict[type, Callable[[_Compiler, Any, str], list[_Clause]]] = {
 """Predicate class (after negation normal form) -> its OMS clauses; ``and``/``or`` never reach it."""
 
 
+_VALUE_KINDS: dict[type, str] = {A.IntValue: "number", A.FloatValue: "number", A.DateValue: "time", A.DateTimeValue: "time"}
+"""Literal class -> what it can be merged with (``other``: not merged)."""
+
+
 def _kind(v: Any) -> str:
-    if isinstance(v, (A.IntValue, A.FloatValue)):
-        return "number"
-    if isinstance(v, (A.DateValue, A.DateTimeValue)):
-        return "time"
-    return "other"
+    return _VALUE_KINDS.get(type(v), "other")
 
 
 def to_oms(query: Any, resource: str = "runs") -> dict[str, str]:
