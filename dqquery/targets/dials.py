@@ -257,8 +257,6 @@ def filterable_paths(endpoint: str, generation: str = "both") -> tuple[str, ...]
     return tuple(out)
 
 
-# ================================================================================ query normalisation
-
 # ================================================================================ compilation
 
 
