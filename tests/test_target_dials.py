@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dqquery.ast as A
+from dqquery import dials_api
+from dqquery.catalog import lookup as catalog_lookup
 from dqquery.emulate.dials import FILTERSETS, FILTERSETS_BY_GENERATION
 from dqquery.errors import QueryError
 from dqquery.query import parse
@@ -246,7 +253,7 @@ def test_support_table_covers_every_node_kind_and_endpoint():
     assert set(SUPPORT) == set(PARAMS)
     for endpoint, table in SUPPORT.items():
         assert set(table) == kinds, endpoint
-    assert SUPPORT["dataset-index"]["in_range"] != "exact" and SUPPORT["run"]["in_range"] == "exact"
+    assert SUPPORT["dataset-index"]["in_range"].level != "exact" and SUPPORT["run"]["in_range"].level == "exact"
 
 
 def test_support_table_agrees_with_the_compiler():
@@ -260,7 +267,7 @@ def test_support_table_agrees_with_the_compiler():
                 compiles = True
             except QueryError:
                 pass
-        assert compiles == (SUPPORT[endpoint]["like"] == "exact"), endpoint
+        assert compiles == (SUPPORT[endpoint]["like"].level == "exact"), endpoint
 
 
 # ---------------------------------------------------------------------------- real cmsdials 2.4.1 classes
@@ -312,3 +319,93 @@ def test_cmsdials_run_filters_lack_dataset_id_in():
 def test_mes_filters_are_unpaginated_in_cmsdials():
     filters = to_dials('me == "a"', "mes", as_filters=True)
     assert "page_size" not in type(filters).model_fields and filters.cleandict() == {"me": "a"}
+
+
+# One query per (node kind, negated) whose only predicate, after negation normal form, has that kind and polarity;
+# {i} is an integer field, {s} a string field the endpoint filters on.
+REPRESENTATIVE: dict[tuple[str, bool], str] = {
+    ("compare", False): "{i} == 5",
+    ("in_range", False): "{i} in 1..5",
+    ("in_range", True): "{i} not in 1..5",
+    ("in_set", False): "{i} in [1, 3]",
+    ("in_set", True): '{s} not in ["a", "b"]',
+    ("like", False): '{s} like "x%"',
+    ("like", True): '{s} not like "x%"',
+    ("regex", False): '{s} ~ "x"',
+    ("regex", True): '{s} !~ "x"',
+    ("contains", False): '{s} contains "x"',
+    ("contains", True): 'not ({s} contains "x")',
+    ("is_null", False): "{s} is null",
+    ("is_null", True): "{s} is not null",
+    ("or", False): '{s} == "a" or {s} == "b"',
+}
+
+
+@pytest.mark.parametrize("endpoint", D.ENDPOINTS)
+def test_what_the_support_table_calls_unsupported_is_refused_with_its_reason(endpoint):
+    """The table is consulted before dispatch: every (kind, polarity) it calls unsupported is refused with exactly
+    the table's reason (the text docs/targets.md shows), so the docs and the compiler cannot disagree. (A field the
+    endpoint cannot filter on is refused first, for that reason: dataset-index has no integer field at all.)"""
+    table = D.DialsTarget().support(endpoint)
+    fields = {t: [catalog_lookup(p).name for p in D.filterable_paths(endpoint) if catalog_lookup(p).type == t] for t in ("int", "string")}
+    kinds = [cls.model_fields["kind"].default for cls in A.NODE_CLASSES]
+    # the kinds with a negated form in negation normal form: those with a negated flag, and contains (not contains)
+    negatable = {cls.model_fields["kind"].default for cls in A.NODE_CLASSES if "negated" in cls.model_fields} | {"contains"}
+    polarities = [(k, False) for k in kinds] + [(k, True) for k in kinds if k in negatable]
+    refused = [(k, n) for k, n in polarities if table[k].of(n).level == "unsupported"]
+    assert refused, endpoint
+    untested = []
+    for kind, negated in refused:
+        template = REPRESENTATIVE[(kind, negated)]  # a KeyError: add a representative for the new unsupported case
+        needs = [t for t, slot in (("int", "{i}"), ("string", "{s}")) if slot in template]
+        if not all(fields[t] for t in needs):
+            unsupported(template.format(i="run_number", s="dataset"), endpoint)  # refused all the same
+            untested.append(kind)
+            continue
+        query = template.format(i=(fields["int"] or [""])[0], s=(fields["string"] or [""])[0])
+        assert unsupported(query, endpoint).message == table[kind].of(negated).reason, (kind, negated, query)
+    assert set(untested) <= {"in_range"}, (endpoint, untested)  # only dataset-index has no integer field for a range
+
+
+# ---------------------------------------------------------------------------- endpoint records (dqquery.dials_api)
+
+RECORDED_ROWS = json.loads((Path(__file__).parent / "data" / "conformance" / "dials" / "rows.json").read_text(encoding="utf-8"))
+
+
+def test_endpoint_records_agree_with_the_recorded_rows():
+    """The records' row facts, checked against what the real v1.12.0 server served (conformance dials/rows.json):
+    every declared column the compiler reads from rows is in them, every filter-only column is not, and every
+    primary-key column is."""
+    assert set(RECORDED_ROWS) == set(dials_api.ENDPOINTS)
+    for name, record in dials_api.ENDPOINTS.items():
+        rows = RECORDED_ROWS[name]
+        assert rows, name
+        served = set().union(*rows)
+        assert set(record.key("v1.12.0")) <= served, name
+        assert not (record.filter_only & served), name
+        for param in record.declared("v1.12.0").values():
+            assert (param.column in served) == (param.column not in record.filter_only), (name, param.name)
+
+
+def test_endpoint_names_and_aliases_are_unambiguous():
+    names = list(dials_api.ENDPOINTS)
+    aliases = [a for record in dials_api.ENDPOINTS.values() for a in record.aliases]
+    assert len(set(names + aliases)) == len(names) + len(aliases)
+    for alias, name in dials_api.ENDPOINT_ALIASES.items():
+        assert dials_api.endpoint(alias) is dials_api.ENDPOINTS[name] and D.canonical_endpoint(alias) == name
+    for record in dials_api.ENDPOINTS.values():
+        assert record.path == f"/api/v1/{record.name}/"
+        assert set(record.primary_key) == set(dials_api.GENERATIONS), record.name
+        assert len({p.name for p in record.params}) == len(record.params), record.name
+
+
+def test_dials_api_is_pure_data_and_the_emulator_does_not_import_the_compiler():
+    """dials_api imports nothing of dqquery (foundation layer); the emulator reads it but never the compiler, so a
+    test comparing the emulator with the compiler can fail."""
+    tree = ast.parse(Path(dials_api.__file__).read_text(encoding="utf-8"))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert all(m in ("__future__", "collections.abc", "dataclasses") for m in imported), imported
+    code = "import sys, dqquery.emulate.dials; print(sorted(m for m in sys.modules if m.startswith('dqquery.targets')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", out

@@ -142,4 +142,57 @@ def test_support_table_covers_every_node_kind():
     kinds = {cls.model_fields["kind"].default for cls in A.NODE_CLASSES}
     for resource in O.RESOURCES:
         assert set(O.SUPPORT[resource]) == kinds
-        assert O.SUPPORT[resource]["like"].startswith("superset")
+        assert O.SUPPORT[resource]["like"].level == "superset"
+
+
+# One query per (node kind, negated) whose only predicate, after negation normal form, has that kind and polarity;
+# {i} is an integer attribute, {s} a string attribute of the resource.
+FIELDS = {"runs": {"i": "fill_number", "s": "hlt_key"}, "lumisections": {"i": "prescale_index", "s": "prescale_name"}}
+REPRESENTATIVE: dict[tuple[str, bool], str] = {
+    ("compare", False): "{i} == 5",
+    ("in_range", False): "{i} in 1..5",
+    ("in_range", True): "{i} not in 1..5",
+    ("in_set", False): "{i} in [1, 3]",
+    ("in_set", True): "{i} not in [1, 3]",
+    ("like", False): '{s} like "%1%"',
+    ("like", True): '{s} not like "%1%"',
+    ("regex", False): '{s} ~ "x"',
+    ("regex", True): '{s} !~ "x"',
+    ("contains", False): '{s} contains "x"',
+    ("contains", True): 'not ({s} contains "x")',
+    ("is_null", False): "{i} is null",
+    ("is_null", True): "{i} is not null",
+    ("or", False): "{i} == 1 or {i} == 2",
+}
+
+
+@pytest.mark.parametrize("resource", O.RESOURCES)
+def test_what_the_support_table_calls_unsupported_is_refused_with_its_reason(resource):
+    """The table is consulted before dispatch: every (kind, polarity) it calls unsupported is refused with exactly
+    the table's reason (the text docs/targets.md shows)."""
+    table = O.OmsTarget().support(resource)
+    kinds = [cls.model_fields["kind"].default for cls in A.NODE_CLASSES]
+    # the kinds with a negated form in negation normal form: those with a negated flag, and contains (not contains)
+    negatable = {cls.model_fields["kind"].default for cls in A.NODE_CLASSES if "negated" in cls.model_fields} | {"contains"}
+    polarities = [(k, False) for k in kinds] + [(k, True) for k in kinds if k in negatable]
+    refused = [(k, n) for k, n in polarities if table[k].of(n).level == "unsupported"]
+    assert refused, resource
+    for kind, negated in refused:
+        query = REPRESENTATIVE[(kind, negated)].format(**FIELDS[resource])  # a KeyError: add a representative
+        with pytest.raises(QueryError) as info:
+            to_oms(query, resource)
+        assert info.value.category == "unsupported", query
+        assert info.value.message == table[kind].of(negated).reason, (kind, negated, query)
+
+
+def test_support_table_levels_hold_for_their_representatives():
+    """What the table calls exact or superset compiles (and says so through ``exact``) on the runs resource."""
+    import dqquery
+
+    table = O.OmsTarget().support("runs")
+    for (kind, negated), template in REPRESENTATIVE.items():
+        query = template.format(**FIELDS["runs"])
+        level = table[kind].of(negated).level
+        if level in ("exact", "superset"):
+            compiled = dqquery.compile(query, "oms:runs")
+            assert compiled.exact == (level == "exact"), (kind, negated, query)

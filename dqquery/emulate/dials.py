@@ -24,16 +24,20 @@ Behaviour modelled, traps included:
   (name tables by id) they are resolved through them, as the server does, whether or not the row carries the
   name; without, they test the row's own name column. A row with neither never matches (an unknown name
   returns an empty result, not an error).
-* Two server generations (:data:`FILTERSETS_BY_GENERATION`, ``dqquery.targets.dials.GENERATIONS``) differ on
+* Two server generations (:data:`FILTERSETS_BY_GENERATION`, ``dqquery.dials_api.GENERATIONS``) differ on
   ``ml-models-index``: v1.12.0 (the default, as recorded in ``tests/data/conformance``) declares
   ``model_id``/``filename``/``target_me``/``active`` and ignores ``id``/``name``; the generation of the
   cmsdials 2.4.1 client declares ``id``/``name``/``active``/``ready``/``type`` (the semantics of
   ``input_signature_contains_me`` and ``tag_*`` are unknown, so they are not modelled: ignored, like any
   undeclared parameter). So a compiler that sends only one spelling is caught on the other generation.
-* Row order is the primary key of ``dqquery.targets.dials.PRIMARY_KEYS`` (the one table of them).
+* Row order is the primary key of the endpoint's record in ``dqquery.dials_api.ENDPOINTS``.
 
 Decisions:
 * The v1.12.0 filter sets equal ``tests/data/conformance/dials/declared.json`` (a test checks it).
+* What the server *declares* (parameter names, the column, lookup and value kind of each, method filters,
+  primary keys, pagination) is read from :mod:`dqquery.dials_api`, the one record per endpoint; how the server
+  *interprets* values is modelled here only. This module never imports the compiler
+  (:mod:`dqquery.targets.dials`), so a test comparing the two can fail.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..dials_api import ENDPOINT_ALIASES, ENDPOINTS, GENERATIONS, Endpoint
 from ..patterns import PatternError, compile_regex, regex_search
-from ..targets.dials import primary_key, primary_key_columns
 
 __all__ = [
     "DEFAULT_ORDERING",
@@ -84,93 +88,24 @@ class Filter:
     via: str | None = None
 
 
-_DIMENSION_IDS = {"dataset": "dataset_id", "me": "me_id", "logical_file_name": "file_id"}
+def _filterset(record: Endpoint, generation: str) -> dict[str, Filter]:
+    """The FilterSet one server generation declares for an endpoint (the declared facts of
+    :mod:`dqquery.dials_api`; what each filter does with a value is modelled here)."""
+    return {name: Filter(p.column, p.lookup, p.kind, p.via) for name, p in record.declared(generation).items()}
 
-
-def _declare(fields: Mapping[str, tuple[str, ...]], *, methods: tuple[str, ...] = (), extra: Mapping[str, Filter] | None = None) -> dict[str, Filter]:
-    """A FilterSet the django-filter way: ``Meta.fields = {field: [lookups]}`` plus method filters."""
-    out: dict[str, Filter] = {}
-    for column, lookups in fields.items():
-        for lookup in lookups:
-            name = column if lookup == "exact" else f"{column}__{lookup}"
-            out[name] = Filter(column, lookup, _KIND.get(column, "number"))
-    for column in methods:  # DatasetFilterMethods, MEFilterMethods, FileIndexFilterMethods
-        out[column] = Filter(column, "exact", "string", _DIMENSION_IDS[column])
-        out[f"{column}__regex"] = Filter(column, "regex", "string", _DIMENSION_IDS[column])
-    out.update(extra or {})
-    return out
-
-
-_KIND = {
-    "dataset": "string",
-    "me": "string",
-    "logical_file_name": "string",
-    "status": "string",
-    "name": "string",
-    "filename": "string",
-    "target_me": "string",
-    "type": "string",
-    "active": "bool",
-    "ready": "bool",
-}
-
-_HISTOGRAM_FIELDS = {
-    "dataset_id": ("exact",),
-    "file_id": ("exact",),
-    "run_number": ("exact", "lte", "gte"),
-    "ls_number": ("exact", "lte", "gte"),
-    "me_id": ("exact",),
-    "entries": ("gte",),
-}
-
-FILTERSETS: dict[str, dict[str, Filter]] = {
-    "run": _declare({"dataset_id": ("exact", "in"), "run_number": ("exact", "lte", "gte")}, methods=("dataset",)),
-    "lumisection": _declare(
-        {"dataset_id": ("exact",), "run_number": ("exact", "lte", "gte"), "ls_number": ("exact", "lte", "gte")},
-        methods=("dataset",),
-    ),
-    "th1": _declare(_HISTOGRAM_FIELDS, methods=("dataset", "me", "logical_file_name")),
-    "th2": _declare(_HISTOGRAM_FIELDS, methods=("dataset", "me", "logical_file_name")),
-    "file-index": _declare(
-        {"dataset_id": ("exact",), "logical_file_name": ("exact", "regex"), "status": ("exact",)},
-        methods=("dataset",),
-        extra={"min_size": Filter("file_size", "gte", "number")},
-    ),
-    "dataset-index": _declare({"dataset": ("exact", "regex")}),
-    "mes": _declare({"me": ("exact", "regex"), "dim": ("exact",)}),
-    "ml-bad-lumisection": _declare(
-        {
-            "model_id": ("exact", "in"),
-            "dataset_id": ("exact", "in"),
-            "me_id": ("exact",),
-            "run_number": ("exact", "in"),
-            "ls_number": ("exact",),
-        },
-        methods=("dataset", "me"),
-    ),
-    "ml-models-index": _declare(
-        {"model_id": ("exact", "in"), "filename": ("exact", "regex"), "target_me": ("exact", "regex"), "active": ("exact",)}
-    ),
-}
-"""Endpoint -> declared parameter -> filter of the v1.12.0 server. Anything else is ignored by the server."""
 
 FILTERSETS_BY_GENERATION: dict[str, dict[str, dict[str, Filter]]] = {
-    "v1.12.0": FILTERSETS,
-    "2.4.1": {
-        **FILTERSETS,
-        "ml-models-index": _declare(
-            {"id": ("exact", "in"), "name": ("exact", "regex"), "active": ("exact",), "ready": ("exact",), "type": ("exact",)}
-        ),
-    },
+    generation: {name: _filterset(record, generation) for name, record in ENDPOINTS.items()} for generation in GENERATIONS
 }
 """Generation -> endpoint -> declared parameter -> filter (see the module docstring)."""
 
-_ALIASES = {"h1d": "th1", "h2d": "th2"}
+FILTERSETS: dict[str, dict[str, Filter]] = FILTERSETS_BY_GENERATION["v1.12.0"]
+"""Endpoint -> declared parameter -> filter of the v1.12.0 server. Anything else is ignored by the server."""
 
-DEFAULT_ORDERING: dict[str, tuple[str, ...]] = {ep: primary_key_columns(ep, generation="v1.12.0") for ep in FILTERSETS}
+DEFAULT_ORDERING: dict[str, tuple[str, ...]] = {name: record.key("v1.12.0") for name, record in ENDPOINTS.items()}
 """Default ordering (the composite primary key) of each endpoint's list on a v1.12.0 server."""
 
-PAGINATED: frozenset[str] = frozenset(FILTERSETS) - {"mes"}
+PAGINATED: frozenset[str] = frozenset(name for name, record in ENDPOINTS.items() if record.paginated)
 """Endpoints with cursor pagination; ``mes`` returns a bare JSON array."""
 
 DEFAULT_PAGE_SIZE = 10
@@ -178,10 +113,21 @@ MAX_PAGE_SIZE = 500
 
 
 def _endpoint(endpoint: str) -> str:
-    name = _ALIASES.get(endpoint, endpoint)
+    name = ENDPOINT_ALIASES.get(endpoint, endpoint)
     if name not in FILTERSETS:
         raise KeyError(f"unknown DIALS endpoint {endpoint!r}")
     return name
+
+
+def _row_key(name: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A row's primary key: the key of the generation whose key columns the row carries (either
+    ``ml-models-index`` row shape; v1.12.0 when neither)."""
+    keys = [ENDPOINTS[name].key(g) for g in GENERATIONS]
+    columns = next((k for k in keys if all(c in row for c in k)), keys[0])
+    missing = [c for c in columns if c not in row]
+    if missing:
+        raise KeyError(f"a DIALS {name}/ row without its key column(s) {missing}: {sorted(row)}")
+    return tuple(row[c] for c in columns)
 
 
 def declared_params(endpoint: str) -> frozenset[str]:
@@ -201,7 +147,7 @@ def effective_page_size(raw: str | None) -> int:
 def sort_rows(endpoint: str, rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Rows in the endpoint's default order (the primary key of their row shape)."""
     name = _endpoint(endpoint)
-    return sorted(rows, key=lambda r: primary_key(name, r))
+    return sorted(rows, key=lambda r: _row_key(name, r))
 
 
 # ------------------------------------------------------------------------------------------ value parsing

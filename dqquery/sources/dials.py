@@ -20,8 +20,10 @@ Decisions (reference: dials-and-oms.md sections 1-3):
   an endpoint without that route (DIALS has it on run, lumisection and file-index only) is a ``ValueError``
   before anything is sent, not a 404 that would send the user to check the URL.
 * :meth:`DialsClient.execute` runs a ``dqquery.plan(query, "dials:<endpoint>")``: the primary keys that merge
-  the requests' rows come from ``dqquery.targets.dials.PRIMARY_KEYS`` (either ``ml-models-index`` row
+  the requests' rows come from the endpoint records of ``dqquery.dials_api`` (either ``ml-models-index`` row
   shape), and a residual that needs a field a row does not carry is an error, not a dropped row.
+* Which endpoints are paginated and which have a ``count/`` route is read from the endpoint records
+  (:data:`dqquery.dials_api.ENDPOINTS`), not restated here.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..targets.dials import COUNTABLE_ENDPOINTS, canonical_endpoint, primary_key, primary_key_columns, row_paths
+from ..dials_api import ENDPOINTS as API
+from ..targets.dials import canonical_endpoint, primary_key, primary_key_columns, row_paths
 from .auth import auth_from_env
 from .http import FetchError, HttpClient, RetryPolicy, SourceError, TransportError, check_service_url
 
 __all__ = ["PRODUCTION_URL", "UNPAGINATED", "DialsAnswerError", "DialsClient", "DialsListing"]
 
-UNPAGINATED = frozenset({"mes"})
+UNPAGINATED = frozenset(name for name, record in API.items() if not record.paginated)
+COUNTABLE_ENDPOINTS = frozenset(name for name, record in API.items() if record.countable)
 """Endpoints that answer one bare JSON array instead of cursor pages."""
 
 

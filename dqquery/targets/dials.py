@@ -16,8 +16,10 @@ Decisions:
   the same value: each generation honours its own and ignores the other. ``target_me`` exists in v1.12.0
   only, so it is sent only with ``generation="v1.12.0"`` (with ``"both"`` a 2.4.1 server would ignore it).
   Residuals read either row shape (:func:`row_paths`).
-* :data:`PRIMARY_KEYS` is the one table of each endpoint's primary key (the order of its rows and of its
-  cursor), per generation; the emulator, the fake server, the client's plan executor and the tests read it.
+* The endpoints' identity facts (declared parameters per generation, primary keys, aliases, the cmsdials
+  filter class and its misspellings, filter-only columns) live in one record per endpoint,
+  :data:`dqquery.dials_api.ENDPOINTS`; :data:`PARAMS`, :data:`PRIMARY_KEYS`, :data:`ENDPOINT_ALIASES`,
+  :data:`CMSDIALS_FILTER_CLASSES` ... are views of those records kept for their readers.
 * The query is first put in negation normal form (De Morgan and comparison flipping are exact in
   three-valued logic), then must be a conjunction of predicates; constraints are grouped per field and
   turned into the fewest parameters that mean *exactly* the same thing:
@@ -39,6 +41,15 @@ Decisions:
 * Unsupported (a located :class:`~dqquery.errors.QueryError`, never a dropped clause): ``or``, ``!=`` on
   numbers and strings, ``not like``, ``!~``, ``not in``, ``is null``, and a field or lookup the endpoint
   does not declare. ``dqquery.plan(query, "dials:<endpoint>")`` fetches a superset and filters locally.
+* :data:`SUPPORT` (a :class:`~dqquery.targets.base.Support` per node kind and polarity, derived from the
+  endpoint's declared lookups) is consulted before dispatch (:mod:`dqquery.targets.conjunction`): what it
+  calls unsupported is refused with its reason, the text ``docs/targets.md`` shows. Per field, in order of
+  first appearance: a field the endpoint cannot filter on is refused first (the more useful message), then
+  the table is consulted, then the per-field code runs (the order the refusals had before the table). The per-field code
+  refuses the finer cases (``!=``, an undeclared lookup, a contradiction); its dispatch is by class
+  (``_INTEGER_HANDLERS``, ``_BOOLEAN_HANDLERS``, ``_STRING_HANDLERS``, ``_SINGLE_REGEX``, ``_LOOKAHEAD_HEAD``).
+* The PostgreSQL regex helpers (``like_to_regex``, ``literal_regex``, ``regex_portability_problem``) live in
+  :mod:`dqquery.patterns_postgres`, re-exported here under their old names.
 * Regex portability: DIALS runs PostgreSQL ARE, dqquery's reference evaluation runs Python ``re``.
   User regexes are limited to the common subset (no ``\\b``, named groups, possessive quantifiers,
   inline flags, POSIX classes ...). Remaining known difference: ``.`` matches a newline in PostgreSQL;
@@ -52,18 +63,21 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
+from ..dials_api import ALL_GENERATIONS, ENDPOINT_ALIASES, GENERATIONS
+from ..dials_api import ENDPOINTS as API
 from ..errors import QueryError
-from ..normal import conjuncts, to_nnf
+from ..normal import conjuncts
 from ..patterns import PatternError, case_insensitive_class, compile_regex
-from ..query import as_node
+from ..patterns_postgres import like_to_regex, literal_regex, lookahead_conjunction, regex_portability_problem
+from ..patterns_postgres import strip_safe as _strip_safe
 from ..semantics import evaluate_predicate
-from .base import Compiled, Refusals, Target, compile_bound, register, resolve
+from .base import Compiled, Refusals, Support, SupportTable, Target, compile_bound, register, resolve
+from .conjunction import grouped_by_field, refuse_unsupported
 
 __all__ = [
     "ENDPOINTS",
@@ -83,6 +97,7 @@ __all__ = [
     "params_of",
     "primary_key",
     "primary_key_columns",
+    "regex_portability_problem",
     "response_columns",
     "row_fields",
     "row_paths",
@@ -91,13 +106,6 @@ __all__ = [
 
 MAX_IN_VALUES = 100
 """Largest value list sent as one ``__in`` parameter (also the largest range enumerated into one)."""
-
-
-GENERATIONS: tuple[str, ...] = ("v1.12.0", "2.4.1")
-"""DIALS server generations whose filter sets differ (only on ``ml-models-index``): the backend v1.12.0
-(recorded in the conformance corpus) and the one the cmsdials 2.4.1 client was written for."""
-
-ALL_GENERATIONS: frozenset[str] = frozenset(GENERATIONS)
 
 
 class Param(NamedTuple):
@@ -109,141 +117,50 @@ class Param(NamedTuple):
     generations: frozenset[str] = ALL_GENERATIONS
 
 
-def _p(path: str, *lookups: str) -> dict[str, Param]:
-    """Django's naming: ``column`` for exact, ``column__lookup`` otherwise."""
-    column = _DEFAULT_PARAM_BASE[path]
-    return {(column if lk == "exact" else f"{column}__{lk}"): Param(path, lk) for lk in lookups}
-
-
-# Catalog path -> the DIALS column / parameter stem (django field name). The response rows use the same
-# names, except where noted in _COLUMN_OVERRIDES.
-_DEFAULT_PARAM_BASE: dict[str, str] = {
-    "run.run_number": "run_number",
-    "lumisection.lumisection_number": "ls_number",
-    "dataset.name": "dataset",
-    "dials.dataset_id": "dataset_id",
-    "dials.me": "me",
-    "dials.me_id": "me_id",
-    "dials.entries": "entries",
-    "dials.file_id": "file_id",
-    "dials.logical_file_name": "logical_file_name",
-    "dials.file_size": "file_size",
-    "dials.file_status": "status",
-    "dials.model_id": "model_id",
-    "dials.dim": "dim",
-    "dials.model_active": "active",
-}
-
-_DATASET_NAME = _p("dataset.name", "exact", "regex")  # method filters on the dataset dimension
-_ME_NAME = _p("dials.me", "exact", "regex")  # method filters on the ME dimension
-_FILE_NAME = _p("dials.logical_file_name", "exact", "regex")
-_HISTOGRAM: dict[str, Param] = {
-    **_p("dials.dataset_id", "exact"),
-    **_p("dials.file_id", "exact"),
-    **_p("run.run_number", "exact", "lte", "gte"),
-    **_p("lumisection.lumisection_number", "exact", "lte", "gte"),
-    **_p("dials.me_id", "exact"),
-    **_p("dials.entries", "gte"),  # no entries__lte, no entries exact
-    **_DATASET_NAME,
-    **_ME_NAME,
-    **_FILE_NAME,
-}
-
-_V1_12 = frozenset({"v1.12.0"})
-_V2_4 = frozenset({"2.4.1"})
-
 PARAMS: dict[str, dict[str, Param]] = {
-    # backend v1.12.0 backend/run/filters.py
-    "run": {
-        **_p("dials.dataset_id", "exact", "in"),
-        **_p("run.run_number", "exact", "lte", "gte"),
-        **_DATASET_NAME,
-    },
-    # backend/lumisection/filters.py
-    "lumisection": {
-        **_p("dials.dataset_id", "exact"),
-        **_p("run.run_number", "exact", "lte", "gte"),
-        **_p("lumisection.lumisection_number", "exact", "lte", "gte"),
-        **_DATASET_NAME,
-    },
-    # backend/th1/filters.py, backend/th2/filters.py (the server's correct ls_number__lte)
-    "th1": dict(_HISTOGRAM),
-    "th2": dict(_HISTOGRAM),
-    # backend/file_index/filters.py: min_size is file_size__gte under another name
-    "file-index": {
-        **_p("dials.dataset_id", "exact"),
-        **_FILE_NAME,
-        **_p("dials.file_status", "exact"),
-        "min_size": Param("dials.file_size", "gte"),
-        **_DATASET_NAME,
-    },
-    # backend/dataset_index/filters.py (plain field filters on the dimension itself)
-    "dataset-index": dict(_DATASET_NAME),
-    # backend/dim_mes/filters.py (unpaginated endpoint)
-    "mes": {**_ME_NAME, **_p("dials.dim", "exact")},
-    # backend/ml_bad_lumisection/filters.py (= client 2.4.1 MLBadLumisectionFilters); no range lookups
-    "ml-bad-lumisection": {
-        **_p("dials.model_id", "exact", "in"),
-        **_p("dials.dataset_id", "exact", "in"),
-        **_p("dials.me_id", "exact"),
-        **_p("run.run_number", "exact", "in"),
-        **_p("lumisection.lumisection_number", "exact"),
-        **_DATASET_NAME,
-        **_ME_NAME,
-    },
-    # v1.12.0 backend/ml_models_index/filters.py, and the cmsdials 2.4.1 MLModelsIndexFilters names
-    "ml-models-index": {
-        "model_id": Param("dials.model_id", "exact", _V1_12),
-        "model_id__in": Param("dials.model_id", "in", _V1_12),
-        "filename": Param("dials.model_name", "exact", _V1_12),
-        "filename__regex": Param("dials.model_name", "regex", _V1_12),
-        "target_me": Param("dials.target_me", "exact", _V1_12),
-        "target_me__regex": Param("dials.target_me", "regex", _V1_12),
-        "active": Param("dials.model_active", "exact"),
-        "id": Param("dials.model_id", "exact", _V2_4),
-        "id__in": Param("dials.model_id", "in", _V2_4),
-        "name": Param("dials.model_name", "exact", _V2_4),
-        "name__regex": Param("dials.model_name", "regex", _V2_4),
-    },
+    name: {p.name: Param(p.path, p.lookup, p.generations) for p in record.params if p.path is not None}
+    for name, record in API.items()
 }
+"""Endpoint -> parameter -> what it filters: the compiler's allow-lists, the declared parameters of
+:data:`dqquery.dials_api.ENDPOINTS` that map to a catalog path (both generations, in declaration order)."""
 
-ENDPOINTS: tuple[str, ...] = tuple(PARAMS)
-ENDPOINT_ALIASES: dict[str, str] = {"h1d": "th1", "h2d": "th2"}
-"""cmsdials client names of endpoints."""
-COUNTABLE_ENDPOINTS: frozenset[str] = frozenset({"run", "lumisection", "file-index"})
+ENDPOINTS: tuple[str, ...] = tuple(API)
+COUNTABLE_ENDPOINTS: frozenset[str] = frozenset(name for name, record in API.items() if record.countable)
 """Endpoints with a ``<endpoint>/count/`` route (DIALS registers it on these three only; dials-and-oms.md)."""
 
-# Parameters whose row column is not the parameter stem.
-_COLUMN_OVERRIDES: dict[str, str] = {"min_size": "file_size"}
-
 PRIMARY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    "run": {"*": ("dataset_id", "run_number")},
-    "lumisection": {"*": ("dataset_id", "run_number", "ls_number")},
-    "th1": {"*": ("dataset_id", "run_number", "ls_number", "me_id")},
-    "th2": {"*": ("dataset_id", "run_number", "ls_number", "me_id")},
-    "file-index": {"*": ("dataset_id", "file_id")},
-    "dataset-index": {"*": ("dataset_id",)},
-    "mes": {"*": ("me_id",)},
-    "ml-bad-lumisection": {"*": ("model_id", "dataset_id", "run_number", "ls_number", "me_id")},
-    "ml-models-index": {"v1.12.0": ("model_id",), "2.4.1": ("id",)},
+    name: {"*": keys[0]} if len(set(keys)) == 1 else dict(zip(GENERATIONS, keys))
+    for name, record in API.items()
+    for keys in [tuple(record.key(g) for g in GENERATIONS)]
 }
 """Endpoint -> generation (``"*"``: every one) -> primary-key columns: the order of the rows of a listing and
 the fields of its cursor (conformance README table; v1.12.0 pages ``ml-bad-lumisection`` by all five)."""
+
+CMSDIALS_FILTER_CLASSES: dict[str, str] = {name: record.cmsdials_filters for name, record in API.items()}
+"""Endpoint -> its cmsdials 2.4.1 filter class (``cmsdials.filters``)."""
+
+CMSDIALS_MISSPELLED: dict[tuple[str, str], str] = {
+    (name, server): client for name, record in API.items() for server, client in record.cmsdials_misspelled.items()
+}
+"""Known field-name mistakes in cmsdials 2.4.1 filter models: (endpoint, server name) -> client name."""
+
+FILTER_ONLY_COLUMNS: dict[str, frozenset[str]] = {name: record.filter_only for name, record in API.items() if record.filter_only}
+"""Names the server filters through a dimension table but does not serve in the rows of these endpoints
+(conformance README, dials/rows.json): a request can use them, a local residual cannot."""
 
 
 def primary_key_columns(endpoint: str, row: Mapping[str, Any] | None = None, generation: str | None = None) -> tuple[str, ...]:
     """The primary-key columns of ``endpoint``: of ``generation``, else of the generation whose key ``row`` carries
     (v1.12.0 when neither tells)."""
-    keys = PRIMARY_KEYS[canonical_endpoint(endpoint)]
-    if "*" in keys:
-        return keys["*"]
+    record = API[canonical_endpoint(endpoint)]
     if generation is not None:
-        return keys[generation]
-    if row is not None:
-        for columns in keys.values():
+        return record.key(generation)
+    candidates = list(dict.fromkeys(record.key(g) for g in GENERATIONS))
+    if row is not None and len(candidates) > 1:
+        for columns in candidates:
             if all(c in row for c in columns):
                 return columns
-    return keys[GENERATIONS[0]]
+    return candidates[0]
 
 
 def primary_key(endpoint: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -253,25 +170,6 @@ def primary_key(endpoint: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
     if missing:
         raise KeyError(f"a DIALS {endpoint}/ row without its key column(s) {missing}: {sorted(row)}")
     return tuple(row[c] for c in columns)
-
-# cmsdials 2.4.1 filter classes (``cmsdials.filters``).
-CMSDIALS_FILTER_CLASSES: dict[str, str] = {
-    "run": "RunFilters",
-    "lumisection": "LumisectionFilters",
-    "th1": "LumisectionHistogram1DFilters",
-    "th2": "LumisectionHistogram2DFilters",
-    "file-index": "FileIndexFilters",
-    "dataset-index": "DatasetIndexFilters",
-    "mes": "MEFilters",
-    "ml-bad-lumisection": "MLBadLumisectionFilters",
-    "ml-models-index": "MLModelsIndexFilters",
-}
-
-# Known field-name mistakes in cmsdials 2.4.1 filter models: (endpoint, server name) -> client name.
-CMSDIALS_MISSPELLED: dict[tuple[str, str], str] = {
-    ("th1", "ls_number__lte"): "ls_numbet__lte",
-    ("th2", "ls_number__lte"): "ls_numbet__lte",
-}
 
 
 def canonical_endpoint(endpoint: str) -> str:
@@ -298,8 +196,9 @@ def params_of(endpoint: str, generation: str) -> dict[str, Param]:
     return {name: p for name, p in PARAMS[canonical_endpoint(endpoint)].items() if p.generations & wanted}
 
 
-def _column(name: str) -> str:
-    return _COLUMN_OVERRIDES.get(name, name.split("__")[0])
+def _column(endpoint: str, name: str) -> str:
+    """The row column a declared parameter reads (``min_size`` reads ``file_size``)."""
+    return next(p.column for p in API[endpoint].params if p.name == name)
 
 
 def response_columns(endpoint: str, generation: str = GENERATIONS[0]) -> dict[str, str]:
@@ -310,34 +209,25 @@ def response_columns(endpoint: str, generation: str = GENERATIONS[0]) -> dict[st
     """
     out: dict[str, str] = {}
     for name, param in params_of(endpoint, generation).items():
-        out.setdefault(param.path, _column(name))
+        out.setdefault(param.path, _column(canonical_endpoint(endpoint), name))
     return out
 
 
 def _row_columns(endpoint: str) -> dict[str, tuple[str, ...]]:
     """Catalog path -> the columns that may carry it, one per generation (the first one present is read)."""
     out: dict[str, tuple[str, ...]] = {}
-    for name, param in PARAMS[canonical_endpoint(endpoint)].items():
-        column = _column(name)
+    endpoint = canonical_endpoint(endpoint)
+    for name, param in PARAMS[endpoint].items():
+        column = _column(endpoint, name)
         if column not in out.get(param.path, ()):
             out[param.path] = out.get(param.path, ()) + (column,)
     return out
 
 
-# Names the server filters through a dimension table but does not serve in the rows of these endpoints
-# (conformance README, dials/rows.json): a request can use them, a local residual cannot. v1.12.0
-# ml-bad-lumisection rows do carry me_id.
-FILTER_ONLY_COLUMNS: dict[str, frozenset[str]] = {
-    "th1": frozenset({"logical_file_name"}),
-    "th2": frozenset({"logical_file_name"}),
-    "ml-bad-lumisection": frozenset({"dataset", "me"}),
-}
-
-
 def row_fields(endpoint: str) -> frozenset[str]:
     """Catalog paths whose values the endpoint's response rows carry (what a local residual can test)."""
     name = canonical_endpoint(endpoint)
-    hidden = FILTER_ONLY_COLUMNS.get(name, frozenset())
+    hidden = API[name].filter_only
     return frozenset(path for path, cols in _row_columns(name).items() if any(c not in hidden for c in cols))
 
 
@@ -367,116 +257,7 @@ def filterable_paths(endpoint: str, generation: str = "both") -> tuple[str, ...]
     return tuple(out)
 
 
-# ================================================================================ regex building blocks
-
-# ASCII punctuation is escaped with a backslash: "\<non-alphanumeric>" is that literal character in both
-# Python re and PostgreSQL ARE. Letters, digits, "_" and non-ASCII characters are never escaped ("\<letter>"
-# is an escape class, e.g. "\m", in ARE).
-def _escape_char(ch: str) -> str:
-    return "\\" + ch if ch.isascii() and not ch.isalnum() and ch != "_" else ch
-
-
-def literal_regex(text: str) -> str:
-    """A regex matching exactly ``text`` (case-sensitive), valid in Python re and PostgreSQL ARE."""
-    return "".join(_escape_char(c) for c in text)
-
-
-def _ci_char(ch: str) -> str:
-    members = case_insensitive_class(ch)
-    if len(members) == 1:
-        return _escape_char(ch)
-    return "[" + "".join(_escape_char(c) for c in members) + "]"
-
-
-def like_to_regex(pattern: str) -> str:
-    """The unanchored regex body of a case-insensitive SQL LIKE pattern (same reading as semantics.like_regex).
-
-    ``%`` -> ``.*``, ``_`` -> ``.``, ``\\x`` -> literal ``x``, letters -> classes of their case variants.
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(_ci_char(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else _ci_char(ch))
-        i += 1
-    return "".join(out)
-
-
-# Portability lint for user regexes: constructs whose meaning differs between Python re and PostgreSQL ARE
-# (or that one of them rejects). Escapes allowed before an ASCII letter/digit; everything else is refused.
-_PORTABLE_ESCAPES = set("dDsSwWAZ123456789")
-_PORTABLE_GROUPS = ("(?:", "(?=", "(?!")
-_BOUND = re.compile(r"\{(\d+)(,(\d*))?\}")
-_ARE_DUPMAX = 255
-
-
-def regex_portability_problem(pattern: str) -> str | None:
-    """Why ``pattern`` might mean something else in PostgreSQL than in Python, or ``None`` if portable."""
-    i, n, in_class, class_start = 0, len(pattern), False, False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\":
-            nxt = pattern[i + 1] if i + 1 < n else ""
-            if nxt.isascii() and nxt.isalnum() and (nxt not in _PORTABLE_ESCAPES or (in_class and nxt in "AZ123456789")):
-                return f"the escape \\{nxt} differs between Python and PostgreSQL (\\b is a backspace in PostgreSQL; use \\y there)"
-            i += 2
-            continue
-        if in_class:
-            if ch == "[" and pattern[i + 1 : i + 2] in (":", "=", "."):
-                return "POSIX bracket classes such as [[:alpha:]] are not understood by Python"
-            if ch == "]" and not class_start:
-                in_class = False
-            class_start = False
-            i += 1
-            continue
-        if ch == "[":
-            in_class, class_start = True, True
-            i += 1
-            if pattern[i : i + 1] == "^":
-                i += 1
-            continue
-        if ch == "(" and pattern[i + 1 : i + 2] == "?" and not pattern.startswith(_PORTABLE_GROUPS, i):
-            return "only (?:...), (?=...) and (?!...) groups work in both Python and PostgreSQL"
-        if ch in "*+?}" and pattern[i + 1 : i + 2] == "+":
-            return "possessive quantifiers (*+, ++) are Python-only"
-        if ch == "{":
-            m = _BOUND.match(pattern, i)
-            if not m:
-                return "write a literal { as \\{ (an unescaped { must be a bound such as {2,5})"
-            if any(g and int(g) > _ARE_DUPMAX for g in (m.group(1), m.group(3))):
-                return f"PostgreSQL repetition bounds stop at {_ARE_DUPMAX}"
-            i = m.end()
-            continue
-        i += 1
-    return None
-
-
-def _strip_safe(regex: str) -> str:
-    """Django strips parameter values: protect edge whitespace with a group; never send an empty regex."""
-    if regex == "":
-        return "^"
-    return f"(?:{regex})" if regex != regex.strip() else regex
-
-
-# ================================================================================ query normalisation
-
 # ================================================================================ compilation
-
-
-# Why a predicate kind (after negation normal form) has no DIALS form. Keys: (kind, negated).
-_UNSUPPORTED_PREDICATES: dict[tuple[str, bool], str] = {
-    ("in_range", True): "DIALS has no 'not in' range filter (it would need an or of two bounds)",
-    ("in_set", True): "DIALS has no 'not in' list filter",
-    ("like", True): "DIALS has no negated pattern filter ('not like')",
-    ("regex", True): "DIALS has no negated regex filter ('!~')",
-    ("is_null", False): "DIALS has no null filter",
-    ("is_null", True): "DIALS has no null filter",
-    ("not", True): "DIALS has no negated 'contains' filter",
-}
 
 
 def _integral(x: float | int) -> bool:
@@ -503,6 +284,14 @@ class _FieldCompiler:
         self.type = row.type if row else "any"
         self.out: dict[str, Any] = {}
         self.origin: dict[str, Any] = {}
+        # what the predicates on the field allow, gathered by the handlers: bounds, a set of values, patterns
+        self.lo: int | None = None
+        self.hi: int | None = None
+        self.lo_node: Any = None
+        self.hi_node: Any = None
+        self.allowed: set[Any] | None = None
+        self.set_node: Any = None
+        self.patterns: list[Any] = []
 
     def emit(self, lookup: str, value: Any, node: Any) -> None:
         for name in self.lookups[lookup]:  # every generation's spelling, with the same value
@@ -529,10 +318,6 @@ class _FieldCompiler:
         )
 
     def compile(self) -> dict[str, Any]:
-        for atom in self.atoms:
-            key = (atom.kind, True if isinstance(atom, A.Not) else getattr(atom, "negated", False))
-            if key in _UNSUPPORTED_PREDICATES:
-                raise self.fail(atom, _UNSUPPORTED_PREDICATES[key])
         handler = {"int": self.integer, "string": self.string, "bool": self.boolean}.get(self.type)
         if handler is None:  # pragma: no cover - every DIALS field is int, string or bool
             raise self.fail(self.atoms[0], f"'{self.name}' has no DIALS filter")
@@ -542,42 +327,13 @@ class _FieldCompiler:
     # ---- integers
 
     def integer(self) -> None:
-        lo = hi = None
-        lo_node = hi_node = None
-        allowed: set[int] | None = None
-        set_node = None
         for atom in self.atoms:
-            if isinstance(atom, A.Compare):
-                v = atom.value.value
-                if atom.op == "!=":
-                    raise self.fail(atom, "DIALS has no 'not equal' filter")
-                if atom.op == "==":
-                    values = {int(v)} if _integral(v) else set()
-                    allowed = values if allowed is None else allowed & values
-                    set_node = atom
-                    continue
-                bound = {">=": math.ceil(v), ">": math.floor(v) + 1, "<=": math.floor(v), "<": math.ceil(v) - 1}[atom.op]
-                if atom.op in (">=", ">"):
-                    if lo is None or bound > lo:
-                        lo, lo_node = bound, atom
-                elif hi is None or bound < hi:
-                    hi, hi_node = bound, atom
-            elif isinstance(atom, A.InRange):
-                low, high = math.ceil(atom.low.value), math.floor(atom.high.value)
-                if lo is None or low > lo:
-                    lo, lo_node = low, atom
-                if hi is None or high < hi:
-                    hi, hi_node = high, atom
-            elif isinstance(atom, A.InSet):
-                values = {int(x.value) for x in atom.values if _integral(x.value)}
-                allowed = values if allowed is None else allowed & values
-                set_node = atom
-            else:
-                raise self.fail(atom, f"'{self.name}' is a number; DIALS cannot apply this filter to it")
+            _INTEGER_HANDLERS.get(type(atom), _FieldCompiler.int_other)(self, atom)
+        lo, hi, lo_node, hi_node = self.lo, self.hi, self.lo_node, self.hi_node
         last = self.atoms[-1]
-        if allowed is not None:
-            members = sorted(v for v in allowed if (lo is None or v >= lo) and (hi is None or v <= hi))
-            self.integer_set(members, set_node or last)
+        if self.allowed is not None:
+            members = sorted(v for v in self.allowed if (lo is None or v >= lo) and (hi is None or v <= hi))
+            self.integer_set(members, self.set_node or last)
             return
         if lo is not None and hi is not None and lo > hi:
             self.nothing(last)
@@ -595,6 +351,42 @@ class _FieldCompiler:
             self.emit("gte", lo, lo_node)
         if hi is not None:
             self.emit("lte", hi, hi_node)
+
+    def allow(self, values: set[Any], node: Any) -> None:
+        """Intersect the values the field may take (``==``, ``in [...]``)."""
+        self.allowed = values if self.allowed is None else self.allowed & values
+        self.set_node = node
+
+    def lower(self, bound: int, node: Any) -> None:
+        if self.lo is None or bound > self.lo:
+            self.lo, self.lo_node = bound, node
+
+    def upper(self, bound: int, node: Any) -> None:
+        if self.hi is None or bound < self.hi:
+            self.hi, self.hi_node = bound, node
+
+    def int_compare(self, atom: A.Compare) -> None:
+        v = atom.value.value
+        if atom.op == "!=":
+            raise self.fail(atom, "DIALS has no 'not equal' filter")
+        if atom.op == "==":
+            self.allow({int(v)} if _integral(v) else set(), atom)
+            return
+        bound = {">=": math.ceil(v), ">": math.floor(v) + 1, "<=": math.floor(v), "<": math.ceil(v) - 1}[atom.op]
+        if atom.op in (">=", ">"):
+            self.lower(bound, atom)
+        else:
+            self.upper(bound, atom)
+
+    def int_range(self, atom: A.InRange) -> None:
+        self.lower(math.ceil(atom.low.value), atom)
+        self.upper(math.floor(atom.high.value), atom)
+
+    def int_in_set(self, atom: A.InSet) -> None:
+        self.allow({int(x.value) for x in atom.values if _integral(x.value)}, atom)
+
+    def int_other(self, atom: Any) -> None:
+        raise self.fail(atom, f"'{self.name}' is a number; DIALS cannot apply this filter to it")
 
     def integer_set(self, members: list[int], node: Any) -> None:
         if not members:
@@ -621,12 +413,7 @@ class _FieldCompiler:
     def boolean(self) -> None:
         wanted: set[bool] | None = None
         for atom in self.atoms:
-            if isinstance(atom, A.Compare) and atom.op in ("==", "!="):
-                values = {atom.value.value if atom.op == "==" else not atom.value.value}
-            elif isinstance(atom, A.InSet):
-                values = {x.value for x in atom.values}
-            else:  # pragma: no cover - the check pass allows nothing else on booleans
-                raise self.fail(atom, f"'{self.name}' is a boolean; DIALS cannot apply this filter to it")
+            values = _BOOLEAN_HANDLERS.get(type(atom), _FieldCompiler.bool_other)(self, atom)
             wanted = values if wanted is None else wanted & values
         if not wanted:
             raise self.contradiction(self.atoms[-1])
@@ -636,28 +423,25 @@ class _FieldCompiler:
             raise self.no_lookup(self.atoms[-1], "value")
         self.emit("exact", "true" if wanted.pop() else "false", self.atoms[-1])
 
+    def bool_compare(self, atom: A.Compare) -> set[bool]:
+        if atom.op not in ("==", "!="):  # pragma: no cover - the check pass allows nothing else on booleans
+            return self.bool_other(atom)
+        return {atom.value.value if atom.op == "==" else not atom.value.value}
+
+    def bool_in_set(self, atom: A.InSet) -> set[bool]:
+        return {x.value for x in atom.values}
+
+    def bool_other(self, atom: Any) -> set[bool]:  # pragma: no cover - the check pass allows nothing else on booleans
+        raise self.fail(atom, f"'{self.name}' is a boolean; DIALS cannot apply this filter to it")
+
     # ---- strings
 
     def string(self) -> None:
-        allowed: set[str] | None = None
-        set_node = None
-        patterns: list[Any] = []
         for atom in self.atoms:
-            if isinstance(atom, A.Compare) and atom.op == "==":
-                values = {atom.value.value}
-            elif isinstance(atom, A.InSet):
-                values = {x.value for x in atom.values}
-            elif isinstance(atom, (A.Like, A.Regex, A.Contains)):
-                patterns.append(atom)
-                continue
-            elif isinstance(atom, A.Compare) and atom.op == "!=":
-                raise self.fail(atom, "DIALS has no 'not equal' filter")
-            else:
-                raise self.fail(atom, f"'{self.name}' is a string; DIALS cannot apply this filter to it")
-            allowed = values if allowed is None else allowed & values
-            set_node = atom
+            _STRING_HANDLERS.get(type(atom), _FieldCompiler.str_other)(self, atom)
+        patterns = self.patterns
         for atom in patterns:
-            text = atom.value.value if isinstance(atom, A.Contains) else atom.pattern
+            text = _PATTERN_TEXT[type(atom)](atom)
             if not isinstance(text, str):  # pragma: no cover - contains on a string field takes a string
                 raise self.fail(atom, "'contains' needs a string here")
             if "\x00" in text:
@@ -666,13 +450,30 @@ class _FieldCompiler:
                 problem = regex_portability_problem(atom.pattern)
                 if problem:
                     raise self.fail(atom, f"this regular expression is not portable to DIALS: {problem}")
-        if allowed is not None:
-            members = sorted(v for v in allowed if all(evaluate_predicate(p, v) is True for p in patterns))
-            self.string_set(members, set_node)
+        if self.allowed is not None:
+            members = sorted(v for v in self.allowed if all(evaluate_predicate(p, v) is True for p in patterns))
+            self.string_set(members, self.set_node)
             return
         if "regex" not in self.lookups:
             raise self.no_lookup(patterns[0], "a pattern")
         self.emit("regex", self.combined_regex(patterns), patterns[-1])
+
+    def str_compare(self, atom: A.Compare) -> None:
+        if atom.op == "==":
+            self.allow({atom.value.value}, atom)
+        elif atom.op == "!=":
+            raise self.fail(atom, "DIALS has no 'not equal' filter")
+        else:
+            self.str_other(atom)
+
+    def str_in_set(self, atom: A.InSet) -> None:
+        self.allow({x.value for x in atom.values}, atom)
+
+    def str_pattern(self, atom: Any) -> None:
+        self.patterns.append(atom)
+
+    def str_other(self, atom: Any) -> None:
+        raise self.fail(atom, f"'{self.name}' is a string; DIALS cannot apply this filter to it")
 
     def string_set(self, members: list[str], node: Any) -> None:
         if not members:
@@ -693,22 +494,12 @@ class _FieldCompiler:
     def combined_regex(self, patterns: list[Any]) -> str:
         user = [p for p in patterns if isinstance(p, A.Regex)]
         if len(patterns) == 1:
-            (p,) = patterns
-            if isinstance(p, A.Like):
-                regex = f"^{like_to_regex(p.pattern)}\\Z"
-            elif isinstance(p, A.Contains):
-                regex = literal_regex(p.value.value)
-            else:
-                regex = p.pattern
+            regex = _SINGLE_REGEX[type(patterns[0])](patterns[0])
         else:
             if len(user) > 1:
                 raise self.fail(user[1], f"DIALS takes one regex per field; combine the regular expressions on '{self.name}' into one")
-            head = "".join(
-                f"(?={like_to_regex(p.pattern)}\\Z)" if isinstance(p, A.Like) else f"(?=.*?{literal_regex(p.value.value)})"
-                for p in patterns
-                if not isinstance(p, A.Regex)
-            )
-            regex = "^" + head + (f".*?(?:{user[0].pattern})" if user else "")
+            heads = [_LOOKAHEAD_HEAD[type(p)](p) for p in patterns if not isinstance(p, A.Regex)]
+            regex = lookahead_conjunction(heads, user[0].pattern if user else None)
         regex = _strip_safe(regex)
         try:
             compile_regex(regex, dot_matches_newline=True)  # what the emulator (and dqquery) can run in linear time
@@ -717,27 +508,59 @@ class _FieldCompiler:
         return regex
 
 
-def _group_by_field(atoms: Iterable[Any]) -> dict[str, list[Any]]:
-    groups: dict[str, list[Any]] = {}
-    for atom in atoms:
-        field = atom.operand.field if isinstance(atom, A.Not) else atom.field
-        groups.setdefault(field.path, []).append(atom)
-    return groups
+_INTEGER_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], None]] = {
+    A.Compare: _FieldCompiler.int_compare,
+    A.InRange: _FieldCompiler.int_range,
+    A.InSet: _FieldCompiler.int_in_set,
+}
+"""Predicate class -> how it constrains an integer field (any other: refused)."""
+
+_BOOLEAN_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], set[bool]]] = {
+    A.Compare: _FieldCompiler.bool_compare,
+    A.InSet: _FieldCompiler.bool_in_set,
+}
+"""Predicate class -> the values of a boolean field it allows (the check pass allows nothing else)."""
+
+_STRING_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], None]] = {
+    A.Compare: _FieldCompiler.str_compare,
+    A.InSet: _FieldCompiler.str_in_set,
+    A.Like: _FieldCompiler.str_pattern,
+    A.Regex: _FieldCompiler.str_pattern,
+    A.Contains: _FieldCompiler.str_pattern,
+}
+"""Predicate class -> how it constrains a string field: a set of values, or a pattern (any other: refused)."""
+
+_PATTERN_TEXT: dict[type, Callable[[Any], Any]] = {
+    A.Like: lambda p: p.pattern,
+    A.Regex: lambda p: p.pattern,
+    A.Contains: lambda p: p.value.value,
+}
+_SINGLE_REGEX: dict[type, Callable[[Any], str]] = {
+    A.Like: lambda p: f"^{like_to_regex(p.pattern)}\\Z",
+    A.Contains: lambda p: literal_regex(p.value.value),
+    A.Regex: lambda p: p.pattern,
+}
+"""Pattern class -> the DIALS regex of one pattern alone on its field."""
+_LOOKAHEAD_HEAD: dict[type, Callable[[Any], str]] = {
+    A.Like: lambda p: f"{like_to_regex(p.pattern)}\\Z",
+    A.Contains: lambda p: f".*?{literal_regex(p.value.value)}",
+}
+"""Pattern class -> its lookahead when several patterns share a field (the one user regex is searched after them)."""
 
 
 def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[str, Any], dict[str, Any], Refusals]:
     ep = canonical_endpoint(endpoint)
     _selected(generation)
     ctx = Refusals(query, f"dials:{ep}")
-    node = to_nnf(as_node(query))
+    table = SUPPORT[ep]
 
     def on_or(n: Any) -> QueryError:
-        return ctx.unsupported(n, "DIALS combines its filters with 'and' only; 'or' cannot be sent", "split the query into one request per alternative")
+        return ctx.unsupported(n, table["or"].reason, "split the query into one request per alternative")
 
     params: dict[str, Any] = {}
     origin: dict[str, Any] = {}
     paths = filterable_paths(ep, generation)
-    for path, atoms in _group_by_field(conjuncts(node, on_or)).items():
+    for path, atoms in grouped_by_field(query, on_or).items():
         if path not in paths and path in filterable_paths(ep, GENERATIONS[0]):
             names = [g for g in GENERATIONS if path in filterable_paths(ep, g)]
             raise ctx.unsupported(
@@ -751,6 +574,7 @@ def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[
             name = row.name if row else path
             names = ", ".join(catalog_lookup(p).name for p in paths)  # type: ignore[union-attr]
             raise ctx.unsupported(atoms[0], f"DIALS {ep}/ cannot filter on '{name}'", f"its filterable fields are: {names}")
+        refuse_unsupported(table, atoms, ctx)  # the support table, before the per-field code
         fc = _FieldCompiler(ctx, ep, path, atoms, generation)
         params.update(fc.compile())
         origin.update(fc.origin)
@@ -808,7 +632,18 @@ def _as_filters(endpoint: str, params: dict[str, Any], origin: dict[str, Any], c
 # ================================================================================ support matrix
 
 
-def _support(endpoint: str) -> dict[str, str]:
+_NEGATED = {
+    "in_range": Support("unsupported", "DIALS has no 'not in' range filter (it would need an or of two bounds)"),
+    "in_set": Support("unsupported", "DIALS has no 'not in' list filter"),
+    "like": Support("unsupported", "DIALS has no negated pattern filter ('not like')"),
+    "regex": Support("unsupported", "DIALS has no negated regex filter ('!~')"),
+    "contains": Support("unsupported", "DIALS has no negated 'contains' filter"),
+}
+"""Why a negated predicate (after negation normal form) has no DIALS form, whatever the endpoint."""
+
+
+def _support(endpoint: str) -> dict[str, Support]:
+    """The support table of one endpoint, from its declared lookups."""
     lookups = {p.lookup for p in PARAMS[endpoint].values()}
     by_path: dict[str, set[str]] = {}
     for p in PARAMS[endpoint].values():
@@ -816,28 +651,35 @@ def _support(endpoint: str) -> dict[str, str]:
     # A range needs both bounds on one field (or an __in to list it): a lone __gte (file-index min_size) is not one.
     has_range = any({"gte", "lte"} <= ls or "in" in ls for ls in by_path.values())
     has_regex = "regex" in lookups
+
+    def unless(supported: bool, reason: str, kind: str) -> Support:
+        return Support("exact", negated=_NEGATED[kind]) if supported else Support("unsupported", reason, negated=_NEGATED[kind])
+
     no_regex = f"no __regex filter on dials:{endpoint}"
     return {
-        "compare": "exact",
-        "in_range": "exact" if has_range else f"no range or __in filter on dials:{endpoint}",
-        "in_set": (
-            "partial: exact for fields with __in, string fields with __regex and consecutive integers; other lists"
-            " are split per value by plan"
+        "compare": Support("exact"),
+        "in_range": unless(has_range, f"no range or __in filter on dials:{endpoint}", "in_range"),
+        "in_set": Support(
+            "partial",
+            "exact for fields with __in, string fields with __regex and consecutive integers; other lists are split"
+            " per value by plan"
             if ("in" in lookups or has_regex)
-            else "one value only (no __in or __regex filter)"
+            else "one value only (no __in or __regex filter)",
+            negated=_NEGATED["in_set"],
         ),
-        "like": "exact" if has_regex else no_regex,
-        "regex": "exact" if has_regex else no_regex,
-        "contains": "exact" if has_regex else no_regex,
-        "is_null": "DIALS has no null filter",
-        "not": "only when it can be pushed into a comparison (not x < 5 is x >= 5); DIALS has no negation",
-        "and": "exact",
-        "or": "DIALS combines filters with and only",
+        "like": unless(has_regex, no_regex, "like"),
+        "regex": unless(has_regex, no_regex, "regex"),
+        "contains": unless(has_regex, no_regex, "contains"),
+        "is_null": Support("unsupported", "DIALS has no null filter"),
+        "not": Support("partial", "only when it can be pushed into a comparison (not x < 5 is x >= 5); DIALS has no negation"),
+        "and": Support("exact"),
+        "or": Support("unsupported", "DIALS combines filters with and only"),
     }
 
 
-SUPPORT: dict[str, dict[str, str]] = {ep: _support(ep) for ep in ENDPOINTS}
-"""Endpoint -> node kind -> ``"exact"`` or why it is not supported (for the docs support matrix)."""
+SUPPORT: dict[str, dict[str, Support]] = {ep: _support(ep) for ep in ENDPOINTS}
+"""Endpoint -> node kind -> :class:`~dqquery.targets.base.Support` (per polarity where it differs): what the
+compiler consults before dispatch and what ``docs/targets.md`` shows."""
 
 
 # ================================================================================ target
@@ -919,7 +761,7 @@ class DialsTarget(Target):
         request = _as_filters(endpoint, params, origin, ctx) if as_filters else params
         return Compiled(self.spec(endpoint), request, True)
 
-    def support(self, option: str | None) -> Any:
+    def support(self, option: str | None) -> SupportTable:
         return SUPPORT[option or "run"]
 
     def carries(self, option: str | None) -> Any:

@@ -21,6 +21,10 @@ Decisions:
   presumably case-sensitive, which would *lose* rows, so only patterns without cased letters and without
   ``\\`` escapes are sent, and such a filter is marked inexact (:func:`oms_exact` is ``False``): callers
   re-check those rows locally. Under the SQL-LIKE assumption the result is exact.
+* :data:`SUPPORT` (a :class:`~dqquery.targets.base.Support` per node kind and polarity) is consulted before
+  dispatch (:mod:`dqquery.targets.conjunction`, shared with DIALS), after the check that the field is an OMS
+  attribute: what it calls unsupported is refused with its reason, the text ``docs/targets.md`` shows; the handlers (``_ATOM_HANDLERS``, by predicate class) refuse
+  the finer cases (letters in a LIKE pattern, a list that is not a run of integers, ``is null``).
 * A dict cannot hold two filters with the same attribute and operator: lower bounds are merged into the
   largest, upper bounds into the smallest, identical filters into one; anything else (``== 1 and == 2``,
   two different ``!=``) is unsupported rather than silently keeping the last.
@@ -28,17 +32,16 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
-from ..normal import conjuncts, to_nnf
 from ..patterns import case_insensitive_class
-from ..query import as_node
 from ..semantics import literal
 from ..unparse import value_text
-from .base import Compiled, Refusals, Target, compile_bound, register, resolve
+from .base import Compiled, Refusals, Support, SupportTable, Target, compile_bound, register, resolve
+from .conjunction import field_of, grouped_by_field, polarity, refuse_unsupported
 
 __all__ = [
     "OMS_OPS",
@@ -111,6 +114,26 @@ def row_paths(resource: str, attributes: dict[str, Any]) -> dict[str, Any]:
     return {fixed.get(k) or _PREFIXES[resource] + renamed.get(k, k): v for k, v in attributes.items()}
 
 
+_SUPPORT: dict[str, Support] = {
+    "compare": Support("exact"),
+    "in_range": Support("exact", negated=Support("unsupported", "OMS has no 'not in' range filter (it would need an or)")),
+    "in_set": Support("partial", "one value, or consecutive integers only (OMS has no IN)",
+                      negated=Support("partial", "one value only (NEQ); OMS has no NOT IN")),
+    "like": Support("superset", "only patterns without letters; OMS' LIKE is undocumented, re-checked locally",
+                    negated=Support("unsupported", "OMS has no 'not like' filter")),
+    "regex": Support("unsupported", "OMS has no regular expressions"),
+    "contains": Support("unsupported", "OMS' CT operator is undocumented (and cmsdials' OMS proxy cannot send it)",
+                        negated=Support("unsupported", "OMS has no negated 'contains' filter")),
+    "is_null": Support("partial", "is not null only (NEQ null)", negated=Support("exact")),
+    "not": Support("partial", "only when it can be pushed into a comparison (not x == 1 is x != 1)"),
+    "and": Support("exact"),
+    "or": Support("unsupported", "OMS combines filters with and only"),
+}
+SUPPORT: dict[str, dict[str, Support]] = {resource: dict(_SUPPORT) for resource in RESOURCES}
+"""Resource -> node kind -> :class:`~dqquery.targets.base.Support` (per polarity where it differs): what the
+compiler consults before dispatch and what ``docs/targets.md`` shows."""
+
+
 class _Clause:
     """One ``filter[attribute][op]=text`` with the literal it came from (for merging) and its node."""
 
@@ -122,19 +145,34 @@ class _Clause:
         return f"filter[{self.attribute}][{self.op}]"
 
 
-def _value_text(ctx: Refusals, v: Any, node: Any) -> str:
-    """A literal as OMS expects it (numbers and booleans spelled as in a query)."""
-    if isinstance(v, (A.BoolValue, A.IntValue, A.FloatValue)):
-        return value_text(v)
-    if isinstance(v, (A.DateValue, A.DateTimeValue)):
-        moment = literal(v)
-        if moment.microsecond:
-            raise ctx.unsupported(node, "OMS times have whole seconds; this time has a fraction of a second")
-        return moment.strftime(OMS_DATETIME_FORMAT)
+def _time_text(ctx: Refusals, v: Any, node: Any) -> str:
+    moment = literal(v)
+    if moment.microsecond:
+        raise ctx.unsupported(node, "OMS times have whole seconds; this time has a fraction of a second")
+    return moment.strftime(OMS_DATETIME_FORMAT)
+
+
+def _string_text(ctx: Refusals, v: Any, node: Any) -> str:
     text = v.value
     if text == "" or text.lower() == "null":
         raise ctx.unsupported(node, f"OMS cannot compare with the string {text!r} (empty values and 'null' are not plain strings there)")
-    return text
+    return text  # type: ignore[no-any-return]
+
+
+_VALUE_TEXT_HANDLERS: dict[type, Callable[[Refusals, Any, Any], str]] = {
+    A.BoolValue: lambda ctx, v, node: value_text(v),
+    A.IntValue: lambda ctx, v, node: value_text(v),
+    A.FloatValue: lambda ctx, v, node: value_text(v),
+    A.DateValue: _time_text,
+    A.DateTimeValue: _time_text,
+    A.StringValue: _string_text,
+}
+"""Literal class -> its OMS text (numbers and booleans spelled as in a query, times as ``YYYY-MM-DDTHH:MM:SSZ``)."""
+
+
+def _value_text(ctx: Refusals, v: Any, node: Any) -> str:
+    """A literal as OMS expects it (any other literal, e.g. a status, is sent as its text)."""
+    return _VALUE_TEXT_HANDLERS.get(type(v), _string_text)(ctx, v, node)
 
 
 def _has_case(pattern: str) -> bool:
@@ -144,71 +182,74 @@ def _has_case(pattern: str) -> bool:
 class _Compiler:
     def __init__(self, query: Any, resource: str) -> None:
         self.resource = _resource(resource)
+        self.query = query
         self.ctx = Refusals(query, f"oms:{self.resource}")
-        self.node = to_nnf(as_node(query))
+        self.table = SUPPORT[self.resource]
         self.exact = True
 
     def run(self) -> dict[str, str]:
         def on_or(n: Any) -> Exception:
-            return self.ctx.unsupported(n, "OMS combines its filters with 'and' only; 'or' cannot be sent", "split the query into one request per alternative")
+            return self.ctx.unsupported(n, self.table["or"].reason, "split the query into one request per alternative")
 
         clauses: list[_Clause] = []
-        for atom in conjuncts(self.node, on_or):
-            clauses.extend(self.atom(atom))
+        for atoms in grouped_by_field(self.query, on_or).values():
+            for atom in atoms:
+                clauses.extend(self.atom(atom))
         return self.merge(clauses)
 
     def atom(self, atom: Any) -> list[_Clause]:
-        ctx = self.ctx
-        if isinstance(atom, A.Not):  # not contains
-            raise ctx.unsupported(atom, "OMS has no negated 'contains' filter")
-        row = catalog_lookup(atom.field.path)
-        attribute = attribute_of(atom.field.path, self.resource)
+        attribute = attribute_of(field_of(atom).path, self.resource)
         if attribute is None:
-            raise ctx.unsupported(
+            raise self.ctx.unsupported(
                 atom,
-                f"'{atom.field.name}' is not an attribute of OMS {self.resource}",
+                f"'{field_of(atom).name}' is not an attribute of OMS {self.resource}",
                 "OMS knows run.oms.* on runs and lumisection.oms.* on lumisections (plus run and lumisection numbers)",
             )
+        refuse_unsupported(self.table, [atom], self.ctx)  # the support table, before the handler
+        return _ATOM_HANDLERS[type(atom)](self, atom, attribute)
 
-        def clause(op: str, v: Any) -> _Clause:
-            return _Clause(attribute, op, _value_text(ctx, v, atom), v, atom)
+    def clause(self, attribute: str, op: str, v: Any, atom: Any) -> _Clause:
+        return _Clause(attribute, op, _value_text(self.ctx, v, atom), v, atom)
 
-        if isinstance(atom, A.Compare):
-            return [clause(OMS_OPS[atom.op], atom.value)]
-        if isinstance(atom, A.InRange):
-            if atom.negated:
-                raise ctx.unsupported(atom, "OMS has no 'not in' range filter (it would need an or)")
-            return [clause("GE", atom.low), clause("LE", atom.high)]
-        if isinstance(atom, A.InSet):
-            values = list(dict.fromkeys(atom.values))
-            if len(values) == 1:
-                return [clause("NEQ" if atom.negated else "EQ", values[0])]
-            ints = sorted({v.value for v in values}) if all(isinstance(v, A.IntValue) for v in values) else None
-            consecutive = ints is not None and ints[-1] - ints[0] == len(ints) - 1
-            if not atom.negated and row is not None and row.type == "int" and consecutive:
-                return [clause("GE", A.IntValue(value=ints[0])), clause("LE", A.IntValue(value=ints[-1]))]  # type: ignore[index]
-            raise ctx.unsupported(atom, "OMS has no IN filter (only single values or runs of consecutive integers can be sent)", "split the query into one request per value")
-        if isinstance(atom, A.Like):
-            if atom.negated:
-                raise ctx.unsupported(atom, "OMS has no 'not like' filter")
-            if _has_case(atom.pattern) or "\\" in atom.pattern:
-                raise ctx.unsupported(
-                    atom,
-                    "OMS' LIKE is undocumented and presumably case-sensitive, so a pattern with letters (or \\ escapes) could lose rows",
-                )
-            if atom.pattern == "":
-                raise ctx.unsupported(atom, "OMS' handling of an empty LIKE pattern is undocumented")
-            self.exact = False
-            return [_Clause(attribute, "LIKE", atom.pattern, None, atom)]
-        if isinstance(atom, A.Regex):
-            raise ctx.unsupported(atom, "OMS has no regular-expression filter")
-        if isinstance(atom, A.Contains):
-            raise ctx.unsupported(atom, "OMS' CT operator is undocumented (and cmsdials' OMS proxy cannot send it)")
-        if isinstance(atom, A.IsNull):
-            if atom.negated:
-                return [_Clause(attribute, "NEQ", "null", None, atom)]
-            raise ctx.unsupported(atom, "OMS has no documented 'is null' filter (only NEQ null, for 'is not null')")
-        raise AssertionError(f"unhandled predicate {atom!r}")  # pragma: no cover
+    def refused(self, atom: Any, attribute: str) -> list[_Clause]:
+        """A predicate the support table refuses (consulted before dispatch; kept so that the table is complete)."""
+        kind, negated = polarity(atom)
+        raise self.ctx.unsupported(atom, self.table[kind].of(negated).reason)
+
+    def compare(self, atom: A.Compare, attribute: str) -> list[_Clause]:
+        return [self.clause(attribute, OMS_OPS[atom.op], atom.value, atom)]
+
+    def in_range(self, atom: A.InRange, attribute: str) -> list[_Clause]:
+        return [self.clause(attribute, "GE", atom.low, atom), self.clause(attribute, "LE", atom.high, atom)]
+
+    def in_set(self, atom: A.InSet, attribute: str) -> list[_Clause]:
+        values = list(dict.fromkeys(atom.values))
+        if len(values) == 1:
+            return [self.clause(attribute, "NEQ" if atom.negated else "EQ", values[0], atom)]
+        row = catalog_lookup(atom.field.path)
+        ints = sorted({v.value for v in values}) if all(isinstance(v, A.IntValue) for v in values) else None
+        consecutive = ints is not None and ints[-1] - ints[0] == len(ints) - 1
+        if not atom.negated and row is not None and row.type == "int" and consecutive:
+            return [self.clause(attribute, "GE", A.IntValue(value=ints[0]), atom),  # type: ignore[index]
+                    self.clause(attribute, "LE", A.IntValue(value=ints[-1]), atom)]  # type: ignore[index]
+        raise self.ctx.unsupported(atom, "OMS has no IN filter (only single values or runs of consecutive integers can be sent)",
+                                   "split the query into one request per value")
+
+    def like(self, atom: A.Like, attribute: str) -> list[_Clause]:
+        if _has_case(atom.pattern) or "\\" in atom.pattern:
+            raise self.ctx.unsupported(
+                atom,
+                "OMS' LIKE is undocumented and presumably case-sensitive, so a pattern with letters (or \\ escapes) could lose rows",
+            )
+        if atom.pattern == "":
+            raise self.ctx.unsupported(atom, "OMS' handling of an empty LIKE pattern is undocumented")
+        self.exact = False
+        return [_Clause(attribute, "LIKE", atom.pattern, None, atom)]
+
+    def is_null(self, atom: A.IsNull, attribute: str) -> list[_Clause]:
+        if atom.negated:
+            return [_Clause(attribute, "NEQ", "null", None, atom)]
+        raise self.ctx.unsupported(atom, "OMS has no documented 'is null' filter (only NEQ null, for 'is not null')")
 
     def merge(self, clauses: Iterable[_Clause]) -> dict[str, str]:
         merged: dict[str, _Clause] = {}
@@ -231,12 +272,25 @@ class _Compiler:
         return {key: c.text for key, c in merged.items()}
 
 
+_ATOM_HANDLERS: dict[type, Callable[[_Compiler, Any, str], list[_Clause]]] = {
+    A.Compare: _Compiler.compare,
+    A.InRange: _Compiler.in_range,
+    A.InSet: _Compiler.in_set,
+    A.Like: _Compiler.like,
+    A.IsNull: _Compiler.is_null,
+    A.Regex: _Compiler.refused,
+    A.Contains: _Compiler.refused,
+    A.Not: _Compiler.refused,  # not contains (the only not of negation normal form)
+}
+"""Predicate class (after negation normal form) -> its OMS clauses; ``and``/``or`` never reach it."""
+
+
+_VALUE_KINDS: dict[type, str] = {A.IntValue: "number", A.FloatValue: "number", A.DateValue: "time", A.DateTimeValue: "time"}
+"""Literal class -> what it can be merged with (``other``: not merged)."""
+
+
 def _kind(v: Any) -> str:
-    if isinstance(v, (A.IntValue, A.FloatValue)):
-        return "number"
-    if isinstance(v, (A.DateValue, A.DateTimeValue)):
-        return "time"
-    return "other"
+    return _VALUE_KINDS.get(type(v), "other")
 
 
 def to_oms(query: Any, resource: str = "runs") -> dict[str, str]:
@@ -271,24 +325,6 @@ def oms_params(
         out.append(("sort", ",".join(sort)))
     out += [("page[offset]", str(offset)), ("page[limit]", str(limit))]
     return out
-
-
-SUPPORT: dict[str, dict[str, str]] = {
-    resource: {
-        "compare": "exact",
-        "in_range": "exact",
-        "in_set": "one value, or consecutive integers only (OMS has no IN)",
-        "like": "superset: only patterns without letters; OMS' LIKE is undocumented, re-checked locally",
-        "regex": "OMS has no regular expressions",
-        "contains": "OMS' CT operator is undocumented",
-        "is_null": "is not null only (NEQ null)",
-        "not": "only when it can be pushed into a comparison (not x == 1 is x != 1)",
-        "and": "exact",
-        "or": "OMS combines filters with and only",
-    }
-    for resource in RESOURCES
-}
-"""Resource -> node kind -> ``"exact"``, ``"superset: ..."`` or why it is not supported."""
 
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
@@ -326,7 +362,7 @@ class OmsTarget(Target):
             "superset: OMS's LIKE semantics are assumed (case, escapes); re-check the rows locally (dqquery.plan)",)
         return Compiled(self.spec(option or "runs"), request, compiler.exact, notes)
 
-    def support(self, option: str | None) -> Any:
+    def support(self, option: str | None) -> SupportTable:
         return SUPPORT[option or "runs"]
 
     def carries(self, option: str | None) -> Any:

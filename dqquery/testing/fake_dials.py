@@ -20,7 +20,7 @@ Decisions (reference: dials-and-oms.md sections 1, 2 and 8):
   (the conformance corpus' ``dials/rows.json``).
 
 Decisions (as the real v1.12.0 server answered the same requests, conformance README and issue 9):
-* Rows are ordered, and the cursor positioned, by the primary key of ``dqquery.targets.dials.PRIMARY_KEYS``
+* Rows are ordered, and the cursor positioned, by the primary key of the endpoint records of ``dqquery.dials_api``
   (all five fields on ``ml-bad-lumisection``); the ``ml-models-index`` key follows the rows' generation
   (``model_id`` for v1.12.0 rows, ``id`` for the other shape), and so does its filter set.
 * ``dataset``/``me``/``logical_file_name`` filters are resolved through the dataset-index, mes and file-index
@@ -45,8 +45,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
-from ..targets.dials import COUNTABLE_ENDPOINTS as COUNTABLE
-from ..targets.dials import PRIMARY_KEYS, primary_key_columns
+from ..dials_api import ENDPOINTS as API
 from .fake_rr import SnapshotData
 from .server import Request, Response
 
@@ -54,7 +53,7 @@ __all__ = ["FakeDials", "decode_cursor", "derive_tables", "encode_cursor", "gene
 
 def ordering(generation: str = "v1.12.0") -> dict[str, tuple[str, ...]]:
     """Default ordering (composite primary key) of each table; also the retrieve route's keys."""
-    return {ep: primary_key_columns(ep, generation=generation) for ep in PRIMARY_KEYS}
+    return {name: record.key(generation) for name, record in API.items()}
 
 
 def generation_of(tables: Mapping[str, list[dict[str, Any]]]) -> str:
@@ -64,9 +63,10 @@ def generation_of(tables: Mapping[str, list[dict[str, Any]]]) -> str:
         return "2.4.1"
     return "v1.12.0"
 
-MODEL_NAMES = {"run": "Run", "lumisection": "Lumisection", "th1": "LumisectionHistogram1D",
-               "th2": "LumisectionHistogram2D", "file-index": "FileIndex", "dataset-index": "DatasetIndex",
-               "ml-bad-lumisection": "MLBadLumisection", "ml-models-index": "MLModelsIndex", "mes": "MonitoringElement"}
+MODEL_NAMES = {name: record.model for name, record in API.items()}
+"""Endpoint -> the Django model named in its 404 body."""
+COUNTABLE = frozenset(name for name, record in API.items() if record.countable)
+PAGINATED = frozenset(name for name, record in API.items() if record.paginated)
 CONTROL_PARAMS = frozenset({"next_token", "page_size", "fields", "order_by"})
 
 
@@ -313,7 +313,7 @@ class FakeDials:
         filtered = self._filtered(endpoint, request)
         if isinstance(filtered, Response):
             return filtered
-        if endpoint == "mes":  # not paginated: a bare array
+        if endpoint not in PAGINATED:  # mes/: a bare array
             return Response.json(self._project(filtered, request))
         return self._paginate(endpoint, filtered, request)
 
