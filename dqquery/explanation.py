@@ -39,7 +39,7 @@ from .evaluator import (
     RR,
     SEGMENT,
     STATIC,
-    Plan,
+    EvaluationPlan,
     Unit,
     _split,
     compile_plan,
@@ -311,7 +311,7 @@ class _Luminosity:
 Piece = tuple[int, int, int, "_Luminosity", dict[str, Any]]
 
 
-def _pieces(plan: Plan, unit: Unit) -> list[Piece]:
+def _pieces(plan: EvaluationPlan, unit: Unit) -> list[Piece]:
     """``(start, end, mask of clauses not True, luminosity reader, OMS range)`` for every evaluated piece."""
     data, static = unit.data, unit.static
     clauses = plan.clauses
