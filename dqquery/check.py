@@ -237,9 +237,8 @@ def _check_in_set(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
     return A.InSet(field=field, values=values, negated=node.negated, span=node.span)
 
 
-def _check_pattern(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
-    """``like`` and ``~``: string fields only; a regex must be one dqquery runs in linear time."""
-    op = "like" if isinstance(node, A.Like) else "~"
+def _string_field_only(node: Any, field: A.FieldRef, row: FieldInfo, op: str) -> None:
+    """``like`` and ``~`` need a string field (or one of unknown type)."""
     if row.type not in ("string", "any"):
         hint = ""
         if row.type == "status":
@@ -249,16 +248,25 @@ def _check_pattern(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
         elif row.type == "string-list":
             hint = f'use `{field.name} contains "VALUE"`'
         raise _err("type-mismatch", f"'{op}' needs a string field; '{row.name}' is {_type_label(row)}", node, hint)
-    if isinstance(node, A.Regex):
-        problem = regex_problem(node.pattern)
-        if problem is not None:
-            raise _err(
-                "syntax",
-                problem.message,
-                node,
-                "dqquery runs regular expressions in linear time (RE2): no lookbehind, backreferences, atomic groups "
-                "or possessive quantifiers, lookaheads only right after a leading ^; escape special characters with \\",
-            )
+
+
+def _check_like(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    _string_field_only(node, field, row, "like")
+    return node if field is node.field else node.model_copy(update={"field": field})
+
+
+def _check_regex(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    """A regex must also be one dqquery runs in linear time."""
+    _string_field_only(node, field, row, "~")
+    problem = regex_problem(node.pattern)
+    if problem is not None:
+        raise _err(
+            "syntax",
+            problem.message,
+            node,
+            "dqquery runs regular expressions in linear time (RE2): no lookbehind, backreferences, atomic groups "
+            "or possessive quantifiers, lookaheads only right after a leading ^; escape special characters with \\",
+        )
     return node if field is node.field else node.model_copy(update={"field": field})
 
 
@@ -284,8 +292,8 @@ _CHECK_PREDICATE: A.NodeTable[Callable[[Any, A.FieldRef, FieldInfo], Any]] = A.N
         A.Compare: _check_compare,
         A.InRange: _check_in_range,
         A.InSet: _check_in_set,
-        A.Like: _check_pattern,
-        A.Regex: _check_pattern,
+        A.Like: _check_like,
+        A.Regex: _check_regex,
         A.Contains: _check_contains,
         A.IsNull: _check_is_null,
     },
