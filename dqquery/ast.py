@@ -17,6 +17,10 @@ Decisions:
   installs itself in :data:`DISPLAY_HOOKS` when imported; the package imports it eagerly, so it is always there.
 * :data:`Query` is the type of a checked expression tree and :data:`QueryLike` what every public function
   accepts as a query (``Query | str``); :data:`Node` is ``Query`` with pydantic's ``kind`` discriminator.
+* Passes over a tree dispatch on the node's class through a :class:`NodeTable` (class -> handler), not through
+  ``isinstance`` chains; every table declares the classes it covers and a test checks it handles all of them.
+  :func:`walk` visits a tree without recursion; :data:`NEGATED_OP` and :func:`negated` are the one place that
+  says how a predicate is negated.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Callable
-from typing import Annotated, Any, Literal, NamedTuple, TypeAlias, Union
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, Literal, NamedTuple, TypeAlias, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation, StrictBool, StrictInt, TypeAdapter, field_validator
 
@@ -410,3 +414,114 @@ def make_or(operands: list[Query]) -> Query:
     for o in operands:
         flat.extend(o.operands if isinstance(o, Or) else [o])
     return flat[0] if len(flat) == 1 else Or(operands=tuple(flat))
+
+
+# ---------------------------------------------------------------------------------------------- traversal and dispatch
+
+
+def children(node: Any) -> tuple[Any, ...]:
+    """The direct sub-expressions of a node: the operands of ``and``/``or``, the operand of ``not``, none for a predicate."""
+    if isinstance(node, (And, Or)):
+        return node.operands
+    if isinstance(node, Not):
+        return (node.operand,)
+    return ()
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every expression node of a tree, ``node`` first, in pre-order (source order).
+
+    Decisions: only expression nodes (:data:`NODE_CLASSES`) are yielded, not field references or literals (reach
+    them through the predicates). The walk is iterative (an explicit stack), so it works at any depth.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        below = children(current)
+        if below:
+            stack.extend(reversed(below))
+
+
+H = TypeVar("H")
+
+NODE_TABLES: list[NodeTable[Any]] = []
+"""Every :class:`NodeTable` created, in creation order (``tests/test_dispatch_tables.py`` checks their coverage)."""
+
+
+class NodeTable(dict[type, H]):
+    """A class-to-handler table: ``table[type(node)](node, ...)`` instead of a chain of ``isinstance`` tests.
+
+    Decisions:
+    * A table declares the classes it must cover (``covers``: :data:`NODE_CLASSES`, :data:`PREDICATE_CLASSES` or
+      :data:`VALUE_CLASSES`) and registers itself in :data:`NODE_TABLES`, so one test checks that every table of
+      every module handles every class it declares (adding a node class fails that test until each table has it).
+    * Lookup is a plain ``dict`` lookup by exact class (as fast as one ``isinstance`` test). A subclass of a node
+      class finds its base's handler; a class without a handler raises ``TypeError`` naming the table.
+    """
+
+    def __init__(self, name: str, covers: tuple[type, ...], handlers: Mapping[type, H]) -> None:
+        super().__init__(handlers)
+        self.name = name
+        self.covers = covers
+        NODE_TABLES.append(self)
+
+    def __missing__(self, cls: Any) -> H:
+        for base in getattr(cls, "__mro__", ())[1:]:
+            if base in self:
+                return self[base]
+        shown = cls.__name__ if isinstance(cls, type) else repr(cls)
+        raise TypeError(f"{self.name}: no handler for {shown}")
+
+    def uncovered(self) -> tuple[type, ...]:
+        """The declared classes without a handler (empty for a complete table)."""
+        return tuple(cls for cls in self.covers if not dict.__contains__(self, cls))
+
+    def unexpected(self) -> tuple[type, ...]:
+        """Handled classes the table does not declare (a handler that can never be reached by a node it covers)."""
+        return tuple(cls for cls in self if cls not in self.covers)
+
+    def __repr__(self) -> str:
+        return f"NodeTable({self.name!r}, {len(self)} handlers)"
+
+
+NEGATED_OP: dict[str, str] = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+"""The comparison operator with the opposite truth: ``not x < 1`` is ``x >= 1`` (exact in three-valued logic: both
+are unknown when ``x`` is missing or of another kind)."""
+
+
+def _negated_compare(node: Any) -> Any:
+    return Compare(field=node.field, op=NEGATED_OP[node.op], value=node.value, span=node.span)  # type: ignore[arg-type]
+
+
+def _negated_flag(node: Any) -> Any:
+    return node.model_copy(update={"negated": not node.negated})
+
+
+def _no_negated_form(node: Any) -> Any:
+    return None
+
+
+_NEGATED_PREDICATE: NodeTable[Any] = NodeTable(
+    "ast.negated",
+    PREDICATE_CLASSES,
+    {
+        Compare: _negated_compare,
+        InRange: _negated_flag,
+        InSet: _negated_flag,
+        Like: _negated_flag,
+        Regex: _negated_flag,
+        IsNull: _negated_flag,
+        Contains: _no_negated_form,
+    },
+)
+
+
+def negated(predicate: Any) -> Any:
+    """The predicate node with the opposite truth (same span), or ``None`` for ``contains`` (it has no negated form:
+    its negation stays ``Not(contains)``).
+
+    Decision: every other predicate's negation is exact in three-valued logic, so ``not`` can always be pushed onto
+    it: ``x < 1`` -> ``x >= 1``, ``x in [..]`` -> ``x not in [..]``, ``x is null`` -> ``x is not null``.
+    """
+    return _NEGATED_PREDICATE[type(predicate)](predicate)

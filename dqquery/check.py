@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from . import ast as A
@@ -180,97 +181,144 @@ def _order_key(value: Any) -> Any:
 
 def _check_predicate(node: Any) -> Any:
     field, row = resolve_field(node.field)
-    if isinstance(node, A.Compare):
-        if isinstance(node.value, A.BoolValue) and node.value.value is True and node.op == "==" and row.type not in ("bool", "any"):
-            # Either a bare field or an explicit `== true` on a non-boolean field.
-            raise _err(
-                "type-mismatch",
-                f"'{row.name}' is {_type_label(row)}, not a boolean",
-                node,
-                "a bare field is a boolean test; compare it with a value, e.g. "
-                + (f"`{field.name} == GOOD`" if row.type == "status" else f"`{field.name} is not null`"),
-            )
-        if node.op in ("==", "!="):
-            value = _equality_value(node.value, row, field)
-            if row.type == "status" and value.value == "EMPTY":
-                # EMPTY is how Run Registry reports a flag without a status: the value is missing.
-                return A.IsNull(field=field, negated=node.op == "!=", span=node.span)
-        else:
-            value = _ordered_value(node.value, row, field, f"'{node.op}'")
-        if field is node.field and value is node.value:
-            return node
-        return A.Compare(field=field, op=node.op, value=value, span=node.span)
-    if isinstance(node, A.InRange):
-        low = _ordered_value(node.low, row, field, "a range")
-        high = _ordered_value(node.high, row, field, "a range")
-        if _kind_of(low) != _kind_of(high):
-            raise _err("type-mismatch", "both ends of a range must be numbers, or both dates", node.high)
-        if _order_key(low) > _order_key(high):
-            raise _err(
-                "type-mismatch",
-                f"empty range: {low.value} is greater than {high.value}",
-                node.low,
-                f"write the smaller bound first: {field.name} in {high.value}..{low.value}" if _kind_of(low) == "number" else "write the earlier date first",
-            )
-        if field is node.field and low is node.low and high is node.high:
-            return node
-        return A.InRange(field=field, low=low, high=high, negated=node.negated, span=node.span)
-    if isinstance(node, A.InSet):
-        values = tuple(_equality_value(v, row, field) for v in node.values)
-        if row.type == "status" and any(v.value == "EMPTY" for v in values):
-            raise _err(
-                "unknown-value",
-                "EMPTY means the flag has no status (missing data) and cannot be listed",
-                node,
-                f"write `{field.name} is null` (or combine: `{field.name} in [GOOD, STANDBY] or {field.name} is null`)",
-            )
-        if field is node.field and all(a is b for a, b in zip(values, node.values)):
-            return node
-        return A.InSet(field=field, values=values, negated=node.negated, span=node.span)
-    if isinstance(node, (A.Like, A.Regex)):
-        op = "like" if isinstance(node, A.Like) else "~"
-        if row.type not in ("string", "any"):
-            hint = ""
-            if row.type == "status":
-                hint = f"use `{field.name} == GOOD` or `{field.name} in [GOOD, STANDBY]`"
-            elif row.type in _NUMERIC:
-                hint = f"use `{field.name} in LOW..HIGH` or a comparison"
-            elif row.type == "string-list":
-                hint = f'use `{field.name} contains "VALUE"`'
-            raise _err("type-mismatch", f"'{op}' needs a string field; '{row.name}' is {_type_label(row)}", node, hint)
-        if isinstance(node, A.Regex):
-            problem = regex_problem(node.pattern)
-            if problem is not None:
-                raise _err(
-                    "syntax",
-                    problem.message,
-                    node,
-                    "dqquery runs regular expressions in linear time (RE2): no lookbehind, backreferences, atomic groups "
-                    "or possessive quantifiers, lookaheads only right after a leading ^; escape special characters with \\",
-                )
-        return node if field is node.field else node.model_copy(update={"field": field})
-    if isinstance(node, A.Contains):
-        if row.type not in ("string", "string-list", "any"):
-            raise _err("type-mismatch", f"'contains' needs a string or list field; '{row.name}' is {_type_label(row)}", node)
-        _null_guard(node.value, field)
-        if not isinstance(node.value, A.StringValue):
-            if row.type == "any" and isinstance(node.value, (A.IntValue, A.FloatValue, A.BoolValue)):
-                return node if field is node.field else A.Contains(field=field, value=node.value, span=node.span)
-            raise _err("type-mismatch", "'contains' needs a quoted string", node.value, f'write `{field.name} contains "TEXT"`')
-        return node if field is node.field else A.Contains(field=field, value=node.value, span=node.span)
-    if isinstance(node, A.IsNull):
-        return node if field is node.field else A.IsNull(field=field, negated=node.negated, span=node.span)
-    raise AssertionError(f"unhandled node {type(node).__name__}")  # pragma: no cover
+    return _CHECK_PREDICATE[type(node)](node, field, row)
+
+
+def _check_compare(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    if isinstance(node.value, A.BoolValue) and node.value.value is True and node.op == "==" and row.type not in ("bool", "any"):
+        # Either a bare field or an explicit `== true` on a non-boolean field.
+        raise _err(
+            "type-mismatch",
+            f"'{row.name}' is {_type_label(row)}, not a boolean",
+            node,
+            "a bare field is a boolean test; compare it with a value, e.g. "
+            + (f"`{field.name} == GOOD`" if row.type == "status" else f"`{field.name} is not null`"),
+        )
+    if node.op in ("==", "!="):
+        value = _equality_value(node.value, row, field)
+        if row.type == "status" and value.value == "EMPTY":
+            # EMPTY is how Run Registry reports a flag without a status: the value is missing.
+            return A.IsNull(field=field, negated=node.op == "!=", span=node.span)
+    else:
+        value = _ordered_value(node.value, row, field, f"'{node.op}'")
+    if field is node.field and value is node.value:
+        return node
+    return A.Compare(field=field, op=node.op, value=value, span=node.span)
+
+
+def _check_in_range(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    low = _ordered_value(node.low, row, field, "a range")
+    high = _ordered_value(node.high, row, field, "a range")
+    if _kind_of(low) != _kind_of(high):
+        raise _err("type-mismatch", "both ends of a range must be numbers, or both dates", node.high)
+    if _order_key(low) > _order_key(high):
+        raise _err(
+            "type-mismatch",
+            f"empty range: {low.value} is greater than {high.value}",
+            node.low,
+            f"write the smaller bound first: {field.name} in {high.value}..{low.value}" if _kind_of(low) == "number" else "write the earlier date first",
+        )
+    if field is node.field and low is node.low and high is node.high:
+        return node
+    return A.InRange(field=field, low=low, high=high, negated=node.negated, span=node.span)
+
+
+def _check_in_set(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    values = tuple(_equality_value(v, row, field) for v in node.values)
+    if row.type == "status" and any(v.value == "EMPTY" for v in values):
+        raise _err(
+            "unknown-value",
+            "EMPTY means the flag has no status (missing data) and cannot be listed",
+            node,
+            f"write `{field.name} is null` (or combine: `{field.name} in [GOOD, STANDBY] or {field.name} is null`)",
+        )
+    if field is node.field and all(a is b for a, b in zip(values, node.values)):
+        return node
+    return A.InSet(field=field, values=values, negated=node.negated, span=node.span)
+
+
+def _string_field_only(node: Any, field: A.FieldRef, row: FieldInfo, op: str) -> None:
+    """``like`` and ``~`` need a string field (or one of unknown type)."""
+    if row.type not in ("string", "any"):
+        hint = ""
+        if row.type == "status":
+            hint = f"use `{field.name} == GOOD` or `{field.name} in [GOOD, STANDBY]`"
+        elif row.type in _NUMERIC:
+            hint = f"use `{field.name} in LOW..HIGH` or a comparison"
+        elif row.type == "string-list":
+            hint = f'use `{field.name} contains "VALUE"`'
+        raise _err("type-mismatch", f"'{op}' needs a string field; '{row.name}' is {_type_label(row)}", node, hint)
+
+
+def _check_like(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    _string_field_only(node, field, row, "like")
+    return node if field is node.field else node.model_copy(update={"field": field})
+
+
+def _check_regex(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    """A regex must also be one dqquery runs in linear time."""
+    _string_field_only(node, field, row, "~")
+    problem = regex_problem(node.pattern)
+    if problem is not None:
+        raise _err(
+            "syntax",
+            problem.message,
+            node,
+            "dqquery runs regular expressions in linear time (RE2): no lookbehind, backreferences, atomic groups "
+            "or possessive quantifiers, lookaheads only right after a leading ^; escape special characters with \\",
+        )
+    return node if field is node.field else node.model_copy(update={"field": field})
+
+
+def _check_contains(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    if row.type not in ("string", "string-list", "any"):
+        raise _err("type-mismatch", f"'contains' needs a string or list field; '{row.name}' is {_type_label(row)}", node)
+    _null_guard(node.value, field)
+    if not isinstance(node.value, A.StringValue):
+        if row.type == "any" and isinstance(node.value, (A.IntValue, A.FloatValue, A.BoolValue)):
+            return node if field is node.field else A.Contains(field=field, value=node.value, span=node.span)
+        raise _err("type-mismatch", "'contains' needs a quoted string", node.value, f'write `{field.name} contains "TEXT"`')
+    return node if field is node.field else A.Contains(field=field, value=node.value, span=node.span)
+
+
+def _check_is_null(node: Any, field: A.FieldRef, row: FieldInfo) -> Any:
+    return node if field is node.field else A.IsNull(field=field, negated=node.negated, span=node.span)
+
+
+_CHECK_PREDICATE: A.NodeTable[Callable[[Any, A.FieldRef, FieldInfo], Any]] = A.NodeTable(
+    "check.predicate",
+    A.PREDICATE_CLASSES,
+    {
+        A.Compare: _check_compare,
+        A.InRange: _check_in_range,
+        A.InSet: _check_in_set,
+        A.Like: _check_like,
+        A.Regex: _check_regex,
+        A.Contains: _check_contains,
+        A.IsNull: _check_is_null,
+    },
+)
+
+
+def _check_junction(node: Any) -> Any:
+    operands = tuple(check(o) for o in node.operands)
+    if all(a is b for a, b in zip(operands, node.operands)):
+        return node
+    return type(node)(operands=operands, span=node.span)
+
+
+def _check_not(node: Any) -> Any:
+    operand = check(node.operand)
+    return node if operand is node.operand else A.Not(operand=operand, span=node.span)
+
+
+_CHECK: A.NodeTable[Callable[[Any], Any]] = A.NodeTable(
+    "check.check",
+    A.NODE_CLASSES,
+    {A.And: _check_junction, A.Or: _check_junction, A.Not: _check_not, **dict.fromkeys(A.PREDICATE_CLASSES, _check_predicate)},
+)
 
 
 def check(node: A.Query) -> A.Query:
     """Validate and normalise a tree; raises :class:`QueryError` (without query text: callers add it)."""
-    if isinstance(node, (A.And, A.Or)):
-        operands = tuple(check(o) for o in node.operands)
-        if all(a is b for a, b in zip(operands, node.operands)):
-            return node
-        return type(node)(operands=operands, span=node.span)
-    if isinstance(node, A.Not):
-        operand = check(node.operand)
-        return node if operand is node.operand else A.Not(operand=operand, span=node.span)
-    return _check_predicate(node)
+    return _CHECK[type(node)](node)

@@ -52,7 +52,7 @@ from . import ast as A
 from .lumiranges import GoldenJSON, intersect_ranges
 from .patterns import similar_to_regex
 from .query import as_node
-from .semantics import all_of, any_of, evaluate_predicate
+from .semantics import evaluate_predicate, kleene_and_of, kleene_or_of
 from .snapshot import (
     DatasetRecord,
     LumisectionData,
@@ -179,19 +179,29 @@ def _compile_leaf(node: Any) -> Closure:
 
 def compile_node(node: A.Query) -> Closure:
     """A closure computing the Kleene truth of a checked tree (same tables as :func:`semantics.evaluate`)."""
-    if isinstance(node, A.And):
-        return all_of(tuple(compile_node(o) for o in node.operands))
-    if isinstance(node, A.Or):
-        return any_of(tuple(compile_node(o) for o in node.operands))
-    if isinstance(node, A.Not):
-        inner = compile_node(node.operand)
+    return _COMPILE[type(node)](node)
 
-        def negation(env: Env) -> Truth:
-            v = inner(env)
-            return None if v is None else not v
 
-        return negation
-    return _compile_leaf(node)
+def _compile_not(node: Any) -> Closure:
+    inner = compile_node(node.operand)
+
+    def negation(env: Env) -> Truth:
+        v = inner(env)
+        return None if v is None else not v
+
+    return negation
+
+
+_COMPILE: A.NodeTable[Callable[[Any], Closure]] = A.NodeTable(
+    "evaluator.compile_node",
+    A.NODE_CLASSES,
+    {
+        A.And: lambda node: kleene_and_of(tuple(compile_node(o) for o in node.operands)),
+        A.Or: lambda node: kleene_or_of(tuple(compile_node(o) for o in node.operands)),
+        A.Not: _compile_not,
+        **dict.fromkeys(A.PREDICATE_CLASSES, _compile_leaf),
+    },
+)
 
 
 def _clause_level(node: Any) -> str:
@@ -206,6 +216,19 @@ def _clause_level(node: Any) -> str:
     return SEGMENT
 
 
+_CONSTANTS: A.NodeTable[Callable[[Any], Sequence[Any]]] = A.NodeTable(
+    "evaluator.constants",
+    A.PREDICATE_CLASSES,
+    {
+        A.Compare: lambda pred: (pred.value,),
+        A.InRange: lambda pred: (pred.low, pred.high),
+        A.InSet: lambda pred: pred.values,
+        **dict.fromkeys((A.Like, A.Regex, A.Contains, A.IsNull), lambda pred: ()),
+    },
+)
+"""The literal values a predicate compares its field with by order or equality (none for patterns, contains, is null)."""
+
+
 def ls_breaks(node: A.Query) -> tuple[int, ...]:
     """Lumisection numbers where a lumisection-number predicate of the query may change its truth (``floor(c)``
     and ``floor(c) + 1`` of every finite numeric constant; from 2 on, since a segment starts at 1 anyway)."""
@@ -213,13 +236,7 @@ def ls_breaks(node: A.Query) -> tuple[int, ...]:
     for pred in A.predicates_of(node):
         if pred.field.path != "lumisection.lumisection_number":
             continue
-        values = []
-        if isinstance(pred, A.Compare):
-            values = [pred.value]
-        elif isinstance(pred, A.InRange):
-            values = [pred.low, pred.high]
-        elif isinstance(pred, A.InSet):
-            values = list(pred.values)
+        values = _CONSTANTS[type(pred)](pred)
         for v in values:
             x = v.value
             if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
@@ -240,8 +257,9 @@ class Clause:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """A compiled query: clauses (the operands of a top-level ``and``, else the query itself) and data needs."""
+class EvaluationPlan:
+    """A query compiled for the evaluator: clauses (the operands of a top-level ``and``, else the query itself) and data
+    needs. (Not :class:`dqquery.planning.Plan`, the requests a query becomes for a service.)"""
 
     node: Any
     clauses: tuple[Clause, ...]
@@ -254,13 +272,13 @@ class Plan:
 
 
 @functools.lru_cache(maxsize=128)
-def _plan(node: Any) -> Plan:
+def _plan(node: Any) -> EvaluationPlan:
     from .unparse import unparse
 
     operands = node.operands if isinstance(node, A.And) else (node,)
     clauses = tuple(Clause(o, unparse(o), _clause_level(o), compile_node(o)) for o in operands)
     paths = [f.path for f in A.fields_of(node)]
-    return Plan(
+    return EvaluationPlan(
         node=node,
         clauses=clauses,
         static_paths=tuple(sorted({p for p in paths if _level_of(p) == STATIC})),
@@ -274,7 +292,7 @@ def _node_of_text(text: str) -> Any:
     return as_node(text)
 
 
-def compile_plan(query: A.QueryLike) -> Plan:
+def compile_plan(query: A.QueryLike) -> EvaluationPlan:
     """The cached plan of a query given as text or node."""
     node = _node_of_text(query) if isinstance(query, str) else as_node(query)
     return _plan(node)
@@ -294,7 +312,7 @@ class Unit:
     static: dict[str, Any]
 
 
-def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Iterator[Unit]:
+def matching_units(plan: EvaluationPlan, snapshot: Snapshot, dataset: str | None) -> Iterator[Unit]:
     """Every matching (run, dataset) that has lumisection data, with its run/dataset-level values read once."""
     for run, name, ds, data in matching_datasets(snapshot, dataset):
         if data is None:
@@ -303,7 +321,7 @@ def matching_units(plan: Plan, snapshot: Snapshot, dataset: str | None) -> Itera
         yield Unit(run, name, ds, data, static)
 
 
-def piece_breaks(plan: Plan, data: LumisectionData) -> tuple[int, ...]:
+def piece_breaks(plan: EvaluationPlan, data: LumisectionData) -> tuple[int, ...]:
     """Break points for the segment clauses of a plan in one (run, dataset)."""
     breaks = plan.ls_breaks
     if plan.uses_luminosity:

@@ -36,7 +36,7 @@ from typing import Any
 
 from .ast import QueryLike
 from .catalog import LUMINOSITY_UNIT
-from .evaluator import OMS, RR, SEGMENT, STATIC, Plan, Unit, _split, compile_plan, matching_units, piece_breaks
+from .evaluator import OMS, RR, SEGMENT, STATIC, EvaluationPlan, Unit, _split, compile_plan, matching_units, piece_breaks
 from .luminosity import LuminositySums, luminosity_number, recorded_in
 from .lumiranges import GoldenJSON, intersect_ranges
 from .snapshot import Snapshot
@@ -233,7 +233,7 @@ class ExplainReport:
 Piece = tuple[int, int, int, "LuminositySums", dict[str, Any]]
 
 
-def _pieces(plan: Plan, unit: Unit) -> list[Piece]:
+def _pieces(plan: EvaluationPlan, unit: Unit) -> list[Piece]:
     """``(start, end, mask of clauses not True, luminosity reader, OMS range)`` for every evaluated piece."""
     data, static = unit.data, unit.static
     clauses = plan.clauses

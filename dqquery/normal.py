@@ -2,7 +2,8 @@
 
 Decisions: every rewrite here is exact in three-valued (Kleene) logic. De Morgan's laws, double negation
 and distributivity hold there, and every predicate except ``contains`` has an exact negated form
-(``not x < 1`` is ``x >= 1``: both are unknown when ``x`` is missing or of another kind).
+(``not x < 1`` is ``x >= 1``: both are unknown when ``x`` is missing or of another kind): :func:`dqquery.ast.negated`,
+the one negated-operator table (:data:`dqquery.ast.NEGATED_OP`).
 """
 
 from __future__ import annotations
@@ -13,33 +14,43 @@ from typing import Any
 from . import ast as A
 
 MAX_REQUESTS = 16
-_NEGATED_OP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 
 
 def negate(node: Any) -> Any:
     """The negation of a node, pushed down to the predicates (negation normal form)."""
-    if isinstance(node, A.Not):
-        return to_nnf(node.operand)
-    if isinstance(node, A.And):
-        return _with_span(A.make_or([negate(o) for o in node.operands]), node)
-    if isinstance(node, A.Or):
-        return _with_span(A.make_and([negate(o) for o in node.operands]), node)
-    if isinstance(node, A.Compare):
-        return A.Compare(field=node.field, op=_NEGATED_OP[node.op], value=node.value, span=node.span)  # type: ignore[arg-type]
-    if isinstance(node, (A.InRange, A.InSet, A.Like, A.Regex, A.IsNull)):
-        return node.model_copy(update={"negated": not node.negated})
-    return A.Not(operand=node, span=node.span)  # Contains has no negated form
+    return _NEGATE[type(node)](node)
 
 
 def to_nnf(node: Any) -> Any:
     """Negation normal form: ``not`` only directly above a ``contains``."""
-    if isinstance(node, A.Not):
-        return negate(node.operand)
-    if isinstance(node, A.And):
-        return _with_span(A.make_and([to_nnf(o) for o in node.operands]), node)
-    if isinstance(node, A.Or):
-        return _with_span(A.make_or([to_nnf(o) for o in node.operands]), node)
-    return node
+    return _TO_NNF[type(node)](node)
+
+
+def _negate_predicate(node: Any) -> Any:
+    flipped = A.negated(node)
+    return A.Not(operand=node, span=node.span) if flipped is None else flipped  # contains has no negated form
+
+
+_NEGATE: A.NodeTable[Callable[[Any], Any]] = A.NodeTable(
+    "normal.negate",
+    A.NODE_CLASSES,
+    {
+        A.Not: lambda node: to_nnf(node.operand),
+        A.And: lambda node: _with_span(A.make_or([negate(o) for o in node.operands]), node),
+        A.Or: lambda node: _with_span(A.make_and([negate(o) for o in node.operands]), node),
+        **dict.fromkeys(A.PREDICATE_CLASSES, _negate_predicate),
+    },
+)
+_TO_NNF: A.NodeTable[Callable[[Any], Any]] = A.NodeTable(
+    "normal.to_nnf",
+    A.NODE_CLASSES,
+    {
+        A.Not: lambda node: negate(node.operand),
+        A.And: lambda node: _with_span(A.make_and([to_nnf(o) for o in node.operands]), node),
+        A.Or: lambda node: _with_span(A.make_or([to_nnf(o) for o in node.operands]), node),
+        **dict.fromkeys(A.PREDICATE_CLASSES, lambda node: node),
+    },
+)
 
 
 def _with_span(new: Any, old: Any) -> Any:
@@ -77,7 +88,6 @@ def dnf_conjuncts(node: Any, limit: int = MAX_REQUESTS) -> list[list[Any]] | Non
         return [[n]]
 
     return walk(node)
-
 
 
 def conjuncts(node: Any, on_or: Callable[[Any], Exception]) -> list[Any]:

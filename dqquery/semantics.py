@@ -55,7 +55,7 @@ def kleene_not(value: Truth) -> Truth:
     return None if value is None else not value
 
 
-def all_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+def kleene_and_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
     """A closure: the Kleene ``and`` of ``part(x)`` for every part, short-circuiting on False."""
 
     def conj(x: Any) -> Truth:
@@ -71,7 +71,7 @@ def all_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
     return conj
 
 
-def any_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
+def kleene_or_of(parts: Sequence[Callable[[Any], Truth]]) -> Callable[[Any], Truth]:
     """A closure: the Kleene ``or`` of ``part(x)`` for every part, short-circuiting on True."""
 
     def disj(x: Any) -> Truth:
@@ -118,16 +118,39 @@ def literal(v: Any) -> Any:
 
 def _coerce_pair(data: Any, lit: Any) -> tuple[Any, Any] | None:
     """The (data, literal) pair in a comparable form, or ``None`` when their kinds differ."""
-    if isinstance(lit, (A.IntValue, A.FloatValue)):
-        return (data, lit.value) if _is_number(data) else None
-    if isinstance(lit, A.BoolValue):
-        return (data, lit.value) if isinstance(data, bool) else None
-    if isinstance(lit, (A.StringValue, A.StatusValue)):
-        return (data, lit.value) if isinstance(data, str) else None
-    if isinstance(lit, (A.DateValue, A.DateTimeValue)):
-        d = to_datetime(data)
-        return (d, literal(lit)) if d is not None else None
-    return None  # pragma: no cover
+    return _COERCE[type(lit)](data, lit)
+
+
+def _coerce_number(data: Any, lit: Any) -> tuple[Any, Any] | None:
+    return (data, lit.value) if _is_number(data) else None
+
+
+def _coerce_bool(data: Any, lit: Any) -> tuple[Any, Any] | None:
+    return (data, lit.value) if isinstance(data, bool) else None
+
+
+def _coerce_text(data: Any, lit: Any) -> tuple[Any, Any] | None:
+    return (data, lit.value) if isinstance(data, str) else None
+
+
+def _coerce_date(data: Any, lit: Any) -> tuple[Any, Any] | None:
+    d = to_datetime(data)
+    return (d, literal(lit)) if d is not None else None
+
+
+_COERCE: A.NodeTable[Callable[[Any, Any], tuple[Any, Any] | None]] = A.NodeTable(
+    "semantics.coerce",
+    A.VALUE_CLASSES,
+    {
+        A.IntValue: _coerce_number,
+        A.FloatValue: _coerce_number,
+        A.BoolValue: _coerce_bool,
+        A.StringValue: _coerce_text,
+        A.StatusValue: _coerce_text,
+        A.DateValue: _coerce_date,
+        A.DateTimeValue: _coerce_date,
+    },
+)
 
 
 def compare(data: Any, op: str, lit: Any) -> Truth:
@@ -157,64 +180,107 @@ def compare(data: Any, op: str, lit: Any) -> Truth:
 
 def evaluate_predicate(node: A.Predicate, data: Any) -> Truth:
     """One predicate on the value of its field (``None`` = missing)."""
-    if isinstance(node, A.IsNull):
-        missing = data is None
-        return (not missing) if node.negated else missing
-    if data is None:
+    if data is None and not isinstance(node, A.IsNull):
+        return None  # only `is null` tests for missing data; every other predicate is unknown on it
+    return _PREDICATE_TRUTH[type(node)](node, data)
+
+
+def _is_null(node: Any, data: Any) -> Truth:
+    missing = data is None
+    return (not missing) if node.negated else missing
+
+
+def _in_range(node: Any, data: Any) -> Truth:
+    lo = compare(data, ">=", node.low)
+    hi = compare(data, "<=", node.high)
+    inside = kleene_and([lo, hi])
+    return kleene_not(inside) if node.negated else inside
+
+
+def _in_set(node: Any, data: Any) -> Truth:
+    result = kleene_or([compare(data, "==", v) for v in node.values])
+    return kleene_not(result) if node.negated else result
+
+
+def _like(node: Any, data: Any) -> Truth:
+    if not isinstance(data, str):
         return None
-    if isinstance(node, A.Compare):
-        return compare(data, node.op, node.value)
-    if isinstance(node, A.InRange):
-        lo = compare(data, ">=", node.low)
-        hi = compare(data, "<=", node.high)
-        inside = kleene_and([lo, hi])
-        return kleene_not(inside) if node.negated else inside
-    if isinstance(node, A.InSet):
-        result = kleene_or([compare(data, "==", v) for v in node.values])
-        return kleene_not(result) if node.negated else result
-    if isinstance(node, A.Like):
-        if not isinstance(data, str):
-            return None
-        hit = like_match(node.pattern, data)
-        return (not hit) if node.negated else hit
-    if isinstance(node, A.Regex):
-        if not isinstance(data, str):
-            return None
-        hit = regex_search(node.pattern, data)
-        return (not hit) if node.negated else hit
-    if isinstance(node, A.Contains):
-        needle = node.value.value
-        if isinstance(data, str):
-            return needle in data if isinstance(needle, str) else None
-        if isinstance(data, (list, tuple)):
-            return any(type(x) is type(needle) and x == needle for x in data)
+    hit = like_match(node.pattern, data)
+    return (not hit) if node.negated else hit
+
+
+def _regex(node: Any, data: Any) -> Truth:
+    if not isinstance(data, str):
         return None
-    raise TypeError(f"not a predicate: {node!r}")  # pragma: no cover
+    hit = regex_search(node.pattern, data)
+    return (not hit) if node.negated else hit
+
+
+def _contains(node: Any, data: Any) -> Truth:
+    needle = node.value.value
+    if isinstance(data, str):
+        return needle in data if isinstance(needle, str) else None
+    if isinstance(data, (list, tuple)):
+        return any(type(x) is type(needle) and x == needle for x in data)
+    return None
+
+
+_PREDICATE_TRUTH: A.NodeTable[Callable[[Any, Any], Truth]] = A.NodeTable(
+    "semantics.evaluate_predicate",
+    A.PREDICATE_CLASSES,
+    {
+        A.IsNull: _is_null,
+        A.Compare: lambda node, data: compare(data, node.op, node.value),
+        A.InRange: _in_range,
+        A.InSet: _in_set,
+        A.Like: _like,
+        A.Regex: _regex,
+        A.Contains: _contains,
+    },
+)
 
 
 def evaluate(node: A.Query, row: Mapping[str, Any]) -> Truth:
     """The three-valued truth of a checked tree on one row (paths -> values)."""
-    if isinstance(node, A.And):
-        result: Truth = True
-        for o in node.operands:
-            v = evaluate(o, row)
-            if v is False:
-                return False
-            if v is None:
-                result = None
-        return result
-    if isinstance(node, A.Or):
-        result = False
-        for o in node.operands:
-            v = evaluate(o, row)
-            if v is True:
-                return True
-            if v is None:
-                result = None
-        return result
-    if isinstance(node, A.Not):
-        return kleene_not(evaluate(node.operand, row))
+    return _TRUTH[type(node)](node, row)
+
+
+def _and(node: Any, row: Mapping[str, Any]) -> Truth:
+    result: Truth = True
+    for o in node.operands:
+        v = evaluate(o, row)
+        if v is False:
+            return False
+        if v is None:
+            result = None
+    return result
+
+
+def _or(node: Any, row: Mapping[str, Any]) -> Truth:
+    result: Truth = False
+    for o in node.operands:
+        v = evaluate(o, row)
+        if v is True:
+            return True
+        if v is None:
+            result = None
+    return result
+
+
+def _predicate(node: Any, row: Mapping[str, Any]) -> Truth:
     return evaluate_predicate(node, row.get(node.field.path))
+
+
+_TRUTH: A.NodeTable[Callable[[Any, Mapping[str, Any]], Truth]] = A.NodeTable(
+    "semantics.evaluate",
+    A.NODE_CLASSES,
+    {
+        A.And: _and,
+        A.Or: _or,
+        A.Not: lambda node, row: kleene_not(evaluate(node.operand, row)),
+        **dict.fromkeys(A.PREDICATE_CLASSES, _predicate),
+    },
+)
 
 
 def selects(node: A.Query, row: Mapping[str, Any]) -> bool:

@@ -12,6 +12,7 @@ Invariants (tested): ``parse(unparse(n)) == n`` and ``unparse(parse(unparse(n)))
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import ast as A
@@ -44,52 +45,65 @@ def _escaped(ch: str) -> str:
 
 def value_text(v: Any) -> str:
     """The canonical text of a literal."""
-    if isinstance(v, A.BoolValue):
-        return "true" if v.value else "false"
-    if isinstance(v, A.IntValue):
-        return str(v.value)
-    if isinstance(v, A.FloatValue):
-        return repr(v.value)
-    if isinstance(v, A.StringValue):
-        return quote(v.value)
-    if isinstance(v, A.StatusValue):
-        return v.value
-    if isinstance(v, A.DateValue):
-        return v.value.isoformat()
-    if isinstance(v, A.DateTimeValue):
-        return v.value.isoformat().replace("+00:00", "Z")
-    raise TypeError(f"not a literal: {v!r}")
+    try:
+        spell = _VALUE_TEXT[type(v)]
+    except TypeError:
+        raise TypeError(f"not a literal: {v!r}") from None
+    return spell(v)
 
 
-def _predicate(n: Any) -> str:
-    f = n.field.name
-    if isinstance(n, A.Compare):
-        if n.op == "==" and isinstance(n.value, A.BoolValue) and n.value.value is True:
-            return f
-        return f"{f} {n.op} {value_text(n.value)}"
-    neg = "not " if getattr(n, "negated", False) else ""
-    if isinstance(n, A.InRange):
-        return f"{f} {neg}in {value_text(n.low)}..{value_text(n.high)}"
-    if isinstance(n, A.InSet):
-        return f"{f} {neg}in [" + ", ".join(value_text(v) for v in n.values) + "]"
-    if isinstance(n, A.Like):
-        return f"{f} {neg}like {quote(n.pattern)}"
-    if isinstance(n, A.Regex):
-        return f"{f} {'!~' if n.negated else '~'} {quote(n.pattern)}"
-    if isinstance(n, A.Contains):
-        return f"{f} contains {value_text(n.value)}"
-    if isinstance(n, A.IsNull):
-        return f"{f} is {'not ' if n.negated else ''}null"
-    raise TypeError(f"not a query node: {n!r}")
+_VALUE_TEXT: A.NodeTable[Callable[[Any], str]] = A.NodeTable(
+    "unparse.value_text",
+    A.VALUE_CLASSES,
+    {
+        A.BoolValue: lambda v: "true" if v.value else "false",
+        A.IntValue: lambda v: str(v.value),
+        A.FloatValue: lambda v: repr(v.value),
+        A.StringValue: lambda v: quote(v.value),
+        A.StatusValue: lambda v: v.value,
+        A.DateValue: lambda v: v.value.isoformat(),
+        A.DateTimeValue: lambda v: v.value.isoformat().replace("+00:00", "Z"),
+    },
+)
+
+
+def _negation(n: Any) -> str:
+    return "not " if n.negated else ""
+
+
+def _compare(n: Any) -> str:
+    if n.op == "==" and isinstance(n.value, A.BoolValue) and n.value.value is True:
+        return n.field.name
+    return f"{n.field.name} {n.op} {value_text(n.value)}"
+
+
+def _not(node: Any) -> str:
+    inner = unparse(node.operand)
+    return f"not ({inner})" if isinstance(node.operand, (A.And, A.Or)) else f"not {inner}"
+
+
+_UNPARSE: A.NodeTable[Callable[[Any], str]] = A.NodeTable(
+    "unparse.unparse",
+    A.NODE_CLASSES,
+    {
+        A.Compare: _compare,
+        A.InRange: lambda n: f"{n.field.name} {_negation(n)}in {value_text(n.low)}..{value_text(n.high)}",
+        A.InSet: lambda n: f"{n.field.name} {_negation(n)}in [" + ", ".join(value_text(v) for v in n.values) + "]",
+        A.Like: lambda n: f"{n.field.name} {_negation(n)}like {quote(n.pattern)}",
+        A.Regex: lambda n: f"{n.field.name} {'!~' if n.negated else '~'} {quote(n.pattern)}",
+        A.Contains: lambda n: f"{n.field.name} contains {value_text(n.value)}",
+        A.IsNull: lambda n: f"{n.field.name} is {'not ' if n.negated else ''}null",
+        A.Or: lambda node: " or ".join(unparse(o) for o in node.operands),
+        A.And: lambda node: " and ".join(f"({unparse(o)})" if isinstance(o, A.Or) else unparse(o) for o in node.operands),
+        A.Not: _not,
+    },
+)
 
 
 def unparse(node: A.Query) -> str:
     """The canonical query text of a tree."""
-    if isinstance(node, A.Or):
-        return " or ".join(unparse(o) for o in node.operands)
-    if isinstance(node, A.And):
-        return " and ".join(f"({unparse(o)})" if isinstance(o, A.Or) else unparse(o) for o in node.operands)
-    if isinstance(node, A.Not):
-        inner = unparse(node.operand)
-        return f"not ({inner})" if isinstance(node.operand, (A.And, A.Or)) else f"not {inner}"
-    return _predicate(node)
+    try:
+        spell = _UNPARSE[type(node)]
+    except TypeError:
+        raise TypeError(f"not a query node: {node!r}") from None
+    return spell(node)

@@ -35,6 +35,7 @@ Decisions:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -368,13 +369,19 @@ def _leaf(node: Any, snap: ColumnarSnapshot, seg: Segments) -> np.ndarray:
 
 
 def _truth(node: Any, snap: ColumnarSnapshot, seg: Segments) -> np.ndarray:
-    if isinstance(node, A.And):
-        return np.minimum.reduce([_truth(o, snap, seg) for o in node.operands])
-    if isinstance(node, A.Or):
-        return np.maximum.reduce([_truth(o, snap, seg) for o in node.operands])
-    if isinstance(node, A.Not):
-        return -_truth(node.operand, snap, seg)
-    return _leaf(node, snap, seg)
+    return _TRUTH[type(node)](node, snap, seg)
+
+
+_TRUTH: A.NodeTable[Callable[[Any, ColumnarSnapshot, Segments], np.ndarray]] = A.NodeTable(
+    "vectorized.truth",
+    A.NODE_CLASSES,
+    {
+        A.And: lambda node, snap, seg: np.minimum.reduce([_truth(o, snap, seg) for o in node.operands]),
+        A.Or: lambda node, snap, seg: np.maximum.reduce([_truth(o, snap, seg) for o in node.operands]),
+        A.Not: lambda node, snap, seg: -_truth(node.operand, snap, seg),
+        **dict.fromkeys(A.PREDICATE_CLASSES, _leaf),
+    },
+)
 
 
 def _subset(seg: Segments, keep: np.ndarray) -> Segments:

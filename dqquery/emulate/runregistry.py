@@ -55,7 +55,7 @@ from typing import Any, Optional
 
 from ..catalog import RR_STORED_OMS_LUMISECTION_NAMES
 from ..patterns import like_regex
-from ..semantics import all_of, any_of
+from ..semantics import kleene_and_of, kleene_or_of
 
 Truth = Optional[bool]
 Row = Mapping[str, Any]
@@ -360,7 +360,7 @@ def _combine(kind: str, parts: list[Predicate | None]) -> Predicate | None:
         return _always(False) if kind == "or" else None
     if len(present) == 1:
         return present[0]
-    return any_of(present) if kind == "or" else all_of(present)
+    return kleene_or_of(present) if kind == "or" else kleene_and_of(present)
 
 
 def _comparison(operand: _Operand, sql_op: str, v: Any) -> Predicate:
