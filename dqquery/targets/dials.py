@@ -508,43 +508,43 @@ class _FieldCompiler:
         return regex
 
 
-_INTEGER_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], None]] = {
+_INTEGER_HANDLERS: A.NodeTable[Callable[[_FieldCompiler, Any], None]] = A.NodeTable("dials.integer", (A.Compare, A.InRange, A.InSet), {
     A.Compare: _FieldCompiler.int_compare,
     A.InRange: _FieldCompiler.int_range,
     A.InSet: _FieldCompiler.int_in_set,
-}
+})
 """Predicate class -> how it constrains an integer field (any other: refused)."""
 
-_BOOLEAN_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], set[bool]]] = {
+_BOOLEAN_HANDLERS: A.NodeTable[Callable[[_FieldCompiler, Any], set[bool]]] = A.NodeTable("dials.boolean", (A.Compare, A.InSet), {
     A.Compare: _FieldCompiler.bool_compare,
     A.InSet: _FieldCompiler.bool_in_set,
-}
+})
 """Predicate class -> the values of a boolean field it allows (the check pass allows nothing else)."""
 
-_STRING_HANDLERS: dict[type, Callable[[_FieldCompiler, Any], None]] = {
+_STRING_HANDLERS: A.NodeTable[Callable[[_FieldCompiler, Any], None]] = A.NodeTable("dials.string", (A.Compare, A.InSet, A.Like, A.Regex, A.Contains), {
     A.Compare: _FieldCompiler.str_compare,
     A.InSet: _FieldCompiler.str_in_set,
     A.Like: _FieldCompiler.str_pattern,
     A.Regex: _FieldCompiler.str_pattern,
     A.Contains: _FieldCompiler.str_pattern,
-}
+})
 """Predicate class -> how it constrains a string field: a set of values, or a pattern (any other: refused)."""
 
-_PATTERN_TEXT: dict[type, Callable[[Any], Any]] = {
+_PATTERN_TEXT: A.NodeTable[Callable[[Any], Any]] = A.NodeTable("dials.pattern_text", (A.Like, A.Regex, A.Contains), {
     A.Like: lambda p: p.pattern,
     A.Regex: lambda p: p.pattern,
     A.Contains: lambda p: p.value.value,
-}
-_SINGLE_REGEX: dict[type, Callable[[Any], str]] = {
+})
+_SINGLE_REGEX: A.NodeTable[Callable[[Any], str]] = A.NodeTable("dials.single_regex", (A.Like, A.Regex, A.Contains), {
     A.Like: lambda p: f"^{like_to_regex(p.pattern)}\\Z",
     A.Contains: lambda p: literal_regex(p.value.value),
     A.Regex: lambda p: p.pattern,
-}
+})
 """Pattern class -> the DIALS regex of one pattern alone on its field."""
-_LOOKAHEAD_HEAD: dict[type, Callable[[Any], str]] = {
+_LOOKAHEAD_HEAD: A.NodeTable[Callable[[Any], str]] = A.NodeTable("dials.lookahead_head", (A.Like, A.Contains), {
     A.Like: lambda p: f"{like_to_regex(p.pattern)}\\Z",
     A.Contains: lambda p: f".*?{literal_regex(p.value.value)}",
-}
+})
 """Pattern class -> its lookahead when several patterns share a field (the one user regex is searched after them)."""
 
 

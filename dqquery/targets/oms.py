@@ -159,14 +159,14 @@ def _string_text(ctx: Refusals, v: Any, node: Any) -> str:
     return text  # type: ignore[no-any-return]
 
 
-_VALUE_TEXT_HANDLERS: dict[type, Callable[[Refusals, Any, Any], str]] = {
+_VALUE_TEXT_HANDLERS: A.NodeTable[Callable[[Refusals, Any, Any], str]] = A.NodeTable("oms.value_text", tuple(c for c in A.VALUE_CLASSES if c is not A.StatusValue), {  # statuses: RR flags, refused before
     A.BoolValue: lambda ctx, v, node: value_text(v),
     A.IntValue: lambda ctx, v, node: value_text(v),
     A.FloatValue: lambda ctx, v, node: value_text(v),
     A.DateValue: _time_text,
     A.DateTimeValue: _time_text,
     A.StringValue: _string_text,
-}
+})
 """Literal class -> its OMS text (numbers and booleans spelled as in a query, times as ``YYYY-MM-DDTHH:MM:SSZ``)."""
 
 
@@ -272,7 +272,7 @@ class _Compiler:
         return {key: c.text for key, c in merged.items()}
 
 
-_ATOM_HANDLERS: dict[type, Callable[[_Compiler, Any, str], list[_Clause]]] = {
+_ATOM_HANDLERS: A.NodeTable[Callable[[_Compiler, Any, str], list[_Clause]]] = A.NodeTable("oms.atom", (*A.PREDICATE_CLASSES, A.Not), {
     A.Compare: _Compiler.compare,
     A.InRange: _Compiler.in_range,
     A.InSet: _Compiler.in_set,
@@ -281,7 +281,7 @@ _ATOM_HANDLERS: dict[type, Callable[[_Compiler, Any, str], list[_Clause]]] = {
     A.Regex: _Compiler.refused,
     A.Contains: _Compiler.refused,
     A.Not: _Compiler.refused,  # not contains (the only not of negation normal form)
-}
+})
 """Predicate class (after negation normal form) -> its OMS clauses; ``and``/``or`` never reach it."""
 
 

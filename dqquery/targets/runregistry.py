@@ -596,7 +596,7 @@ def _refused_before_dispatch(comp: _Compiler, node: Any, where: Any) -> _IR:  # 
     raise AssertionError(f"the support tables refuse {type(node).__name__} before dispatch")
 
 
-_ATTRIBUTE_HANDLERS: dict[type, Callable[[_Compiler, Any, _Column], _IR]] = {
+_ATTRIBUTE_HANDLERS: A.NodeTable[Callable[[_Compiler, Any, _Column], _IR]] = A.NodeTable("rr.attribute", (*A.PREDICATE_CLASSES, A.Not), {
     A.Compare: _attribute_compare,
     A.InRange: _attribute_range,
     A.InSet: _attribute_set,
@@ -605,7 +605,7 @@ _ATTRIBUTE_HANDLERS: dict[type, Callable[[_Compiler, Any, _Column], _IR]] = {
     A.Contains: _attribute_contains,
     A.IsNull: _attribute_is_null,
     A.Not: _attribute_not_contains,
-}
+})
 """Attribute literal class -> compiler: every predicate class, and ``not`` (only above a ``contains`` in NNF)."""
 
 
@@ -641,7 +641,7 @@ def _flag_refused(comp: _Compiler, node: Any, key: str) -> _IR:  # pragma: no co
     raise comp.unsupported(node, "RR can only test lumisection flags for a status")
 
 
-_FLAG_HANDLERS: dict[type, Callable[[_Compiler, Any, str], _IR]] = {
+_FLAG_HANDLERS: A.NodeTable[Callable[[_Compiler, Any, str], _IR]] = A.NodeTable("rr.flag", (*A.PREDICATE_CLASSES, A.Not), {
     A.Compare: _flag_compare,
     A.InRange: _flag_refused,
     A.InSet: _flag_set,
@@ -650,7 +650,7 @@ _FLAG_HANDLERS: dict[type, Callable[[_Compiler, Any, str], _IR]] = {
     A.Contains: _flag_refused,
     A.IsNull: _flag_is_null,
     A.Not: _flag_refused,
-}
+})
 """Flag literal class -> compiler: every predicate class, and ``not`` (only above a ``contains`` in NNF)."""
 
 
