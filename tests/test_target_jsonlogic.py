@@ -10,6 +10,7 @@ import re
 import shutil
 import string
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +18,23 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import dqquery
 from dqquery import ast as A
 from dqquery import parse, to_rr, unparse
 from dqquery.catalog import STATUSES, lookup
 from dqquery.demo import RR_CONFIGS
-from dqquery.errors import QueryError
+from dqquery.emulate.jsonlogic_js import js_apply
+from dqquery.errors import QueryError, QueryWarning
+from dqquery.importers.jsonlogic import from_jsonlogic, from_jsonlogic_report
 from dqquery.jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, apply_rule, js_truthy
+from dqquery.normal import to_nnf
 from dqquery.semantics import like_match, selects
 from dqquery.strategies import queries
-from dqquery.targets.jsonlogic import (
-    _NON_ASCII_CASE_VARIANTS,
-    EMITTED_OPERATORS,
-    from_jsonlogic,
-    from_jsonlogic_report,
-    js_apply,
-    rr_portal_request,
-    to_jsonlogic,
-)
+from dqquery.support import representative_queries
+from dqquery.targets import Support
+from dqquery.targets import jsonlogic as jl
+from dqquery.targets.jsonlogic import EMITTED_OPERATORS, to_jsonlogic
+from dqquery.targets.rr_portal import _NON_ASCII_CASE_VARIANTS, rr_portal_request
 
 CONFIGS = sorted(RR_CONFIGS.glob("*.json"))  # shipped with the package: the docs examples use them
 
@@ -534,3 +535,110 @@ def test_dates_compare_the_stored_text_as_to_rr_does(query: str) -> None:
     rr = to_rr(query, raw=True)
     texts = [v for cond in rr.values() for v in (cond.values() if isinstance(cond, dict) else [cond])]
     assert texts and all(isinstance(t, str) and t in rule for t in texts)
+
+
+# ------------------------------------------------------------------------------------------ framework (issue 12)
+
+
+def _rr_only(query: str) -> bool:
+    return all(f.path.startswith(jl.RR_VARIABLE_PREFIXES) for f in A.fields_of(parse(query)))
+
+
+def test_support_table_covers_every_node_kind() -> None:
+    table = dqquery.targets.get("jsonlogic").support(None)
+    assert set(table) == {cls.model_fields["kind"].default for cls in A.NODE_CLASSES}
+    assert all(isinstance(s, Support) for s in table.values())
+    assert dqquery.targets.get("rr-portal").support(None) == table
+
+
+@pytest.mark.parametrize("kind", [cls.model_fields["kind"].default for cls in A.PREDICATE_CLASSES])
+@pytest.mark.parametrize("negated", [False, True], ids=["positive", "negated"])
+def test_what_the_table_calls_unsupported_is_refused_with_its_reason(kind: str, negated: bool) -> None:
+    support = jl.SUPPORT[kind].of(negated)
+    representatives = [q for q in representative_queries(kind) if _rr_only(q)]
+    assert representatives, kind
+    for query in representatives:
+        text = f"not ({query})" if negated else query
+        if support.level != "unsupported":
+            continue
+        with pytest.raises(QueryError) as err:
+            dqquery.compile(text, "jsonlogic")
+        assert err.value.category == "unsupported" and err.value.target == "jsonlogic"
+        assert err.value.message == support.reason
+        assert err.value.offset is not None  # located in the text
+
+
+def test_the_compiler_consults_the_support_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is not documentation only: marking a kind unsupported makes the compiler refuse it."""
+    assert to_jsonlogic("run_number in [1, 2]")
+    monkeypatch.setitem(jl.SUPPORT, "in_set", Support("unsupported", "made unsupported by the test", negated=Support("exact")))
+    with pytest.raises(QueryError) as err:
+        to_jsonlogic("fill_number == 3 or run_number in [1, 2]")
+    assert err.value.message == "made unsupported by the test"
+    assert err.value.offset == len("fill_number == 3 or ")
+    assert to_jsonlogic("not run_number in [1, 2]")  # the negated form stays supported
+    assert to_jsonlogic("run_number not in [1, 2]")
+
+
+def test_refusals_do_not_mention_plan_but_the_strict_entry_point_adds_it() -> None:
+    with pytest.raises(QueryError) as err:
+        jl.JsonLogicTarget().compile('hlt_key ~ "x"', None)
+    assert "plan" not in err.value.hint
+    with pytest.raises(QueryError) as err:
+        to_jsonlogic('hlt_key ~ "x"')
+    assert 'dqquery.plan(query, "jsonlogic")' in err.value.hint
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(queries(FIELDS, max_leaves=6))
+def test_a_negation_compiles_as_its_negation_normal_form(query: Any) -> None:
+    """``not q`` and ``to_nnf(not q)`` give the same rule (or the same refusal): negation is handled once."""
+    negated = A.Not(operand=query)
+    try:
+        expected: Any = to_jsonlogic(to_nnf(negated))
+    except QueryError as err:
+        expected = err.message
+    try:
+        got: Any = to_jsonlogic(negated)
+    except QueryError as err:
+        got = err.message
+    assert got == expected
+
+
+@pytest.mark.parametrize("target", ["jsonlogic", "rr-portal:/X/Y"])
+def test_fields_rr_does_not_store_warn_in_compiled_warnings_too(target: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = dqquery.compile("beams_stable and run_number > 3", target)
+    issued = [str(w.message) for w in caught if issubclass(w.category, QueryWarning)]
+    assert compiled.warnings and all("Run Registry never stores 'beams_stable'" in w for w in compiled.warnings)
+    assert list(compiled.warnings) == issued
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dqquery.compile("bpix_ready and run_number > 3", target).warnings == ()
+
+
+def test_rule_builders_flatten() -> None:
+    a, b, c = ({"==": [{"var": f"run.oms.{n}"}, 1]} for n in "abc")
+    assert jl.rule_and([a]) == a and jl.rule_or([a]) == a
+    assert jl.rule_and([jl.rule_and([a, b]), c]) == {"and": [a, b, c]}
+    assert jl.rule_or([a, jl.rule_and([b, c])]) == {"or": [a, {"and": [b, c]}]}
+
+
+def test_the_split_modules_keep_every_public_name_where_it_was() -> None:
+    from dqquery.emulate import jsonlogic_js
+    from dqquery.importers import jsonlogic as importer
+    from dqquery.targets import rr_portal
+
+    for module in (jsonlogic_js, importer, rr_portal):
+        for name in module.__all__:
+            assert getattr(jl, name) is getattr(module, name), (module.__name__, name)
+    assert dqquery.from_jsonlogic is importer.from_jsonlogic and dqquery.from_jsonlogic_report is importer.from_jsonlogic_report
+    assert dqquery.rr_portal_request is rr_portal.rr_portal_request and dqquery.to_jsonlogic is jl.to_jsonlogic
+    assert dqquery.targets.BUILTIN["rr-portal"] == "dqquery.targets.rr_portal"
+
+
+def test_the_portal_refusal_names_the_portal() -> None:
+    with pytest.raises(QueryError) as err:
+        rr_portal_request("dt-dt == GOOD")
+    assert err.value.target == "rr-portal" and "dataset" in err.value.hint and "plan" not in err.value.hint
