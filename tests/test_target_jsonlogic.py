@@ -642,3 +642,11 @@ def test_the_portal_refusal_names_the_portal() -> None:
     with pytest.raises(QueryError) as err:
         rr_portal_request("dt-dt == GOOD")
     assert err.value.target == "rr-portal" and "dataset" in err.value.hint and "plan" not in err.value.hint
+
+
+def test_handler_tables_cover_every_node_class() -> None:
+    from dqquery.targets import rr_portal
+
+    assert set(jl._RULE_HANDLERS) == set(A.NODE_CLASSES)
+    assert set(jl._LITERAL_HANDLERS) == set(A.PREDICATE_CLASSES)
+    assert set(rr_portal._DATASET_FILTER_HANDLERS) == set(A.NODE_CLASSES)

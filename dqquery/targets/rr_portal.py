@@ -11,6 +11,8 @@ Decisions:
   (:func:`dqquery.targets.base.get`): one compiler, and no import cycle with the compatibility re-exports of
   :mod:`dqquery.targets.jsonlogic`. The rule's refusals name ``jsonlogic``, and its warnings (a field RR
   does not store) are this target's warnings too.
+* Which clause can become the filter is a table (:data:`_DATASET_FILTER_HANDLERS`, node class -> filter or
+  ``None``), covering every node class.
 * Without a pattern, one top-level ``dataset`` clause (``==``, ``in [...]``, ``like``) becomes the filter and
   leaves the rule; ``like`` letters become ``[aA]`` classes (plus the non-ASCII characters Python's
   case-insensitive matching equates with them, :data:`_NON_ASCII_CASE_VARIANTS`), so the filter selects exactly
@@ -21,6 +23,7 @@ Decisions:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .. import ast as A
@@ -80,18 +83,35 @@ def similar_to_from_like(pattern: str) -> str | None:
     return "".join(out)
 
 
+def _equal_name(node: A.Compare) -> str | None:
+    return similar_to_exact(node.value.value) if node.op == "==" and isinstance(node.value, A.StringValue) else None
+
+
+def _one_of_names(node: A.InSet) -> str | None:
+    if node.negated or not all(isinstance(v, A.StringValue) for v in node.values):
+        return None
+    names = [similar_to_exact(v.value) for v in node.values]
+    return names[0] if len(names) == 1 else "(" + "|".join(names) + ")"
+
+
+def _name_like(node: A.Like) -> str | None:
+    return None if node.negated else similar_to_from_like(node.pattern)
+
+
+_DATASET_FILTER_HANDLERS: dict[type, Callable[[Any], str | None]] = {
+    A.Compare: _equal_name,
+    A.InSet: _one_of_names,
+    A.Like: _name_like,
+    **{cls: lambda node: None for cls in (A.InRange, A.Regex, A.Contains, A.IsNull, A.Not, A.And, A.Or)},
+}
+"""Node class -> the ``dataset_name_filter`` equivalent to a ``dataset.name`` clause of that class, or ``None``."""
+
+
 def _dataset_filter(node: Any) -> str | None:
     """The ``dataset_name_filter`` equivalent to a ``dataset.name`` clause, or ``None``."""
     if getattr(node, "field", None) is None or node.field.path != "dataset.name":
         return None
-    if isinstance(node, A.Compare) and node.op == "==" and isinstance(node.value, A.StringValue):
-        return similar_to_exact(node.value.value)
-    if isinstance(node, A.InSet) and not node.negated and all(isinstance(v, A.StringValue) for v in node.values):
-        names = [similar_to_exact(v.value) for v in node.values]
-        return names[0] if len(names) == 1 else "(" + "|".join(names) + ")"
-    if isinstance(node, A.Like) and not node.negated:
-        return similar_to_from_like(node.pattern)
-    return None
+    return _DATASET_FILTER_HANDLERS[type(node)](node)
 
 
 def rr_portal_request(query: Any, dataset: str | None = None) -> dict[str, Any]:
