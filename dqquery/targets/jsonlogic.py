@@ -70,16 +70,10 @@ from ..normal import to_nnf
 from ..patterns import case_insensitive_class, like_items
 from ..query import as_node
 from .base import Compiled, Refusals, Support, SupportTable, Target, compile_bound, register, resolve
-from .rr_portal import (
-    _NON_ASCII_CASE_VARIANTS,
-    RRPortalTarget,
-    rr_portal_request,
-    similar_to_exact,
-    similar_to_from_like,
-    to_rr_portal_request,
-)
+from .rr_portal import RRPortalTarget, rr_portal_request, similar_to_exact, similar_to_from_like, to_rr_portal_request
 from .runregistry import stored_time_text
 
+# The engine model, the importer and the portal request lived here: their names are re-exported (listed in __all__).
 __all__ = [
     "EMITTED_OPERATORS",
     "JS_MAX_SAFE_INTEGER",
@@ -104,10 +98,6 @@ __all__ = [
     "to_jsonlogic",
     "to_rr_portal_request",
 ]
-
-# Re-exported for the names' former home (this module held the engine model, the importer and the portal request).
-_REEXPORTED = (_NON_ASCII_CASE_VARIANTS, ImportNote, NotModelled, RRPortalTarget, from_jsonlogic, from_jsonlogic_report, js_apply,
-               merge_ranges, rr_portal_request, similar_to_exact, similar_to_from_like, to_rr_portal_request, LEGACY_PATH_PREFIXES)
 
 TARGET = "jsonlogic"
 
