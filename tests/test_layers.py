@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("language", ("dqquery.parser", "dqquery.check", "dqquery.unparse", "dqquery.query", "dqquery.normal",
                   "dqquery.display", "dqquery.pygments_lexer")),
     ("semantics", ("dqquery.semantics",)),
-    ("targets and emulators", ("dqquery.targets.*", "dqquery.emulate.*", "dqquery.jsonlogic_engine")),
+    ("targets and emulators", ("dqquery.targets.*", "dqquery.importers.*", "dqquery.emulate.*", "dqquery.jsonlogic_engine")),
     ("planning and evaluation", ("dqquery.planning", "dqquery.support", "dqquery.evaluator", "dqquery.explanation",
                                  "dqquery.luminosity", "dqquery.vectorized", "dqquery.snapshot", "dqquery.columnar",
                                  "dqquery.runlists", "dqquery.plots", "dqquery.notebook")),

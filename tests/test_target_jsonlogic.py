@@ -10,6 +10,7 @@ import re
 import shutil
 import string
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +18,22 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import dqquery
 from dqquery import ast as A
 from dqquery import parse, to_rr, unparse
 from dqquery.catalog import STATUSES, lookup
 from dqquery.demo import RR_CONFIGS
-from dqquery.errors import QueryError
+from dqquery.emulate.jsonlogic_js import js_apply
+from dqquery.errors import QueryError, QueryWarning
+from dqquery.importers.jsonlogic import from_jsonlogic, from_jsonlogic_report
 from dqquery.jsonlogic_engine import JSON_LOGIC_JS_OPERATORS, apply_rule, js_truthy
 from dqquery.semantics import like_match, selects
 from dqquery.strategies import queries
-from dqquery.targets.jsonlogic import (
-    _NON_ASCII_CASE_VARIANTS,
-    EMITTED_OPERATORS,
-    from_jsonlogic,
-    from_jsonlogic_report,
-    js_apply,
-    rr_portal_request,
-    to_jsonlogic,
-)
+from dqquery.support import representative_queries
+from dqquery.targets import Support
+from dqquery.targets import jsonlogic as jl
+from dqquery.targets.jsonlogic import EMITTED_OPERATORS, to_jsonlogic
+from dqquery.targets.rr_portal import _NON_ASCII_CASE_VARIANTS, rr_portal_request
 
 CONFIGS = sorted(RR_CONFIGS.glob("*.json"))  # shipped with the package: the docs examples use them
 
@@ -534,3 +534,123 @@ def test_dates_compare_the_stored_text_as_to_rr_does(query: str) -> None:
     rr = to_rr(query, raw=True)
     texts = [v for cond in rr.values() for v in (cond.values() if isinstance(cond, dict) else [cond])]
     assert texts and all(isinstance(t, str) and t in rule for t in texts)
+
+
+# ------------------------------------------------------------------------------------------ framework (issue 12)
+
+
+def _rr_only(query: str) -> bool:
+    return all(f.path.startswith(jl.RR_VARIABLE_PREFIXES) for f in A.fields_of(parse(query)))
+
+
+def test_support_table_covers_every_node_kind() -> None:
+    table = dqquery.targets.get("jsonlogic").support(None)
+    assert set(table) == {cls.model_fields["kind"].default for cls in A.NODE_CLASSES}
+    assert all(isinstance(s, Support) for s in table.values())
+    assert dqquery.targets.get("rr-portal").support(None) == table
+
+
+@pytest.mark.parametrize("kind", [cls.model_fields["kind"].default for cls in A.PREDICATE_CLASSES])
+@pytest.mark.parametrize("negated", [False, True], ids=["positive", "negated"])
+def test_what_the_table_calls_unsupported_is_refused_with_its_reason(kind: str, negated: bool) -> None:
+    support = jl.SUPPORT[kind].of(negated)
+    representatives = [q for q in representative_queries(kind) if _rr_only(q)]
+    assert representatives, kind
+    for query in representatives:
+        text = f"not ({query})" if negated else query
+        if support.level != "unsupported":
+            continue
+        with pytest.raises(QueryError) as err:
+            dqquery.compile(text, "jsonlogic")
+        assert err.value.category == "unsupported" and err.value.target == "jsonlogic"
+        assert err.value.message == support.reason
+        assert err.value.offset is not None  # located in the text
+
+
+def test_the_compiler_consults_the_support_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is not documentation only: marking a kind unsupported makes the compiler refuse it."""
+    assert to_jsonlogic("run_number in [1, 2]")
+    monkeypatch.setitem(jl.SUPPORT, "in_set", Support("unsupported", "made unsupported by the test", negated=Support("exact")))
+    with pytest.raises(QueryError) as err:
+        to_jsonlogic("fill_number == 3 or run_number in [1, 2]")
+    assert err.value.message == "made unsupported by the test"
+    assert err.value.offset == len("fill_number == 3 or ")
+    assert to_jsonlogic("not run_number in [1, 2]")  # the negated form stays supported
+    assert to_jsonlogic("run_number not in [1, 2]")
+
+
+def test_refusals_do_not_mention_plan_but_the_strict_entry_point_adds_it() -> None:
+    with pytest.raises(QueryError) as err:
+        jl.JsonLogicTarget().compile('hlt_key ~ "x"', None)
+    assert "plan" not in err.value.hint
+    with pytest.raises(QueryError) as err:
+        to_jsonlogic('hlt_key ~ "x"')
+    assert 'dqquery.plan(query, "jsonlogic")' in err.value.hint
+
+
+@pytest.mark.parametrize(
+    "negated,join,written_out",
+    [
+        ("not (energy <= 7000 and tracker-strip == GOOD)", "or", ["energy > 7000", "tracker-strip != GOOD"]),
+        ("not (run_number in 1..5 or class like \"C%\")", "and", ["run_number not in 1..5", "class not like \"C%\""]),
+        ("not not (bpix_ready or hlt_key is null)", "or", ["bpix_ready", "hlt_key is null"]),
+        ("not (not hlt_key contains \"x\" and fill_number in [1, 2])", "or", ["hlt_key contains \"x\"", "fill_number not in [1, 2]"]),
+    ],
+)
+def test_a_negation_compiles_as_its_negation_pushed_down(negated: str, join: str, written_out: list[str]) -> None:
+    """``not`` is pushed down once (De Morgan, exact in three-valued logic): the rule is the and/or of the rules
+    of the negated literals, written out by hand here."""
+    builder = jl.rule_and if join == "and" else jl.rule_or
+    assert to_jsonlogic(negated) == builder(to_jsonlogic(q) for q in written_out)
+
+
+def test_not_contains_is_the_negated_membership_behind_a_presence_guard() -> None:
+    rule = to_jsonlogic('not hlt_key contains "x"')
+    assert rule == {"and": [{"!==": [{"var": "run.oms.hlt_key"}, None]}, {"!": {"in": ["x", {"var": "run.oms.hlt_key"}]}}]}
+
+
+@pytest.mark.parametrize("target", ["jsonlogic", "rr-portal:/X/Y"])
+def test_fields_rr_does_not_store_warn_in_compiled_warnings_too(target: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = dqquery.compile("beams_stable and run_number > 3", target)
+    issued = [str(w.message) for w in caught if issubclass(w.category, QueryWarning)]
+    assert compiled.warnings and all("Run Registry never stores 'beams_stable'" in w for w in compiled.warnings)
+    assert list(compiled.warnings) == issued
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dqquery.compile("bpix_ready and run_number > 3", target).warnings == ()
+
+
+def test_rule_builders_flatten() -> None:
+    a, b, c = ({"==": [{"var": f"run.oms.{n}"}, 1]} for n in "abc")
+    assert jl.rule_and([a]) == a and jl.rule_or([a]) == a
+    assert jl.rule_and([jl.rule_and([a, b]), c]) == {"and": [a, b, c]}
+    assert jl.rule_or([a, jl.rule_and([b, c])]) == {"or": [a, {"and": [b, c]}]}
+
+
+def test_the_split_modules_keep_every_public_name_where_it_was() -> None:
+    from dqquery.emulate import jsonlogic_js
+    from dqquery.importers import jsonlogic as importer
+    from dqquery.targets import rr_portal
+
+    for module in (jsonlogic_js, importer, rr_portal):
+        for name in module.__all__:
+            assert getattr(jl, name) is getattr(module, name), (module.__name__, name)
+    assert dqquery.from_jsonlogic is importer.from_jsonlogic and dqquery.from_jsonlogic_report is importer.from_jsonlogic_report
+    assert dqquery.rr_portal_request is rr_portal.rr_portal_request and dqquery.to_jsonlogic is jl.to_jsonlogic
+    assert dqquery.targets.BUILTIN["rr-portal"] == "dqquery.targets.rr_portal"
+
+
+def test_the_portal_refusal_names_the_portal() -> None:
+    with pytest.raises(QueryError) as err:
+        rr_portal_request("dt-dt == GOOD")
+    assert err.value.target == "rr-portal" and "dataset" in err.value.hint and "plan" not in err.value.hint
+
+
+def test_handler_tables_cover_every_node_class() -> None:
+    from dqquery.targets import rr_portal
+
+    assert set(jl._RULE_HANDLERS) == set(A.NODE_CLASSES)
+    assert set(jl._LITERAL_HANDLERS) == set(A.PREDICATE_CLASSES)
+    assert set(rr_portal._DATASET_FILTER_HANDLERS) == set(A.NODE_CLASSES)

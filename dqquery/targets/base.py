@@ -236,7 +236,7 @@ BUILTIN: dict[str, str] = {
     "dials": "dqquery.targets.dials",
     "oms": "dqquery.targets.oms",
     "jsonlogic": "dqquery.targets.jsonlogic",
-    "rr-portal": "dqquery.targets.jsonlogic",
+    "rr-portal": "dqquery.targets.rr_portal",
 }
 """The built-in targets: name -> the module that registers it (imported on first use)."""
 
