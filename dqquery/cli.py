@@ -286,12 +286,17 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def _fidelity(target: str, text: str, compiled: Any) -> tuple[bool, list[str]]:
     """Whether a compiled filter is exact, and what a user must know about it (printed on stderr, never dropped)."""
+    import warnings
+
+    from .errors import QueryWarning
+
     lines: list[str] = []
     if not compiled.exact and not compiled.notes:
         lines.append("note: superset: the service may return more than the query selects; re-check it locally (dqquery golden, "
                      "or dqquery.plan)")
     lines += [f"note: {n}" for n in compiled.notes]
-    lines += [f"warning: {w}" for w in compiled.warnings]
+    for warning in compiled.warnings:  # through the command's one-line warnings: each message once
+        warnings.warn(QueryWarning(warning), stacklevel=2)
     return compiled.exact, lines
 
 

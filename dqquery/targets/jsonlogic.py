@@ -311,7 +311,7 @@ def _refused(node: Any, negated: bool, refuse: Refusals) -> Any:
     raise refusal if refusal is not None else refuse.unsupported(node, f"json-logic has no form of {node.kind}")
 
 
-_LITERAL_HANDLERS: dict[type, Callable[[Any, bool, Refusals], Any]] = {
+_LITERAL_HANDLERS: A.NodeTable[Callable[[Any, bool, Refusals], Any]] = A.NodeTable("jsonlogic.literal", A.PREDICATE_CLASSES, {
     A.Compare: _compare,
     A.InRange: _in_range,
     A.InSet: _in_set,
@@ -319,7 +319,7 @@ _LITERAL_HANDLERS: dict[type, Callable[[Any, bool, Refusals], Any]] = {
     A.Regex: _refused,
     A.Contains: _contains,
     A.IsNull: _is_null,
-}
+})
 """Predicate class -> the rule of the literal (the predicate, or its negation when ``negated``)."""
 
 
@@ -356,12 +356,12 @@ def _not(node: A.Not, refuse: Refusals) -> Any:
     return _literal_rule(node.operand, True, refuse)
 
 
-_RULE_HANDLERS: dict[type, Callable[[Any, Refusals], Any]] = {
+_RULE_HANDLERS: A.NodeTable[Callable[[Any, Refusals], Any]] = A.NodeTable("jsonlogic.rule", A.NODE_CLASSES, {
     **{cls: _predicate for cls in A.PREDICATE_CLASSES},
     A.Not: _not,
     A.And: lambda node, refuse: rule_and(_rule(o, refuse) for o in node.operands),
     A.Or: lambda node, refuse: rule_or(_rule(o, refuse) for o in node.operands),
-}
+})
 """Node class -> its rule, for a node in negation normal form."""
 
 

@@ -98,12 +98,12 @@ def _name_like(node: A.Like) -> str | None:
     return None if node.negated else similar_to_from_like(node.pattern)
 
 
-_DATASET_FILTER_HANDLERS: dict[type, Callable[[Any], str | None]] = {
+_DATASET_FILTER_HANDLERS: A.NodeTable[Callable[[Any], str | None]] = A.NodeTable("jsonlogic.portal_dataset_filter", A.NODE_CLASSES, {
     A.Compare: _equal_name,
     A.InSet: _one_of_names,
     A.Like: _name_like,
     **{cls: lambda node: None for cls in (A.InRange, A.Regex, A.Contains, A.IsNull, A.Not, A.And, A.Or)},
-}
+})
 """Node class -> the ``dataset_name_filter`` equivalent to a ``dataset.name`` clause of that class, or ``None``."""
 
 
