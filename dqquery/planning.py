@@ -89,9 +89,9 @@ class Plan:
     """Requests to send (their union is a superset of the answer) and the residual to apply locally."""
 
     target: str
-    query: Any
+    query: A.Query
     requests: tuple[Any, ...]
-    residual: Any | None
+    residual: A.Query | None
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -141,7 +141,7 @@ class Plan:
         return [r for r in rows if selects(self.residual, row_view(r))]
 
 
-def plan(query: Any, target: str) -> Plan:
+def plan(query: A.QueryLike, target: str) -> Plan:
     """The plan for ``query`` on ``target`` (any plannable target of the registry: ``rr``, ``rr-raw``,
     ``rr-datasets``, ``dials:ENDPOINT``, ``oms:RESOURCE``, ``jsonlogic``; see ``dqquery.targets.specs``).
 
@@ -158,7 +158,7 @@ def plan(query: Any, target: str) -> Plan:
         raise
 
 
-def _plan(query: Any, target: str) -> Plan:
+def _plan(query: A.QueryLike, target: str) -> Plan:
     node = as_node(query)
     bound = _plannable(target)
     canonical = bound.spec

@@ -137,7 +137,7 @@ class Target:
 
     # -------------------------------------------------------------------- to implement
 
-    def compile(self, query: Any, option: str | None, **settings: Any) -> Compiled:
+    def compile(self, query: A.QueryLike, option: str | None, **settings: Any) -> Compiled:
         """Compile ``query`` (text or node; errors point into the text) for ``option``. Refuse with
         :func:`dqquery.errors.unsupported`; never drop a clause. ``settings`` are target-specific keywords
         of the ``to_*`` wrappers (DIALS' ``generation``)."""
@@ -221,7 +221,7 @@ class Bound:
     option: str | None
     spec: str = field(default="")
 
-    def compile(self, query: Any, **settings: Any) -> Compiled:
+    def compile(self, query: A.QueryLike, **settings: Any) -> Compiled:
         """``target.compile`` for this option (no hint added: :func:`compile` adds the plan hint)."""
         return self.target.compile(query, self.option, **settings)
 
@@ -350,7 +350,7 @@ def resolve(spec: str) -> Bound:
     return Bound(target, chosen, target.spec(chosen))
 
 
-def compile(query: Any, target: str, /) -> Compiled:
+def compile(query: A.QueryLike, target: str, /) -> Compiled:
     """Compile ``query`` (text or node) for ``target`` (``"rr"``, ``"dials:th2"``, ``"oms:lumisections"``,
     ``"jsonlogic"``, ...): exactly, as a superset with notes (``exact`` false), or an ``unsupported``
     :class:`~dqquery.errors.QueryError` located in the query. Warnings are also issued as
@@ -358,7 +358,7 @@ def compile(query: Any, target: str, /) -> Compiled:
     return compile_bound(query, resolve(target))
 
 
-def compile_bound(query: Any, bound: Bound, **settings: Any) -> Compiled:
+def compile_bound(query: A.QueryLike, bound: Bound, **settings: Any) -> Compiled:
     """:func:`compile` for a resolved target (the ``to_*`` wrappers call this, with their own ``settings``)."""
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")

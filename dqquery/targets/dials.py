@@ -583,7 +583,7 @@ def _compile(query: Any, endpoint: str, generation: str = "both") -> tuple[dict[
     return ordered, origin, ctx
 
 
-def to_dials(query: Any, endpoint: str = "run", as_filters: bool = False, generation: str = "both") -> Any:
+def to_dials(query: A.QueryLike, endpoint: str = "run", as_filters: bool = False, generation: str = "both") -> Any:
     """DIALS query parameters for ``endpoint`` that select exactly the rows the query selects.
 
     Returns ``{param: value}`` (ints as ``int``, patterns and CSV lists as ``str``, booleans as ``"true"`` /

@@ -382,7 +382,7 @@ def compile_rule(query: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
     return rule, (unstored,) if unstored else ()
 
 
-def to_jsonlogic(query: Any) -> dict[str, Any]:
+def to_jsonlogic(query: A.QueryLike) -> dict[str, Any]:
     """The json-logic rule RR's JSON portal evaluates for ``query`` (text or node); see the module docstring.
 
     Raises ``QueryError("unsupported", target="jsonlogic")`` for what json-logic cannot express exactly.

@@ -293,7 +293,7 @@ def _kind(v: Any) -> str:
     return _VALUE_KINDS.get(type(v), "other")
 
 
-def to_oms(query: Any, resource: str = "runs") -> dict[str, str]:
+def to_oms(query: A.QueryLike, resource: str = "runs") -> dict[str, str]:
     """``{"filter[attr][OP]": "value", ...}`` for the OMS ``resource`` (``runs`` or ``lumisections``).
 
     Raises :class:`~dqquery.errors.QueryError` (``unsupported``) for what OMS cannot express. The same as
@@ -303,7 +303,7 @@ def to_oms(query: Any, resource: str = "runs") -> dict[str, str]:
     return compile_bound(query, resolve(f"oms:{resource}")).request  # type: ignore[no-any-return]
 
 
-def oms_exact(query: Any, resource: str = "runs") -> bool:
+def oms_exact(query: A.QueryLike, resource: str = "runs") -> bool:
     """Whether :func:`to_oms` is exact (``False`` when it sends LIKE, whose OMS semantics are assumed)."""
     return compile_bound(query, resolve(f"oms:{resource}")).exact
 

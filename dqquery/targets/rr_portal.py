@@ -114,7 +114,7 @@ def _dataset_filter(node: Any) -> str | None:
     return _DATASET_FILTER_HANDLERS[type(node)](node)
 
 
-def rr_portal_request(query: Any, dataset: str | None = None) -> dict[str, Any]:
+def rr_portal_request(query: A.QueryLike, dataset: str | None = None) -> dict[str, Any]:
     """The body of RR's ``POST /json_portal/generate``: ``{"json_logic": <JSON text>, "dataset_name_filter": ...}``.
 
     ``dataset`` is passed through as RR's ``dataset_name_filter`` (a SQL SIMILAR TO pattern). Without it, one

@@ -856,7 +856,7 @@ def _user(ir: _IR, comp: _Compiler) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ entry point
 
 
-def to_rr(query: Any, kind: Kind = "runs", raw: bool = False) -> RRFilter:
+def to_rr(query: A.QueryLike, kind: Kind = "runs", raw: bool = False) -> RRFilter:
     """Compile a query (text or tree) to a Run Registry filter for ``get_runs`` (``kind="runs"``) or
     ``get_datasets`` (``kind="datasets"``); ``raw=True`` gives the backend format for
     ``ignore_filter_transformation=True``. Raises :class:`QueryError` (``unsupported``) for what RR cannot
