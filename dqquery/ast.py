@@ -517,7 +517,7 @@ _NEGATED_PREDICATE: NodeTable[Any] = NodeTable(
 )
 
 
-def negated(predicate: Any) -> Any:
+def negated(predicate: Query) -> Query | None:
     """The predicate node with the opposite truth (same span), or ``None`` for ``contains`` (it has no negated form:
     its negation stays ``Not(contains)``).
 

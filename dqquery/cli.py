@@ -241,6 +241,9 @@ def _with_targets_epilog(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .errors import QueryWarning
     from .query import parse
     from .unparse import unparse
 
@@ -278,6 +281,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     _print_json(dict(request) if isinstance(request, dict) else request)
     for line in notes:
         print(line, file=sys.stderr)
+    for warning in compiled.warnings:  # through the command's one-line warnings: each message once
+        warnings.warn(QueryWarning(warning), stacklevel=2)
     if args.exact and not exact:
         raise UserError(f"the {args.to} filter is a superset of the query (see the notes above) and --exact was given; "
                         f"use `dqquery plan --to {args.to.partition(':')[0]} ...` for the requests plus a local residual")
@@ -286,17 +291,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 def _fidelity(target: str, text: str, compiled: Any) -> tuple[bool, list[str]]:
     """Whether a compiled filter is exact, and what a user must know about it (printed on stderr, never dropped)."""
-    import warnings
-
-    from .errors import QueryWarning
-
     lines: list[str] = []
     if not compiled.exact and not compiled.notes:
         lines.append("note: superset: the service may return more than the query selects; re-check it locally (dqquery golden, "
                      "or dqquery.plan)")
     lines += [f"note: {n}" for n in compiled.notes]
-    for warning in compiled.warnings:  # through the command's one-line warnings: each message once
-        warnings.warn(QueryWarning(warning), stacklevel=2)
     return compiled.exact, lines
 
 

@@ -16,12 +16,12 @@ from . import ast as A
 MAX_REQUESTS = 16
 
 
-def negate(node: Any) -> Any:
+def negate(node: A.Query) -> A.Query:
     """The negation of a node, pushed down to the predicates (negation normal form)."""
     return _NEGATE[type(node)](node)
 
 
-def to_nnf(node: Any) -> Any:
+def to_nnf(node: A.Query) -> A.Query:
     """Negation normal form: ``not`` only directly above a ``contains``."""
     return _TO_NNF[type(node)](node)
 

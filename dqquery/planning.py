@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast as A
-from .errors import QueryError
+from .errors import QueryError, unsupported
 from .normal import MAX_REQUESTS, dnf_conjuncts, to_nnf
 from .query import as_node
 from .semantics import selects
@@ -55,23 +55,21 @@ def _check_residual_fields(bound: Bound, residual: Any) -> None:
     missing = [ref for ref in A.fields_of(residual) if not carried(ref.path)]
     if missing:
         names = ", ".join(dict.fromkeys(f"'{ref.name}'" for ref in missing))
-        raise QueryError(
-            "unsupported",
+        raise unsupported(
+            bound.spec,
             f"{bound.spec} rows do not carry {names}, and this query has to be re-checked on the rows that come back",
-            offset=missing[0].span.start if missing[0].span else None,
-            end=missing[0].span.end if missing[0].span else None,
+            missing[0],
             hint="the rows cannot show it, so dqquery cannot re-check it: make the whole query compile exactly for this "
             "target (`dqquery compile --to TARGET`), or evaluate it where the field lives (Run Registry flags and OMS "
             "bits: `dqquery golden`)",
-            target=bound.spec,
         )
 
 
 def _plannable(target: str) -> Bound:
     bound = resolve(target)
     if not bound.target.plannable:
-        raise QueryError("unsupported", f"{bound.spec} cannot be planned (it has no rows to re-check a residual on)",
-                         hint="plan targets: " + ", ".join(specs(plannable=True)), target=bound.spec)
+        raise unsupported(bound.spec, f"{bound.spec} cannot be planned (it has no rows to re-check a residual on)",
+                          hint="plan targets: " + ", ".join(specs(plannable=True)))
     return bound
 
 

@@ -335,7 +335,7 @@ def _drop_redundant_null_tests(parts: list[Any], positive: bool) -> tuple[list[A
     return out, unwrapped
 
 
-def merge_ranges(node: Any) -> Any:
+def merge_ranges(node: A.Query) -> A.Query:
     """Within an ``and``, merge ``x >= a`` and ``x <= b`` on the same field into ``x in a..b`` (same meaning
     in three-valued logic: a range is the Kleene ``and`` of its two bounds)."""
     if not isinstance(node, A.And):
@@ -406,7 +406,7 @@ def _check_list_lengths(rule: Any) -> None:
         stack.extend(c for c in children if isinstance(c, (dict, list)))
 
 
-def from_jsonlogic(rule: Any) -> Any:
+def from_jsonlogic(rule: Any) -> A.Query:
     """Import an RR json-logic rule as a checked query tree (see :func:`from_jsonlogic_report` for the
     caveat on missing data)."""
     return from_jsonlogic_report(rule)[0]
