@@ -23,6 +23,8 @@ Decisions:
   stay int64 (the evaluator's ``unit * stride + start`` keys) and are read in place from the Arrow buffers;
   value columns are decoded into fresh arrays, so each table's Arrow buffers are released once it is decoded.
   Arrow IPC members are read without threads (2-7x faster on a busy 2-core machine, measured at 10^6 runs).
+  Measured: 10^6 runs load in 1.4-2.0 s at a peak RSS of 557 MB (before: 1.7 s, 1,036 MB); ten years loaded and
+  evaluated peak at 172 MB (before: 202 MB).
 * An RR flag is two columns: ``<flag>`` (its status) and ``<flag>#triplet`` (the triplet without its status:
   comment, cause). Run, dataset and unit keys that the evaluator does not read (``version``, ``deleted``, ...)
   are kept as one ``extra`` codes column of objects.
