@@ -660,3 +660,14 @@ def test_loading_a_columnar_file_is_linear_in_the_runs(tmp_path: Any) -> None:
         if ratios[-1] < 8:
             return
     raise AssertionError(f"4x the runs took {min(ratios):.1f}x as long to load (allowed 8x; best of 6 attempts)")
+
+
+def test_objects_that_differ_only_in_types_or_signs_keep_their_values() -> None:
+    """Objects are coded by typed items (1, 1.0 and True differ; so do 0.0 and -0.0, and key orders)."""
+    items: list[Any] = [{"a": 1}, {"a": 1.0}, {"a": True}, {"a": 0.0}, {"a": -0.0}, {"a": "1"}, {"a": 1, "b": None},
+                        {"b": None, "a": 1}, {"a": [1]}, {"a": 1}]
+    col = Column.encode(items)
+    back = [col.value(i) for i in range(len(items))]
+    assert [json.dumps(v) for v in back] == [json.dumps(v) for v in items]
+    assert [type(v["a"]) for v in back] == [type(v["a"]) for v in items]
+    assert len(col.values) == 1 + 9  # None, then every object but the repeated first
