@@ -76,8 +76,8 @@ def interleaved(engines: dict[str, Callable[[], Any]], rounds: dict[str, int]) -
 # ------------------------------------------------------------------------------------------ many years
 
 
-def repeat_years(col: ColumnarSnapshot, years: int) -> ColumnarSnapshot:
-    """``years`` copies of a columnar snapshot, run numbers shifted by ``RUN_OFFSET`` per copy."""
+def repeat_years(col: ColumnarSnapshot, years: int, run_offset: int = RUN_OFFSET) -> ColumnarSnapshot:
+    """``years`` copies of a columnar snapshot, run numbers shifted by ``run_offset`` per copy."""
 
     def tile(table: dict[str, Any], index_cols: dict[str, int]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -92,7 +92,7 @@ def repeat_years(col: ColumnarSnapshot, years: int) -> ColumnarSnapshot:
         return out
 
     n_runs, n_units = col.n_runs, col.n_units
-    runs = tile(col.runs, {"run_number": RUN_OFFSET})
+    runs = tile(col.runs, {"run_number": run_offset})
     units = tile(col.units, {"run": n_runs})
     positions = col.units["dataset_position"]
     n_ds = int(positions.max()) + 1 if len(positions) else 0
