@@ -11,8 +11,8 @@ Decisions:
   is JSON, never pickle, so no file can run code. A test builds the grammar in strict mode and checks the stored
   tables equal the fresh ones; a table file that does not match the grammar's hash is ignored (the tables are built
   then, slowly but correctly).
-* Lark's own parser is built only on the first syntax error: its error analysis (the expected terminals, the
-  contextual lexer) words the message, translated here.
+* Lark is imported, and its own parser built, only on the first syntax error: its error analysis (the expected
+  terminals, the contextual lexer) words the message, translated here. A valid query never imports Lark.
 * The tree is built by a Transformer (no intermediate parse tree), called by the fast driver and by Lark alike.
   Spans come from the tokens, so ``propagate_positions`` is not needed.
 * Every Lark exception is translated into :class:`~dqquery.errors.QueryError` with a readable message;
@@ -32,16 +32,17 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from typing import TYPE_CHECKING, Any
 
 from . import ast as A
 from .catalog import lookup
 from .errors import QueryError
 from .lalr import FastLALR, Tables, Unparsed, tables_from_lark
 from .limits import MAX_QUERY_CHARS
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput
 
 GRAMMAR_FILE = "dqquery.lark"
 TABLES_FILE = Path(__file__).resolve().parent / "data" / "parse_tables.json"
@@ -92,7 +93,17 @@ def grammar_text() -> str:
 @functools.cache
 def _parser() -> Lark:
     """Lark's own strict LALR parser: built on the first syntax error only (its error analysis words the message)."""
-    return Lark(grammar_text(), parser="lalr", strict=True, transformer=_ToAst(), maybe_placeholders=False)
+    from lark import Lark
+
+    return Lark(grammar_text(), parser="lalr", strict=True, transformer=_lark_transformer(), maybe_placeholders=False)
+
+
+def _lark_transformer() -> Any:
+    """:class:`_ToAst` as a Lark ``Transformer`` (its methods take the children as arguments: ``v_args(inline=True)``)."""
+    from lark import Transformer, v_args
+
+    methods = {name: value for name, value in vars(_ToAst).items() if callable(value) and not name.startswith("__")}
+    return v_args(inline=True)(type("_LarkToAst", (Transformer,), {"__doc__": _ToAst.__doc__, **methods}))()
 
 
 def grammar_sha256(text: str | None = None) -> str:
@@ -101,6 +112,8 @@ def grammar_sha256(text: str | None = None) -> str:
 
 def fresh_tables() -> Tables:
     """The parse tables built now by Lark in strict mode (any conflict or terminal collision is an error)."""
+    from lark import Lark
+
     return tables_from_lark(Lark(grammar_text(), parser="lalr", strict=True, maybe_placeholders=False))
 
 
@@ -132,12 +145,14 @@ def _fast() -> FastLALR:
 
 
 def build_parser(parser: str = "lalr", with_transformer: bool = True) -> Lark:
-    """A fresh parser (for benchmarks and tests; :func:`parse_syntax` uses the cached one)."""
+    """A fresh Lark parser (for benchmarks and tests)."""
+    from lark import Lark
+
     kwargs: dict[str, Any] = {"parser": parser}
     if parser == "lalr":
         kwargs["strict"] = True
         if with_transformer:
-            kwargs["transformer"] = _ToAst()
+            kwargs["transformer"] = _lark_transformer()
     return Lark(grammar_text(), **kwargs)
 
 
@@ -213,8 +228,7 @@ def _shorten(text: str, width: int = 24) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-@v_args(inline=True)
-class _ToAst(Transformer):
+class _ToAst:
     """Builds :mod:`dqquery.ast` nodes straight from the LALR parser's reductions.
 
     Decision: nodes are made with :func:`dqquery.ast.trusted` (no pydantic validation): every value comes from a
@@ -442,6 +456,8 @@ def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str],
 
 
 def _translate(text: str, err: UnexpectedInput) -> QueryError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     if isinstance(err, UnexpectedToken):
         tok = err.token
         expected = set(err.accepts or err.expected or ())
@@ -491,9 +507,20 @@ def parse_syntax(text: str) -> Any:
         raise QueryError("syntax", "the query is empty", query=text, offset=len(text), hint="write a condition such as `tracker-strip == GOOD`")
     try:
         result = _fast().parse(text)
-        if not isinstance(result, Unparsed):
-            return result
-        # The fast driver found a problem: Lark's own parser (built now, once) produces the located error.
+    except QueryError as err:
+        raise err.with_query(text) from None
+    except RecursionError:
+        raise QueryError("syntax", "the query is nested too deeply", query=text, offset=0) from None
+    if not isinstance(result, Unparsed):
+        return result
+    return _parse_with_lark(text)
+
+
+def _parse_with_lark(text: str) -> Any:
+    """The fast driver found a problem: Lark's own parser (imported and built now, once) words the located error."""
+    from lark.exceptions import UnexpectedInput, VisitError
+
+    try:
         return _parser().parse(text)
     except UnexpectedInput as err:
         raise _translate(text, err) from None

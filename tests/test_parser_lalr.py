@@ -205,3 +205,27 @@ def test_the_driver_agrees_with_the_newest_lark_release() -> None:
     )
     assert run.returncode == 0, f"with lark {version}:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
     assert "passed" in run.stdout
+
+
+# ------------------------------------------------------------------------------------------ startup
+
+
+def test_a_valid_query_imports_no_lark_and_builds_no_validator() -> None:
+    # What `dqquery check` pays for (tests/benchmarks/bench_startup.py measures it): stored tables, no Lark, no
+    # pydantic validator (nodes are built trusted; validators are built on the first validation).
+    code = (
+        "import sys, dqquery\n"
+        "from dqquery import ast as A, parser as P\n"
+        "assert P.stored_tables() is not None\n"
+        "dqquery.parse('run_number in [1, 2] and not (tracker-strip == GOOD or class like \"%C%\") and bpix_ready')\n"
+        "assert 'lark' not in sys.modules, 'lark imported'\n"
+        "built = [c.__name__ for c in A.NODE_CLASSES if c.__pydantic_complete__]\n"
+        "assert not built, built\n"
+        "try:\n"
+        "    dqquery.parse('run_number in [1, 2')\n"
+        "except dqquery.QueryError as err:\n"
+        "    assert 'lark' in sys.modules and err.offset == 19, err\n"
+        "assert A.node_from_json(A.node_to_json(dqquery.parse('bpix_ready'))) == dqquery.parse('bpix_ready')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
