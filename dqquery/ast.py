@@ -21,6 +21,9 @@ Decisions:
   ``isinstance`` chains; every table declares the classes it covers and a test checks it handles all of them.
   :func:`walk` visits a tree without recursion; :data:`NEGATED_OP` and :func:`negated` are the one place that
   says how a predicate is negated.
+* Validators are built on first use (pydantic's ``defer_build``, and :func:`node_from_json`'s adapter on its first
+  call): the parser builds nodes without validation, so ``import dqquery`` and ``dqquery check`` do not pay for
+  twenty validators (issue 13's startup goal, ``tests/benchmarks/bench_startup.py``).
 """
 
 from __future__ import annotations
@@ -328,7 +331,6 @@ Node = Annotated[Query, Field(discriminator="kind")]
 PREDICATE_CLASSES: tuple[type[_Node], ...] = (Compare, InRange, InSet, Like, Regex, Contains, IsNull)
 NODE_CLASSES: tuple[type[_Node], ...] = PREDICATE_CLASSES + (Not, And, Or)
 Predicate = Union[Compare, InRange, InSet, Like, Regex, Contains, IsNull]
-
 
 
 @functools.cache
