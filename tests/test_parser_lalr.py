@@ -171,7 +171,7 @@ def test_generated_queries_parse_the_same(text: str) -> None:
     assert_same_outcome(text)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.one_of(st.lists(_PIECES, max_size=12).map("".join), st.text(max_size=20)))
 def test_generated_texts_fail_at_the_same_offset(text: str) -> None:
     assert_same_outcome(text)
