@@ -21,11 +21,15 @@ Decisions:
   ``isinstance`` chains; every table declares the classes it covers and a test checks it handles all of them.
   :func:`walk` visits a tree without recursion; :data:`NEGATED_OP` and :func:`negated` are the one place that
   says how a predicate is negated.
+* Validators are built on first use (pydantic's ``defer_build``, and :func:`node_from_json`'s adapter on its first
+  call): the parser builds nodes without validation, so ``import dqquery`` and ``dqquery check`` do not pay for
+  twenty validators (issue 13's startup goal, ``tests/benchmarks/bench_startup.py``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -51,7 +55,9 @@ def _frozen(value: Any) -> Any:
 
 
 class _Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: pydantic builds a node class's validator on its first validation, not at import (the parser
+    # builds nodes without validation, so `import dqquery` and `dqquery check` never pay for 20 validators).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     # Spans are set by the parser from token offsets; they are not validated (hot path) and not compared.
     span: SkipValidation[Span | None] = Field(default=None, exclude=True, repr=False)
 
@@ -326,10 +332,11 @@ PREDICATE_CLASSES: tuple[type[_Node], ...] = (Compare, InRange, InSet, Like, Reg
 NODE_CLASSES: tuple[type[_Node], ...] = PREDICATE_CLASSES + (Not, And, Or)
 Predicate = Union[Compare, InRange, InSet, Like, Regex, Contains, IsNull]
 
-for _cls in (Not, And, Or):
-    _cls.model_rebuild()
 
-_NODE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Node)
+@functools.cache
+def _node_adapter() -> TypeAdapter[Any]:
+    """The validator of :data:`Node`, built on first use (see ``_Node.model_config``)."""
+    return TypeAdapter(Node)
 
 
 _FIELDS_OF: dict[type, tuple[tuple[str, Any], ...]] = {}
@@ -357,13 +364,13 @@ def trusted(cls: type[Any], **values: Any) -> Any:
 def node_from_json(data: str | bytes | dict[str, Any]) -> Query:
     """Rebuild a node from its JSON text or ``model_dump()`` dict (validated)."""
     if isinstance(data, (str, bytes)):
-        return _NODE_ADAPTER.validate_json(data)
-    return _NODE_ADAPTER.validate_python(data)
+        return _node_adapter().validate_json(data)
+    return _node_adapter().validate_python(data)
 
 
 def node_to_json(node: Query, indent: int | None = None) -> str:
     """The JSON text of a node (spans omitted)."""
-    return _NODE_ADAPTER.dump_json(node, indent=indent).decode()
+    return _node_adapter().dump_json(node, indent=indent).decode()
 
 
 def fields_of(node: Query) -> list[FieldRef]:

@@ -1,39 +1,52 @@
-"""Text -> syntax tree. The only module that sees Lark objects.
+"""Text -> syntax tree: the grammar, the transformer that builds the AST, and Lark's errors translated.
 
 Decisions:
-* One LALR(1) parser in strict mode, built once per process (``functools.cache``) from the grammar file.
-  The grammar is looked up inside the installed package first (the wheel carries a copy) and then in the
-  top-level ``grammar/`` folder of a source checkout (editable installs).
-* The tree is built by a Transformer passed to Lark (no intermediate parse tree). Spans come from the
-  tokens, so ``propagate_positions`` is not needed.
+* One LALR(1) grammar, built by Lark in strict mode. The grammar is looked up inside the installed package first
+  (the wheel carries a copy) and then in the top-level ``grammar/`` folder of a source checkout (editable installs).
+* Queries are parsed by the fast driver of :mod:`dqquery.lalr`, from the tables stored in the package
+  (``dqquery/data/parse_tables.json``, with the sha256 of the grammar they were built from). Building them costs
+  Lark 100-500 ms (most of it the strict mode's terminal-collision check), more than everything else a
+  ``dqquery check`` does. Stored in the package, not in a user cache: written once by the developer who edits the
+  grammar (:func:`write_tables`), so the first run is fast too, nothing is written at run time, and the file
+  is JSON, never pickle, so no file can run code. A test builds the grammar in strict mode and checks the stored
+  tables equal the fresh ones; a table file that does not match the grammar's hash is ignored (the tables are built
+  then, slowly but correctly).
+* Lark is imported, and its own parser built, only on the first syntax error: its error analysis (the expected
+  terminals, the contextual lexer) words the message, translated here. A valid query never imports Lark.
+* The tree is built by a Transformer (no intermediate parse tree), called by the fast driver and by Lark alike.
+  Spans come from the tokens, so ``propagate_positions`` is not needed.
 * Every Lark exception is translated into :class:`~dqquery.errors.QueryError` with a readable message;
   nothing else escapes :func:`parse_syntax` for any input string.
 * Hostile text is bounded before it costs anything (:mod:`dqquery.limits`): the query length is checked
-  first; the fast driver refuses too deep nesting and too long lists as it meets them, with a located error,
-  so neither the parse stack nor the later recursive passes can grow without bound.
-* No regular expression of the lexer can backtrack more than once per character: ignored text (spaces,
-  comments) is lexed as ordinary tokens of the one master regex, never as a repeated group, and strings are
-  an "unrolled loop" (``tests/test_regex_audit.py`` checks every pattern of the package).
+  first; the fast driver refuses too deep nesting and too long lists as it meets them.
+* No regular expression of the lexer can backtrack more than once per character: strings are an "unrolled loop"
+  (``tests/test_regex_audit.py`` checks every pattern of the package).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import functools
+import hashlib
+import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from typing import TYPE_CHECKING, Any
 
 from . import ast as A
 from .catalog import lookup
 from .errors import QueryError
-from .limits import MAX_LIST_ITEMS, MAX_NESTING, MAX_QUERY_CHARS
+from .lalr import FastLALR, Tables, Unparsed, tables_from_lark
+from .limits import MAX_QUERY_CHARS
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput
 
 GRAMMAR_FILE = "dqquery.lark"
+TABLES_FILE = Path(__file__).resolve().parent / "data" / "parse_tables.json"
+"""The grammar's LALR tables, built by Lark in strict mode and stored with the grammar's hash (:func:`write_tables`)."""
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "like", "contains", "is", "null", "true", "false"})
 
@@ -79,21 +92,67 @@ def grammar_text() -> str:
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", strict=True, transformer=_ToAst(), maybe_placeholders=False)
+    """Lark's own strict LALR parser: built on the first syntax error only (its error analysis words the message)."""
+    from lark import Lark
+
+    return Lark(grammar_text(), parser="lalr", strict=True, transformer=_lark_transformer(), maybe_placeholders=False)
+
+
+def _lark_transformer() -> Any:
+    """:class:`_ToAst` as a Lark ``Transformer`` (its methods take the children as arguments: ``v_args(inline=True)``)."""
+    from lark import Transformer, v_args
+
+    methods = {name: value for name, value in vars(_ToAst).items() if callable(value) and not name.startswith("__")}
+    return v_args(inline=True)(type("_LarkToAst", (Transformer,), {"__doc__": _ToAst.__doc__, **methods}))()
+
+
+def grammar_sha256(text: str | None = None) -> str:
+    return hashlib.sha256((grammar_text() if text is None else text).encode("utf-8")).hexdigest()
+
+
+def fresh_tables() -> Tables:
+    """The parse tables built now by Lark in strict mode (any conflict or terminal collision is an error)."""
+    from lark import Lark
+
+    return tables_from_lark(Lark(grammar_text(), parser="lalr", strict=True, maybe_placeholders=False))
+
+
+def stored_tables() -> Tables | None:
+    """The tables stored in the package (:data:`TABLES_FILE`), or None when absent or not built from this grammar."""
+    try:
+        data = json.loads(TABLES_FILE.read_text(encoding="utf-8"))
+        if data.get("grammar_sha256") != grammar_sha256():
+            return None
+        return Tables.from_json(data["tables"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_tables(path: Path = TABLES_FILE) -> None:
+    """Store :func:`fresh_tables` for this grammar (after a grammar edit: ``python -c "from dqquery.parser import write_tables; write_tables()"``)."""
+    import lark
+
+    data = {"grammar_sha256": grammar_sha256(), "built_with": f"lark {lark.__version__}", "tables": fresh_tables().to_json()}
+    text = json.dumps(data, indent=None, separators=(",", ":"), sort_keys=True) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 @functools.cache
-def _fast() -> _FastLALR:
-    return _FastLALR(_parser())
+def _fast() -> FastLALR:
+    return FastLALR(stored_tables() or fresh_tables(), _ToAst())
 
 
 def build_parser(parser: str = "lalr", with_transformer: bool = True) -> Lark:
-    """A fresh parser (for benchmarks and tests; :func:`parse_syntax` uses the cached one)."""
+    """A fresh Lark parser (for benchmarks and tests)."""
+    from lark import Lark
+
     kwargs: dict[str, Any] = {"parser": parser}
     if parser == "lalr":
         kwargs["strict"] = True
         if with_transformer:
-            kwargs["transformer"] = _ToAst()
+            kwargs["transformer"] = _lark_transformer()
     return Lark(grammar_text(), **kwargs)
 
 
@@ -169,8 +228,7 @@ def _shorten(text: str, width: int = 24) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-@v_args(inline=True)
-class _ToAst(Transformer):
+class _ToAst:
     """Builds :mod:`dqquery.ast` nodes straight from the LALR parser's reductions.
 
     Decision: nodes are made with :func:`dqquery.ast.trusted` (no pydantic validation): every value comes from a
@@ -330,7 +388,7 @@ def _describe_token(tok: Token) -> str:
 @functools.cache
 def _terminal_labels() -> dict[str, str]:
     """Readable names of the grammar's terminals; anonymous ones (``__ANON_0``) are labelled by their text."""
-    labels = {t.name: f"'{t.pattern.value}'" for t in _parser().terminals if t.pattern.type == "str"}
+    labels = {name: f"'{literal}'" for name, _, literal in _fast().tables.terminals if literal}
     labels.update(_TOKEN_NAMES)
     return labels
 
@@ -398,6 +456,8 @@ def _syntax_hint(text: str, tok_value: str, expected: set[str] | frozenset[str],
 
 
 def _translate(text: str, err: UnexpectedInput) -> QueryError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     if isinstance(err, UnexpectedToken):
         tok = err.token
         expected = set(err.accepts or err.expected or ())
@@ -447,9 +507,20 @@ def parse_syntax(text: str) -> Any:
         raise QueryError("syntax", "the query is empty", query=text, offset=len(text), hint="write a condition such as `tracker-strip == GOOD`")
     try:
         result = _fast().parse(text)
-        if result is not _FAILED:
-            return result
-        # The fast path found a problem: let Lark's own parser produce the located error.
+    except QueryError as err:
+        raise err.with_query(text) from None
+    except RecursionError:
+        raise QueryError("syntax", "the query is nested too deeply", query=text, offset=0) from None
+    if not isinstance(result, Unparsed):
+        return result
+    return _parse_with_lark(text)
+
+
+def _parse_with_lark(text: str) -> Any:
+    """The fast driver found a problem: Lark's own parser (imported and built now, once) words the located error."""
+    from lark.exceptions import UnexpectedInput, VisitError
+
+    try:
         return _parser().parse(text)
     except UnexpectedInput as err:
         raise _translate(text, err) from None
@@ -462,218 +533,4 @@ def parse_syntax(text: str) -> Any:
         raise err.with_query(text) from None
     except RecursionError:
         raise QueryError("syntax", "the query is nested too deeply", query=text, offset=0) from None
-
-
-# ------------------------------------------------------------------------------------------ fast driver
-
-_FAILED = object()
-# Tokens after which "not" is part of a predicate (x not in .., x not like .., x is not null), not a prefix.
-_PREDICATE_NOT_AFTER = frozenset({"NAME", "_IS"})
-
-
-class _Tok(str):
-    """A light token: the text plus ``type``, ``start_pos`` and ``end_pos`` (what the transformer reads)."""
-
-    __slots__ = ("end_pos", "start_pos", "type")
-
-
-# Terminal order for the single master regex: ignored text first, then the terminals in Lark's priority
-# order (dates before numbers), NAME before the keywords it excludes, longer operators before shorter ones.
-_MASTER_ORDER = (
-    "__IGNORE_0", "__IGNORE_1", "COMMENT", "DATETIME", "DATE", "FLOAT", "INT", "STRING", "NAME",
-    "_CONTAINS", "FALSE", "TRUE", "_NULL", "_LIKE", "_AND", "_NOT", "_OR", "_IN", "_IS",
-    "__ANON_0", "__ANON_1", "COMPARE_OP", "TILDE", "LPAR", "RPAR", "LSQB", "RSQB", "COMMA",
-)
-_KEYWORD_END = r"(?![A-Za-z0-9_.-])"
-_KEYWORDS = {"_AND", "_OR", "_NOT", "_IN", "_LIKE", "_CONTAINS", "_IS", "_NULL", "TRUE", "FALSE"}
-
-
-class _FastLALR:
-    """Runs Lark's own strict LALR(1) tables with a tight loop, a one-regex lexer and direct reductions.
-
-    Decision: Lark's generic driver costs several microseconds per token and per reduction, more than the
-    whole budget for a 10-clause query. This driver uses exactly the tables Lark built from
-    ``grammar/dqquery.lark`` (so the grammar stays the only definition of the language), applies Lark's
-    tree-shaping rules (filtered tokens, ``?rule`` inlining, alias names, spliced ``_helper`` rules) from the
-    rule objects Lark produced, and calls the same transformer methods. On any lexing or parsing problem it
-    returns ``_FAILED`` and the caller re-parses with Lark's own parser, so error messages are Lark's.
-    A differential test checks that both drivers build identical trees.
-    """
-
-    def __init__(self, lark: Lark) -> None:
-        inner = lark.parser.parser.parser  # type: ignore[attr-defined]  # ParsingFrontend -> LALR_Parser -> _Parser
-        table = inner.parse_table
-        self.states = table.states
-        self.start = table.start_states["start"]
-        self.end = table.end_states["start"]
-        transformer = _ToAst()
-        self.reductions: dict[Any, tuple[int, str, Any]] = {}
-        # Terminals whose value some rule keeps; the others (keywords, punctuation) are filtered out by every
-        # reduction, so the lexer does not build token objects for them.
-        self.valued = frozenset(
-            sym.name for rule in inner.callbacks for sym in rule.expansion if sym.is_term and not sym.filter_out
-        )
-        for rule in inner.callbacks:
-            # Levels of nesting a reduction closes: its "(" and, for the prefix-not rule, its "not".
-            closes = sum(1 for sym in rule.expansion if sym.name == "LPAR") + (rule.alias == "not_")
-            self.reductions[rule] = (len(rule.expansion), str(rule.origin.name), self._reducer(rule, transformer), closes)
-        terminals = {t.name: t for t in lark.terminals}
-        ignore = set(lark.ignore_tokens)
-        missing = set(terminals) - set(_MASTER_ORDER)
-        if missing:  # pragma: no cover - guards grammar edits
-            raise AssertionError(f"fast lexer does not know terminals {sorted(missing)}")
-        # Ignored text (spaces, a comment) is one more token kind of the master regex, skipped by the driver:
-        # each match consumes one whole run or comment, so nothing can backtrack into it (an earlier form
-        # matched ``(?:[ \t\r\n]+)*`` before the end of the text, which took exponential time on a typo).
-        self.ignored = frozenset(name for name in _MASTER_ORDER if name in ignore)
-        parts = [f"(?P<{name}>{terminals[name].pattern.to_regexp()})" for name in _MASTER_ORDER if name in terminals]
-        self.master = re.compile("|".join(parts))
-        self._flatten()
-
-    @staticmethod
-    def _reducer(rule: Any, transformer: Any) -> Any:
-        include = tuple(
-            (i, (not sym.is_term) and sym.name.startswith("_"))
-            for i, sym in enumerate(rule.expansion)
-            if not (sym.is_term and sym.filter_out)
-        )
-        origin = str(rule.origin.name)
-        if origin.startswith("_"):  # helper rule of a repetition: its children are spliced into the parent
-            kind, func = "splice", None
-        else:
-            name = rule.alias or origin
-            func = getattr(transformer, name, None)
-            func = getattr(func, "base_func", func)  # call the method itself, not Lark's v_args wrapper
-            kind = "inline" if (rule.options.expand1 and not rule.alias) else "call"
-            if func is None and kind == "call":  # pragma: no cover - guards grammar edits
-                raise AssertionError(f"no transformer method for rule {name!r}")
-
-        positions = tuple(i for i, _ in include)
-        plain = not any(expand for _, expand in include)
-        # Specialised reducers for the common shapes (most reductions pass one child through, or hand every
-        # child to a method); the general one splices helper rules and filters tokens.
-        if plain and kind == "inline" and len(positions) == 1:
-            (only,) = positions
-            return lambda children: children[only]
-        if plain and kind == "call" and positions == tuple(range(len(rule.expansion))):
-            return lambda children: func(*children)  # type: ignore[misc]
-        if plain and kind == "call":
-            return lambda children: func(*[children[i] for i in positions])  # type: ignore[misc]
-
-        # A left-recursive helper (the items of a list) extends its own list in place: the list object
-        # belongs to the parse stack alone, and copying it at every item would make long lists quadratic.
-        grow_first = kind == "splice" and bool(include) and include[0][1]
-
-        def reduce(children: list[Any]) -> Any:
-            if grow_first:
-                kept: list[Any] = children[include[0][0]]
-                rest = include[1:]
-            else:
-                kept, rest = [], include
-            for i, expand in rest:
-                if expand:
-                    kept.extend(children[i])
-                else:
-                    kept.append(children[i])
-            if kind == "splice":
-                return kept
-            if kind == "inline" and len(kept) == 1:
-                return kept[0]
-            return func(*kept)  # type: ignore[misc]
-
-        return reduce
-
-    def _flatten(self) -> None:
-        """Lark's tables in a flatter form: per state and terminal, either ``(next_state,)`` for a shift or
-        ``(size, origin, reduce)`` for a reduction; gotos in their own table."""
-        from lark.parsers.lalr_analysis import Shift
-
-        actions: dict[Any, dict[str, tuple[Any, ...]]] = {}
-        gotos: dict[Any, dict[str, Any]] = {}
-        for state, row in self.states.items():
-            acts: dict[str, tuple[Any, ...]] = {}
-            for symbol, (action, arg) in row.items():
-                if action is Shift:
-                    acts[symbol] = (arg,)
-                    gotos.setdefault(state, {})[symbol] = arg
-                else:
-                    acts[symbol] = self.reductions[arg]
-            actions[state] = acts
-        self.actions, self.gotos = actions, gotos
-
-    def parse(self, text: str) -> Any:
-        actions = self.actions
-        gotos = self.gotos
-        state = self.start
-        state_stack = [state]
-        value_stack: list[Any] = []
-        match = self.master.match
-        pos = 0
-        n = len(text)
-        end_state = self.end
-        valued = self.valued
-        ignored = self.ignored
-        levels = 0  # open parentheses and prefix "not"s (the nesting the later recursive passes will walk)
-        previous = ""
-        list_items = 0
-        tok: Any
-        while True:
-            m = match(text, pos) if pos < n else None
-            if m is not None:
-                kind = m.lastgroup
-                if kind in ignored:
-                    pos = m.end()
-                    continue
-                if kind == "COMMA":
-                    list_items += 1
-                    if list_items >= MAX_LIST_ITEMS:
-                        raise QueryError(
-                            "syntax", f"a list holds more than {MAX_LIST_ITEMS:,} values",
-                            query=text, offset=pos, end=m.end(), hint="select runs with ranges (run_number in 315000..316000)",
-                        )
-                elif kind == "LSQB":
-                    list_items = 0
-                elif kind == "LPAR" or (kind == "_NOT" and previous not in _PREDICATE_NOT_AFTER):
-                    levels += 1
-                    if levels > MAX_NESTING:
-                        raise QueryError(
-                            "syntax", f"the query is nested too deeply (more than {MAX_NESTING} levels of parentheses or 'not')",
-                            query=text, offset=pos, end=m.end(), hint="write the condition with fewer parentheses",
-                        )
-                previous = kind
-                start = pos
-                pos = m.end()
-                if kind in valued:
-                    tok = _Tok(text[start:pos])
-                    tok.type = kind
-                    tok.start_pos = start
-                    tok.end_pos = pos
-                else:
-                    tok = kind  # placeholder: dropped by the reduction that consumes it
-            else:
-                if pos < n:
-                    return _FAILED
-                kind = "$END"
-                tok = None
-            while True:
-                act = actions[state].get(kind)
-                if act is None:
-                    return _FAILED
-                if len(act) == 1:  # shift
-                    state = act[0]
-                    state_stack.append(state)
-                    value_stack.append(tok)
-                    break
-                size, origin, reduce, closes = act
-                levels -= closes
-                children = value_stack[-size:]
-                del state_stack[-size:]
-                del value_stack[-size:]
-                value = reduce(children)
-                state = gotos[state_stack[-1]][origin]
-                state_stack.append(state)
-                value_stack.append(value)
-                if kind == "$END" and state == end_state:
-                    return value
-
 

@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("dqquery.about", "dqquery.errors", "dqquery.limits", "dqquery.ast", "dqquery.catalog",
                     "dqquery.patterns", "dqquery.patterns_postgres", "dqquery.dials_api", "dqquery.files",
                     "dqquery.lumiranges")),
-    ("language", ("dqquery.parser", "dqquery.check", "dqquery.unparse", "dqquery.query", "dqquery.normal",
+    ("language", ("dqquery.parser", "dqquery.lalr", "dqquery.check", "dqquery.unparse", "dqquery.query", "dqquery.normal",
                   "dqquery.display", "dqquery.pygments_lexer")),
     ("semantics", ("dqquery.semantics",)),
     ("targets and emulators", ("dqquery.targets.*", "dqquery.importers.*", "dqquery.emulate.*", "dqquery.jsonlogic_engine")),

@@ -38,6 +38,7 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(dqquery_wheel: Path, 
     wheel = dqquery_wheel
     names = zipfile.ZipFile(wheel).namelist()
     assert "dqquery/grammar/dqquery.lark" in names
+    assert "dqquery/data/parse_tables.json" in names  # the grammar's LALR tables (no table building at run time)
     assert "dqquery/data/demo-2018.json.gz" in names  # the bundled demo snapshot
     assert "dqquery/data/Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt" in names
     assert "dqquery/data/rr_configs/backend_sample_json_logic.json" in names  # read by the how-to pages
@@ -47,6 +48,7 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(dqquery_wheel: Path, 
         "import dqquery, dqquery.parser as p, importlib.resources as r;"
         "assert 'venv' in dqquery.__file__, dqquery.__file__;"
         "assert r.files('dqquery').joinpath('grammar','dqquery.lark').is_file();"
+        "assert p.stored_tables() is not None, p.TABLES_FILE;"
         "print(dqquery.unparse(dqquery.parse('tracker-strip == good and run_number in 1..2')))"
     )
     out = subprocess.run([str(py), "-c", code], cwd=tmp_path, capture_output=True, text=True)

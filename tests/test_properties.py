@@ -60,38 +60,6 @@ def test_spans_do_not_take_part_in_equality() -> None:
     assert a.operands[1].span != b.operands[1].span
 
 
-def _spans(node) -> list:
-    out = [node.span]
-    for child in getattr(node, "operands", ()) or ([node.operand] if hasattr(node, "operand") else []):
-        out.extend(_spans(child))
-    if hasattr(node, "field"):
-        out.append(node.field.span)
-    return out
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.one_of(query_texts(), st.lists(_PIECES, max_size=10).map("".join)))
-def test_fast_driver_builds_the_same_tree_as_larks_parser(text: str) -> None:
-    """The fast LALR driver runs Lark's tables; it must agree with Lark's own driver on every input."""
-    from lark.exceptions import LarkError
-
-    from dqquery.parser import _FAILED, _fast, _parser
-
-    try:
-        expected = _parser().parse(text)
-    except (LarkError, dqquery.QueryError):
-        expected = _FAILED
-    try:
-        got = _fast().parse(text)
-    except dqquery.QueryError:
-        got = _FAILED
-    if expected is _FAILED:
-        assert got is _FAILED
-    else:
-        assert got == expected
-        assert _spans(got) == _spans(expected)
-
-
 def _kinds(node) -> set[str]:
     out = {type(node).__name__}
     for child in getattr(node, "operands", ()) or ([node.operand] if hasattr(node, "operand") else []):

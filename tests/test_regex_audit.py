@@ -35,7 +35,7 @@ RE_FUNCTIONS = {"compile", "match", "fullmatch", "search", "sub", "subn", "split
 
 # Computed patterns, reviewed: (module, enclosing function) -> why the pattern cannot backtrack badly.
 COMPUTED_SITES = {
-    ("parser.py", "__init__"): "the fast lexer's master regex: the alternation of the grammar's terminals, each audited below",
+    ("lalr.py", "__init__"): "the fast lexer's master regex: the alternation of the grammar's terminals (stored tables, equal to Lark's), each audited below",
     ("patterns.py", "_cased_class"): "re.escape of one character",
     ("patterns.py", "compile_regex"): "a user regex compiled to check its syntax only; RE2 matches it",
     ("testing/server.py", "matching"): "route patterns of the fake servers, written in dqquery's own code",
