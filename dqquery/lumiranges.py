@@ -24,8 +24,26 @@ Decisions:
   per-run interval sweep, never by expanding to pairs, so full-year files (~250k lumisections) take well
   under a millisecond per run-set operation. ``len()`` is the number of lumisections (LumiList's is the
   number of runs); ``in`` only accepts ``(run, ls)`` pairs.
-* **numpy is optional.** It is imported lazily and only used by :meth:`GoldenJSON.contains_many` and
-  :meth:`GoldenJSON.from_runs_and_lumis`, which fall back to pure Python (returning lists) without it.
+* **numpy is optional.** It is imported lazily and only used by :meth:`GoldenJSON.contains_many`,
+  :meth:`GoldenJSON.from_runs_and_lumis` and the fast decoding of :meth:`GoldenJSON.from_json`/:meth:`GoldenJSON.load`,
+  which fall back to pure Python (lists; the strict decoder) without it.
+* **Loading on whole arrays, the strict path as reference.** ``from_json``/``load`` first match the text against
+  the golden-JSON shape (RE2, linear time: quoted digit keys, lists of ``[digits, digits]``, JSON whitespace) and
+  decode every number at once with numpy; keys, zero, leading zeros, numbers above 2**32-1, inverted ranges and
+  duplicate keys are checked on the arrays, and unsorted/overlapping/adjacent ranges are merged on the arrays.
+  Any text that is not of that shape or fails a check goes through the strict reference path (JSON decoder,
+  per-range validation), so every refusal keeps its located message; a property test asserts both paths give
+  the same object or the same error. Measured (tests/benchmarks/bench_lumiranges.py) faster than LumiList
+  (WMCore's published copy of CMSSW's) on the real certification files.
+* **Arrays first, tuples on demand.** A loaded object holds two sorted uint64 arrays of range keys
+  ``run << 32 | lumisection`` (first and last of each merged range); the tuples that set algebra, iteration and
+  output use are built the first time one of them is needed. ``GoldenJSON._from_range_keys`` is the trusted
+  constructor from such arrays, ``GoldenJSON._from_data`` the one from tuples.
+* **Membership on dense tables.** :meth:`GoldenJSON.contains_many` uses two cached tables (run -> row, and a
+  row x lumisection boolean table) when both fit in :data:`DENSE_TABLE_BYTES` (a year of certification: ~1.5 MB),
+  so a query is a handful of gathers; otherwise one ``searchsorted`` over the interleaved range boundaries (a
+  key is inside iff an odd number of boundaries are <= it). Out-of-range values are checked with two
+  reductions per array only for dtypes that can hold them. Measured faster than coffea's ``LumiMask``.
 * **Output layout.** :meth:`GoldenJSON.to_json` writes the layout of the certification files: one run per
   line, two-space indent, run keys sorted numerically; a run whose line would exceed ``width`` (80 by
   default, as in the 2018 Legacy file; the 2016 and 2022 files use 44) is broken into one range per
@@ -493,11 +511,16 @@ class GoldenJSON:
 
         Text of the certification-file shape is decoded and validated on whole numpy arrays
         (:func:`_fast_range_keys`); anything else, and every invalid file, goes through the strict reference
-        path below, which names the offending run and range.
+        path (:meth:`_from_json_strict`), which names the offending run and range.
         """
         fast = _fast_range_keys(text)
         if fast is not None:
             return cls._from_range_keys(*fast)
+        return cls._from_json_strict(text)
+
+    @classmethod
+    def _from_json_strict(cls, text: str | bytes) -> GoldenJSON:
+        """The reference decoding: strict JSON decoder, then the validating constructor (tests compare against it)."""
         obj = load_json_document(text, GoldenJSONError)
         if not isinstance(obj, dict):
             raise GoldenJSONError(f"a golden JSON must be a JSON object, got {_describe(obj)}")
