@@ -812,9 +812,14 @@ class GoldenJSON:
         return self._boundaries
 
     def _dense_table(self) -> Any:
-        """``(first run, row of each run or -1, width, flat bool table)`` when both tables fit in
-        :data:`DENSE_TABLE_BYTES`, else False (cached). Row ``i``, column ``ls`` of the flat table (``width`` columns,
-        one more than the largest lumisection) is True when ``(i-th run, ls)`` is contained."""
+        """``(first run, row offsets, width, flat bool table)`` when both fit in :data:`DENSE_TABLE_BYTES`, else False
+        (cached).
+
+        The table has one row of ``width`` cells per run (one more than the largest lumisection, plus a last column
+        that is always False) and a last, all-False row. ``offsets[run - first_run + 1]`` is the flat index of the
+        run's row; index 0, the last index and runs without ranges point at the all-False row. A lookup is then
+        two clips, two gathers and an add, with no masks.
+        """
         if self._dense is None:
             np = _numpy()
             starts, ends = self._range_arrays()
@@ -822,19 +827,19 @@ class GoldenJSON:
             run_of = (starts >> np.uint64(32)).astype(np.int64)
             runs = np.unique(run_of)
             span = int(runs[-1] - runs[0]) + 1
-            width = int((ends & low).max()) + 1
+            width = int((ends & low).max()) + 2
             dense: Any = False
-            if span * 4 <= DENSE_TABLE_BYTES and runs.size * width <= DENSE_TABLE_BYTES:
-                row_of_run = np.full(span, -1, dtype=np.int32)
-                row_of_run[runs - runs[0]] = np.arange(runs.size, dtype=np.int32)
-                row_start = row_of_run[run_of - runs[0]].astype(np.int64) * width
-                # +1 at each range's first cell, -1 after its last one (never a first cell: ranges are not adjacent,
-                # and a row's column 0 is never a first cell), then a running sum
-                change = np.zeros(runs.size * width + 1, dtype=np.int8)
+            if (span + 2) * 8 <= DENSE_TABLE_BYTES and (runs.size + 1) * width <= DENSE_TABLE_BYTES:
+                offsets = np.full(span + 2, runs.size * width, dtype=np.int64)  # the all-False row
+                offsets[runs - runs[0] + 1] = np.arange(runs.size, dtype=np.int64) * width
+                row_start = offsets[run_of - runs[0] + 1]
+                # +1 at each range's first cell, -1 right after its last one (still in the row: the last column is
+                # spare; never another range's first cell: ranges are not adjacent), then a running sum
+                change = np.zeros((runs.size + 1) * width, dtype=np.int8)
                 change[row_start + (starts & low).astype(np.int64)] = 1
                 change[row_start + (ends & low).astype(np.int64) + 1] = -1
-                table = np.cumsum(change[:-1], dtype=np.int8).view(bool)
-                dense = (int(runs[0]), row_of_run, width, table)
+                table = np.cumsum(change, dtype=np.int8).view(bool)
+                dense = (int(runs[0]), offsets, width, table)
             object.__setattr__(self, "_dense", dense)
         return self._dense
 
@@ -871,18 +876,18 @@ class GoldenJSON:
             ls = np.where(valid, ls, 0)
         dense = self._dense_table()
         if dense is not False:
-            first_run, row_of_run, width, table = dense
-            offset = r.astype(np.int64)
-            offset -= first_run
-            inside = (offset >= 0) & (offset < row_of_run.size)
-            row = row_of_run[np.where(inside, offset, 0)].astype(np.int64)
-            column = ls.astype(np.int64)
-            inside &= (row >= 0) & (column < width)
-            row *= width
-            row += column
-            hit = table[np.where(inside, row, 0)]  # cell 0 (first run, lumisection 0) is never set
-            hit &= inside
-            return hit.reshape(r.shape)
+            first_run, offsets, width, table = dense
+            if r.dtype == np.uint64:  # (values <= 2**32-1 here) so that mixing with int64 stays integer
+                r = r.astype(np.int64)
+            if ls.dtype == np.uint64:
+                ls = ls.astype(np.int64)
+            index = np.subtract(r, first_run - 1, dtype=np.int64)
+            np.clip(index, 0, offsets.size - 1, out=index)  # below or above the runs: the all-False row
+            flat = offsets[index]
+            if ls.dtype.itemsize < 4:  # (width - 1 may not fit an 8- or 16-bit type)
+                ls = ls.astype(np.int64)
+            flat += np.minimum(ls, width - 1)  # beyond the largest lumisection: the spare, always False column
+            return table[flat].reshape(r.shape)
         keys = r.astype(np.uint64)
         keys <<= np.uint64(32)
         keys |= ls.astype(np.uint64, copy=False)
