@@ -15,7 +15,8 @@ Baselines (not dependencies of dqquery; install them into your own environment f
 Each baseline that is missing is skipped with a message. The engines run interleaved, round after round, and the
 ratios use the minimum of each engine's samples (this machine's speed drifts and other processes load it); medians
 are printed too. Expectation (issue 13): ``GoldenJSON.load`` at least as fast as LumiList on every file
-(ratio >= 1), ``contains_many`` on 10^6 pairs at least as fast as LumiMask.
+(ratio >= 1), ``contains_many`` on 10^6 pairs at least as fast as LumiMask. The searchsorted fallback (used when
+the dense membership tables would exceed ``DENSE_TABLE_BYTES``) is timed too, for information.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dqquery import lumiranges
 from dqquery.lumiranges import GoldenJSON
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "golden"
@@ -111,6 +113,15 @@ def bench_contains_many() -> None:
     if "LumiMask" in engines:
         engines_sorted["LumiMask"] = lambda: mask(sorted_runs, sorted_lumis)
     report("contains_many, 10^6 pairs sorted as in event files", interleaved(engines_sorted, rounds=15), "contains_many")
+    lumiranges.DENSE_TABLE_BYTES, saved = 0, lumiranges.DENSE_TABLE_BYTES  # the fallback for tables too large
+    no_tables = GoldenJSON.load(path)
+    no_tables.contains_many(runs[:10], lumis[:10])
+    lumiranges.DENSE_TABLE_BYTES = saved
+    engines_search = {"contains_many": lambda: golden.contains_many(runs, lumis),
+                      "searchsorted fallback": lambda: no_tables.contains_many(runs, lumis)}
+    if "LumiMask" in engines:
+        engines_search["LumiMask"] = engines["LumiMask"]
+    report("contains_many dense tables vs searchsorted fallback", interleaved(engines_search, rounds=10), "contains_many")
     runs64, lumis64 = runs.astype(np.int64), lumis.astype(np.int64)
     report("contains_many int64 input (range check) vs uint32", interleaved(
         {"contains_many": lambda: golden.contains_many(runs, lumis),
