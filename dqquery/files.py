@@ -96,7 +96,10 @@ def read_maybe_gzip(path: PathLike, error: Callable[[str], Exception]) -> bytes:
     """The bytes of a file, decompressed when they are gzip data; ``error(message)`` is raised for corrupt gzip
     and for content larger than :data:`~dqquery.limits.MAX_FILE_BYTES` (checked while decompressing)."""
     with open(path, "rb") as fh:
-        raw = fh.read(MAX_FILE_BYTES + 1)
+        size = os.fstat(fh.fileno()).st_size  # 0 for pipes and special files: then one request up to the limit
+        raw = fh.read(min(size, MAX_FILE_BYTES) + 1) if size else b""  # one allocation of the file's size, not 1 GiB
+        if len(raw) > size or not size:  # a file that grew while being read, or of unknown size
+            raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
     if len(raw) > MAX_FILE_BYTES:
         raise error(f"{path}: the file is larger than {MAX_FILE_BYTES:,} bytes")
     if raw[:2] == b"\x1f\x8b":

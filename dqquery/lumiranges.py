@@ -24,8 +24,26 @@ Decisions:
   per-run interval sweep, never by expanding to pairs, so full-year files (~250k lumisections) take well
   under a millisecond per run-set operation. ``len()`` is the number of lumisections (LumiList's is the
   number of runs); ``in`` only accepts ``(run, ls)`` pairs.
-* **numpy is optional.** It is imported lazily and only used by :meth:`GoldenJSON.contains_many` and
-  :meth:`GoldenJSON.from_runs_and_lumis`, which fall back to pure Python (returning lists) without it.
+* **numpy is optional.** It is imported lazily and only used by :meth:`GoldenJSON.contains_many`,
+  :meth:`GoldenJSON.from_runs_and_lumis` and the fast decoding of :meth:`GoldenJSON.from_json`/:meth:`GoldenJSON.load`,
+  which fall back to pure Python (lists; the strict decoder) without it.
+* **Loading on whole arrays, the strict path as reference.** ``from_json``/``load`` first match the text against
+  the golden-JSON shape (RE2, linear time: quoted digit keys, lists of ``[digits, digits]``, JSON whitespace) and
+  decode every number at once with numpy; keys, zero, leading zeros, numbers above 2**32-1, inverted ranges and
+  duplicate keys are checked on the arrays, and unsorted/overlapping/adjacent ranges are merged on the arrays.
+  Any text that is not of that shape or fails a check goes through the strict reference path (JSON decoder,
+  per-range validation), so every refusal keeps its located message; a property test asserts both paths give
+  the same object or the same error. Measured (tests/benchmarks/bench_lumiranges.py) faster than LumiList
+  (WMCore's published copy of CMSSW's) on the real certification files.
+* **Arrays first, tuples on demand.** A loaded object holds two sorted uint64 arrays of range keys
+  ``run << 32 | lumisection`` (first and last of each merged range); the tuples that set algebra, iteration and
+  output use are built the first time one of them is needed. ``GoldenJSON._from_range_keys`` is the trusted
+  constructor from such arrays, ``GoldenJSON._from_data`` the one from tuples.
+* **Membership on dense tables.** :meth:`GoldenJSON.contains_many` uses two cached tables (run -> row, and a
+  row x lumisection boolean table) when both fit in :data:`DENSE_TABLE_BYTES` (a year of certification: ~1.5 MB),
+  so a query is a handful of gathers; otherwise one ``searchsorted`` over the interleaved range boundaries (a
+  key is inside iff an odd number of boundaries are <= it). Out-of-range values are checked with two
+  reductions per array only for dtypes that can hold them. Measured faster than coffea's ``LumiMask``.
 * **Output layout.** :meth:`GoldenJSON.to_json` writes the layout of the certification files: one run per
   line, two-space indent, run keys sorted numerically; a run whose line would exceed ``width`` (80 by
   default, as in the 2018 Legacy file; the 2016 and 2022 files use 44) is broken into one range per
@@ -58,6 +76,9 @@ __all__ = ["GoldenDiff", "GoldenJSON", "GoldenJSONError", "golden_to_pandas", "i
 
 #: Largest run or lumisection number (CMSSW ``RunNumber_t``/``LuminosityBlockNumber_t`` are uint32).
 MAX_NUMBER = 2**32 - 1
+#: Largest size of each of :meth:`GoldenJSON.contains_many`'s dense tables (run -> row, row x lumisection -> bool);
+#: a year of certification (~500 runs x ~3,000 lumisections) needs about 1.5 MB.
+DENSE_TABLE_BYTES = 1 << 24
 
 Range = tuple[int, int]
 RunRanges = tuple[Range, ...]
@@ -257,6 +278,86 @@ def _check_pair(run: object, ls: object) -> tuple[int, int]:
     return r, n
 
 
+_WS = rb"[ \t\n\r]*"
+_NUM = rb"[1-9][0-9]{0,9}"  # no zero, no leading zero, at most 10 digits (2**32 - 1 has 10)
+_PAIR = rb"\[" + _WS + _NUM + _WS + rb"," + _WS + _NUM + _WS + rb"\]"
+_RANGE_LIST = rb"\[" + _WS + rb"(?:" + _PAIR + _WS + rb"(?:," + _WS + _PAIR + _WS + rb")*)?\]"
+_ENTRY = rb'"' + _NUM + rb'"' + _WS + rb":" + _WS + _RANGE_LIST
+#: The shape of a golden JSON: an object of run keys (digits in quotes) to lists of ``[digits, digits]`` pairs,
+#: with JSON whitespace between tokens; numbers without leading zeros, from 1 to 10 digits. Matched with RE2
+#: (linear time, and several times faster than ``re`` here), compiled on first use.
+_GOLDEN_SHAPE_PATTERN = _WS + rb"\{" + _WS + rb"(?:" + _ENTRY + _WS + rb"(?:," + _WS + _ENTRY + _WS + rb")*)?\}" + _WS
+_GOLDEN_SHAPE: Any = None
+#: digits stay, a quote becomes a minus sign, everything else a space: ``"315257": [[1, 88]]`` becomes
+#: ``-315257-    1  88  ``; the closing quote's ``"- "`` is then blanked, so run keys read as negative numbers.
+_NUMBERS_ONLY = bytes(c if 48 <= c <= 57 else 45 if c == 34 else 32 for c in range(256))
+
+
+def _fast_range_keys(text: str | bytes) -> tuple[Any, Any] | None:
+    """Decode golden-JSON text of the usual shape into normalised ``(starts, ends)`` uint64 keys, on whole arrays.
+
+    Returns None (the caller then takes the strict reference path, which names the offending run and range)
+    without numpy, when the text is not of :data:`_GOLDEN_SHAPE_PATTERN` (so zero and leading zeros too), or
+    when a check on the arrays fails: a number above 2**32-1, an inverted range or a run key written twice.
+    Unsorted, overlapping and adjacent ranges are sorted and merged here, as the reference does.
+    """
+    global _GOLDEN_SHAPE
+    np = _numpy()
+    if np is None:
+        return None
+    if isinstance(text, str):
+        if not text.isascii():
+            return None
+        raw = text.encode("ascii")
+    else:
+        raw = text[3:] if text[:3] == b"\xef\xbb\xbf" else text
+    if _GOLDEN_SHAPE is None:
+        import re2
+
+        _GOLDEN_SHAPE = re2.compile(_GOLDEN_SHAPE_PATTERN)
+    if _GOLDEN_SHAPE.fullmatch(raw) is None:
+        return None
+    numbers = np.fromstring(raw.translate(_NUMBERS_ONLY).replace(b"- ", b"  "), dtype=np.int64, sep=" ")
+    if numbers.size == 1 and numbers[0] == 0:  # numpy reads text without numbers ("{}") as [0]; 0 is not in the shape
+        return np.empty(0, np.uint64), np.empty(0, np.uint64)
+    is_key = numbers < 0
+    runs = -numbers[is_key]
+    if int(runs.max(initial=0)) > MAX_NUMBER:
+        return None
+    if runs.size > 1 and not (runs[1:] > runs[:-1]).all() and np.unique(runs).size != runs.size:
+        return None  # a run key written twice: the reference names it
+    key_index = np.cumsum(is_key) - 1
+    in_range = ~is_key
+    if (numbers.size - runs.size) % 2:  # pragma: no cover - the shape guarantees pairs; never trust a lost number
+        return None
+    firsts, lasts = numbers[in_range][0::2], numbers[in_range][1::2]
+    if (firsts > lasts).any() or int(lasts.max(initial=0)) > MAX_NUMBER:
+        return None
+    runs, firsts, lasts = runs.astype(np.uint64), firsts.astype(np.uint64), lasts.astype(np.uint64)
+    run_of_range = runs[key_index[in_range][0::2]]
+    starts = (run_of_range << np.uint64(32)) | firsts
+    ends = (run_of_range << np.uint64(32)) | lasts
+    if starts.size > 1 and not (starts[1:] - np.uint64(1) > ends[:-1]).all():  # (no overflow at 2**64 - 1)
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], np.maximum.accumulate(ends[order])
+        # a range opens a new merged range unless it starts inside or right after the ones before it (same run:
+        # a key's lumisection part is >= 1, so run boundaries always separate)
+        opens = np.empty(starts.size, dtype=bool)
+        opens[0] = True
+        opens[1:] = starts[1:] - np.uint64(1) > ends[:-1]
+        first_of_group = np.flatnonzero(opens)
+        last_of_group = np.append(first_of_group[1:] - 1, starts.size - 1)
+        starts, ends = starts[first_of_group], ends[last_of_group]
+    return starts, ends
+
+
+def _fits_uint32(arr: Any) -> bool:
+    """True when every value of the integer array ``arr`` is in ``0..2**32-1`` (by dtype, else by min and max)."""
+    if arr.dtype.kind == "u" and arr.dtype.itemsize <= 4:
+        return True
+    return bool(arr.min() >= 0) and bool(arr.max() <= MAX_NUMBER)
+
+
 # --------------------------------------------------------------------------------------------------
 # the type
 # --------------------------------------------------------------------------------------------------
@@ -269,15 +370,21 @@ class GoldenJSON:
     :meth:`load`, :meth:`from_json`, :meth:`from_pairs`, :meth:`from_runs_and_lumis`, :meth:`from_cmssw`.
     """
 
-    __slots__ = ("__weakref__", "_arrays", "_bounds", "_by_run", "_data", "_hash", "_n_ls", "_n_ranges")
+    __slots__ = (
+        "__weakref__", "_arrays", "_boundaries", "_bounds_cache", "_by_run_cache", "_data_cache", "_dense", "_hash",
+        "_n_ls", "_n_ranges", "_n_runs",
+    )
 
-    _data: Data
-    _by_run: dict[int, RunRanges]
-    _bounds: dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
+    _data_cache: Data | None
+    _by_run_cache: dict[int, RunRanges] | None
+    _bounds_cache: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] | None
     _n_ls: int
     _n_ranges: int
+    _n_runs: int
     _hash: int | None
     _arrays: Any
+    _boundaries: Any
+    _dense: Any
 
     # ----------------------------------------------------------------------------- construction
 
@@ -287,7 +394,7 @@ class GoldenJSON:
             self._set_data(())
             return
         if isinstance(mapping, GoldenJSON):
-            self._set_data(mapping._data)
+            self._install(mapping._data_cache, mapping._arrays, mapping._n_ls, mapping._n_ranges, mapping._n_runs)
             return
         if not isinstance(mapping, Mapping):
             raise GoldenJSONError(
@@ -310,23 +417,77 @@ class GoldenJSON:
         self._set_data(tuple(data))
 
     def _set_data(self, data: Data) -> None:
-        """Install already-normalised data and the derived lookup tables."""
-        by_run: dict[int, RunRanges] = {}
-        bounds: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        """Install already-normalised data (the lookup tables and arrays are derived on first use)."""
         n_ls = n_ranges = 0
-        for run, ranges in data:
-            by_run[run] = ranges
-            bounds[run] = (tuple(a for a, _ in ranges), tuple(b for _, b in ranges))
+        for _, ranges in data:
             n_ls += _count(ranges)
             n_ranges += len(ranges)
+        self._install(data, None, n_ls, n_ranges, len(data))
+
+    def _install(self, data: Data | None, arrays: Any, n_ls: int, n_ranges: int, n_runs: int) -> None:
         setter = object.__setattr__
-        setter(self, "_data", data)
-        setter(self, "_by_run", by_run)
-        setter(self, "_bounds", bounds)
+        setter(self, "_data_cache", data)
+        setter(self, "_by_run_cache", None)
+        setter(self, "_bounds_cache", None)
         setter(self, "_n_ls", n_ls)
         setter(self, "_n_ranges", n_ranges)
+        setter(self, "_n_runs", n_runs)
         setter(self, "_hash", None)
-        setter(self, "_arrays", None)
+        setter(self, "_arrays", arrays)
+        setter(self, "_boundaries", None)
+        setter(self, "_dense", None)
+
+    @classmethod
+    def _from_range_keys(cls, starts: Any, ends: Any) -> GoldenJSON:
+        """Wrap normalised ranges given as uint64 numpy keys ``run << 32 | ls`` without validation (internal, trusted).
+
+        ``starts``/``ends`` are the inclusive first/last keys of each range, sorted, within one run each, and
+        neither overlapping nor adjacent. The Python tuples (``_data``) are only built if an operation needs them.
+        """
+        np = _numpy()
+        n_ranges = int(starts.size)
+        if n_ranges:
+            run_of = starts >> np.uint64(32)
+            n_runs = int(np.count_nonzero(run_of[1:] != run_of[:-1])) + 1
+            n_ls = int((ends - starts).sum(dtype=np.uint64)) + n_ranges
+        else:
+            n_runs = n_ls = 0
+        obj = cls.__new__(cls)
+        obj._install(None, (starts, ends), n_ls, n_ranges, n_runs)
+        return obj
+
+    @property
+    def _data(self) -> Data:
+        """``((run, ((first, last), ...)), ...)``: the normalised content as tuples (built from the arrays on demand)."""
+        data = self._data_cache
+        if data is None:
+            np = _numpy()
+            starts, ends = self._arrays
+            low = np.uint64(MAX_NUMBER)
+            runs = (starts >> np.uint64(32)).tolist()
+            pairs = zip((starts & low).tolist(), (ends & low).tolist())
+            grouped: dict[int, list[Range]] = {}
+            for run, pair in zip(runs, pairs):
+                grouped.setdefault(run, []).append(pair)
+            data = tuple((run, tuple(ranges)) for run, ranges in grouped.items())
+            object.__setattr__(self, "_data_cache", data)
+        return data
+
+    @property
+    def _by_run(self) -> dict[int, RunRanges]:
+        by_run = self._by_run_cache
+        if by_run is None:
+            by_run = dict(self._data)
+            object.__setattr__(self, "_by_run_cache", by_run)
+        return by_run
+
+    @property
+    def _bounds(self) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+        bounds = self._bounds_cache
+        if bounds is None:
+            bounds = {run: (tuple(a for a, _ in ranges), tuple(b for _, b in ranges)) for run, ranges in self._data}
+            object.__setattr__(self, "_bounds_cache", bounds)
+        return bounds
 
     @classmethod
     def _from_data(cls, data: Data) -> GoldenJSON:
@@ -337,7 +498,20 @@ class GoldenJSON:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> GoldenJSON:
-        """Parse golden-JSON text (any whitespace; duplicate run keys are an error)."""
+        """Parse golden-JSON text (any whitespace; duplicate run keys are an error).
+
+        Text of the certification-file shape is decoded and validated on whole numpy arrays
+        (:func:`_fast_range_keys`); anything else, and every invalid file, goes through the strict reference
+        path (:meth:`_from_json_strict`), which names the offending run and range.
+        """
+        fast = _fast_range_keys(text)
+        if fast is not None:
+            return cls._from_range_keys(*fast)
+        return cls._from_json_strict(text)
+
+    @classmethod
+    def _from_json_strict(cls, text: str | bytes) -> GoldenJSON:
+        """The reference decoding: strict JSON decoder, then the validating constructor (tests compare against it)."""
         obj = load_json_document(text, GoldenJSONError)
         if not isinstance(obj, dict):
             raise GoldenJSONError(f"a golden JSON must be a JSON object, got {_describe(obj)}")
@@ -398,22 +572,7 @@ class GoldenJSON:
         breaks = np.flatnonzero(np.diff(keys) != 1)
         starts = keys[np.concatenate(([0], breaks + 1))]
         ends = keys[np.concatenate((breaks, [keys.size - 1]))]
-        low = np.uint64(MAX_NUMBER)
-        start_runs = (starts >> np.uint64(32)).tolist()
-        firsts = (starts & low).tolist()
-        lasts = (ends & low).tolist()
-        data: list[tuple[int, RunRanges]] = []
-        current: list[Range] = []
-        current_run = None
-        for run, first, last in zip(start_runs, firsts, lasts):
-            if run != current_run:
-                if current:
-                    data.append((current_run, tuple(current)))  # type: ignore[arg-type]
-                current, current_run = [], run
-            current.append((first, last))
-        if current:
-            data.append((current_run, tuple(current)))  # type: ignore[arg-type]
-        return cls._from_data(tuple(data))
+        return cls._from_range_keys(starts, ends)
 
     @classmethod
     def from_cmssw(cls, text: str) -> GoldenJSON:
@@ -472,14 +631,18 @@ class GoldenJSON:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GoldenJSON):
             return NotImplemented
-        return self._n_ls == other._n_ls and self._data == other._data
+        if self._n_ls != other._n_ls or self._n_ranges != other._n_ranges:
+            return False
+        if self._data_cache is None and other._data_cache is None:
+            return all(bool((a == b).all()) for a, b in zip(self._arrays, other._arrays))
+        return self._data == other._data
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
 
     def __bool__(self) -> bool:
-        return bool(self._data)
+        return self._n_ranges > 0
 
     def __len__(self) -> int:
         """Number of lumisections (not runs, unlike CMSSW's LumiList)."""
@@ -516,7 +679,7 @@ class GoldenJSON:
 
     @property
     def n_runs(self) -> int:
-        return len(self._data)
+        return self._n_runs
 
     @property
     def n_ranges(self) -> int:
@@ -633,10 +796,59 @@ class GoldenJSON:
             object.__setattr__(self, "_arrays", arrays)
         return self._arrays  # type: ignore[no-any-return]
 
+    def _boundary_array(self) -> Any:
+        """``[start0, end0 + 1, start1, end1 + 1, ...]`` as uint64 keys (cached): a key is inside a range exactly
+        when the count of boundaries <= key is odd. Strictly increasing because ranges are merged (never adjacent);
+        the last ``end + 1`` is left out when it would overflow (run and lumisection both 2**32 - 1)."""
+        if self._boundaries is None:
+            np = _numpy()
+            starts, ends = self._range_arrays()
+            boundaries = np.empty(2 * starts.size, dtype=np.uint64)
+            boundaries[0::2] = starts
+            boundaries[1::2] = ends + np.uint64(1)
+            if starts.size and int(ends[-1]) == 2**64 - 1:
+                boundaries = boundaries[:-1]
+            object.__setattr__(self, "_boundaries", boundaries)
+        return self._boundaries
+
+    def _dense_table(self) -> Any:
+        """``(first run, row offsets, width, flat bool table)`` when both fit in :data:`DENSE_TABLE_BYTES`, else False
+        (cached).
+
+        The table has one row of ``width`` cells per run (one more than the largest lumisection, plus a last column
+        that is always False) and a last, all-False row. ``offsets[run - first_run + 1]`` is the flat index of the
+        run's row; index 0, the last index and runs without ranges point at the all-False row. A lookup is then
+        two clips, two gathers and an add, with no masks.
+        """
+        if self._dense is None:
+            np = _numpy()
+            starts, ends = self._range_arrays()
+            low = np.uint64(MAX_NUMBER)
+            run_of = (starts >> np.uint64(32)).astype(np.int64)
+            runs = np.unique(run_of)
+            span = int(runs[-1] - runs[0]) + 1
+            width = int((ends & low).max()) + 2
+            dense: Any = False
+            if (span + 2) * 8 <= DENSE_TABLE_BYTES and (runs.size + 1) * width <= DENSE_TABLE_BYTES:
+                offsets = np.full(span + 2, runs.size * width, dtype=np.int64)  # the all-False row
+                offsets[runs - runs[0] + 1] = np.arange(runs.size, dtype=np.int64) * width
+                row_start = offsets[run_of - runs[0] + 1]
+                # +1 at each range's first cell, -1 right after its last one (still in the row: the last column is
+                # spare; never another range's first cell: ranges are not adjacent), then a running sum
+                change = np.zeros((runs.size + 1) * width, dtype=np.int8)
+                change[row_start + (starts & low).astype(np.int64)] = 1
+                change[row_start + (ends & low).astype(np.int64) + 1] = -1
+                table = np.cumsum(change, dtype=np.int8).view(bool)
+                dense = (int(runs[0]), offsets, width, table)
+            object.__setattr__(self, "_dense", dense)
+        return self._dense
+
     def contains_many(self, runs: Any, lumis: Any) -> Any:
         """Vectorised ``(run, ls) in self``: a boolean numpy array (broadcast shape), or a list without numpy.
 
-        Integers outside 1..2**32-1 are simply not contained; non-integer arrays raise TypeError.
+        Integers outside 1..2**32-1 are simply not contained; non-integer arrays raise TypeError. One
+        ``searchsorted`` of the ``run << 32 | ls`` keys over the range boundaries; the out-of-range check is two
+        reductions per array, and is skipped for unsigned arrays of at most 32 bits.
         """
         np = _numpy()
         if np is None:
@@ -654,17 +866,33 @@ class GoldenJSON:
             if arr.dtype.kind not in "iu":
                 raise TypeError(f"{name} must be an integer array, got dtype {arr.dtype}")
         r, ls = np.broadcast_arrays(r, ls)
-        valid = (r >= 1) & (r <= MAX_NUMBER) & (ls >= 1) & (ls <= MAX_NUMBER)
-        if not self._data:
+        if not self._n_ranges or r.size == 0:
             return np.zeros(r.shape, dtype=bool)
-        if not valid.all():
-            r = np.where(valid, r, 1)
-            ls = np.where(valid, ls, 1)
-        keys = (r.astype(np.uint64) << np.uint64(32)) | ls.astype(np.uint64)
-        starts, ends = self._range_arrays()
-        idx = np.searchsorted(starts, keys, side="right") - 1
-        hit = (idx >= 0) & (keys <= ends[np.maximum(idx, 0)])
-        return hit & valid
+        valid = None
+        if not (_fits_uint32(r) and _fits_uint32(ls)):
+            # run or lumisection 0 never matches (no range starts below 1), so out-of-range values become 0
+            valid = (r >= 0) & (r <= MAX_NUMBER) & (ls >= 0) & (ls <= MAX_NUMBER)
+            r = np.where(valid, r, 0)
+            ls = np.where(valid, ls, 0)
+        dense = self._dense_table()
+        if dense is not False:
+            first_run, offsets, width, table = dense
+            if r.dtype == np.uint64:  # (values <= 2**32-1 here) so that mixing with int64 stays integer
+                r = r.astype(np.int64)
+            if ls.dtype == np.uint64:
+                ls = ls.astype(np.int64)
+            index = np.subtract(r, first_run - 1, dtype=np.int64)
+            np.clip(index, 0, offsets.size - 1, out=index)  # below or above the runs: the all-False row
+            flat = offsets[index]
+            if ls.dtype.itemsize < 4:  # (width - 1 may not fit an 8- or 16-bit type)
+                ls = ls.astype(np.int64)
+            flat += np.minimum(ls, width - 1)  # beyond the largest lumisection: the spare, always False column
+            return table[flat].reshape(r.shape)
+        keys = r.astype(np.uint64)
+        keys <<= np.uint64(32)
+        keys |= ls.astype(np.uint64, copy=False)
+        position = np.searchsorted(self._boundary_array(), keys, side="right")
+        return np.asarray(position & 1, dtype=bool).reshape(r.shape)
 
     # ----------------------------------------------------------------------------- output
 

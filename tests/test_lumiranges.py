@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import pickle
+import re
 import stat
 from pathlib import Path
 
@@ -767,3 +768,191 @@ def test_filter_and_restrict_match_set(mapping: dict, lo: int, hi: int) -> None:
     assert set(g.restrict(run_min=lo)) == {p for p in expected if p[0] >= lo}
     assert set(g.filter_runs(lambda r: r % 2 == 1)) == {p for p in expected if p[0] % 2}
     assert set(g.filter_runs([lo, str(hi)])) == {p for p in expected if p[0] in (lo, hi)}
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 13: the whole-array paths (load, lazily built tuples, dense membership) against the reference paths
+# ------------------------------------------------------------------------------------------------
+
+BIG = lumiranges.MAX_NUMBER
+HUGE_RUNS = [1, 2, 315257, 315258, 2**31, BIG - 1, BIG]
+# lumisection tokens as written in a file: valid ones, and the ones the reference refuses or reads differently
+GOOD_LS_TOKENS = ["1", "2", "3", "5", "6", "9", "10", "88", "4294967294", "4294967295"]
+BAD_LS_TOKENS = ["0", "-1", "4294967296", "99999999999", "007", "1.0", "1e3", "true", "null", '"5"']
+GOOD_KEY_TOKENS = [f'"{r}"' for r in HUGE_RUNS]
+BAD_KEY_TOKENS = ['"0"', '"0315257"', '" 315257"', '"315257 "', '"+1"', '"4294967296"', '"abc"', '""', "315257"]
+SPACES = ["", " ", "\n", "\n    ", "\t", "\r\n"]
+
+
+@st.composite
+def golden_texts(draw: st.DrawFn) -> tuple[str, bool]:
+    """Golden-JSON text in any layout, with single-lumisection, unsorted, overlapping, adjacent and duplicated
+    ranges, empty run lists, repeated run keys, huge numbers and (when ``bad``) inverted ranges and tokens the
+    reference refuses; returns the text and whether it was drawn without bad tokens."""
+    bad = draw(st.booleans())
+    ls_tokens = GOOD_LS_TOKENS + (BAD_LS_TOKENS if bad else [])
+    key_tokens = GOOD_KEY_TOKENS + (BAD_KEY_TOKENS if bad else [])
+
+    def ws() -> str:
+        return draw(st.sampled_from(SPACES))
+
+    entries = []
+    for key in draw(st.lists(st.sampled_from(key_tokens), max_size=5)):  # a key may repeat: duplicate run keys
+        pairs = []
+        for _ in range(draw(st.integers(0, 5))):
+            first = draw(st.sampled_from(ls_tokens))
+            last = first if draw(st.booleans()) else draw(st.sampled_from(ls_tokens))  # single-LS ranges often
+            if not bad and int(first) > int(last):
+                first, last = last, first  # inverted ranges only among the bad cases
+            pairs.append(f"[{ws()}{first}{ws()},{ws()}{last}{ws()}]")
+        entries.append(f"{key}{ws()}:{ws()}[{ws()}{(ws() + ',' + ws()).join(pairs)}{ws()}]")
+    text = ws() + "{" + ws() + (ws() + "," + ws()).join(entries) + ws() + "}" + ws()
+    return text, not bad
+
+
+def outcome(build: object, text: object) -> object:
+    try:
+        return build(text)  # type: ignore[operator]
+    except GoldenJSONError as exc:
+        return f"error: {exc}"
+
+
+def assert_same_object(fast: GoldenJSON, reference: GoldenJSON) -> None:
+    """Every public view of a (possibly array-backed) object equals the reference one's."""
+    assert fast == reference and reference == fast
+    assert (fast != reference) is False  # __ne__ too
+    assert hash(fast) == hash(reference)
+    assert (repr(fast), len(fast), bool(fast)) == (repr(reference), len(reference), bool(reference))
+    assert (fast.runs, fast.n_runs, fast.n_ranges) == (reference.runs, reference.n_runs, reference.n_ranges)
+    assert list(fast.items()) == list(reference.items())
+    assert fast.to_json() == reference.to_json() and fast.to_cmssw() == reference.to_cmssw()
+    assert pickle.loads(pickle.dumps(fast)) == reference
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(golden_texts(), st.booleans())
+def test_fast_load_equals_the_strict_reference_path(case: tuple[str, bool], as_bytes: bool) -> None:
+    text, only_good_tokens = case
+    data: str | bytes = text.encode() if as_bytes else text
+    fast, reference = outcome(GoldenJSON.from_json, data), outcome(GoldenJSON._from_json_strict, data)
+    # the array path decodes exactly the texts the reference accepts (so this test does compare the two paths)
+    assert (lumiranges._fast_range_keys(data) is not None) == (not isinstance(reference, str))
+    if only_good_tokens:
+        assert not isinstance(reference, str) or "appears twice" in reference  # only repeated keys are refused
+    if isinstance(reference, str):
+        assert fast == reference  # refused with the same located message
+    else:
+        assert fast._data_cache is None  # type: ignore[union-attr]  # array-backed until tuples are needed
+        assert_same_object(fast, reference)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(golden_texts())
+def test_fast_load_of_files_equals_reference(tmp_path_factory: pytest.TempPathFactory, case: tuple[str, bool]) -> None:
+    text, _ = case
+    path = tmp_path_factory.mktemp("g") / "golden.json.gz"
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + text.encode()))  # gzip and a byte-order mark, as real files may have
+    reference = outcome(GoldenJSON._from_json_strict, text)
+    loaded = outcome(GoldenJSON.load, path)
+    if isinstance(reference, str):
+        assert loaded == f"error: {path}: {reference.removeprefix('error: ')}"
+    else:
+        assert_same_object(loaded, reference)  # type: ignore[arg-type]
+
+
+def test_fast_load_of_the_real_files_takes_the_array_path() -> None:
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "golden"  # the DCS-only files, when present
+    for path in REAL_FILES + sorted(shared.glob("*.json")) + sorted(shared.glob("json_DCSONLY*")):
+        raw = path.read_bytes()
+        assert lumiranges._fast_range_keys(raw) is not None, path
+        assert_same_object(GoldenJSON.load(path), GoldenJSON._from_json_strict(raw))
+
+
+@pytest.mark.parametrize(
+    ("text", "located"),
+    [
+        ('{"315257": [[5, 1]]}', "run 315257: range [5, 1] is inverted"),
+        ('{"315257": [[-1, 3]]}', "run 315257: range [-1, 3]: lumisection numbers must be >= 1"),
+        ('{"315257": [[0, 3]]}', "run 315257: range [0, 3]: lumisection numbers must be >= 1"),
+        ('{"315257": [[1, 4294967296]]}', "run 315257: range [1, 4294967296]: lumisection numbers must be <="),
+        ('{"315257": [[1, 2]], "315257": [[4, 5]]}', "315257"),
+        ('{"0315257": [[1, 2]]}', "canonical"),
+    ],
+)
+def test_refusals_keep_their_located_messages(text: str, located: str) -> None:
+    with pytest.raises(GoldenJSONError, match=re.escape(located)):
+        GoldenJSON.from_json(text)
+
+
+def test_unsorted_overlapping_adjacent_ranges_are_merged_on_the_arrays() -> None:
+    text = '{"7": [[6, 9], [1, 5], [3, 4], [20, 20], [11, 12]], "2": [[4294967295, 4294967295], [1, 1]]}'
+    fast = lumiranges._fast_range_keys(text)
+    assert fast is not None  # merged by the array path, not left to the reference
+    assert GoldenJSON.from_json(text).to_dict() == {"2": [[1, 1], [4294967295, 4294967295]], "7": [[1, 9], [11, 12], [20, 20]]}
+
+
+def test_array_backed_objects_compare_by_content() -> None:
+    a = GoldenJSON.from_json('{"1": [[1, 2]], "2": [[5, 5]]}')
+    b = GoldenJSON.from_json('{"1": [[1, 2]], "3": [[5, 5]]}')  # same counts, other content
+    assert a != b and a == GoldenJSON.from_json('{"2": [[5, 5]], "1": [[1, 2]]}') and GoldenJSON(a) == a
+    assert a._data_cache is None and b._data_cache is None  # compared on the arrays
+    assert a == GoldenJSON({1: [[1, 2]], 2: [[5, 5]]}) and b != GoldenJSON({1: [[1, 2]], 2: [[5, 5]]})
+
+
+pair_values = st.sampled_from([0, 1, 2, 3, 5, 9, 10, 88, 127, 128, 315257, 2**31, BIG - 1, BIG, BIG + 1, -1, -128, 2**40])
+
+
+@st.composite
+def golden_and_pairs(draw: st.DrawFn) -> tuple[GoldenJSON, list[tuple[int, int]]]:
+    mapping = {
+        draw(st.sampled_from(HUGE_RUNS)): draw(st.lists(
+            st.tuples(st.sampled_from([1, 2, 3, 5, 9, 10, 88, BIG - 1, BIG]), st.sampled_from([1, 3, 9, 88, BIG]))
+            .map(lambda t: [min(t), max(t)]), max_size=4))
+        for _ in range(draw(st.integers(0, 4)))
+    }
+    golden = GoldenJSON(mapping)
+    members = list(golden)[:20] if golden.n_lumisections < 10**4 else [(r, a) for r, ranges in golden.items() for a, _ in ranges]
+    pairs = draw(st.lists(st.one_of(st.tuples(pair_values, pair_values), st.sampled_from(members) if members else
+                                    st.tuples(pair_values, pair_values)), max_size=30))
+    return golden, pairs + pairs[:3]  # duplicates
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(golden_and_pairs(), st.sampled_from(["int64", "uint64", "uint32", "int32", "uint16", "int8", "list"]), st.booleans())
+def test_contains_many_equals_scalar_membership(case: tuple, dtype: str, dense: bool) -> None:
+    golden, pairs = case
+    if dtype != "list":
+        info = np.iinfo(dtype)
+        pairs = [(r, ls) for r, ls in pairs if info.min <= r <= info.max and info.min <= ls <= info.max]
+    expected = [(r, ls) in golden for r, ls in pairs]
+    runs: object = [r for r, _ in pairs]
+    lumis: object = [ls for _, ls in pairs]
+    if dtype != "list":
+        runs, lumis = np.array(runs, dtype=dtype), np.array(lumis, dtype=dtype)
+    with pytest.MonkeyPatch.context() as mp:
+        if not dense:
+            mp.setattr(lumiranges, "DENSE_TABLE_BYTES", 0)  # the searchsorted path
+        copy_ = GoldenJSON.from_json(golden.to_json())  # array-backed, fresh caches
+        for g in (golden, copy_):
+            got = g.contains_many(runs, lumis)
+            assert got.dtype == bool and got.shape == (len(pairs),)
+            assert got.tolist() == expected
+        if golden and pairs:  # the tables are used exactly when they fit
+            limit = lumiranges.DENSE_TABLE_BYTES
+            width = max(b for _, ranges in golden.items() for _, b in ranges) + 1
+            fits = (golden.runs[-1] - golden.runs[0] + 1) * 4 <= limit and golden.n_runs * width <= limit
+            assert (copy_._dense is not False) == fits
+
+
+def test_contains_many_paths_on_a_real_year() -> None:
+    golden = GoldenJSON.load(F2018)
+    runs = np.repeat(np.array(golden.runs + (1, 315256, BIG), dtype=np.int64), 40)
+    lumis = np.tile(np.arange(-2, 3000, 75, dtype=np.int64), runs.size // 40)[: runs.size]
+    expected = [(int(r), int(ls)) in golden for r, ls in zip(runs, lumis)]
+    assert golden.contains_many(runs, lumis).tolist() == expected
+    assert golden._dense is not False  # a year fits the dense tables
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lumiranges, "DENSE_TABLE_BYTES", 0)
+        fresh = GoldenJSON.load(F2018)
+        assert fresh.contains_many(runs, lumis).tolist() == expected
+        assert fresh._dense is False
