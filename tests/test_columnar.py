@@ -536,3 +536,57 @@ def test_hostile_file_on_the_command_line_is_one_line(tmp_path: Any, capsys: Any
     assert main(["golden", "tracker-strip == GOOD", "--snapshot", str(path)]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and str(path) in err
+
+
+# ------------------------------------------------------------------------------------------ explain and recorded luminosity
+
+
+def _explain_outcome(query: Any, snap: Any, dataset: str | None, engine: Any) -> Any:
+    """Every figure of the report (counts, golden and anti-golden JSONs, luminosity sums to the last bit)."""
+    return _outcome(lambda: engine(query, snap, dataset).to_dict())
+
+
+def _recorded_outcome(query: Any, snap: Snapshot, columnar: ColumnarSnapshot, dataset: str | None) -> tuple[Any, Any]:
+    """The reference's and the vectorized ``recorded_in`` of the query's golden JSON (and of all lumisections)."""
+    from dqquery.luminosity import recorded_in as reference_recorded_in
+    from dqquery.lumiranges import GoldenJSON
+    from dqquery.vectorized import recorded_in
+
+    result = _outcome(lambda: evaluator.golden(query, snap, dataset))
+    if isinstance(result, tuple):
+        return result, _outcome(lambda: recorded_in(GoldenJSON(), columnar, dataset))
+    everything = GoldenJSON({r.run_number: [[1, 10_000]] for r in snap.runs})
+    expected = [reference_recorded_in(g, snap, dataset) for g in (result, everything)]
+    return expected, [recorded_in(g, columnar, dataset) for g in (result, everything)]
+
+
+@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    snap=st.one_of(snapshots_with_deletions(), snapshots_with_deletions(evaluable=True), snapshots_with_online_underneath()),
+    query=st.one_of(queries(fields=SNAPSHOT_FIELDS), queries(max_leaves=4), lumisection_queries(), offline_queries(),
+                    st.lists(st.one_of(lumisection_queries(), offline_queries()), min_size=2, max_size=4).map(A.make_and)),
+    dataset=st.sampled_from(DATASET_PATTERNS + OFFLINE_PATTERNS),
+)
+def test_columnar_explain_and_recorded_equal_reference(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    """Explain figures and recorded luminosity: missing values, deleted runs and datasets, offline datasets over
+    online's values (merged luminosity blocks), every node kind, several datasets per run."""
+    from dqquery.explanation import explain as reference_explain
+    from dqquery.vectorized import explain
+
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    assert _explain_outcome(query, columnar, dataset, explain) == _explain_outcome(query, snap, dataset, reference_explain)
+    expected, got = _recorded_outcome(query, snap, columnar, dataset)
+    assert got == expected
+
+
+def test_explain_on_the_small_snapshot_loses_what_the_reference_loses() -> None:
+    from dqquery.explanation import explain as reference_explain
+    from dqquery.vectorized import explain
+
+    snap = _small_snapshot()
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    for q in ("dt-dt == GOOD and cms_active", "recorded >= 0.2 and lumisection_number > 3", "dt-dt is null and energy > 1"):
+        for dataset in (None, "%"):
+            assert explain(q, columnar, dataset).to_dict() == reference_explain(q, snap, dataset).to_dict()
+    report = explain("dt-dt == GOOD and cms_active", columnar)
+    assert (report.total_ls, report.golden_ls, [c.inclusive_ls for c in report.clauses]) == (12, 5, [2, 7])
