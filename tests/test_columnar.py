@@ -590,3 +590,5 @@ def test_explain_on_the_small_snapshot_loses_what_the_reference_loses() -> None:
             assert explain(q, columnar, dataset).to_dict() == reference_explain(q, snap, dataset).to_dict()
     report = explain("dt-dt == GOOD and cms_active", columnar)
     assert (report.total_ls, report.golden_ls, [c.inclusive_ls for c in report.clauses]) == (12, 5, [2, 7])
+    # Lumisections 1-2 read the OMS range's 0.1, 3-5 the block (a null there counts 0), 6-12 have no value.
+    assert report.total_recorded == pytest.approx(0.1 * 2 + 0.2 + 0.4)
