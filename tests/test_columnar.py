@@ -592,3 +592,36 @@ def test_explain_on_the_small_snapshot_loses_what_the_reference_loses() -> None:
     assert (report.total_ls, report.golden_ls, [c.inclusive_ls for c in report.clauses]) == (12, 5, [2, 7])
     # Lumisections 1-2 read the OMS range's 0.1, 3-5 the block (a null there counts 0), 6-12 have no value.
     assert report.total_recorded == pytest.approx(0.1 * 2 + 0.2 + 0.4)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("golden", "dt-dt == GOOD and cms_active"),
+        ("golden", "recorded >= 0.2", "--dataset", "%"),
+        ("golden", "energy > 1", "--dataset", "/nothing/%"),
+        ("explain", "dt-dt == GOOD and cms_active and lumisection_number > 2", "--runs", "3"),
+        ("explain", "dt-dt is null and recorded > 0", "--dataset", "%", "--json"),
+    ],
+)
+def test_cli_reads_a_columnar_file_with_the_same_output(tmp_path: Any, capsys: Any, monkeypatch: Any, argv: tuple[str, ...]) -> None:
+    """``golden``/``explain`` evaluate a columnar file with the vectorized engine (never converted back to a
+    Snapshot): stdout, stderr and exit code are those of the same snapshot as JSON (evaluated by the reference)."""
+    from dqquery.cli import main
+
+    snap = _small_snapshot()
+    json_path, columnar_path = tmp_path / "s.json", tmp_path / "s.dqc"
+    snap.save(json_path)
+    ColumnarSnapshot.from_snapshot(snap).save(columnar_path)
+
+    def no_conversion(self: Any) -> Any:
+        raise AssertionError("the columnar file was converted to a Snapshot")
+
+    monkeypatch.setattr(ColumnarSnapshot, "to_snapshot", no_conversion)
+    outputs = []
+    for path in (json_path, columnar_path):
+        code = main([*argv, "--snapshot", str(path)])
+        captured = capsys.readouterr()
+        outputs.append((code, captured.out, captured.err))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1] or "no dataset" in outputs[0][2]
