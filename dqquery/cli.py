@@ -320,9 +320,9 @@ def _load_snapshot(spec: str, columnar: bool = False) -> Any:
     """The snapshot named on the command line; ``columnar``: the caller evaluates a
     :class:`~dqquery.columnar.ColumnarSnapshot` (:mod:`dqquery.vectorized`), so a columnar file is not converted."""
     if spec == "demo":
-        from .demo import load_demo
+        from .demo import columnar_available, load_demo, load_demo_columnar
 
-        return load_demo()
+        return load_demo_columnar() if columnar and columnar_available() else load_demo()
     from .snapshot import Snapshot
 
     if spec == "-":
@@ -597,10 +597,7 @@ def cmd_json(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on bundled data: reproduce the official 2018 golden JSON from the demo snapshot."""
-    import time
-
-    from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, SYNTHETIC_NOTE, load_demo
-    from .evaluator import golden
+    from .demo import DEMO_DATASET, DEMO_QUERY_2018, OFFICIAL_2018, SYNTHETIC_NOTE, run_demo
     from .lumiranges import GoldenJSON
     from .query import parse
 
@@ -608,14 +605,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("query:\n  " + DEMO_QUERY_2018.strip().replace("\n", "\n  "))
     query = parse(DEMO_QUERY_2018)  # parsed once (the first parse of a process also builds the parser)
     print(f"units: {query_units(query)}")
-    snapshot = load_demo()
-    t0 = time.perf_counter()
-    result = golden(query, snapshot, dataset=DEMO_DATASET)
-    elapsed = time.perf_counter() - t0
+    run = run_demo(query, dataset=DEMO_DATASET)
+    result = run.result
     official = GoldenJSON.load(OFFICIAL_2018)
     diff = result.diff(official)
     print(f"dataset: {DEMO_DATASET}")
-    print(f"golden JSON: {result.n_runs} runs, {result.n_lumisections} lumisections, computed in {elapsed * 1000:.0f} ms")
+    print(f"golden JSON: {result.n_runs} runs, {result.n_lumisections} lumisections")
+    print(f"time: load {run.load_seconds * 1000:.0f} ms, evaluate {run.evaluate_seconds * 1000:.0f} ms ({run.source})")
     if args.output:
         result.write(args.output)
         print(f"wrote {args.output}")
