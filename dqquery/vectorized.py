@@ -28,7 +28,12 @@ Decisions:
 * The online overlay (issue 9) is built as derived tables in :func:`evaluated_view` only when a selected
   offline unit has online OMS rows under it; the OMS columns are gathered from the snapshot's own table (own
   row, or online's row where the own row lacks the key), so no value is re-encoded. The merged luminosity
-  block is built per lumisection in Python (only for units where the reference builds one): exactness first.
+  block (only for units where the reference builds one) picks each lumisection's source with array operations
+  over one dictionary of the block's and the OMS table's distinct values (:class:`_CodeUnion`).
+* ``explain`` keeps a (segments x clauses) matrix of "not True" and reduces it per piece of a run (the pieces of
+  all its datasets); ``recorded_in`` and ``explain`` compute each piece's luminosity with the reference's
+  formula and add the pieces one by one in the reference's order (numpy's ``sum`` is pairwise), so every
+  figure is the same float. Neither imports anything above :mod:`dqquery.explanation`.
 * A snapshot without any dataset name selects nothing (empty golden JSON), as :func:`matching_datasets` does.
 """
 
@@ -42,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from . import ast as A
-from .columnar import LUMINOSITY_KEYS, Column, ColumnarSnapshot
+from .columnar import LUMINOSITY_KEYS, Column, ColumnarSnapshot, _value_key
 from .evaluator import UnknownDataset, compile_plan, dataset_matcher, ls_breaks
 from .explanation import ClauseLoss, ExplainReport, RunLoss
 from .luminosity import luminosity_number
@@ -221,22 +226,52 @@ def _merged_luminosity(snap: ColumnarSnapshot, oms: dict[str, Any], under: np.nd
         no = np.zeros(len(unit), dtype=bool)
         own_range_ok = ~own_covered & ~col.absent[own_row] if col is not None else no
         base_range_ok = ~base_covered & (base_row >= 0) & ~col.absent[np.maximum(base_row, 0)] if col is not None else no
-        kept: list[Any] = [lumi[key].value(i) for i in keep.tolist()]
-        merged: list[Any] = []
-        for n in range(len(unit)):  # a covering block's null is "not there": the next source is read
-            if own_ok[n]:
-                merged.append(lumi[key].value(int(own_pos[n])))
-            elif own_range_ok[n]:
-                merged.append(col.value(int(own_row[n])))  # type: ignore[union-attr]
-            elif base_ok[n]:
-                merged.append(lumi[key].value(int(base_pos[n])))
-            elif base_range_ok[n]:
-                merged.append(col.value(int(base_row[n])))  # type: ignore[union-attr]
-            else:
-                merged.append(None)
-        table[key] = Column.encode(kept + merged)
+        union = _CodeUnion()
+        lumi_codes = union.add(lumi[key])
+        oms_codes = union.add(col) if col is not None else np.zeros(0, dtype=np.int32)
+        # A covering block's null is "not there": the next source is read (own block, own range, online's block,
+        # online's range, else null).
+        code = np.where(
+            own_ok, _take(lumi_codes, own_pos),
+            np.where(own_range_ok, _take(oms_codes, own_row),
+                     np.where(base_ok, _take(lumi_codes, base_pos), np.where(base_range_ok, _take(oms_codes, np.maximum(base_row, 0)), 0))),
+        )
+        table[key] = Column(
+            "codes",
+            np.concatenate([_take(lumi_codes, keep), code]).astype(np.int32),
+            np.concatenate([lumi[key].absent[keep], np.zeros(len(unit), dtype=bool)]),
+            tuple(union.values),
+        )
     order = np.lexsort((table["ls"], table["unit"]))
     return {k: (v.take(order) if isinstance(v, Column) else v[order]) for k, v in table.items()}
+
+
+class _CodeUnion:
+    """One dictionary of distinct values for columns of any kind (code 0 is missing), so values of two tables can
+    be picked row by row without building Python objects per row."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = [None]
+        self._code: dict[Any, int] = {}
+
+    def add(self, col: Column) -> np.ndarray:
+        """``col``'s rows as codes of this union."""
+        values, index = col.distinct()
+        mapping = np.zeros(len(values), dtype=np.int32)
+        for i, v in enumerate(values):
+            if v is None:
+                continue
+            key = _value_key(v)
+            if key not in self._code:
+                self._code[key] = len(self.values)
+                self.values.append(v)
+            mapping[i] = self._code[key]
+        return mapping[index] if len(index) else np.zeros(0, dtype=np.int32)
+
+
+def _take(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``codes[rows]``, or zeros (missing) when there are no codes (the rows are then never the ones chosen)."""
+    return codes[rows] if len(codes) else np.zeros(len(rows), dtype=np.int32)
 
 
 # ------------------------------------------------------------------------------------------ segments
