@@ -27,12 +27,14 @@ Decisions:
 * The demo snapshot is loaded once per process and cached (snapshots are treated as read-only); ``dqquery demo``
   loads it afresh (:func:`run_demo`), since it prints how long the load takes.
 * The demo ships twice. The columnar file is what ``dqquery demo`` reads when numpy and pyarrow are installed
-  (``dqquery[fast]``): measured interleaved in ``tests/benchmarks/bench_demo.py``, the whole ``dqquery demo``
-  process takes about half the time it took from the JSON file (load about 25x faster, evaluation about 5x,
-  the rest is interpreter start-up, imports and the parse). The JSON file stays because numpy and pyarrow are
-  optional (``dqquery demo`` falls back to it and to the reference evaluator and says so), ``load_demo()`` returns
-  a :class:`~dqquery.snapshot.Snapshot` (fake servers, run tables), and the generator's determinism test compares
-  its bytes; ``tests/test_demo.py`` checks that both files hold the same snapshot.
+  (``dqquery[fast]``): measured interleaved in ``tests/benchmarks/bench_demo.py`` (two runs of 7 rounds, loaded
+  machine), the whole process takes 1.2-1.4x less time than from the JSON file; the load (its first import of
+  numpy and pyarrow included) 1.9-2.1x less and the evaluation 2.6-2.7x less; the rest is interpreter start-up,
+  dqquery's imports and the parse, which both pay. The printed "load" is that first load, imports included.
+  The JSON file stays because numpy and pyarrow are optional (``dqquery demo`` falls back to it and to the
+  reference evaluator and says so), ``load_demo()`` returns a :class:`~dqquery.snapshot.Snapshot` (fake servers,
+  run tables), and the generator's determinism test compares its bytes; ``tests/test_demo.py`` checks that both
+  files hold the same snapshot.
 * The data are called synthetic wherever the demo is shown (:data:`SYNTHETIC_NOTE`, printed by ``dqquery demo``):
   a reader must not take "identical to the official file" for agreement with the real Run Registry.
 * The files the how-to pages read ship as package data (:data:`RR_CONFIGS`: real json-logic configs) or are
@@ -55,8 +57,8 @@ from .snapshot import Snapshot
 
 __all__ = [
     "DATA_DIR",
-    "DEMO_DATASET",
     "DEMO_COLUMNAR_PATH",
+    "DEMO_DATASET",
     "DEMO_PATH",
     "DEMO_QUERY_2018",
     "GOLDEN_2018_QUERY_FILE",

@@ -8,7 +8,9 @@ query, load the demo snapshot from its file, evaluate, compare with the official
 :func:`dqquery.demo.run_demo` forced to the JSON file and the reference evaluator (``json``, the demo before
 the columnar file) or to the columnar file and the vectorized evaluator (``columnar``, what ``dqquery demo``
 does when numpy and pyarrow are installed). Rounds interleave the two, so machine drift hits both alike; printed:
-medians and minimums of the whole process, of the load and of the evaluation, and their ratios.
+medians and minimums of the whole process, of the load and of the evaluation, and their ratios. Then, in this
+process, ``dqquery explain`` of the demo query: the reference on the JSON snapshot vs :func:`dqquery.vectorized.explain`
+on the columnar one, interleaved, with whether the two reports are identical.
 Needs ``dqquery[fast]`` (numpy, pyarrow) for the columnar side.
 """
 
@@ -63,7 +65,30 @@ def main() -> int:
         low = {name: min(v) for name, v in row.items()}
         print(f"  {figure:<9} json {med['json']:.3f} / {low['json']:.3f}   columnar {med['columnar']:.3f} / {low['columnar']:.3f}"
               f"   json/columnar {med['json'] / med['columnar']:.1f}x (median), {low['json'] / low['columnar']:.1f}x (minimum)")
+    explain_rounds(args.rounds)
     return 0
+
+
+def explain_rounds(rounds: int) -> None:
+    from dqquery.columnar import ColumnarSnapshot
+    from dqquery.demo import DEMO_COLUMNAR_PATH, DEMO_DATASET, DEMO_PATH, DEMO_QUERY_2018
+    from dqquery.explanation import explain
+    from dqquery.snapshot import Snapshot
+    from dqquery.vectorized import explain as columnar_explain
+
+    snapshot, columns = Snapshot.load(DEMO_PATH), ColumnarSnapshot.load(DEMO_COLUMNAR_PATH)
+    times: dict[str, list[float]] = {"reference": [], "vectorized": []}
+    reports = {}
+    for _ in range(rounds):
+        for name, run in (("reference", lambda: explain(DEMO_QUERY_2018, snapshot, DEMO_DATASET)),
+                          ("vectorized", lambda: columnar_explain(DEMO_QUERY_2018, columns, DEMO_DATASET))):
+            t0 = time.perf_counter()
+            reports[name] = run().to_dict()
+            times[name].append(time.perf_counter() - t0)
+    med = {name: statistics.median(v) for name, v in times.items()}
+    print(f"explain, demo query, {rounds} interleaved rounds, warm: reference {med['reference'] * 1000:.0f} ms,"
+          f" vectorized {med['vectorized'] * 1000:.0f} ms (medians), {med['reference'] / med['vectorized']:.1f}x;"
+          f" identical reports: {reports['reference'] == reports['vectorized']}")
 
 
 if __name__ == "__main__":
