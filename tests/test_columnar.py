@@ -625,3 +625,17 @@ def test_cli_reads_a_columnar_file_with_the_same_output(tmp_path: Any, capsys: A
         outputs.append((code, captured.out, captured.err))
     assert outputs[0] == outputs[1]
     assert outputs[0][1] or "no dataset" in outputs[0][2]
+
+
+@pytest.mark.parametrize("command", [("golden",), ("explain", "--runs", "5"), ("explain", "--json")])
+def test_snapshot_demo_reads_the_columnar_demo_with_the_same_output(capsys: Any, command: tuple[str, ...]) -> None:
+    """``--snapshot demo`` (the columnar copy, vectorized) prints what the JSON demo file (reference) prints."""
+    from dqquery.cli import main
+    from dqquery.demo import DEMO_DATASET, DEMO_PATH, DEMO_QUERY_2018
+
+    outputs = []
+    for spec in ("demo", str(DEMO_PATH)):
+        code = main([command[0], DEMO_QUERY_2018, "--snapshot", spec, "--dataset", DEMO_DATASET, *command[1:]])
+        captured = capsys.readouterr()
+        outputs.append((code, captured.out, captured.err))
+    assert outputs[0] == outputs[1]
