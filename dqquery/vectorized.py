@@ -222,6 +222,7 @@ def _merged_luminosity(snap: ColumnarSnapshot, oms: dict[str, Any], under: np.nd
     for key in LUMINOSITY_KEYS:
         own_pos, own_covered, own_ok = block_value(key, unit)
         base_pos, base_covered, base_ok = block_value(key, np.maximum(under[unit], 0))
+        base_ok &= base_row >= 0  # online's values (block or range) only where an online OMS range lies under
         col = snap.oms.get(key)
         no = np.zeros(len(unit), dtype=bool)
         own_range_ok = ~own_covered & ~col.absent[own_row] if col is not None else no
