@@ -28,7 +28,12 @@ Decisions:
 * The online overlay (issue 9) is built as derived tables in :func:`evaluated_view` only when a selected
   offline unit has online OMS rows under it; the OMS columns are gathered from the snapshot's own table (own
   row, or online's row where the own row lacks the key), so no value is re-encoded. The merged luminosity
-  block is built per lumisection in Python (only for units where the reference builds one): exactness first.
+  block (only for units where the reference builds one) picks each lumisection's source with array operations
+  over one dictionary of the block's and the OMS table's distinct values (:class:`_CodeUnion`).
+* ``explain`` keeps a (segments x clauses) matrix of "not True" and reduces it per piece of a run (the pieces of
+  all its datasets); ``recorded_in`` and ``explain`` compute each piece's luminosity with the reference's
+  formula and add the pieces one by one in the reference's order (numpy's ``sum`` is pairwise), so every
+  figure is the same float. Neither imports anything above :mod:`dqquery.explanation`.
 * A snapshot without any dataset name selects nothing (empty golden JSON), as :func:`matching_datasets` does.
 """
 
@@ -42,14 +47,16 @@ from typing import Any
 import numpy as np
 
 from . import ast as A
-from .columnar import LUMINOSITY_KEYS, Column, ColumnarSnapshot
-from .evaluator import UnknownDataset, dataset_matcher, ls_breaks
+from .columnar import LUMINOSITY_KEYS, Column, ColumnarSnapshot, _value_key
+from .evaluator import UnknownDataset, compile_plan, dataset_matcher, ls_breaks
+from .explanation import ClauseLoss, ExplainReport, RunLoss
+from .luminosity import luminosity_number
 from .lumiranges import MAX_NUMBER, GoldenJSON
 from .query import as_node
 from .semantics import evaluate_predicate
 from .snapshot import ONLINE, Snapshot
 
-__all__ = ["EvaluatedView", "evaluated_view", "golden", "selected_units"]
+__all__ = ["EvaluatedView", "evaluated_view", "explain", "golden", "recorded_in", "selected_units"]
 
 TRUE, UNKNOWN, FALSE = 1, 0, -1
 _CODE = {True: TRUE, None: UNKNOWN, False: FALSE}
@@ -90,6 +97,7 @@ class EvaluatedView:
     oms: dict[str, Any]
     oms_rows: np.ndarray
     luminosity: dict[str, Any]
+    merged_block: np.ndarray | None = None  # per unit: its luminosity rows are the reference's merged block
 
 
 def evaluated_view(snap: ColumnarSnapshot, units: np.ndarray) -> EvaluatedView:
@@ -108,7 +116,8 @@ def evaluated_view(snap: ColumnarSnapshot, units: np.ndarray) -> EvaluatedView:
         return EvaluatedView(rr_rows=rr_rows, oms=snap.oms, oms_rows=oms_rows, luminosity=snap.luminosity)
     oms, merged_block = _overlaid_oms(snap, units, under)
     luminosity = _merged_luminosity(snap, oms, under, merged_block) if merged_block.any() else snap.luminosity
-    return EvaluatedView(rr_rows=rr_rows, oms=oms, oms_rows=np.arange(len(oms["unit"]), dtype=np.intp), luminosity=luminosity)
+    return EvaluatedView(rr_rows=rr_rows, oms=oms, oms_rows=np.arange(len(oms["unit"]), dtype=np.intp), luminosity=luminosity,
+                         merged_block=merged_block)
 
 
 def _online_unit(snap: ColumnarSnapshot, units: np.ndarray) -> np.ndarray:
@@ -213,26 +222,57 @@ def _merged_luminosity(snap: ColumnarSnapshot, oms: dict[str, Any], under: np.nd
     for key in LUMINOSITY_KEYS:
         own_pos, own_covered, own_ok = block_value(key, unit)
         base_pos, base_covered, base_ok = block_value(key, np.maximum(under[unit], 0))
+        base_ok &= base_row >= 0  # online's values (block or range) only where an online OMS range lies under
         col = snap.oms.get(key)
         no = np.zeros(len(unit), dtype=bool)
         own_range_ok = ~own_covered & ~col.absent[own_row] if col is not None else no
         base_range_ok = ~base_covered & (base_row >= 0) & ~col.absent[np.maximum(base_row, 0)] if col is not None else no
-        kept: list[Any] = [lumi[key].value(i) for i in keep.tolist()]
-        merged: list[Any] = []
-        for n in range(len(unit)):  # a covering block's null is "not there": the next source is read
-            if own_ok[n]:
-                merged.append(lumi[key].value(int(own_pos[n])))
-            elif own_range_ok[n]:
-                merged.append(col.value(int(own_row[n])))  # type: ignore[union-attr]
-            elif base_ok[n]:
-                merged.append(lumi[key].value(int(base_pos[n])))
-            elif base_range_ok[n]:
-                merged.append(col.value(int(base_row[n])))  # type: ignore[union-attr]
-            else:
-                merged.append(None)
-        table[key] = Column.encode(kept + merged)
+        union = _CodeUnion()
+        lumi_codes = union.add(lumi[key])
+        oms_codes = union.add(col) if col is not None else np.zeros(0, dtype=np.int32)
+        # A covering block's null is "not there": the next source is read (own block, own range, online's block,
+        # online's range, else null).
+        code = np.where(
+            own_ok, _take(lumi_codes, own_pos),
+            np.where(own_range_ok, _take(oms_codes, own_row),
+                     np.where(base_ok, _take(lumi_codes, base_pos), np.where(base_range_ok, _take(oms_codes, np.maximum(base_row, 0)), 0))),
+        )
+        table[key] = Column(
+            "codes",
+            np.concatenate([_take(lumi_codes, keep), code]).astype(np.int32),
+            np.concatenate([lumi[key].absent[keep], np.zeros(len(unit), dtype=bool)]),
+            tuple(union.values),
+        )
     order = np.lexsort((table["ls"], table["unit"]))
     return {k: (v.take(order) if isinstance(v, Column) else v[order]) for k, v in table.items()}
+
+
+class _CodeUnion:
+    """One dictionary of distinct values for columns of any kind (code 0 is missing), so values of two tables can
+    be picked row by row without building Python objects per row."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = [None]
+        self._code: dict[Any, int] = {}
+
+    def add(self, col: Column) -> np.ndarray:
+        """``col``'s rows as codes of this union."""
+        values, index = col.distinct()
+        mapping = np.zeros(len(values), dtype=np.int32)
+        for i, v in enumerate(values):
+            if v is None:
+                continue
+            key = _value_key(v)
+            if key not in self._code:
+                self._code[key] = len(self.values)
+                self.values.append(v)
+            mapping[i] = self._code[key]
+        return mapping[index] if len(index) else np.zeros(0, dtype=np.int32)
+
+
+def _take(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``codes[rows]``, or zeros (missing) when there are no codes (the rows are then never the ones chosen)."""
+    return codes[rows] if len(codes) else np.zeros(len(rows), dtype=np.int32)
 
 
 # ------------------------------------------------------------------------------------------ segments
@@ -260,7 +300,8 @@ def _ls_breaks(node: Any, stride: int) -> np.ndarray:
 
 
 def build_segments(snap: ColumnarSnapshot, view: EvaluatedView, node: Any, uses_luminosity: bool) -> Segments:
-    """The sweep: sorted unique break points of every evaluated unit, then each segment's RR and OMS row."""
+    """The sweep: sorted unique break points of every evaluated unit, then each segment's RR and OMS row
+    (``node`` gives the lumisection-number break points; ``None``: no predicate, only RR x OMS pieces)."""
     stride = snap.stride()
     rr_unit = snap.rr["unit"][view.rr_rows]
     rr_s = rr_unit * stride + snap.rr["start"][view.rr_rows]
@@ -269,7 +310,7 @@ def build_segments(snap: ColumnarSnapshot, view: EvaluatedView, node: Any, uses_
     oms_s = oms_unit * stride + view.oms["start"][view.oms_rows]
     oms_e = oms_unit * stride + view.oms["end"][view.oms_rows]
     parts = [rr_s, rr_e + 1, oms_s, oms_e + 1]
-    breaks = _ls_breaks(node, stride)
+    breaks = _ls_breaks(node, stride) if node is not None else np.zeros(0, dtype=np.int64)
     if len(breaks):
         units = np.unique(rr_unit)
         parts.append(np.add.outer(units * stride, breaks).ravel())
@@ -407,24 +448,23 @@ def _uses_luminosity(node: Any) -> bool:
     return any(f.path in ("lumisection.oms.recorded", "lumisection.oms.delivered") for f in A.fields_of(node))
 
 
-def _merged_ranges(snap: ColumnarSnapshot, seg: Segments) -> GoldenJSON:
-    """Union of the selected segments per run, through the trusted constructor."""
-    if not len(seg.ls):
+def _golden_of(snap: ColumnarSnapshot, run: np.ndarray, ls: np.ndarray, ls_end: np.ndarray, stride: int) -> GoldenJSON:
+    """Union of ``[ls, ls_end]`` intervals per run (row indexes into ``runs``), through the trusted constructor."""
+    if not len(ls):
         return GoldenJSON()
     run_numbers = snap.runs["run_number"]
     rank_of_row = np.empty(len(run_numbers), dtype=np.int64)
     rank_of_row[np.argsort(run_numbers, kind="stable")] = np.arange(len(run_numbers))
-    rank = rank_of_row[seg.run]
-    stride = seg.stride
-    pos_s = rank * stride + seg.ls
+    rank = rank_of_row[run]
+    pos_s = rank * stride + ls
     order = np.argsort(pos_s, kind="stable")
     pos_s = pos_s[order]
-    pos_e = (rank * stride + seg.ls_end)[order]
+    pos_e = (rank * stride + ls_end)[order]
     reach = np.maximum.accumulate(pos_e)
     firsts = np.flatnonzero(np.r_[True, pos_s[1:] > reach[:-1] + 1])
     ends = np.maximum.reduceat(pos_e, firsts)
     base = rank[order][firsts] * stride
-    runs = run_numbers[seg.run[order][firsts]]
+    runs = run_numbers[run[order][firsts]]
     starts, stops = (pos_s[firsts] - base).tolist(), (ends - base).tolist()
     if int(runs.max()) > MAX_NUMBER or max(stops) > MAX_NUMBER:
         mapping: dict[int, list[list[int]]] = {}
@@ -437,6 +477,11 @@ def _merged_ranges(snap: ColumnarSnapshot, seg: Segments) -> GoldenJSON:
         (run_list[a], tuple(zip(starts[a:b], stops[a:b]))) for a, b in zip(cuts, cuts[1:])
     )
     return GoldenJSON._from_data(data)
+
+
+def _merged_ranges(snap: ColumnarSnapshot, seg: Segments) -> GoldenJSON:
+    """Union of the selected segments per run, through the trusted constructor."""
+    return _golden_of(snap, seg.run, seg.ls, seg.ls_end, seg.stride)
 
 
 def golden(query: Any, snapshot: ColumnarSnapshot | Snapshot, dataset: str | None = None) -> GoldenJSON:
@@ -456,3 +501,211 @@ def golden(query: Any, snapshot: ColumnarSnapshot | Snapshot, dataset: str | Non
         if n_alive < 0.75 * len(alive):  # compact once enough segments are gone
             seg, alive = _subset(seg, alive), np.ones(n_alive, dtype=bool)
     return _merged_ranges(snap, _subset(seg, alive))
+
+
+# ------------------------------------------------------------------------------------------ recorded luminosity
+
+
+def _luminosity_numbers(col: Column | None, rows: np.ndarray) -> np.ndarray:
+    """:func:`~dqquery.luminosity.luminosity_number` of ``col[rows]`` (computed once per distinct value; no column: 0)."""
+    if col is None:
+        return np.zeros(len(rows), dtype=np.float64)
+    values, index = col.distinct()
+    numbers = np.array([luminosity_number(v) for v in values], dtype=np.float64)
+    return numbers[index][rows] if len(rows) else np.zeros(0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _RecordedSums:
+    """What :class:`~dqquery.luminosity.LuminositySums` reads, for every unit of a view: the block's ``start`` and
+    the length of its ``recorded`` list (-1: no list, no prefix sums) and, per luminosity row, the running sum
+    of its unit's values up to it (each unit summed on its own, left to right from 0.0, as the reference does)."""
+
+    start: np.ndarray
+    length: np.ndarray
+    key: np.ndarray
+    unit: np.ndarray
+    running: np.ndarray
+    stride: int
+
+    @classmethod
+    def of(cls, snap: ColumnarSnapshot, view: EvaluatedView) -> _RecordedSums:
+        stride = snap.stride()
+        start = snap.units["lumi_start"].copy()
+        length = np.where(start != 0, snap.units["lumi_len_recorded"], -1)
+        if view.merged_block is not None and view.merged_block.any():
+            # The merged block spans the unit's own OMS lumisections, first to last, with a recorded list.
+            merged = np.flatnonzero(view.merged_block)
+            oms_unit = view.oms["unit"]
+            first = np.searchsorted(oms_unit, merged, side="left")
+            last = np.searchsorted(oms_unit, merged, side="right") - 1
+            start[merged] = view.oms["start"][first]
+            length[merged] = view.oms["end"][last] - view.oms["start"][first] + 1
+        lumi = view.luminosity
+        unit = lumi["unit"]
+        values = _luminosity_numbers(lumi.get("recorded"), np.arange(len(unit)))
+        running = np.zeros(len(unit), dtype=np.float64)
+        if len(unit):
+            cuts = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1], True])
+            for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):  # sequential sums, one unit at a time
+                running[a:b] = np.cumsum(np.r_[0.0, values[a:b]])[1:]
+        return cls(start, length, unit * stride + lumi["ls"], unit, running, stride)
+
+    def _through(self, unit: np.ndarray, ls: np.ndarray) -> np.ndarray:
+        """The unit's running sum over its rows with a lumisection number up to ``ls`` (0.0 before the first)."""
+        if not len(self.key):
+            return np.zeros(len(unit), dtype=np.float64)
+        pos = np.searchsorted(self.key, unit * self.stride + ls, side="right") - 1
+        pos_c = np.maximum(pos, 0)
+        return np.where((pos >= 0) & (self.unit[pos_c] == unit), self.running[pos_c], 0.0)
+
+    def recorded(self, oms: dict[str, Any], unit: np.ndarray, start: np.ndarray, end: np.ndarray, oms_row: np.ndarray) -> np.ndarray:
+        """:meth:`LuminositySums.recorded` of every ``[start, end]`` (inside OMS row ``oms_row`` of ``oms``), with the
+        same operations in the same order, so the sums are the same floats."""
+        per_ls = _luminosity_numbers(oms.get("recorded"), oms_row)
+        n = end - start + 1
+        out = per_ls * n
+        block_start, length = self.start[unit], self.length[unit]
+        lo = np.maximum(start, block_start)
+        hi = np.minimum(end, block_start + length - 1)
+        inside = np.flatnonzero((length >= 0) & (lo <= hi))
+        if len(inside):
+            u, a, b = unit[inside], lo[inside], hi[inside]
+            sums = self._through(u, b) - self._through(u, a - 1)
+            out[inside] = sums + per_ls[inside] * (n[inside] - (b - a + 1))
+        return out
+
+
+def _sequential_sum(values: np.ndarray) -> float:
+    """``total = 0.0; total += v`` for every value in order (numpy's ``sum`` adds pairwise: other last bits)."""
+    total = 0.0
+    for v in values.tolist():
+        total += v
+    return total
+
+
+def _as_columnar(snapshot: ColumnarSnapshot | Snapshot) -> ColumnarSnapshot:
+    return snapshot if isinstance(snapshot, ColumnarSnapshot) else ColumnarSnapshot.from_snapshot(snapshot)
+
+
+def recorded_in(result: GoldenJSON, snapshot: ColumnarSnapshot | Snapshot, dataset: str | None = None) -> float | None:
+    """:func:`dqquery.luminosity.recorded_in` on a columnar snapshot: the recorded luminosity of the golden JSON's
+    lumisections, each counted once with the first matching dataset (by name) with data, where it has RR and OMS
+    data (``None`` when none of those datasets has luminosity)."""
+    snap = _as_columnar(snapshot)
+    selected = selected_units(snap, dataset)
+    first = np.flatnonzero(selected)
+    first = first[np.r_[True, snap.units["run"][first][1:] != snap.units["run"][first][:-1]]] if len(first) else first
+    run_numbers = snap.runs["run_number"]
+    wanted_runs = np.array([run for run, _ in result.items()], dtype=np.int64)
+    first = first[np.isin(run_numbers[snap.units["run"][first]], wanted_runs)]
+    units = np.zeros(snap.n_units, dtype=bool)
+    units[first] = True
+    view = evaluated_view(snap, units)
+    sums = _RecordedSums.of(snap, view)
+    has_luminosity = bool(((sums.length[first] >= 0)).any())
+    recorded_col = view.oms.get("recorded")
+    if not has_luminosity and recorded_col is not None and len(view.oms_rows):
+        has_luminosity = bool((~recorded_col.missing()[view.oms_rows]).any())
+    if not has_luminosity:
+        return None
+    seg = build_segments(snap, view, None, False)
+    stride = seg.stride
+    unit_of_run = np.full(snap.n_runs, -1, dtype=np.int64)
+    unit_of_run[snap.units["run"][first]] = first
+    order = np.argsort(run_numbers, kind="stable")
+    w_run, w_start, w_end = [], [], []
+    for run, ranges in result.items():
+        k = int(np.searchsorted(run_numbers[order], run))
+        if k < len(order) and run_numbers[order[k]] == run and unit_of_run[order[k]] >= 0:
+            u = int(unit_of_run[order[k]])
+            w_run.extend([u] * len(ranges))
+            w_start.extend(a for a, _ in ranges)
+            w_end.extend(b for _, b in ranges)
+    if not w_run or not len(seg.key):
+        return 0.0
+    wanted_s = np.array(w_run, dtype=np.int64) * stride + np.array(w_start, dtype=np.int64)
+    wanted_e = np.array(w_run, dtype=np.int64) * stride + np.array(w_end, dtype=np.int64)
+    seg_e = seg.unit * stride + seg.ls_end
+    bounds = np.unique(np.concatenate([seg.key, seg_e + 1, wanted_s, wanted_e + 1]))
+    start, end = bounds[:-1], bounds[1:] - 1
+    i = np.searchsorted(seg.key, start, side="right") - 1
+    j = np.searchsorted(wanted_s, start, side="right") - 1
+    i_c, j_c = np.maximum(i, 0), np.maximum(j, 0)
+    ok = (i >= 0) & (j >= 0) & (seg_e[i_c] >= start) & (wanted_e[j_c] >= start)
+    start, end, i_c = start[ok], end[ok], i_c[ok]
+    unit = seg.unit[i_c]
+    lumi = sums.recorded(view.oms, unit, start - unit * stride, end - unit * stride, seg.oms[i_c])
+    return _sequential_sum(lumi)
+
+
+# ------------------------------------------------------------------------------------------ explain
+
+
+def explain(query: Any, snapshot: ColumnarSnapshot | Snapshot, dataset: str | None = None) -> ExplainReport:
+    """:func:`dqquery.explain` on a columnar snapshot, from each clause's truth on the segments: the same report
+    (counts, golden and anti-golden JSONs, and luminosity sums added in the reference's order, so the same floats)."""
+    plan = compile_plan(query)
+    snap = _as_columnar(snapshot)
+    view = evaluated_view(snap, selected_units(snap, dataset))
+    seg = build_segments(snap, view, plan.node, plan.uses_luminosity)
+    stride = seg.stride
+    not_true = np.stack([_truth(c.node, snap, seg) != TRUE for c in plan.clauses], axis=1)
+    # Items: per run, the elementary intervals of all its datasets' segments (the reference's _merge_datasets).
+    run_numbers = snap.runs["run_number"]
+    rank_of_row = np.empty(len(run_numbers), dtype=np.int64)
+    rank_of_row[np.argsort(run_numbers, kind="stable")] = np.arange(len(run_numbers))
+    key_s = rank_of_row[seg.run] * stride + seg.ls
+    key_e = rank_of_row[seg.run] * stride + seg.ls_end
+    bounds = np.unique(np.concatenate([key_s, key_e + 1]))
+    first_interval = np.searchsorted(bounds, key_s)
+    count = np.searchsorted(bounds, key_e + 1) - first_interval
+    row_seg = np.repeat(np.arange(len(key_s)), count)
+    row_interval = np.repeat(first_interval, count) + (np.arange(len(row_seg)) - np.repeat(np.cumsum(count) - count, count))
+    order = np.lexsort((seg.unit[row_seg], row_interval))  # per interval, datasets by name (units are sorted so)
+    row_seg, row_interval = row_seg[order], row_interval[order]
+    firsts = np.flatnonzero(np.r_[True, row_interval[1:] != row_interval[:-1]]) if len(row_seg) else np.zeros(0, dtype=np.intp)
+    interval = row_interval[firsts]
+    lead = row_seg[firsts]  # the first dataset evaluating the interval gives its luminosity
+    item_run = seg.run[lead]
+    item_unit = seg.unit[lead]
+    item_s = bounds[interval] - rank_of_row[item_run] * stride
+    item_e = bounds[interval + 1] - 1 - rank_of_row[item_run] * stride
+    item_lumi = _RecordedSums.of(snap, view).recorded(view.oms, item_unit, item_s, item_e, seg.oms[lead])
+    n_ls = item_e - item_s + 1
+    rows_not_true = not_true[row_seg]
+    if len(firsts):
+        golden_item = np.logical_or.reduceat(~rows_not_true.any(axis=1), firsts)
+        inclusive = np.logical_or.reduceat(rows_not_true, firsts, axis=0)
+        single = rows_not_true & (rows_not_true.sum(axis=1) == 1)[:, None]
+        exclusive = np.logical_or.reduceat(single, firsts, axis=0)
+    else:
+        golden_item = np.zeros(0, dtype=bool)
+        inclusive = exclusive = np.zeros((0, len(plan.clauses)), dtype=bool)
+    clauses = [ClauseLoss(c.text) for c in plan.clauses]
+    rejected_per_run: dict[int, RunLoss] = {}
+    rejected = np.flatnonzero(~golden_item)
+    runs_of = run_numbers[item_run].tolist()
+    n_list, lumi_list = n_ls.tolist(), item_lumi.tolist()
+    for i in rejected.tolist():
+        lost = rejected_per_run.setdefault(runs_of[i], RunLoss())
+        lost.inclusive_ls += n_list[i]
+        lost.inclusive_recorded += lumi_list[i]
+    pair_item, pair_clause = np.nonzero(inclusive[rejected])  # item by item, clauses in query order: the reference's order
+    pair_exclusive = exclusive[rejected][pair_item, pair_clause].tolist()
+    for i, k, excl in zip(rejected[pair_item].tolist(), pair_clause.tolist(), pair_exclusive):
+        clauses[k]._add(runs_of[i], n_list[i], lumi_list[i], excl)
+    keep = np.flatnonzero(golden_item)
+    from .unparse import unparse
+
+    return ExplainReport(
+        query=unparse(plan.node),
+        dataset=dataset if dataset is not None else ONLINE,
+        clauses=clauses,
+        golden=_golden_of(snap, item_run[keep], item_s[keep], item_e[keep], stride),
+        anti_golden=_golden_of(snap, item_run[rejected], item_s[rejected], item_e[rejected], stride),
+        total_ls=int(n_ls.sum()),
+        total_recorded=_sequential_sum(item_lumi),
+        golden_recorded=_sequential_sum(item_lumi[keep]),
+        rejected_per_run=rejected_per_run,
+    )

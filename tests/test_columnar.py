@@ -671,3 +671,148 @@ def test_objects_that_differ_only_in_types_or_signs_keep_their_values() -> None:
     assert [json.dumps(v) for v in back] == [json.dumps(v) for v in items]
     assert [type(v["a"]) for v in back] == [type(v["a"]) for v in items]
     assert len(col.values) == 1 + 9  # None, then every object but the repeated first
+
+
+# ------------------------------------------------------------------------------------------ explain and recorded luminosity
+
+
+def _explain_outcome(query: Any, snap: Any, dataset: str | None, engine: Any) -> Any:
+    """Every figure of the report (counts, golden and anti-golden JSONs, luminosity sums to the last bit)."""
+    return _outcome(lambda: engine(query, snap, dataset).to_dict())
+
+
+def _recorded_outcome(query: Any, snap: Snapshot, columnar: ColumnarSnapshot, dataset: str | None) -> tuple[Any, Any]:
+    """The reference's and the vectorized ``recorded_in`` of the query's golden JSON (and of all lumisections)."""
+    from dqquery.luminosity import recorded_in as reference_recorded_in
+    from dqquery.lumiranges import GoldenJSON
+    from dqquery.vectorized import recorded_in
+
+    result = _outcome(lambda: evaluator.golden(query, snap, dataset))
+    if isinstance(result, tuple):
+        return result, _outcome(lambda: recorded_in(GoldenJSON(), columnar, dataset))
+    everything = GoldenJSON({r.run_number: [[1, 10_000]] for r in snap.runs})
+    expected = [reference_recorded_in(g, snap, dataset) for g in (result, everything)]
+    return expected, [recorded_in(g, columnar, dataset) for g in (result, everything)]
+
+
+@settings(max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    snap=st.one_of(snapshots_with_deletions(), snapshots_with_deletions(evaluable=True), snapshots_with_online_underneath()),
+    query=st.one_of(queries(fields=SNAPSHOT_FIELDS), queries(max_leaves=4), lumisection_queries(), offline_queries(),
+                    st.lists(st.one_of(lumisection_queries(), offline_queries()), min_size=2, max_size=4).map(A.make_and)),
+    dataset=st.sampled_from(DATASET_PATTERNS + OFFLINE_PATTERNS),
+)
+def test_columnar_explain_and_recorded_equal_reference(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    """Explain figures and recorded luminosity: missing values, deleted runs and datasets, offline datasets over
+    online's values (merged luminosity blocks), every node kind, several datasets per run."""
+    from dqquery.explanation import explain as reference_explain
+    from dqquery.vectorized import explain
+
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    assert _explain_outcome(query, columnar, dataset, explain) == _explain_outcome(query, snap, dataset, reference_explain)
+    expected, got = _recorded_outcome(query, snap, columnar, dataset)
+    assert got == expected
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    snap=st.one_of(snapshots_with_deletions(evaluable=True), snapshots_with_online_underneath()),
+    query=st.lists(st.one_of(_lumisection_predicates(), _oms_predicates()), min_size=2, max_size=4).map(A.make_and),
+    dataset=st.sampled_from([None, "%", "/PromptReco/%", "/%"]),
+)
+def test_columnar_explain_equals_reference_with_clauses_that_split_ranges(snap: Snapshot, query: Any, dataset: str | None) -> None:
+    """Clauses on lumisection numbers, bits and per-lumisection luminosity: most reports lose lumisections to
+    several clauses (inclusive and exclusive differ) and keep others, with luminosity on both sides."""
+    from dqquery.explanation import explain as reference_explain
+    from dqquery.vectorized import explain
+
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    assert _explain_outcome(query, columnar, dataset, explain) == _explain_outcome(query, snap, dataset, reference_explain)
+
+
+def test_merged_block_reads_online_only_where_an_online_range_lies_under() -> None:
+    """Found by the property test above: an offline dataset whose OMS ranges reach past online's must not read
+    online's luminosity block there (the reference overlays online's values only under online's OMS ranges)."""
+    from dqquery.explanation import explain as reference_explain
+    from dqquery.vectorized import explain
+
+    snap = Snapshot.from_dict(
+        {
+            "runs": [{"run_number": 315260}],
+            "datasets": [],
+            "lumisections": {
+                "315260": {
+                    "/ReReco/Run2018A_UL2019/DQM": {"rr": [{"start": 4, "end": 17}], "oms": [{"start": 1, "end": 2}, {"start": 4, "end": 13}]},
+                    "online": {"rr": [{"start": 2, "end": 3}], "oms": [{"cms_active": True, "recorded": 0.25, "start": 4, "end": 4}],
+                               "luminosity": {"start": 3, "recorded": [0.0, None, 0.0, 0.125, 0.3, 0.3]}},
+                }
+            },
+        }
+    )
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    for q in ("recorded is null and cms_active", "recorded > 0.1 or lumisection_number > 20", "recorded is not null and lumisection_number > 1"):
+        assert golden(q, columnar, "/ReReco/%") == evaluator.golden(q, snap, "/ReReco/%")
+        assert explain(q, columnar, "/ReReco/%").to_dict() == reference_explain(q, snap, "/ReReco/%").to_dict()
+    assert golden("recorded is null", columnar, "/ReReco/%").to_dict() == {"315260": [[4, 13]]}
+
+
+def test_explain_on_the_small_snapshot_loses_what_the_reference_loses() -> None:
+    from dqquery.explanation import explain as reference_explain
+    from dqquery.vectorized import explain
+
+    snap = _small_snapshot()
+    columnar = ColumnarSnapshot.from_snapshot(snap)
+    for q in ("dt-dt == GOOD and cms_active", "recorded >= 0.2 and lumisection_number > 3", "dt-dt is null and energy > 1"):
+        for dataset in (None, "%"):
+            assert explain(q, columnar, dataset).to_dict() == reference_explain(q, snap, dataset).to_dict()
+    report = explain("dt-dt == GOOD and cms_active", columnar)
+    assert (report.total_ls, report.golden_ls, [c.inclusive_ls for c in report.clauses]) == (12, 5, [2, 7])
+    # Lumisections 1-2 read the OMS range's 0.1, 3-5 the block (a null there counts 0), 6-12 have no value.
+    assert report.total_recorded == pytest.approx(0.1 * 2 + 0.2 + 0.4)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("golden", "dt-dt == GOOD and cms_active"),
+        ("golden", "recorded >= 0.2", "--dataset", "%"),
+        ("golden", "energy > 1", "--dataset", "/nothing/%"),
+        ("explain", "dt-dt == GOOD and cms_active and lumisection_number > 2", "--runs", "3"),
+        ("explain", "dt-dt is null and recorded > 0", "--dataset", "%", "--json"),
+    ],
+)
+def test_cli_reads_a_columnar_file_with_the_same_output(tmp_path: Any, capsys: Any, monkeypatch: Any, argv: tuple[str, ...]) -> None:
+    """``golden``/``explain`` evaluate a columnar file with the vectorized engine (never converted back to a
+    Snapshot): stdout, stderr and exit code are those of the same snapshot as JSON (evaluated by the reference)."""
+    from dqquery.cli import main
+
+    snap = _small_snapshot()
+    json_path, columnar_path = tmp_path / "s.json", tmp_path / "s.dqc"
+    snap.save(json_path)
+    ColumnarSnapshot.from_snapshot(snap).save(columnar_path)
+
+    def no_conversion(self: Any) -> Any:
+        raise AssertionError("the columnar file was converted to a Snapshot")
+
+    monkeypatch.setattr(ColumnarSnapshot, "to_snapshot", no_conversion)
+    outputs = []
+    for path in (json_path, columnar_path):
+        code = main([*argv, "--snapshot", str(path)])
+        captured = capsys.readouterr()
+        outputs.append((code, captured.out, captured.err))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][1] or "no dataset" in outputs[0][2]
+
+
+@pytest.mark.parametrize("command", [("golden",), ("explain", "--runs", "5"), ("explain", "--json")])
+def test_snapshot_demo_reads_the_columnar_demo_with_the_same_output(capsys: Any, command: tuple[str, ...]) -> None:
+    """``--snapshot demo`` (the columnar copy, vectorized) prints what the JSON demo file (reference) prints."""
+    from dqquery.cli import main
+    from dqquery.demo import DEMO_DATASET, DEMO_PATH, DEMO_QUERY_2018
+
+    outputs = []
+    for spec in ("demo", str(DEMO_PATH)):
+        code = main([command[0], DEMO_QUERY_2018, "--snapshot", spec, "--dataset", DEMO_DATASET, *command[1:]])
+        captured = capsys.readouterr()
+        outputs.append((code, captured.out, captured.err))
+    assert outputs[0] == outputs[1]

@@ -62,3 +62,36 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(script), "--output", str(out)], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == DEMO_PATH.read_bytes()
+
+
+def test_columnar_demo_file_holds_the_json_demo_snapshot() -> None:
+    """The two shipped copies of the demo are the same snapshot (regenerate the columnar one with
+    ``dqquery snapshot convert dqquery/data/demo-2018.json.gz dqquery/data/demo-2018.dqc``)."""
+    pytest.importorskip("pyarrow")
+    from dqquery.columnar import ColumnarSnapshot
+    from dqquery.demo import DEMO_COLUMNAR_PATH
+
+    assert DEMO_COLUMNAR_PATH.parent == DEMO_PATH.parent and DEMO_COLUMNAR_PATH.stat().st_size < 3_000_000
+    assert ColumnarSnapshot.load(DEMO_COLUMNAR_PATH).to_snapshot() == load_demo()
+
+
+@pytest.mark.parametrize("columnar", [False, True])
+def test_run_demo_reproduces_the_official_file_from_either_file(columnar: bool) -> None:
+    from dqquery.demo import run_demo
+
+    if columnar:
+        pytest.importorskip("pyarrow")
+    run = run_demo(DEMO_QUERY_2018, columnar=columnar)
+    assert run.result == GoldenJSON.load(OFFICIAL_2018)
+    assert run.load_seconds > 0 and run.evaluate_seconds > 0
+    assert run.source.startswith("columnar file" if columnar else "JSON file")
+
+
+def test_demo_command_prints_its_timing_with_units(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from dqquery.cli import main
+
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^time: load \d+ ms, evaluate \d+ ms \((columnar|JSON) file, (vectorized|reference) evaluator", out, re.M), out
