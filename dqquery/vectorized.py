@@ -465,18 +465,15 @@ def _golden_of(snap: ColumnarSnapshot, run: np.ndarray, ls: np.ndarray, ls_end: 
     ends = np.maximum.reduceat(pos_e, firsts)
     base = rank[order][firsts] * stride
     runs = run_numbers[run[order][firsts]]
-    starts, stops = (pos_s[firsts] - base).tolist(), (ends - base).tolist()
-    if int(runs.max()) > MAX_NUMBER or max(stops) > MAX_NUMBER:
+    first_ls, last_ls = pos_s[firsts] - base, ends - base
+    if int(runs.max()) > MAX_NUMBER or int(last_ls.max()) > MAX_NUMBER:
         mapping: dict[int, list[list[int]]] = {}
-        for r, a, b in zip(runs.tolist(), starts, stops):
+        for r, a, b in zip(runs.tolist(), first_ls.tolist(), last_ls.tolist()):
             mapping.setdefault(r, []).append([a, b])
         return GoldenJSON(mapping)  # raises the reference's error for numbers a golden JSON cannot hold
-    cuts = [0, *(np.flatnonzero(np.diff(runs)) + 1).tolist(), len(runs)]
-    run_list = runs.tolist()
-    data = tuple(
-        (run_list[a], tuple(zip(starts[a:b], stops[a:b]))) for a, b in zip(cuts, cuts[1:])
-    )
-    return GoldenJSON._from_data(data)
+    # Sorted by run then lumisection, merged within each run: the trusted constructor from range keys (no tuples built).
+    run_key = runs.astype(np.uint64) << np.uint64(32)
+    return GoldenJSON._from_range_keys(run_key | first_ls.astype(np.uint64), run_key | last_ls.astype(np.uint64))
 
 
 def _merged_ranges(snap: ColumnarSnapshot, seg: Segments) -> GoldenJSON:
