@@ -526,9 +526,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     text = _read_query(args.query)
     parse(text)
     _check_output(args.output)
+    columnar = None if args.output.endswith((".json", ".json.gz")) else _columnar_module()  # before any request
     rr, oms = _clients(args)
     snap = fetch_snapshot(text, dataset=args.dataset or "online", rr=rr, oms=oms, workers=args.workers)
-    snap.save(args.output)
+    if columnar is None:
+        snap.save(args.output)
+    else:  # the columnar file golden and explain read without conversion
+        columnar.ColumnarSnapshot.from_snapshot(snap).save(args.output)
     n_datasets = sum(1 for _ in snap.iter_datasets())
     print(f"wrote {args.output}: {len(snap.runs)} runs, {n_datasets} datasets, {snap.n_lumisections()} lumisections", file=sys.stderr)
     _report_cache(args)
@@ -810,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("query", help=q_help)
     s.add_argument("--dataset", metavar="PATTERN", help="dataset name pattern; default 'online'")
     service_options(s)
-    s.add_argument("-o", "--output", required=True, metavar="FILE", help="snapshot file to write (.json or .json.gz)")
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="snapshot file to write: .json or .json.gz (JSON), any other name (e.g. .dqc) the columnar format")
     s.set_defaults(func=cmd_fetch)
 
     s = sub.add_parser("runs", help="list the runs a query selects (run lists for downstream tools)",

@@ -127,6 +127,24 @@ def test_fetched_snapshot_file_gives_the_golden_json_of_fetching_directly(serve,
     assert golden_output(from_file) == golden_output(fetched) == expected
 
 
+def test_fetch_writes_the_columnar_format_that_golden_and_explain_read(serve, capsys, tmp_path):
+    pytest.importorskip("pyarrow")
+    from dqquery.columnar import ColumnarSnapshot, is_columnar_file
+
+    server = serve(run_registry(SNAP))
+    path = tmp_path / "snap.dqc"
+    code, _, err = cli(capsys, "fetch", QUERY, "--dataset", OFFLINE, "--rr", server.url, "--no-cache", "-o", str(path))
+    assert code == 0 and f"wrote {path}" in err and is_columnar_file(path)
+    assert ColumnarSnapshot.load(path).to_snapshot().runs  # a real snapshot, not an empty shell
+    code, from_file, _ = cli(capsys, "golden", QUERY, "--snapshot", str(path), "--dataset", OFFLINE)
+    expected = golden(QUERY, SNAP, OFFLINE)
+    assert code == 0 and expected.n_lumisections > 0 and golden_output(from_file) == expected
+    json_path = tmp_path / "snap.json"
+    assert cli(capsys, "fetch", QUERY, "--dataset", OFFLINE, "--rr", server.url, "--no-cache", "-o", str(json_path))[0] == 0
+    explained = [cli(capsys, "explain", QUERY, "--snapshot", str(p), "--dataset", OFFLINE)[1:] for p in (path, json_path)]
+    assert explained[0] == explained[1] and explained[0][0]
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(low=st.integers(315000, 315005), span=st.integers(0, 5),
        flag=st.sampled_from(["dt-dt", "tracker-strip", "csc-csc"]), status=st.sampled_from(["GOOD", "BAD", "STANDBY"]))
