@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import warnings as _warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -353,24 +352,19 @@ def resolve(spec: str) -> Bound:
 def compile(query: A.QueryLike, target: str, /) -> Compiled:
     """Compile ``query`` (text or node) for ``target`` (``"rr"``, ``"dials:th2"``, ``"oms:lumisections"``,
     ``"jsonlogic"``, ...): exactly, as a superset with notes (``exact`` false), or an ``unsupported``
-    :class:`~dqquery.errors.QueryError` located in the query. Warnings are also issued as
-    :class:`~dqquery.errors.QueryWarning`."""
+    :class:`~dqquery.errors.QueryError` located in the query. The target's own warnings are in
+    :attr:`Compiled.warnings`; warnings about the query itself are issued as :class:`~dqquery.errors.QueryWarning`."""
     return compile_bound(query, resolve(target))
 
 
 def compile_bound(query: A.QueryLike, bound: Bound, **settings: Any) -> Compiled:
     """:func:`compile` for a resolved target (the ``to_*`` wrappers call this, with their own ``settings``)."""
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always")
-        try:
-            compiled = bound.compile(query, **settings)
-        except QueryError as err:
-            if err.category != "unsupported":
-                raise
-            raise with_plan_hint(err, query, bound) from None
-    for w in caught:  # warnings of the language (a near-miss field name) and of the target, issued again for the caller
-        _warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return compiled
+    try:
+        return bound.compile(query, **settings)
+    except QueryError as err:
+        if err.category != "unsupported":
+            raise
+        raise with_plan_hint(err, query, bound) from None
 
 
 PLAN_HINT = 'dqquery.plan(query, "{spec}") sends what {spec} can express and evaluates the rest locally'
