@@ -379,6 +379,25 @@ def cmd_snapshot_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_snapshot_export(args: argparse.Namespace) -> int:
+    """Snapshot -> Parquet tables in a folder (dqquery.tables): the columnar tables, or one row per lumisection."""
+    _columnar_module()
+    from . import tables
+
+    if args.level == "range" and args.dataset is not None:
+        raise UserError("--dataset selects lumisections: use it with --level lumisection (the range tables hold every dataset)")
+    snap = _load_snapshot(args.input, columnar=True)
+    dataset = "%" if args.dataset is None else args.dataset
+    written = tables.export_tables(snap, args.directory, level=args.level, dataset=dataset)
+    rows = ""
+    if args.level == "lumisection":
+        import pyarrow.parquet as pq
+
+        rows = f": {pq.read_metadata(written[0]).num_rows} lumisections"
+    print(f"wrote {', '.join(p.name for p in written)} into {args.directory} ({args.level} level){rows}", file=sys.stderr)
+    return 0
+
+
 def _default_dataset(spec: str, dataset: str | None) -> str | None:
     if dataset is None and spec == "demo":
         from .demo import DEMO_DATASET
@@ -854,7 +873,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_json)
 
     s = sub.add_parser("snapshot", help="snapshot files: convert JSON <-> columnar", description="Work with snapshot files.")
-    snap_sub = s.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True, help="convert: JSON <-> columnar file")
+    snap_sub = s.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True, help="convert: JSON <-> columnar file; export: Parquet tables")
     c = snap_sub.add_parser(
         "convert",
         help="convert a snapshot between JSON and the columnar file (fast to load)",
@@ -864,6 +883,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("input", metavar="IN", help="a JSON snapshot (.json, .json.gz) or a columnar file")
     c.add_argument("output", metavar="OUT", help="the file to write (atomically)")
     c.set_defaults(func=cmd_snapshot_convert)
+    e = snap_sub.add_parser(
+        "export",
+        help="write a snapshot as Parquet tables for DuckDB, Spark, pandas, polars",
+        description="Write a snapshot as Parquet files into DIR (docs/columnar.md, 'Exporting tables'): with --level range "
+        "(default) the columnar snapshot's tables and meta.json; with --level lumisection one table, lumisections.parquet, "
+        "one row per lumisection dqquery evaluates, columns named as the field catalog. Needs dqquery[fast].",
+    )
+    e.add_argument("--format", choices=["parquet"], default="parquet", help="the file format (parquet)")
+    e.add_argument("--level", choices=["range", "lumisection"], default="range", help="range: the columnar tables (default); "
+                   "lumisection: one flat row per evaluated lumisection")
+    e.add_argument("--dataset", metavar="PATTERN", help="with --level lumisection: the datasets to export (RR style pattern); "
+                   "default every dataset")
+    e.add_argument("input", metavar="SNAPSHOT", help="a JSON snapshot, a columnar file, or 'demo'")
+    e.add_argument("directory", metavar="DIR", help="the folder to write into (created when missing; each file written atomically)")
+    e.set_defaults(func=cmd_snapshot_export)
 
     s = sub.add_parser(
         "demo",
