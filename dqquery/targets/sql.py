@@ -105,7 +105,7 @@ SUPPORT: dict[str, dict[str, Support]] = {
         _BASE,
         regex=Support("unsupported", "SQLite has no regular expressions"),
         contains=Support("partial", "on text only: SQLite has no list columns"),
-        compare=Support("partial", "not on datetimes: SQLite has no timestamp type"),
+        **dict.fromkeys(("compare", "in_range", "in_set"), Support("partial", "not on datetimes: SQLite has no timestamp type")),
     ),
 }
 """Dialect -> node kind -> :class:`~dqquery.targets.base.Support`: consulted before dispatch, shown in ``docs/targets.md``."""
