@@ -350,3 +350,12 @@ def _cell(ctype: str, v: Any, pick: int) -> Any:
     if ctype == "string-list":
         return [v, "X"] if not shifted else ["X"]
     return v.upper() if shifted else v
+
+
+def test_cli_compile_prints_the_condition_as_text(capsys: Any) -> None:
+    from dqquery.cli import main
+
+    assert main(["compile", "--to", "sql:duckdb", "run_number == 1 and dt-dt != BAD"]) == 0
+    assert capsys.readouterr().out == '"run_number" = 1 AND "dt-dt" <> \'BAD\'\n'
+    assert main(["compile", "--to", "sql:sqlite", 'dataset ~ "x"']) == 2
+    assert "SQLite has no regular expressions" in capsys.readouterr().err
