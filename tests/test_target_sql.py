@@ -359,3 +359,29 @@ def test_cli_compile_prints_the_condition_as_text(capsys: Any) -> None:
     assert capsys.readouterr().out == '"run_number" = 1 AND "dt-dt" <> \'BAD\'\n'
     assert main(["compile", "--to", "sql:sqlite", 'dataset ~ "x"']) == 2
     assert "SQLite has no regular expressions" in capsys.readouterr().err
+
+
+def test_without_sqlglot_the_registry_works_and_compiling_says_how_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sqlglot'] = None\n"  # an import of sqlglot now fails as if it were not installed
+        "import dqquery\n"
+        "assert 'sql:duckdb' in dqquery.targets.specs()\n"
+        "assert dqquery.targets.get('sql').support('sqlite')['regex'].level == 'unsupported'\n"
+        "try:\n"
+        "    dqquery.to_sql('run_number == 1')\n"
+        "except ImportError as err:\n"
+        "    print(err)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == 'the sql target needs sqlglot: pip install "dqquery[sql]"'
+
+
+def test_import_dqquery_does_not_import_sqlglot() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, dqquery; dqquery.targets.specs(); print('sqlglot' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
