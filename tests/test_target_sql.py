@@ -385,3 +385,11 @@ def test_import_dqquery_does_not_import_sqlglot() -> None:
 
     code = "import sys, dqquery; dqquery.targets.specs(); print('sqlglot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_integral_float_literals_compare_exactly_with_big_integers(engine: str) -> None:
+    big = 2**53 + 1  # rounds to 2**53 as a double
+    query = A.Compare(field=A.FieldRef(name="run_number", path=PATHS["run_number"]), op=">", value=A.FloatValue(value=float(2**53)))
+    rows = [dict.fromkeys(FIELDS) | {"run_number": v} for v in (big, 2**53, 2**53 - 1)]
+    assert SELECTORS[engine](dqquery.to_sql(query, engine), rows) == _expected(query, rows) == {0}

@@ -118,6 +118,9 @@ class _Compiler:
             return _null()  # dqquery: always unknown
         if isinstance(value, (A.DateValue, A.DateTimeValue)) and self.dialect == "sqlite":
             raise self.refuse.unsupported(node, self.table["compare"].reason)
+        if ftype == "int" and isinstance(value, A.FloatValue) and value.value.is_integer():
+            # the same number as an integer: the engine then compares integers exactly (not both rounded to DOUBLE)
+            return _SQL_OPS[op](this=column, expression=exp.Literal.number(int(value.value)))
         return _SQL_OPS[op](this=column, expression=_LITERAL_SQL[type(value)](value))
 
     def compare(self, node: A.Compare, column: exp.Expression, ftype: str) -> exp.Expression:
