@@ -389,7 +389,7 @@ def test_import_dqquery_does_not_import_sqlglot() -> None:
 
 @pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
 def test_integral_float_literals_compare_exactly_with_big_integers(engine: str) -> None:
-    big = 2**53 + 1  # rounds to 2**53 as a double
-    query = A.Compare(field=A.FieldRef(name="run_number", path=PATHS["run_number"]), op=">", value=A.FloatValue(value=float(2**53)))
-    rows = [dict.fromkeys(FIELDS) | {"run_number": v} for v in (big, 2**53, 2**53 - 1)]
+    # 2**60 + 1 rounds to 2**60 as a double; repr(float(2**60)) is written in exponent form, a DOUBLE literal in DuckDB
+    query = A.Compare(field=A.FieldRef(name="run_number", path=PATHS["run_number"]), op=">", value=A.FloatValue(value=float(2**60)))
+    rows = [dict.fromkeys(FIELDS) | {"run_number": v} for v in (2**60 + 1, 2**60, 2**60 - 1)]
     assert SELECTORS[engine](dqquery.to_sql(query, engine), rows) == _expected(query, rows) == {0}
