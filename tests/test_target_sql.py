@@ -393,3 +393,13 @@ def test_integral_float_literals_compare_exactly_with_big_integers(engine: str) 
     query = A.Compare(field=A.FieldRef(name="run_number", path=PATHS["run_number"]), op=">", value=A.FloatValue(value=float(2**60)))
     rows = [dict.fromkeys(FIELDS) | {"run_number": v} for v in (2**60 + 1, 2**60, 2**60 - 1)]
     assert SELECTORS[engine](dqquery.to_sql(query, engine), rows) == _expected(query, rows) == {0}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+@pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">="])
+@pytest.mark.parametrize("n", [2**53 + 1, 2**60 + 3, -(2**60) - 3, 2**63 - 1])
+def test_integers_no_double_equals_compare_exactly_with_float_columns(engine: str, op: str, n: int) -> None:
+    query = A.Compare(field=A.FieldRef(name="energy", path=PATHS["energy"]), op=op, value=A.IntValue(value=n))
+    near = [float(n), math.nextafter(float(n), math.inf), math.nextafter(float(n), -math.inf), 0.0, None]
+    rows = [dict.fromkeys(FIELDS) | {"energy": v} for v in near]
+    assert SELECTORS[engine](dqquery.to_sql(query, engine), rows) == _expected(query, rows)

@@ -21,8 +21,8 @@ Decisions:
   ``and``/``or``/``not`` map one to one (``x != 1`` and ``not (x > 1)`` do not select NULL). A comparison that
   dqquery calls always unknown (a literal of a kind the column's type never compares with, an order on text or
   booleans) is ``CAST(NULL AS BOOLEAN)``; ranges and sets are built from the same comparisons. An integral float
-  literal on an integer column is sent as an integer (exact); a float column against an integer beyond 2^53 follows
-  the engine's promotion to DOUBLE (documented limit).
+  literal on an integer column is sent as an integer, and an integer no double equals is compared with a float
+  column through the doubles next to it, so no engine rounds where Python compares exactly.
 * ``like`` (case-insensitive, whole value, ``\\`` escapes) is ``ILIKE ... ESCAPE '\\'`` on DuckDB, Spark and
   PostgreSQL and ``LIKE ... ESCAPE '\\'`` on SQLite (whose LIKE folds ASCII letters only). dqquery folds case
   as Python's ``re.IGNORECASE``: an ASCII letter also matches ``İ ı`` (i), ``K`` (Kelvin sign, k) and ``ſ`` (s),

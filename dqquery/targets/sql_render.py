@@ -8,6 +8,7 @@ Decisions:
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -121,6 +122,8 @@ class _Compiler:
         if ftype == "int" and isinstance(value, A.FloatValue) and value.value.is_integer():
             # the same number as an integer: the engine then compares integers exactly (not both rounded to DOUBLE)
             return _SQL_OPS[op](this=column, expression=exp.Literal.number(int(value.value)))
+        if ftype == "float" and isinstance(value, A.IntValue) and float(value.value) != value.value:
+            return _float_column_against(column, op, value.value)
         return _SQL_OPS[op](this=column, expression=_LITERAL_SQL[type(value)](value))
 
     def compare(self, node: A.Compare, column: exp.Expression, ftype: str) -> exp.Expression:
@@ -193,6 +196,18 @@ class _Compiler:
     def is_null(self, node: A.IsNull, column: exp.Expression, ftype: str) -> exp.Expression:
         test = exp.Is(this=column, expression=exp.Null())
         return exp.Not(this=test) if node.negated else test
+
+
+def _float_column_against(column: exp.Expression, op: str, n: int) -> exp.Expression:
+    """``column op n`` for a DOUBLE column and an integer no double equals: with the doubles just below and above ``n``
+    (an engine would round ``n`` itself to a double, and then equal a value Python calls different)."""
+    below = math.nextafter(float(n), -math.inf) if float(n) > n else float(n)
+    above = math.nextafter(float(n), math.inf) if float(n) < n else float(n)
+    at_most = exp.LTE(this=column, expression=exp.Literal.number(repr(below)))
+    at_least = exp.GTE(this=column, expression=exp.Literal.number(repr(above)))
+    # y < n is y <= below; y > n is y >= above; y == n never holds (NULL on NULL); y != n always holds (NULL on NULL)
+    return {"<": at_most, "<=": at_most, ">": at_least, ">=": at_least,
+            "==": exp.Paren(this=exp.and_(at_most, at_least)), "!=": exp.Paren(this=exp.or_(at_most, at_least))}[op]
 
 
 def _no_lookahead(pattern: str) -> str | None:
