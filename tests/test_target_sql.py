@@ -403,3 +403,12 @@ def test_integers_no_double_equals_compare_exactly_with_float_columns(engine: st
     near = [float(n), math.nextafter(float(n), math.inf), math.nextafter(float(n), -math.inf), 0.0, None]
     rows = [dict.fromkeys(FIELDS) | {"energy": v} for v in near]
     assert SELECTORS[engine](dqquery.to_sql(query, engine), rows) == _expected(query, rows)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+@pytest.mark.parametrize("negated", [False, True])
+def test_sets_mixing_plain_and_big_integers_on_float_columns(engine: str, negated: bool) -> None:
+    values = (A.IntValue(value=2**60 + 3), A.FloatValue(value=1.5))
+    query = A.InSet(field=A.FieldRef(name="energy", path=PATHS["energy"]), values=values, negated=negated)
+    rows = [dict.fromkeys(FIELDS) | {"energy": v} for v in (float(2**60 + 3), 1.5, 2.0, None)]
+    assert SELECTORS[engine](dqquery.to_sql(query, engine), rows) == _expected(query, rows)

@@ -142,8 +142,7 @@ class _Compiler:
         tests = [self.compare_value(node, column, ftype, "==", v) for v in values]
         usable = [t.expression for t in tests if isinstance(t, exp.EQ)]
         parts: list[exp.Expression] = [exp.In(this=column, expressions=usable)] if usable else []
-        if len(usable) < len(tests):
-            parts.append(_null())  # a value of another kind: unknown unless another value matches
+        parts += [t for t in tests if not isinstance(t, exp.EQ)]  # NULL (a value of another kind), or a big-integer test
         found = parts[0] if len(parts) == 1 else exp.Paren(this=exp.or_(*parts))
         return exp.Not(this=found) if node.negated else found
 
