@@ -37,6 +37,7 @@ _LAZY = {
     "from_jsonlogic": "dqquery.importers.jsonlogic",
     "from_jsonlogic_report": "dqquery.importers.jsonlogic",
     "rr_portal_request": "dqquery.targets.rr_portal",
+    "to_sql": "dqquery.targets.sql",
     "plan": "dqquery.planning",
     "Plan": "dqquery.planning",
     "GoldenJSON": "dqquery.lumiranges",

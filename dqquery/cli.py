@@ -278,7 +278,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     compiled = _compile(args.to, text)  # compilers get the text so their errors point into it too
     exact, notes = _fidelity(args.to, text, compiled)
     request = compiled.request
-    _print_json(dict(request) if isinstance(request, dict) else request)
+    if isinstance(request, str):  # a text request (a SQL condition) is printed as itself, ready to paste
+        print(request)
+    else:
+        _print_json(dict(request) if isinstance(request, dict) else request)
     for line in notes:
         print(line, file=sys.stderr)
     for warning in compiled.warnings:  # through the command's one-line warnings: each message once

@@ -231,7 +231,10 @@ def _compiled(target: Column, query: str) -> str:
     except QueryError as err:
         return "unsupported: " + _cell(err.message)
     out = compiled.request
-    text = "`" + _cell(json.dumps(dict(out) if isinstance(out, Mapping) else out, ensure_ascii=False)) + "`"
+    if isinstance(out, str):  # a text request (SQL) is shown as itself; `` spans may hold a backtick
+        text = f"`` {_cell(out)} ``" if "`" in out else f"`{_cell(out)}`"
+    else:
+        text = "`" + _cell(json.dumps(dict(out) if isinstance(out, Mapping) else out, ensure_ascii=False)) + "`"
     if not compiled.exact:
         text += " (superset)"
     return text

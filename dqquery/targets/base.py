@@ -236,6 +236,7 @@ BUILTIN: dict[str, str] = {
     "oms": "dqquery.targets.oms",
     "jsonlogic": "dqquery.targets.jsonlogic",
     "rr-portal": "dqquery.targets.rr_portal",
+    "sql": "dqquery.targets.sql",
 }
 """The built-in targets: name -> the module that registers it (imported on first use)."""
 
