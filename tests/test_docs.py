@@ -173,6 +173,8 @@ NOT_EXECUTED = {
     ("language.md", '--8<-- "grammar/dqquery.lark"'): "the grammar file, included by the docs site",
     ("columnar.md", 'pip install "dqquery[fast]"     # numpy and pyarrow'):
         "an install line and the user's own snapshot file; tests/test_columnar.py runs both conversions and golden on a columnar file",
+    ("columnar.md", "dqquery snapshot export --format parquet snapshot.dqc tables/          # range level (default)"):
+        "the user's own snapshot file; tests/test_tables.py runs both levels of the export through the command line",
     ("columnar.md", "unzip snapshot.dqc -d snapshot-tables"):
         "unzip and polars on a file the reader made; tests/test_columnar.py reads every member with polars",
     ("reproduce-rr-golden-json.md", "dqquery fetch @golden2018.dq --dataset '/ReReco/Run2018__UL2019/DQM' -o run2018.json.gz"):
