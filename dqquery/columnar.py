@@ -817,13 +817,7 @@ def _from_zip(path: PathLike, allow_parquet: bool = False) -> ColumnarSnapshot:
                     raise SnapshotError(f"{name}.arrow: not readable: {exc}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError) as exc:
         raise SnapshotError(f"not a readable {FORMAT_NAME} file: {exc}") from None
-    for name in ("deleted", "in_lumisections"):
-        tables["runs"][name] = tables["runs"][name].astype(bool)
-    for name in ("deleted", "has_data"):
-        tables["units"][name] = tables["units"][name].astype(bool)
-    names = tuple(meta.pop("names"))
-    meta.pop("format"), meta.pop("version")
-    snap = ColumnarSnapshot(**tables, names=names, meta=meta)
+    snap = assembled(tables, meta)
     try:
         validate(snap)
     except SnapshotError:
@@ -831,6 +825,19 @@ def _from_zip(path: PathLike, allow_parquet: bool = False) -> ColumnarSnapshot:
     except (IndexError, TypeError, ValueError) as exc:
         raise SnapshotError(f"the tables do not fit together: {exc}") from None
     return snap
+
+
+def assembled(tables: dict[str, Any], meta: dict[str, Any]) -> ColumnarSnapshot:
+    """The snapshot of decoded tables and their ``meta.json`` (not yet validated): the one assembly step of the
+    columnar file and of the exported Parquet tables (:mod:`dqquery.tables`)."""
+    for name in ("deleted", "in_lumisections"):
+        tables["runs"][name] = tables["runs"][name].astype(bool)
+    for name in ("deleted", "has_data"):
+        tables["units"][name] = tables["units"][name].astype(bool)
+    meta = dict(meta)
+    names = tuple(meta.pop("names"))
+    meta.pop("format"), meta.pop("version")
+    return ColumnarSnapshot(**tables, names=names, meta=meta)
 
 
 def load_any(path: PathLike) -> Snapshot:

@@ -55,6 +55,7 @@ from .columnar import (
     _check_table,
     _decode_column,
     _table_bytes,
+    assembled,
     validate,
 )
 from .files import atomic_write_bytes
@@ -280,13 +281,7 @@ def read_range_tables(directory: PathLike) -> ColumnarSnapshot:
             raise SnapshotError(f"{path}: {exc}") from None
         except (pa.ArrowException, OSError, *_DECODING_ERRORS) as exc:
             raise SnapshotError(f"{path}: not readable: {exc}") from None
-    for name in ("deleted", "in_lumisections"):
-        tables["runs"][name] = tables["runs"][name].astype(bool)
-    for name in ("deleted", "has_data"):
-        tables["units"][name] = tables["units"][name].astype(bool)
-    names = tuple(meta.pop("names"))
-    meta.pop("format"), meta.pop("version")
-    snap = ColumnarSnapshot(**tables, names=names, meta=meta)
+    snap = assembled(tables, meta)
     try:
         validate(snap)
     except (IndexError, TypeError, ValueError) as exc:
