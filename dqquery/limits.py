@@ -36,3 +36,12 @@ MAX_NUMBER_DIGITS = 400
 
 MAX_FILE_BYTES = 2**30
 """Largest snapshot or golden JSON file once decompressed (1 GiB)."""
+
+MAX_OPENAPI_BYTES = 16 * 2**20
+"""Largest OpenAPI document read by ``dqquery.targets.from_openapi`` (16 MiB; DIALS' is 95 kB)."""
+
+MAX_OPENAPI_PATHS = 2_000
+"""Most paths in one OpenAPI document."""
+
+MAX_OPENAPI_PARAMETERS = 500
+"""Most parameters of one operation of an OpenAPI document."""

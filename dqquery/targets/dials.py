@@ -265,17 +265,26 @@ def _integral(x: float | int) -> bool:
 
 
 class _FieldCompiler:
-    """Turns all constraints on one field into DIALS parameters (exactly, or raises)."""
+    """Turns all constraints on one field into DIALS parameters (exactly, or raises).
 
-    def __init__(self, ctx: Refusals, endpoint: str, path: str, atoms: list[Any], generation: str = "both") -> None:
+    Also the field compiler of any django-filter service (:mod:`dqquery.targets.openapi`): it passes the
+    field's ``declared`` parameters (name -> anything with ``path``, ``lookup``, ``generations``), the
+    ``wanted`` generations and its ``service`` name for messages, instead of the DIALS tables."""
+
+    service = "DIALS"
+
+    def __init__(self, ctx: Refusals, endpoint: str, path: str, atoms: list[Any], generation: str = "both", *,
+                 declared: Mapping[str, Any] | None = None, wanted: frozenset[str] | None = None) -> None:
         self.ctx, self.endpoint, self.path, self.atoms = ctx, endpoint, path, atoms
-        self.declared = {name: p for name, p in params_of(endpoint, generation).items() if p.path == path}
+        if declared is None:
+            declared = {name: p for name, p in params_of(endpoint, generation).items() if p.path == path}
+        self.declared = dict(declared)
         # lookup -> the parameter names that carry it, one per generation; a lookup counts only when every
         # selected generation declares it (a parameter a server does not declare is ignored: a lost filter).
         self.lookups: dict[str, list[str]] = {}
         for name, p in self.declared.items():
             self.lookups.setdefault(p.lookup, []).append(name)
-        wanted = _selected(generation)
+        wanted = _selected(generation) if wanted is None else wanted
         for lookup, names in list(self.lookups.items()):
             if not wanted <= frozenset().union(*(self.declared[n].generations for n in names)):
                 del self.lookups[lookup]
@@ -305,22 +314,22 @@ class _FieldCompiler:
         declared = ", ".join(self.declared)
         return self.fail(
             node,
-            f"DIALS {self.endpoint}/ cannot filter '{self.name}' by {what}",
-            f"its filters for this field are: {declared} (undeclared lookups are silently ignored by DIALS)",
+            f"{self.service} {self.endpoint}/ cannot filter '{self.name}' by {what}",
+            f"its filters for this field are: {declared} (undeclared lookups are silently ignored by {self.service})",
         )
 
     def contradiction(self, node: Any) -> QueryError:
         return self.fail(
             node,
             f"the conditions on '{self.name}' contradict each other, so the query selects nothing; "
-            f"DIALS {self.endpoint}/ cannot express an empty selection on this field",
+            f"{self.service} {self.endpoint}/ cannot express an empty selection on this field",
             "remove the contradiction",
         )
 
     def compile(self) -> dict[str, Any]:
         handler = {"int": self.integer, "string": self.string, "bool": self.boolean}.get(self.type)
         if handler is None:  # pragma: no cover - every DIALS field is int, string or bool
-            raise self.fail(self.atoms[0], f"'{self.name}' has no DIALS filter")
+            raise self.fail(self.atoms[0], f"'{self.name}' has no {self.service} filter")
         handler()
         return self.out
 
@@ -368,7 +377,7 @@ class _FieldCompiler:
     def int_compare(self, atom: A.Compare) -> None:
         v = atom.value.value
         if atom.op == "!=":
-            raise self.fail(atom, "DIALS has no 'not equal' filter")
+            raise self.fail(atom, f"{self.service} has no 'not equal' filter")
         if atom.op == "==":
             self.allow({int(v)} if _integral(v) else set(), atom)
             return
@@ -386,7 +395,7 @@ class _FieldCompiler:
         self.allow({int(x.value) for x in atom.values if _integral(x.value)}, atom)
 
     def int_other(self, atom: Any) -> None:
-        raise self.fail(atom, f"'{self.name}' is a number; DIALS cannot apply this filter to it")
+        raise self.fail(atom, f"'{self.name}' is a number; {self.service} cannot apply this filter to it")
 
     def integer_set(self, members: list[int], node: Any) -> None:
         if not members:
@@ -418,7 +427,7 @@ class _FieldCompiler:
         if not wanted:
             raise self.contradiction(self.atoms[-1])
         if len(wanted) == 2:
-            raise self.fail(self.atoms[-1], f"DIALS cannot select both values of '{self.name}' (it cannot exclude nulls)")
+            raise self.fail(self.atoms[-1], f"{self.service} cannot select both values of '{self.name}' (it cannot exclude nulls)")
         if "exact" not in self.lookups:  # pragma: no cover - booleans are exact-only in every table
             raise self.no_lookup(self.atoms[-1], "value")
         self.emit("exact", "true" if wanted.pop() else "false", self.atoms[-1])
@@ -432,7 +441,7 @@ class _FieldCompiler:
         return {x.value for x in atom.values}
 
     def bool_other(self, atom: Any) -> set[bool]:  # pragma: no cover - the check pass allows nothing else on booleans
-        raise self.fail(atom, f"'{self.name}' is a boolean; DIALS cannot apply this filter to it")
+        raise self.fail(atom, f"'{self.name}' is a boolean; {self.service} cannot apply this filter to it")
 
     # ---- strings
 
@@ -445,11 +454,11 @@ class _FieldCompiler:
             if not isinstance(text, str):  # pragma: no cover - contains on a string field takes a string
                 raise self.fail(atom, "'contains' needs a string here")
             if "\x00" in text:
-                raise self.fail(atom, "DIALS (PostgreSQL) cannot receive a NUL character")
+                raise self.fail(atom, f"{self.service} (PostgreSQL) cannot receive a NUL character")
             if isinstance(atom, A.Regex):
                 problem = regex_portability_problem(atom.pattern)
                 if problem:
-                    raise self.fail(atom, f"this regular expression is not portable to DIALS: {problem}")
+                    raise self.fail(atom, f"this regular expression is not portable to {self.service}: {problem}")
         if self.allowed is not None:
             members = sorted(v for v in self.allowed if all(evaluate_predicate(p, v) is True for p in patterns))
             self.string_set(members, self.set_node)
@@ -462,7 +471,7 @@ class _FieldCompiler:
         if atom.op == "==":
             self.allow({atom.value.value}, atom)
         elif atom.op == "!=":
-            raise self.fail(atom, "DIALS has no 'not equal' filter")
+            raise self.fail(atom, f"{self.service} has no 'not equal' filter")
         else:
             self.str_other(atom)
 
@@ -473,13 +482,13 @@ class _FieldCompiler:
         self.patterns.append(atom)
 
     def str_other(self, atom: Any) -> None:
-        raise self.fail(atom, f"'{self.name}' is a string; DIALS cannot apply this filter to it")
+        raise self.fail(atom, f"'{self.name}' is a string; {self.service} cannot apply this filter to it")
 
     def string_set(self, members: list[str], node: Any) -> None:
         if not members:
             raise self.contradiction(node)
         if any("\x00" in m for m in members):
-            raise self.fail(node, "DIALS (PostgreSQL) cannot receive a NUL character")
+            raise self.fail(node, f"{self.service} (PostgreSQL) cannot receive a NUL character")
         only = members[0]
         if len(members) == 1 and "exact" in self.lookups and only and only == only.strip():
             self.emit("exact", only, node)
@@ -487,7 +496,7 @@ class _FieldCompiler:
             body = "|".join(literal_regex(m) for m in members)
             self.emit("regex", f"^(?:{body})\\Z" if len(members) > 1 else f"^{body}\\Z", node)
         elif len(members) == 1 and "exact" in self.lookups:
-            raise self.fail(node, "DIALS strips whitespace around values and ignores empty ones, so this value cannot be sent exactly")
+            raise self.fail(node, f"{self.service} strips whitespace around values and ignores empty ones, so this value cannot be sent exactly")
         else:
             raise self.no_lookup(node, "a list of values")
 
@@ -497,14 +506,14 @@ class _FieldCompiler:
             regex = _SINGLE_REGEX[type(patterns[0])](patterns[0])
         else:
             if len(user) > 1:
-                raise self.fail(user[1], f"DIALS takes one regex per field; combine the regular expressions on '{self.name}' into one")
+                raise self.fail(user[1], f"{self.service} takes one regex per field; combine the regular expressions on '{self.name}' into one")
             heads = [_LOOKAHEAD_HEAD[type(p)](p) for p in patterns if not isinstance(p, A.Regex)]
             regex = lookahead_conjunction(heads, user[0].pattern if user else None)
         regex = _strip_safe(regex)
         try:
             compile_regex(regex, dot_matches_newline=True)  # what the emulator (and dqquery) can run in linear time
         except PatternError:
-            raise self.fail(patterns[-1], f"the patterns on '{self.name}' cannot be combined into one DIALS regex") from None
+            raise self.fail(patterns[-1], f"the patterns on '{self.name}' cannot be combined into one {self.service} regex") from None
         return regex
 
 
