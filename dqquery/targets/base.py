@@ -237,6 +237,7 @@ BUILTIN: dict[str, str] = {
     "jsonlogic": "dqquery.targets.jsonlogic",
     "rr-portal": "dqquery.targets.rr_portal",
     "sql": "dqquery.targets.sql",
+    "playground": "dqquery.targets.playground",
 }
 """The built-in targets: name -> the module that registers it (imported on first use)."""
 

@@ -89,6 +89,7 @@ __all__ = [
     "OpenAPITarget",
     "Pagination",
     "ParamOverride",
+    "column_schema",
     "from_openapi",
     "load_document",
     "read_list_paths",
@@ -331,6 +332,21 @@ def _has_column(document: Mapping[str, Any], schema: Any, column: str, where: st
             return False
         schema = props[part]
     return True
+
+
+def column_schema(document: Mapping[str, Any], path: str, column: str) -> Mapping[str, Any] | None:
+    """The schema of ``column`` (``a__b__c``) in the rows of the list path ``path`` (``None`` when the document does
+    not describe it): what a server built from the document knows about a column's type."""
+    item = document["paths"][path]
+    schema = _row_schema(document, _resolve(document, item["get"], path), path)
+    for part in column.split("__"):
+        schema = _resolve(document, schema, path)
+        props = schema.get("properties") if isinstance(schema, Mapping) else None
+        if not isinstance(props, Mapping) or part not in props:
+            return None
+        schema = props[part]
+    schema = _resolve(document, schema, path)
+    return schema if isinstance(schema, Mapping) else None
 
 
 def read_list_paths(
@@ -616,6 +632,7 @@ def from_openapi(
     page_size: int | None = None,
     register: bool = True,
     replace: bool = False,
+    base: type[OpenAPITarget] | None = None,
 ) -> OpenAPITarget:
     """A target (registered as ``name`` unless ``register=False``) for the django-filter service the OpenAPI 3
     ``document`` describes (a mapping, JSON text or a :class:`~pathlib.Path`).
@@ -625,6 +642,7 @@ def from_openapi(
     (default: every ``get`` path without a template, in document order). ``overrides``: where the real service
     differs from the document (:class:`ParamOverride`). ``generations``: the server generations overrides may name
     (the document's own parameters belong to all). ``pagination``/``page_size``: when the document cannot say.
+    ``base``: an :class:`OpenAPITarget` subclass adding docs examples or traps.
     Raises :class:`DocumentError` (a ``ValueError`` naming where) for a document or argument it cannot read.
     """
     if not isinstance(name, str) or not name or ":" in name:
@@ -647,7 +665,7 @@ def from_openapi(
         "list_paths": paths,
         "generations": frozenset(generations),
     }
-    cls = type(f"OpenAPITarget[{name}]", (OpenAPITarget,), attrs)
+    cls = type(f"OpenAPITarget[{name}]", (base or OpenAPITarget,), attrs)
     target: OpenAPITarget = cls()
     if register:
         register_target(target, replace=replace)
