@@ -73,7 +73,6 @@ from ..catalog import suggest as catalog_suggest
 from ..errors import QueryError
 from ..files import nesting_exceeds
 from ..limits import MAX_JSON_DEPTH, MAX_OPENAPI_BYTES, MAX_OPENAPI_PARAMETERS, MAX_OPENAPI_PATHS
-from ..query import as_node
 from .base import Compiled, Refusals, Support, SupportTable, Target
 from .base import register as register_target
 from .conjunction import grouped_by_field, refuse_unsupported
@@ -278,7 +277,7 @@ def _field_columns(fields: Mapping[str, str | Sequence[str]]) -> dict[str, tuple
         cols = (columns,) if isinstance(columns, str) else tuple(columns)
         if not cols or not all(isinstance(c, str) and c for c in cols):
             raise DocumentError(f"the columns of {name!r} are non-empty strings", "fields")
-        for other, (other_info, other_cols) in out.items():
+        for other_info, other_cols in out.values():
             if set(cols) & set(other_cols):
                 raise DocumentError(f"the column(s) {sorted(set(cols) & set(other_cols))} are mapped to both "
                                     f"'{other_info.name}' and '{info.name}'", "fields")

@@ -92,7 +92,7 @@ def _regex(pattern: str) -> None:
 
 def _matcher(lookup: str, value: Any) -> Callable[[Any], bool]:
     """How one parsed filter value tests a column value (``None``: a SQL null)."""
-    given = lambda f: (lambda x: x is not None and f(x))  # noqa: E731 - a null column matches nothing
+    given = lambda f: (lambda x: x is not None and f(x))  # a null column matches nothing
     table: dict[str, Callable[[], Callable[[Any], bool]]] = {
         "exact": lambda: given(lambda x: x == value),
         "iexact": lambda: given(lambda x: str(x).upper() == str(value).upper()),
