@@ -19,6 +19,7 @@ from dqquery.errors import QueryError
 from dqquery.semantics import selects
 from dqquery.strategies import queries
 from dqquery.targets import playground as P
+from dqquery.targets.openapi import from_openapi, read_list_paths
 from dqquery.testing.fake_django_filter import BadRequest, FakeDjangoFilter
 from dqquery.testing.server import FakeServer
 
@@ -41,8 +42,11 @@ NOTEBOOK["lumisection_histograms_2d"] = NOTEBOOK["lumisection_histograms_1d"]  #
 
 
 def test_the_allow_lists_are_the_notebooks_parameter_lists():
-    assert {o: list(lp.params) for o, lp in P.TARGET.list_paths.items()} == NOTEBOOK
-    assert all(lp.pagination.style == "page" and lp.pagination.size == 50 for lp in P.TARGET.list_paths.values())
+    read = read_list_paths(P.DOCUMENT, P.FIELDS, page_size=P.PAGE_SIZE)
+    assert {o: list(lp.params) for o, lp in read.items()} == NOTEBOOK
+    assert all(lp.pagination.style == "page" and lp.pagination.size == 50 for lp in read.values())
+    assert {o: lp.params for o, lp in P.TARGET.list_paths.items()} == {o: read[o].params for o in P.TARGET.options}
+    assert P.TARGET.options == ("lumisection_histograms_1d", "lumisection_histograms_2d")
 
 
 def test_the_playground_is_a_registered_target_with_aliases():
@@ -81,8 +85,11 @@ def test_what_the_playground_cannot_say_is_refused_where_it_is(query, located):
 
 
 def test_runs_and_lumisections_use_their_own_column_for_the_run_number():
-    assert dqquery.compile("run_number == 5", "playground:runs").request == {"run_number": 5}
-    assert dqquery.compile("run_number == 5", "playground:lumisections").request == {"run": 5}
+    everything = from_openapi(P.DOCUMENT, name="playground-all", fields=P.FIELDS, page_size=P.PAGE_SIZE, register=False)
+    assert everything.compile("run_number == 5", "runs").request == {"run_number": 5}
+    assert everything.compile("run_number == 5", "lumisections").request == {"run": 5}
+    assert everything.row_view("lumisections", {"id": 1, "run": 5, "ls_number": 2}) == {
+        "run.run_number": 5, "lumisection.lumisection_number": 2}
 
 
 # ------------------------------------------------------------------------------------------------ the fake server

@@ -511,14 +511,18 @@ def support_table(params: Mapping[str, Declared], spec: str, service: str) -> di
 
     no_regex = f"no __regex filter on {spec}"
     return {
-        "compare": Support("exact"),
+        "compare": Support("exact") if lookups & {"exact", "gte", "lte", "gt", "lt", "in", "regex"}
+        else Support("unsupported", f"no equality or comparison filter on {spec}"),
         "in_range": unless(has_range, f"no range or __in filter on {spec}", "in_range"),
         "in_set": Support("partial", "exact for fields with __in, string fields with __regex and consecutive integers; other "
                           "lists are split per value by plan" if ("in" in lookups or has_regex)
                           else "one value only (no __in or __regex filter)", negated=negated("in_set")),
         "like": unless(has_regex, no_regex, "like"),
         "regex": unless(has_regex, no_regex, "regex"),
-        "contains": unless(has_regex or "contains" in lookups, f"no __regex or __contains filter on {spec}", "contains"),
+        "contains": (unless(has_regex, f"no __regex or __contains filter on {spec}", "contains")
+                     if has_regex or "contains" not in lookups
+                     else Support("partial", "one 'contains' per field, on fields with __contains (no __regex here)",
+                                  negated=negated("contains"))),
         "is_null": Support("unsupported", f"{service} filters have no null test here"),
         "not": Support("partial", f"only when it can be pushed into a comparison (not x < 5 is x >= 5); {service} has no negation"),
         "and": Support("exact"),

@@ -13,6 +13,11 @@ Decisions:
   ``filepath`` is ``logical_file_name``; run and lumisection numbers are ``run_number`` and ``ls_number`` under each
   path's own column (``lumisection__run__run_number``, ``run``, ``run_number``).
 * Page size 50 is given (:data:`PAGE_SIZE`): the notebook states it and a document cannot.
+* The target's options are the two histogram list paths (:data:`PATHS`), whose filters the notebook lists in
+  full. The document also has the notebook's ``runs/``, ``lumisections/`` and ``histogram_data_files/`` lists
+  (exact filters on one or two fields, or one ``contains``); they are read by the same code (a test compares
+  them with the notebook) and served by the fake, but are not options: too little of a query fits them to be
+  worth a target column.
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ from pathlib import Path
 
 from .openapi import OpenAPITarget, from_openapi
 
-__all__ = ["DOCUMENT", "FIELDS", "PAGE_SIZE", "TARGET"]
+__all__ = ["DOCUMENT", "FIELDS", "PAGE_SIZE", "PATHS", "TARGET"]
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "data" / "playground-openapi.json"
 """The Playground's OpenAPI document (written from the seed notebook; see its ``info.description``)."""
 
 PAGE_SIZE = 50
 """Rows per page (the notebook: "The fetched data is paginated by 50")."""
+
+PATHS: tuple[str, ...] = ("/api/lumisection_histograms_1d/", "/api/lumisection_histograms_2d/")
+"""The list paths that are the target's options (1D first: the default)."""
 
 FIELDS: dict[str, str | tuple[str, ...]] = {
     "run_number": ("run_number", "run", "lumisection__run__run_number"),
@@ -70,6 +78,6 @@ class PlaygroundTarget(OpenAPITarget):
 
 TARGET = from_openapi(
     DOCUMENT, name="playground", fields=FIELDS, service="DQM Playground", title="DQM Playground query parameters (OpenAPI)",
-    option_aliases={"h1d": "lumisection_histograms_1d", "h2d": "lumisection_histograms_2d"}, page_size=PAGE_SIZE,
+    include=PATHS, option_aliases={"h1d": "lumisection_histograms_1d", "h2d": "lumisection_histograms_2d"}, page_size=PAGE_SIZE,
     base=PlaygroundTarget,
 )
