@@ -86,9 +86,8 @@ def test_strict_bounds_and_contains(query, request_):
 @pytest.mark.parametrize("query", ['me contains " TEC"', 'me contains ""', 'me contains "a" and me contains "b"', "ls_number > 3",
                                    'me like "a%"', "run_number in [1, 5]", "ls_number == 1 or ls_number == 2"])
 def test_what_the_service_cannot_say_is_refused(query):
-    with pytest.raises(QueryError) as info:
-        with dqquery.targets.registered(_target()):
-            dqquery.compile(query, "items")
+    with pytest.raises(QueryError) as info, dqquery.targets.registered(_target()):
+        dqquery.compile(query, "items")
     assert info.value.category == "unsupported" and info.value.target == "items:items"
     assert info.value.offset is not None
 

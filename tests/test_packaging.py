@@ -42,6 +42,7 @@ def test_wheel_contains_grammar_and_parses_in_a_fresh_venv(dqquery_wheel: Path, 
     assert "dqquery/data/demo-2018.json.gz" in names  # the bundled demo snapshot
     assert "dqquery/data/Cert_314472-325175_13TeV_Legacy2018_Collisions18_JSON.txt" in names
     assert "dqquery/data/rr_configs/backend_sample_json_logic.json" in names  # read by the how-to pages
+    assert "dqquery/data/playground-openapi.json" in names  # the playground target's OpenAPI document
     venv = tmp_path / "venv"
     py = install_in_new_venv(wheel, venv)
     code = (
