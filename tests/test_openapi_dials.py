@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 import yaml
 from conformance import DIALS_REQUESTS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dqquery
 from dqquery.dials_api import ENDPOINTS
 from dqquery.errors import QueryError
+from dqquery.strategies import queries
 from dqquery.targets import dials_openapi as DO
 from dqquery.targets.openapi import DocumentError, from_openapi
 
@@ -108,3 +111,35 @@ def test_the_support_levels_equal_the_hand_kept_ones(endpoint):
     hand = dqquery.targets.get("dials").support(endpoint)
     mine = TARGET.support(endpoint)
     assert {k: (s.level, s.of(True).level) for k, s in mine.items()} == {k: (s.level, s.of(True).level) for k, s in hand.items()}
+
+
+VALID = [case["query"] for case in yaml.safe_load((Path(__file__).parent / "compliance" / "valid.yaml").read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_every_valid_compliance_query_compiles_alike_on_every_endpoint(endpoint):
+    with dqquery.targets.registered(TARGET):
+        mine = [_compiled(f"dials-openapi:{endpoint}", q) for q in VALID]
+    assert mine == [_compiled(f"dials:{endpoint}", q) for q in VALID]
+
+
+DIALS_FIELDS = sorted({p.path for record in ENDPOINTS.values() for p in record.params if p.path is not None})
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(endpoint=st.sampled_from(list(ENDPOINTS)), query=queries(fields=DIALS_FIELDS, max_leaves=4))
+def test_generated_queries_compile_and_plan_alike(endpoint, query):
+    text = dqquery.unparse(query)
+    with dqquery.targets.registered(TARGET):
+        mine = _compiled(f"dials-openapi:{endpoint}", text)
+        try:
+            my_plan: Any = dqquery.plan(query, f"dials-openapi:{endpoint}").requests
+        except QueryError as err:
+            my_plan = err.category
+    assert mine == _compiled(f"dials:{endpoint}", text)
+    try:
+        hand_plan: Any = dqquery.plan(query, f"dials:{endpoint}").requests
+    except QueryError as err:
+        hand_plan = err.category
+    if not (my_plan == "unsupported" or hand_plan == "unsupported"):
+        assert my_plan == hand_plan
