@@ -138,6 +138,11 @@ def test_bad_arguments_are_refused_with_where():
         _target(overrides={"items": {"x": ParamOverride("r", means="run__gte")}})
     with pytest.raises(ValueError, match="reason"):
         ParamOverride("")
+    twice = copy.deepcopy(STRICT)
+    twice["paths"][PATH.rstrip("/")] = twice["paths"][PATH]
+    with pytest.raises(DocumentError, match="would both be the option 'items'"):
+        _target(twice)
+    assert _target(twice, include=[PATH]).options == ("items",)
     with pytest.raises(DocumentError, match="target name"):
         from_openapi(STRICT, name="a:b", fields=FIELDS, register=False)
 

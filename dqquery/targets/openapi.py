@@ -372,6 +372,9 @@ def read_list_paths(
             raise DocumentError(f"no list operation (get, no path template) at {missing[0]!r}", "paths")
         candidates = list(include)
     options = _option_names(candidates)
+    if len(set(options.values())) < len(options):
+        twice = sorted(o for o in set(options.values()) if list(options.values()).count(o) > 1)
+        raise DocumentError(f"two list paths would both be the option {twice[0]!r}; pass include= to choose", "paths")
     overrides = dict(overrides or {})
     known = set(options.values()) | set(options)
     for key in overrides:
