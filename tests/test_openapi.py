@@ -221,3 +221,22 @@ def test_plan_on_a_fake_built_from_the_same_document_selects_what_the_query_mean
                     row_view=lambda r: target.row_view(None, r))
     node = dqquery.parse(query)
     assert sorted(r["id"] for r in got) == [r["id"] for r in rows if selects(node, target.row_view(None, r))], p.describe()
+
+
+def _many_paths(n: int) -> str:
+    doc = copy.deepcopy(STRICT)
+    template = doc["paths"].pop(PATH)
+    for i in range(n):
+        doc["paths"][f"/api/v2/items{i}/"] = template
+    return json.dumps(doc)
+
+
+def _many_parameters(n: int) -> str:
+    return json.dumps(_document(*[_param(f"c{i}__lookup{i % 7}") for i in range(n)], _param("run__gt", "integer")))
+
+
+@pytest.mark.parametrize(("make", "n"), [(_many_paths, 150), (_many_parameters, 100)], ids=["paths", "parameters"])
+def test_reading_a_document_takes_linear_time(make, n):
+    from test_complexity import assert_linear
+
+    assert_linear(lambda text: _target(text), make, n, baseline=json.loads)

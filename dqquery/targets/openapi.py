@@ -60,6 +60,7 @@ Decisions:
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,8 +373,8 @@ def read_list_paths(
             raise DocumentError(f"no list operation (get, no path template) at {missing[0]!r}", "paths")
         candidates = list(include)
     options = _option_names(candidates)
-    if len(set(options.values())) < len(options):
-        twice = sorted(o for o in set(options.values()) if list(options.values()).count(o) > 1)
+    twice = sorted(o for o, n in Counter(options.values()).items() if n > 1)
+    if twice:
         raise DocumentError(f"two list paths would both be the option {twice[0]!r}; pass include= to choose", "paths")
     overrides = dict(overrides or {})
     known = set(options.values()) | set(options)
