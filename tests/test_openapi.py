@@ -240,3 +240,40 @@ def test_reading_a_document_takes_linear_time(make, n):
     from test_complexity import assert_linear
 
     assert_linear(lambda text: _target(text), make, n, baseline=json.loads)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "query", "integer", "string", "array", "#/x", "#/paths",
+                                                                       "page", "a__gte", "deepObject", "3.0.0"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["name", "in", "schema", "type", "items", "$ref", "get", "parameters", "responses", "200", "content",
+                         "application/json", "properties", "results", "style", "openapi", "paths", "/p/"]), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _replaced(doc: Any, where: list[int], value: Any) -> Any:
+    """``doc`` with the node found by following the indexes ``where`` (mod each container's size) replaced."""
+    if not where or not isinstance(doc, (dict, list)) or not doc:
+        return value
+    keys = list(doc) if isinstance(doc, dict) else list(range(len(doc)))
+    key = keys[where[0] % len(keys)]
+    out = dict(doc) if isinstance(doc, dict) else list(doc)
+    out[key] = _replaced(doc[key], where[1:], value)
+    return out
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(where=st.lists(st.integers(0, 20), max_size=8), value=JSON)
+def test_a_damaged_document_is_read_or_refused_with_a_document_error(where, value):
+    document = {**STRICT, "paths": _replaced(STRICT["paths"], where, value)}  # the top level is tested above
+    try:
+        target = _target(document)
+    except DocumentError as err:
+        assert str(err)
+        return
+    for option in target.options:  # a document that was read compiles or refuses queries cleanly
+        try:
+            target.compile("run_number >= 2 and ls_number == 1", option)
+        except QueryError as err:
+            assert err.category == "unsupported"

@@ -206,7 +206,7 @@ class FakeDjangoFilter:
         size = lp.pagination.size or 1
         pages = max(1, -(-len(rows) // size))
         raw = params.get("page", "1")
-        if not raw.isdigit() or not 1 <= int(raw) <= pages:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= pages:
             return Response.json({"detail": "Invalid page."}, status=404)
         number = int(raw)
 
