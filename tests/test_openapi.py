@@ -130,8 +130,10 @@ def test_bad_arguments_are_refused_with_where():
         _target(fields={"run_numbr": "run"})
     with pytest.raises(DocumentError, match="mapped to both"):
         _target(fields={"run_number": "run", "ls_number": ("ls__number", "run")})
-    with pytest.raises(DocumentError, match="targets take int, float, string and bool fields"):
+    with pytest.raises(DocumentError, match="targets take int, string and bool fields"):
         _target(fields={"tracker-strip": "run"})
+    with pytest.raises(DocumentError, match="'energy' is a float field"):
+        _target(fields={"energy": "run"})
     with pytest.raises(DocumentError, match="not a list path"):
         _target(overrides={"nothing": {"x": ParamOverride("r", add=True)}})
     with pytest.raises(DocumentError, match="does not declare"):

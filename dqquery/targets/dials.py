@@ -54,6 +54,9 @@ Decisions:
   User regexes are limited to the common subset (no ``\\b``, named groups, possessive quantifiers,
   inline flags, POSIX classes ...). Remaining known difference: ``.`` matches a newline in PostgreSQL;
   DIALS names (datasets, MEs, files) contain none.
+* The per-field compiler (``_FieldCompiler``) is django-filter's, not DIALS' alone: :mod:`dqquery.targets.openapi`
+  reuses it for any django-filter service, passing its own declared parameters, generations and service name
+  (messages say ``{service}``, "DIALS" here).
 * ``as_filters=True`` returns the cmsdials 2.4.1 filter object instead of the dict, and refuses what the
   client model would drop: its th1/th2 models spell ``ls_number__lte`` as ``ls_numbet__lte``, and
   ``RunFilters`` has no ``dataset_id__in``.

@@ -31,10 +31,10 @@ Decisions:
   compiled to: dqquery's ``like`` is case-insensitive with Python's case folding, which PostgreSQL's
   ``UPPER`` does not reproduce for every character, so they could lose rows; ``plan`` evaluates such
   predicates locally instead.
-* Value types: the catalog field a column is mapped to decides how a value is written (``int``, ``float`` and
-  ``string``, ``bool``); the document's schema type must agree with it (``integer``/``number`` for numbers,
-  ``boolean``; ``string`` agrees with anything: generated documents often type every filter as a string), else
-  :func:`from_openapi` raises :class:`DocumentError`. ``in`` values are comma lists (django-filter's
+* Value types: the catalog field a column is mapped to decides how a value is written (``int``, ``string``,
+  ``bool``: the field compiler's types; a ``float`` field is refused when the target is made); the document's
+  schema type must agree with it (``integer``/``number`` for numbers, ``boolean``; ``string`` agrees with anything:
+  generated documents often type every filter as a string), else :func:`from_openapi` raises :class:`DocumentError`. ``in`` values are comma lists (django-filter's
   ``BaseInFilter``; a document may describe them as ``type: array, style: form, explode: false``).
 * ``fields`` maps catalog fields (short names or paths) to the service's columns; a tuple of columns lists every
   name the field has on the service (the same run number is ``run_number`` on one path and
@@ -110,7 +110,7 @@ CONTROL_PARAMETERS: frozenset[str] = frozenset(
 """Query parameters that page, order or project a listing, never filter it."""
 
 Kind = Literal["number", "string", "bool"]
-_CATALOG_KINDS: dict[str, Kind] = {"int": "number", "float": "number", "string": "string", "bool": "bool"}
+_CATALOG_KINDS: dict[str, Kind] = {"int": "number", "string": "string", "bool": "bool"}
 _SCHEMA_KINDS: dict[str, Kind] = {"integer": "number", "number": "number", "boolean": "bool", "string": "string"}
 
 
@@ -273,8 +273,8 @@ def _field_columns(fields: Mapping[str, str | Sequence[str]]) -> dict[str, tuple
             close = catalog_suggest(name)
             raise DocumentError(f"unknown catalog field {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""), "fields")
         if info.type not in _CATALOG_KINDS:
-            raise DocumentError(f"'{info.name}' is a {info.type} field; django-filter targets take int, float, string and "
-                                f"bool fields", "fields")
+            raise DocumentError(f"'{info.name}' is a {info.type} field; django-filter targets take int, string and bool "
+                                f"fields (the field compiler's types)", "fields")
         cols = (columns,) if isinstance(columns, str) else tuple(columns)
         if not cols or not all(isinstance(c, str) and c for c in cols):
             raise DocumentError(f"the columns of {name!r} are non-empty strings", "fields")
