@@ -439,7 +439,7 @@ def _golden_sql(session: Session, condition: _Condition, layout: _Layout, restri
 _MARKER = "SELECT 'dqquery selected rows' AS r"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _islands_sql(dialect: str) -> str:
     """:data:`_ISLANDS` rendered for ``dialect`` once (sqlglot), the ``selected`` CTE's body a marker that
     :func:`_golden_sql` replaces by the rendered selection."""
