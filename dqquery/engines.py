@@ -95,7 +95,11 @@ class Session(Protocol):
 @dataclass(frozen=True)
 class Engine:
     """One engine: its name, its sqlglot dialect and how it opens a table (``open`` raises ``TypeError`` for a table
-    type it does not take, and ``ImportError`` naming the extra when its library is missing)."""
+    type it does not take, and ``ImportError`` naming the extra when its library is missing).
+
+    Adding an engine is one entry: ``ENGINES["name"] = Engine("name", "sqlglot dialect", SessionClass, "what it
+    takes")``, where ``SessionClass(table)`` implements :class:`Session`; :func:`golden_from_table` and
+    :func:`filter` then build the same SQL, rendered in that dialect."""
 
     name: str
     dialect: str
@@ -120,8 +124,9 @@ def _arrow_of_relation(relation: Any) -> Any:
 
 
 class DuckDBSession:
-    """A table in DuckDB: a Parquet path or glob, an Arrow table, a pandas or polars DataFrame (handed over through
-    Arrow, zero-copy), or a DuckDB relation (queried in its own connection)."""
+    """A table in DuckDB: a Parquet path or glob (read by DuckDB), an Arrow table or a polars DataFrame (through
+    Arrow, zero-copy), a pandas DataFrame (DuckDB's scan of its arrays), or a DuckDB relation (queried in its own
+    connection). Never a Python object per row."""
 
     dialect = "duckdb"
 
