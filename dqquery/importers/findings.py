@@ -16,6 +16,8 @@ Decisions:
 * ``Imported.query`` is ``None`` when the service selects no well-defined set of lumisections for the filter (the
   client raises before any request, the request is unfiltered, or no per-lumisection query is exact); a finding
   then says why. A filter dqquery cannot read at all raises a located :class:`~dqquery.errors.QueryError`.
+* The linter's own codes (``lint-*``) are in the same table: a filter it did not check (not a literal) is a note,
+  one an importer refused (:class:`~dqquery.errors.QueryError`) an error.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ Severity = Literal["error", "warning", "note"]
 SEVERITIES: tuple[str, ...] = ("error", "warning", "note")
 
 FINDINGS: dict[str, tuple[Severity, str]] = {
+    # the linter (dqquery lint): what it could not check
+    "lint-not-checked": ("note", "a filter argument that is not a literal: not checked"),
+    "lint-filter-not-read": ("error", "dqquery cannot read this filter"),
     # Run Registry client (runregistry 3.1.2) and backend
     "client-drops-boolean-flag-value": ("error", "the runregistry client drops a flag whose value is not a status string"),
     "client-ignores-non-dict-filter": ("error", "the runregistry client turns a filter that is not a dict into no filter"),
