@@ -36,6 +36,7 @@ _LAZY = {
     "to_jsonlogic": "dqquery.targets.jsonlogic",
     "from_jsonlogic": "dqquery.importers.jsonlogic",
     "from_jsonlogic_report": "dqquery.importers.jsonlogic",
+    "lint": "dqquery.linter",
     "rr_portal_request": "dqquery.targets.rr_portal",
     "to_sql": "dqquery.targets.sql",
     "plan": "dqquery.planning",

@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("targets and emulators", ("dqquery.targets.*", "dqquery.importers.*", "dqquery.emulate.*", "dqquery.jsonlogic_engine")),
     ("planning and evaluation", ("dqquery.planning", "dqquery.support", "dqquery.evaluator", "dqquery.explanation",
                                  "dqquery.luminosity", "dqquery.vectorized", "dqquery.snapshot", "dqquery.columnar",
-                                 "dqquery.runlists", "dqquery.plots", "dqquery.notebook", "dqquery.tables")),
+                                 "dqquery.runlists", "dqquery.plots", "dqquery.notebook", "dqquery.tables", "dqquery.linter")),
     ("sources and fetch", ("dqquery.sources.*", "dqquery.fetch")),
     ("CLI and testing", ("dqquery", "dqquery.__main__", "dqquery.cli", "dqquery.demo", "dqquery.testing.*",
                          "dqquery.strategies", "dqquery.strategies_snapshot")),

@@ -1,4 +1,4 @@
-"""Lint filters people already wrote: one filter (JSON) or the filters of a Python file, each finding located.
+"""Lint filters people already wrote: one filter (JSON) or the filters of a Python file, each finding located (``dqquery.lint``).
 
 :func:`lint` reads a file (or bytes) and returns a :class:`LintReport`: every :class:`LintFinding` with its
 ``file:line:col``, its code (:data:`dqquery.importers.findings.FINDINGS`), the dqquery query that selects what
@@ -266,6 +266,9 @@ def lint_filter(
     comments = list(_json_comments(text))
     for line, col in comments:
         findings.append(LintFinding(name, line, col, finding("jsonlogic-comments", "a // comment: JSON has no comments")))
+    if comments:  # as written the file is not JSON; it is checked with the comments blanked out
+        findings.append(LintFinding(name, *comments[0], finding(
+            "jsonlogic-file-not-json", "not valid JSON as written (// comments); checked with the comments removed")))
     body = _without_comments(text) if comments else text
     try:
         value = load_json_document(body, ValueError)
@@ -274,17 +277,20 @@ def lint_filter(
         findings.append(LintFinding(name, line, col, finding("jsonlogic-file-not-json", f"not valid JSON: {_short(exc)}")))
         return LintReport(name, tuple(findings), 1)
     service, kind, raw_format, call = _service_of(value, rr, raw, dials, oms, jsonlogic)
+    positions = _json_positions(body)
     dataset_filter = None
     if service == "jsonlogic" and isinstance(value, dict) and "json_logic" in value:  # a portal request or saved config
         dataset_filter = value.get("dataset_name_filter")
         value = value["json_logic"]
         if isinstance(value, str):
             value = load_json_document(value, lambda m: LintInputError(f"{name}: the json_logic text: {m}"))
-    positions = _json_positions(body)
-    site = _Site(name, 1, 1, call, positions)
+        positions = {**{k[len("json_logic."):]: v for k, v in positions.items() if k.startswith("json_logic.")},
+                     "": positions.get("json_logic", (1, 1)), "dataset_name_filter": positions.get("dataset_name_filter", (1, 1))}
+    line, col = positions.get("", (1, 1))
+    site = _Site(name, line, col, call, positions)
     findings.extend(_check(site, service, kind, raw_format, value))
     if isinstance(dataset_filter, str):
-        findings.extend(_dataset_filter_findings(site, dataset_filter, service))
+        findings.extend(_dataset_filter_findings(site, dataset_filter, service, positions["dataset_name_filter"]))
     return LintReport(name, tuple(findings), 1)
 
 
@@ -547,6 +553,10 @@ class _NotLiteral(Exception):
 
 def lint_python(text: str, *, name: str = "<input>") -> LintReport:
     """Lint the filters of a Python file's text (parsed with :mod:`ast`, never executed)."""
+    nul = text.find("\0")
+    if nul >= 0:  # Python refuses a NUL byte anywhere in a source file
+        line, col = text.count("\n", 0, nul) + 1, nul - text.rfind("\n", 0, nul)
+        return LintReport(name, (LintFinding(name, line, col, finding("readme-snippet-invalid-python", "not valid Python: a NUL byte")),), 0)
     try:
         tree = ast.parse(text, filename=name)
     except SyntaxError as err:
@@ -554,11 +564,9 @@ def lint_python(text: str, *, name: str = "<input>") -> LintReport:
         detail = (err.msg or "invalid syntax").split(" (")[0]
         return LintReport(name, (LintFinding(name, line, col, finding(
             "readme-snippet-invalid-python", f"not valid Python: {detail}")),), 0)
-    except (ValueError, RecursionError, MemoryError) as err:  # NUL bytes; nesting beyond the parser's stack
-        where = text.find("\0")
-        line, col = (text.count("\n", 0, where) + 1, where - text.rfind("\n", 0, where)) if where >= 0 else (1, 1)
-        why = "a NUL byte" if where >= 0 else "nested too deeply for Python's parser" if not isinstance(err, ValueError) else str(err)
-        return LintReport(name, (LintFinding(name, line, col, finding("readme-snippet-invalid-python", f"not valid Python: {why}")),), 0)
+    except (ValueError, RecursionError, MemoryError):  # nesting beyond the parser's stack
+        return LintReport(name, (LintFinding(name, 1, 1, finding("readme-snippet-invalid-python",
+                                                                  "not valid Python: nested too deeply for Python's parser")),), 0)
     scanner = _Scanner(name, tree)
     try:
         scanner.scan()
