@@ -40,7 +40,7 @@ import json
 import os
 import tokenize
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,29 @@ DIALS_CLIENT_ATTRIBUTES: dict[str, str] = {
 """cmsdials 2.4.1 ``Dials`` client attribute -> the endpoint its ``list``/``list_all`` requests."""
 
 DIALS_LIST_METHODS: tuple[str, ...] = ("list", "list_all")
+
+GENERIC_FIXES: dict[str, str] = {
+    "client-raises-unknown-attribute": "use a key the runregistry client lists (runregistry/attributes.py), or write the "
+    "selection as a dqquery query and compile it: dqquery compile --to rr:runs '...'",
+    "client-rejects-invalid-status": "use one of GOOD, BAD, STANDBY, EXCLUDED, NOTSET, EMPTY",
+    "client-ignores-non-dict-filter": "pass a dict, e.g. {\"run_number\": 355374}; dqquery compile --to rr:runs writes one from a query",
+    "client-drops-boolean-flag-value": "give the flag a status string: {\"tracker-strip\": \"GOOD\"}",
+    "unfiltered-request": "add the constraints meant; dqquery compile writes them from a query",
+    "omsapi-drops-unknown-attribute": "use an attribute of the resource (dqquery fields --grep NAME lists dqquery's names)",
+    "cmsdials-unknown-kwarg-ignored": "use the keywords the cmsdials 2.x filter class declares (dqquery compile --to dials:ENDPOINT "
+    "writes them from a query)",
+    "dials-undeclared-parameter": "use a parameter the endpoint declares (dqquery compile --to dials:ENDPOINT writes them)",
+    "h1d-filter-on-h2d-endpoint": "use the filter class of the endpoint the request goes to",
+    "jsonlogic-comments": "remove the // comments (JSON has none)",
+    "jsonlogic-file-not-json": "make the file valid JSON (dqquery compile --to jsonlogic writes a rule from a query)",
+    "jsonlogic-unknown-var": "use a variable of the JSON portal (run.oms.*, run.rr.*, lumisection.rr.*, lumisection.oms.*, "
+    "dataset.name)",
+    "jsonlogic-in-args-reversed": "write the literal first: {\"in\": [\"25ns\", {\"var\": ...}]} tests for a substring",
+    "jsonlogic-malformed": "write the rule as a dqquery query and compile it: dqquery compile --to jsonlogic '...'",
+    "readme-snippet-invalid-python": "fix the syntax at this place (a missing comma between dict entries is the usual cause)",
+    "lint-filter-not-read": "write the selection as a dqquery query and compile it for the service",
+}
+"""What to do about a finding whose importer gave no fix, when there is no query to suggest either."""
 
 _NOT_CHECKED = "lint-not-checked"
 _NOT_READ = "lint-filter-not-read"
@@ -422,15 +445,24 @@ class _Site:
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def locate(self, where: str) -> tuple[int, int]:
-        """The position of the longest known prefix of ``where`` (a path in the filter), else of the filter."""
-        best = ""
-        for known in self.positions:
-            if len(known) > len(best) and where.startswith(known) and (len(where) == len(known) or where[len(known)] in ".["):
-                best = known
-        return self.positions.get(best, (self.line, self.col))
+        """The position of the longest known prefix of ``where`` (a path in the filter); an importer may name a part
+        by the backend's key (``rr_attributes.class.like`` for the user's ``class``), so leading segments are
+        dropped until a prefix is known; else the position of the filter."""
+        segments = where.split(".")
+        for start in range(len(segments)):
+            path = ".".join(segments[start:])
+            best = ""
+            for known in self.positions:
+                if len(known) > len(best) and path.startswith(known) and (len(path) == len(known) or path[len(known)] in ".["):
+                    best = known
+            if best:
+                return self.positions[best]
+        return self.line, self.col
 
     def at(self, f: Finding, **suggestion: Any) -> LintFinding:
         line, col = self.locate(f.where) if f.where else (self.line, self.col)
+        if not f.fix and suggestion.get("query") is None and f.code in GENERIC_FIXES:
+            f = replace(f, fix=GENERIC_FIXES[f.code])
         return LintFinding(self.path, line, col, f, self.call, filter_at=(self.line, self.col), **suggestion)
 
 
@@ -711,7 +743,7 @@ class _Scanner:
             value = self._assigned_value(node)
             if value is None:
                 raise _NotLiteral(node, f"the name {node.id!r}, not bound once to a literal above it")
-            return self.literal(value, path, None, depth + 1, resolving | {node.id})
+            return self.literal(value, path, positions, depth + 1, resolving | {node.id})  # parts located in the literal
         what = {ast.Call: "a call", ast.JoinedStr: "an f-string", ast.BinOp: "an expression", ast.Attribute: "an attribute",
                 ast.Subscript: "a subscript"}.get(type(node), "an expression")
         raise _NotLiteral(node, what)
