@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dqquery
 from dqquery import linter
@@ -30,13 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "lint"
 
 
-def _have_importers() -> bool:
+def _have_importers(*services: str) -> bool:
     import importlib.util
 
-    return all(importlib.util.find_spec(f"dqquery.importers.{m}") is not None for m in ("rr", "dials", "oms"))
+    return all(importlib.util.find_spec(f"dqquery.importers.{m}") is not None for m in services)
 
 
-needs_importers = pytest.mark.skipif(not _have_importers(), reason="the service importers (from_rr, from_dials, from_oms) are not here")
+needs_importers = pytest.mark.skipif(not _have_importers("rr", "dials", "oms"),
+                                     reason="the service importers (from_rr, from_dials, from_oms) are not here")
+needs_rr_importer = pytest.mark.skipif(not _have_importers("rr"), reason="dqquery.from_rr is not here")
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -154,7 +157,7 @@ def test_the_python_file_is_never_executed(tmp_path, monkeypatch):
     assert report.filters == 1
 
 
-@needs_importers
+@needs_rr_importer
 def test_the_command_never_executes_the_file(tmp_path):
     sentinel = tmp_path / "ran.txt"
     script = tmp_path / "hostile.py"
@@ -304,13 +307,21 @@ def test_the_python_option_reads_any_name_as_python(tmp_path, monkeypatch, capsy
 # ------------------------------------------------------------------------------------------------ properties
 
 
-@needs_importers
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(queries(fields=["run.run_number", "run.oms.energy", "run.rr.class", "run.oms.hlt_key"], max_leaves=4))
-def test_a_filter_dqquery_compiled_lints_without_errors(query):
+RR_FORMATS = [("rr:runs", "runs", False), ("rr:raw", "runs", True), ("rr:datasets", "datasets", False),
+              ("rr:datasets-raw", "datasets", True)]
+
+
+@needs_rr_importer
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(queries(fields=["run.run_number", "run.oms.energy", "run.oms.b_field", "run.rr.class", "run.oms.hlt_key",
+                       "lumisection.rr.tracker-strip", "dataset.name"], max_leaves=4), st.sampled_from(RR_FORMATS))
+def test_a_filter_dqquery_compiled_lints_without_errors(query, rr_format):
+    """What dqquery's RR compiler writes, the linter (through from_rr) finds nothing wrong with."""
+    target, kind, raw = rr_format
     try:
-        request = dqquery.compile(query, "rr:runs").request
+        request = dqquery.compile(query, target).request
     except dqquery.QueryError:
-        return  # not expressible in the RR user format: nothing to lint
-    report = lint_filter(json.dumps(dict(request)), rr="runs")
+        return  # not expressible in this format: nothing to lint
+    report = lint_filter(json.dumps(dict(request)), rr=kind, raw=raw)
+    assert report.filters == 1
     assert not [f for f in report.findings if f.severity == "error"], (dqquery.unparse(query), request, report.render())
