@@ -39,6 +39,7 @@ import io
 import json
 import os
 import tokenize
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -408,7 +409,9 @@ def _json_positions(text: str) -> dict[str, tuple[int, int]]:
             if tok.type == tokenize.NAME and tok.string in ("true", "false", "null"):
                 tok = tok._replace(string={"true": "True", "false": "False", "null": "None"}[tok.string])
             tokens.append(tok)
-        expression = ast.parse(tokenize.untokenize(tokens).strip() or "None", mode="eval").body
+        with warnings.catch_warnings():  # JSON's "\/" is an invalid escape to Python: no SyntaxWarning on stderr
+            warnings.simplefilter("ignore")
+            expression = ast.parse(tokenize.untokenize(tokens).strip() or "None", mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError):
         return {}
     positions: dict[str, tuple[int, int]] = {}
@@ -451,12 +454,10 @@ class _Site:
         segments = where.split(".")
         for start in range(len(segments)):
             path = ".".join(segments[start:])
-            best = ""
-            for known in self.positions:
-                if len(known) > len(best) and path.startswith(known) and (len(path) == len(known) or path[len(known)] in ".["):
-                    best = known
-            if best:
-                return self.positions[best]
+            ends = [i for i, char in enumerate(path) if char in ".["] + [len(path)]
+            for end in reversed(ends):  # the longest prefix first, each a dictionary look-up
+                if end and path[:end] in self.positions:
+                    return self.positions[path[:end]]
         return self.line, self.col
 
     def at(self, f: Finding, **suggestion: Any) -> LintFinding:
@@ -590,7 +591,9 @@ def lint_python(text: str, *, name: str = "<input>") -> LintReport:
         line, col = text.count("\n", 0, nul) + 1, nul - text.rfind("\n", 0, nul)
         return LintReport(name, (LintFinding(name, line, col, finding("readme-snippet-invalid-python", "not valid Python: a NUL byte")),), 0)
     try:
-        tree = ast.parse(text, filename=name)
+        with warnings.catch_warnings():  # the user's invalid escapes are not ours to warn about
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=name)
     except SyntaxError as err:
         line, col = err.lineno or 1, err.offset or 1
         detail = (err.msg or "invalid syntax").split(" (")[0]
@@ -651,6 +654,7 @@ class _Scanner:
         self.bindings: dict[str, list[ast.AST]] = {}  # name -> binding nodes (an Assign's value, or the binder)
         self.parents: dict[int, ast.AST] = {}
         self.sent: dict[int, tuple[str, ast.Call]] = {}  # id(filter-object node) -> (endpoint, the list call)
+        self.filter_calls: dict[str, list[ast.Call]] | None = None
 
     # ----------------------------------------------------------------------------- bindings
 
@@ -785,6 +789,9 @@ class _Scanner:
         label = _dotted(call.func)
         node = _keyword(call, "filter")
         if node is None:
+            expansion = next((kw.value for kw in call.keywords if kw.arg is None), None)
+            if expansion is not None:  # get_runs(**options): the filter may be in there
+                self._not_checked(label, "the filter", _NotLiteral(expansion, "a ** expansion"))
             return  # no filter: get_runs() lists everything (the client itself warns about size)
         raw_node = _keyword(call, "ignore_filter_transformation")
         site = self._site(node, label)
@@ -928,12 +935,13 @@ class _Scanner:
         self._run(site, "oms", resource, False, chain)
 
     def _filter_calls_on(self, variable: str) -> list[ast.Call]:
-        out = []
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "filter" \
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == variable:
-                out.append(node)
-        return out
+        if self.filter_calls is None:  # variable -> its .filter(...) calls, collected once
+            self.filter_calls = {}
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "filter" \
+                        and isinstance(node.func.value, ast.Name):
+                    self.filter_calls.setdefault(node.func.value.id, []).append(node)
+        return self.filter_calls.get(variable, [])
 
 
 assert _NOT_CHECKED in FINDINGS and _NOT_READ in FINDINGS, "lint's own codes belong in importers.findings.FINDINGS"

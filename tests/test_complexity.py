@@ -203,3 +203,17 @@ def test_golden_json_whitespace_and_huge_numbers_are_linear() -> None:
     assert_linear(GoldenJSON.from_json, lambda n: "{" + " " * n + '"1": [[1, 2]]}', 20_000)
     assert_linear(GoldenJSON.from_json, lambda n: '{"1": [[1, ' + "9" * n + "]]}", 20_000)
     assert_linear(GoldenJSON.from_cmssw, lambda n: "1:" + "9" * n, 20_000)
+
+
+
+def _script_with_calls(n: int) -> str:
+    calls = "".join(f"runs = runregistry.get_runs(filter={{'run_number': {{'or': [{r}, {r + 1}]}}, 'class': {{'like': 'C%'}}}})\n"
+                    f"other = runregistry.get_datasets(filter=make({r}))\n" for r in range(n))
+    return "import runregistry\n" + calls
+
+
+def test_lint_of_a_script_is_linear_in_its_calls():
+    pytest.importorskip("dqquery.importers.rr")
+    from dqquery.linter import lint_python
+
+    assert_linear(lambda text: lint_python(text), _script_with_calls, 50)
