@@ -312,9 +312,10 @@ def lint_filter(
                      "": positions.get("json_logic", (1, 1)), "dataset_name_filter": positions.get("dataset_name_filter", (1, 1))}
     line, col = positions.get("", (1, 1))
     site = _Site(name, line, col, call, positions)
-    findings.extend(_check(site, service, kind, raw_format, value))
+    checked = _check(site, service, kind, raw_format, value)
     if isinstance(dataset_filter, str):
-        findings.extend(_dataset_filter_findings(site, dataset_filter, service, positions["dataset_name_filter"]))
+        checked.extend(_dataset_filter_findings(site, dataset_filter, service, positions["dataset_name_filter"]))
+    findings.extend(sorted(checked, key=lambda f: (f.line, f.col)))
     return LintReport(name, tuple(findings), 1)
 
 
@@ -331,6 +332,9 @@ def _service_of(value: Any, rr: str | None, raw: bool, dials: str | None, oms: s
     if oms is not None:
         return "oms", oms, False, f"OMS {oms}"
     if jsonlogic or _is_jsonlogic(value):
+        rule = value.get("json_logic") if isinstance(value, dict) and "json_logic" in value else value
+        if _bare_variables_only(rule):  # RR's component classifiers name attributes bare (gem_included)
+            return "jsonlogic", "rr-component-classifier", False, "json-logic rule (RR component classifier)"
         return "jsonlogic", "json_portal", False, "json-logic rule"
     raise LintInputError("say which service the filter is for: --rr runs|datasets [--raw], --dials ENDPOINT, --oms RESOURCE "
                          "or --jsonlogic (only a json-logic rule is recognised by its shape)")
@@ -353,6 +357,13 @@ def _is_jsonlogic(value: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return True
+
+
+def _bare_variables_only(rule: Any) -> bool:
+    """The rule has variables and none is a JSON-portal path (``run.``, ``dataset.``, ``lumisection.``)."""
+    variables = [c["var"] for _, c in _jsonlogic_clauses(rule) if "var" in c]
+    names = [v[0] if isinstance(v, list) and v else v for v in variables]
+    return bool(names) and all(isinstance(n, str) and not n.startswith(("run.", "dataset.", "lumisection.")) for n in names)
 
 
 def _json_comments(text: str) -> Iterator[tuple[int, int]]:
@@ -507,13 +518,74 @@ def _import_jsonlogic(value: Any, kind: str, raw: bool) -> Imported:
     from .importers import jsonlogic as importer
 
     imported = getattr(importer, "import_jsonlogic", None)
-    if imported is not None:
+    if imported is not None:  # the importer's own findings, when it reports them
         return imported(value, kind)
+    return jsonlogic_import(value, kind)
+
+
+def jsonlogic_import(rule: Any, kind: str = "json_portal") -> Imported:
+    """A json-logic rule imported with :func:`~dqquery.importers.jsonlogic.from_jsonlogic_report`, and the findings
+    read off the rule and the query: ``in`` with the variable first (never a substring test) or second (a
+    case-sensitive substring test), a variable the portal does not provide (or an RR component-classifier rule,
+    ``kind="rr-component-classifier"``, whose variables are bare attribute names), and each value whose absence
+    lets a lumisection pass in RR's JavaScript reading where the query had to say so (``or x is null``)."""
+    from . import ast as A
+    from .importers.jsonlogic import from_jsonlogic_report
+
+    found: list[Finding] = []
+    for where, clause in _jsonlogic_clauses(rule):
+        operator = next(iter(clause))
+        arguments = clause[operator]
+        if operator == "in" and isinstance(arguments, list) and len(arguments) == 2:
+            first, second = arguments
+            if isinstance(first, dict) and "var" in first and isinstance(second, str):
+                found.append(finding("jsonlogic-in-args-reversed", f"{json.dumps(clause)} is true only for values inside "
+                                     f"{second!r}", where, fix=json.dumps({"in": [second, first]})))
+            elif isinstance(first, str) and isinstance(second, dict) and "var" in second:
+                found.append(finding("jsonlogic-in-substring", f"{json.dumps(clause)}: a case-sensitive substring test", where))
+    classifier = kind == "rr-component-classifier"
+    if classifier:
+        found.append(finding("jsonlogic-classifier-context", "an RR component-classifier rule: its variables are the run's and "
+                             "the OMS lumisection's attributes, not JSON-portal variables"))
+        return Imported(None, "jsonlogic", kind, tuple(found))
     try:
-        node, notes = importer.from_jsonlogic_report(value)
+        query, _ = from_jsonlogic_report(rule)
     except QueryError as err:
-        return Imported(None, "jsonlogic", kind, (finding("jsonlogic-malformed", err.message),))
-    return Imported(node, "jsonlogic", kind, tuple(finding("jsonlogic-missing-value-passes", n.message) for n in notes))
+        code = "jsonlogic-unknown-var" if err.category == "unknown-field" else "jsonlogic-malformed"
+        return Imported(None, "jsonlogic", kind, (*found, finding(code, err.message)))
+    missing = sorted({n.field.path for n in _walk(query) if isinstance(n, A.IsNull) and not n.negated})
+    found.extend(finding("jsonlogic-missing-value-passes", f"RR lets a lumisection without {path} pass its clause: the query "
+                         f"says so with 'is null'", fix=f"delete the 'or ... is null' in the query to require {path}")
+                 for path in missing)
+    return Imported(query, "jsonlogic", kind, tuple(found))
+
+
+def _jsonlogic_clauses(rule: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, clause) of every one-operator object of a rule, iteratively (no recursion limit)."""
+    stack: list[tuple[str, Any]] = [("", rule)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            if len(node) == 1:
+                yield where, node
+            for key, value in node.items():
+                stack.append((f"{where}.{key}" if where else str(key), value))
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(node))
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    """Every node of a query tree (iteratively)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for name in ("operand", "operands", "left", "right"):
+            child = getattr(current, name, None)
+            if isinstance(child, (list, tuple)):
+                stack.extend(child)
+            elif child is not None and hasattr(child, "kind"):
+                stack.append(child)
 
 
 _IMPORTERS: dict[str, Callable[[Any, str, bool], Imported]] = {

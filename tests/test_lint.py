@@ -325,3 +325,73 @@ def test_a_filter_dqquery_compiled_lints_without_errors(query, rr_format):
     report = lint_filter(json.dumps(dict(request)), rr=kind, raw=raw)
     assert report.filters == 1
     assert not [f for f in report.findings if f.severity == "error"], (dqquery.unparse(query), request, report.render())
+
+
+# ------------------------------------------------------------------------------------------------ every real filter
+
+REAL_FILTERS = [json.loads(line) for line in (ROOT / "tests" / "data" / "real-filters" / "filters.jsonl").read_text(
+    encoding="utf-8").splitlines() if line.strip()]
+DIALS_ATTRIBUTE = {endpoint: attribute for attribute, endpoint in linter.DIALS_CLIENT_ATTRIBUTES.items()}
+FILE_LEVEL = {"jsonlogic-file-not-json", "jsonlogic-comments", "readme-snippet-invalid-python"}  # found in the text, not the filter
+
+
+def _as_python(record: dict[str, Any]) -> str | None:
+    """The record's filter written as the call its context names (the literal the record quotes), or ``None`` when
+    the filter is not given to a Python call (raw OMS parameters, an RR component classifier)."""
+    fmt, kind, value, kwargs = record["format"], record["endpoint_or_kind"], record["filter"], record["context"].get("kwargs", {})
+    if fmt in ("rr-user", "rr-raw", "rr-datasets-user", "rr-datasets-raw"):
+        call = "get_datasets" if "datasets" in fmt else "get_runs"
+        raw = ", ignore_filter_transformation=True" if fmt.endswith("raw") else ""
+        return f"import runregistry\nresult = runregistry.{call}(filter={value!r}{raw})\n"
+    if fmt == "jsonlogic" and kind == "json_portal":
+        dataset = kwargs.get("dataset_name_filter", "/PromptReco/Collisions2018A/DQM")
+        return f"import runregistry\nresult = runregistry.create_json(json_logic={value!r}, dataset_name_filter={dataset!r})\n"
+    if fmt == "cmsdials-object":
+        arguments = ", ".join(f"{k}={v!r}" for k, v in value["kwargs"].items())
+        return f"f = {value['class']}({arguments})\nresult = dials.{DIALS_ATTRIBUTE[kind]}.list_all(f)\n"
+    if fmt == "cmsdials-oms-query":
+        filters = ", ".join("OMSFilter(" + ", ".join(f"{k}={v!r}" for k, v in f["kwargs"].items()) + ")" for f in value["filters"])
+        return f"result = dials.oms.query(endpoint={value['endpoint']!r}, filters=[{filters}])\n"
+    if fmt == "omsapi-chain":
+        chain = "".join(f"q.filter({a!r}, {v!r}, operator={op!r})\n" for a, v, op in value)
+        return f"q = omsapi.query({kind!r})\n{chain}"
+    return None
+
+
+def _lint_record(record: dict[str, Any]) -> Any:
+    python = _as_python(record)
+    if python is not None:
+        return lint_python(python, name=record["id"])
+    options = {"oms": record["endpoint_or_kind"]} if record["service"] == "oms" else {"jsonlogic": True}
+    return lint_filter(json.dumps(record["filter"]), name=record["id"], **options)
+
+
+@pytest.mark.parametrize("record", REAL_FILTERS, ids=lambda r: r["id"])
+def test_each_real_filter_gets_the_findings_its_record_names(record):
+    """Lint the filter as the script passes it: the errors and warnings are the record's tags (its file-level
+    tags aside: the literal here is valid), and every note tag is reported too."""
+    service = "jsonlogic" if record["service"] == "jsonlogic" else record["service"]
+    if service != "jsonlogic" and not _have_importers(service):
+        pytest.skip(f"dqquery.importers.{service} is not here")
+    from dqquery.importers.findings import FINDINGS
+
+    report = _lint_record(record)
+    tags = {f["tag"] for f in record["findings"]} - {"none"} - FILE_LEVEL
+    found = {f.code for f in report.findings}
+    serious = {code for code in found if FINDINGS[code][0] != "note"}
+    assert serious == {t for t in tags if FINDINGS[t][0] != "note"} and tags <= found, report.render()
+    assert report.filters == 1
+
+
+@pytest.mark.parametrize("record", [r for r in REAL_FILTERS if r["format"] == "jsonlogic" and not r["verbatim"].startswith("json_logic =")],
+                         ids=lambda r: r["id"])
+def test_json_logic_files_as_written(record):
+    """The rule files as their authors wrote them: // comments and text that is not JSON are located findings."""
+    report = lint_filter(record["verbatim"], name=record["id"], jsonlogic=True)
+    tags = {f["tag"] for f in record["findings"]}
+    found = {f.code for f in report.findings}
+    assert {"jsonlogic-file-not-json", "jsonlogic-comments"} & tags == {"jsonlogic-file-not-json", "jsonlogic-comments"} & found
+    lines = record["verbatim"].splitlines()
+    for f in report.findings:
+        if f.code == "jsonlogic-comments":
+            assert lines[f.line - 1][f.col - 1 :].startswith("//")
