@@ -123,6 +123,7 @@ class LintFinding:
     query: str | None = None
     fixed: Any = None
     refusal: str = ""
+    intended: str | None = None
     filter_at: tuple[int, int] = (0, 0)  # where the filter itself starts (its findings are grouped under it)
 
     @property
@@ -140,7 +141,7 @@ class LintFinding:
     def to_json(self) -> dict[str, Any]:
         return {"file": self.path, "line": self.line, "col": self.col, "code": self.code, "severity": self.severity,
                 "message": self.finding.message, "where": self.finding.where, "fix": self.finding.fix, "call": self.call,
-                "target": self.target, "query": self.query, "fixed": self.fixed, "refusal": self.refusal or None,
+                "target": self.target, "query": self.query, "intended": self.intended, "fixed": self.fixed, "refusal": self.refusal or None,
                 "filter_line": self.filter_at[0], "filter_col": self.filter_at[1]}
 
     def headline(self) -> str:
@@ -183,7 +184,7 @@ class LintReport:
                 lines.append(f.headline())
                 if f.finding.fix:
                     lines.append(f"  fix: {f.finding.fix}")
-            suggested = next((f for f in group if f.query is not None or f.refusal), None)
+            suggested = next((f for f in group if f.query is not None or f.intended is not None or f.refusal), None)
             if suggested is not None:
                 lines.extend(_suggestion_lines(suggested))
         c = self.counts()
@@ -199,9 +200,11 @@ class LintReport:
 
 def _suggestion_lines(f: LintFinding) -> list[str]:
     lines = [f"  query: {f.query}"] if f.query is not None else []
+    if f.intended is not None:
+        lines.append(f"  intended: {f.intended}")
     if f.refusal:
-        lines.append(f"  {f.target or 'no fixed filter'}: {f.refusal}" if not f.target else f"  {f.target} cannot express it: {f.refusal}")
-    elif f.query is not None:
+        lines.append(f"  no fixed filter: {f.refusal}" if not f.target else f"  {f.target} cannot express it: {f.refusal}")
+    elif f.fixed is not None:
         lines.append(f"  {f.target}: {json.dumps(f.fixed, sort_keys=False, default=str)}")
     return lines
 
@@ -473,7 +476,7 @@ class _Site:
 
     def at(self, f: Finding, **suggestion: Any) -> LintFinding:
         line, col = self.locate(f.where) if f.where else (self.line, self.col)
-        if not f.fix and suggestion.get("query") is None and f.code in GENERIC_FIXES:
+        if not f.fix and suggestion.get("query") is None and suggestion.get("intended") is None and f.code in GENERIC_FIXES:
             f = replace(f, fix=GENERIC_FIXES[f.code])
         return LintFinding(self.path, line, col, f, self.call, filter_at=(self.line, self.col), **suggestion)
 
@@ -603,35 +606,52 @@ def _check(site: _Site, service: str, kind: str, raw: bool, value: Any) -> list[
         return [site.at(finding(_NOT_READ, f"dqquery cannot read this filter: {err.message}"))]
     except RecursionError:
         return [site.at(finding(_NOT_READ, "dqquery cannot read this filter: nested too deeply"))]
-    suggestion = _suggestion(imported, target)
+    suggestion = _suggestion(imported, target, value)
     return [site.at(f, target=target, **suggestion) for f in imported.findings]
 
 
-def _suggestion(imported: Imported, target: str) -> dict[str, Any]:
-    """The query to use (an intended query named by a finding's fix, else the import's) and it compiled."""
-    from .query import parse
+def _suggestion(imported: Imported, target: str, value: Any = None) -> dict[str, Any]:
+    """The query the filter selects, the intended one where a finding implies it (:func:`_intended`), and the
+    fixed filter: the intended query (else the selected one) compiled for the service."""
     from .unparse import unparse
 
-    query: Any = imported.query
-    for f in imported.findings:
-        if f.fix and f.severity != "note":
-            try:
-                query = parse(f.fix)
-                break
-            except (QueryError, RecursionError):
-                continue
+    intended = _intended(imported, value)
+    query = intended if intended is not None else imported.query
     if query is None:
         return {}
-    text = unparse(query)
+    out: dict[str, Any] = {"query": None if imported.query is None else unparse(imported.query),
+                           "intended": None if intended is None else unparse(intended)}
     if not target:
-        return {"query": text, "refusal": f"dqquery has no compiler for the OMS resource {imported.kind!r}"}
+        return {**out, "refusal": f"dqquery has no compiler for the OMS resource {imported.kind!r}"}
     from .targets.base import compile as compile_query
 
     try:
         request = compile_query(query, target).request
     except QueryError as err:
-        return {"query": text, "refusal": err.message}
-    return {"query": text, "fixed": dict(request) if isinstance(request, dict) else request}
+        return {**out, "refusal": err.message}
+    return {**out, "fixed": dict(request) if isinstance(request, dict) else request}
+
+
+def _intended(imported: Imported, value: Any) -> Any:
+    """The query the author evidently meant, where a finding says it: a fix that is itself a query, or an RR flag
+    the client dropped because its value was ``true`` (meant: ``GOOD``, as the flag's other uses write it)."""
+    from . import ast as A
+    from .query import parse
+
+    for f in imported.findings:
+        if f.fix and f.severity != "note":
+            try:
+                return parse(f.fix)
+            except (QueryError, RecursionError):
+                continue
+    dropped = [f.where for f in imported.findings if f.code == "client-drops-boolean-flag-value" and isinstance(value, dict)
+               and value.get(f.where) in (True, {"=": True})]
+    if dropped and imported.query is not None:
+        try:
+            return A.make_and([imported.query, *(parse(f"{flag} == GOOD") for flag in dropped)])
+        except QueryError:
+            return None
+    return None
 
 
 def _dataset_filter_findings(site: _Site, pattern: str, service: str, position: tuple[int, int] | None = None) -> list[LintFinding]:

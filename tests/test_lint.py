@@ -93,7 +93,7 @@ def test_every_finding_kind_is_reported_at_its_call_with_a_fix(capsys):
         assert codes <= {f.code for f in here}, (first, codes, [f.headline() for f in here])
     for f in report.findings:
         if f.severity != "note":
-            assert f.query is not None or f.finding.fix, f"no fix for {f.headline()}"
+            assert f.query is not None or f.intended is not None or f.finding.fix, f"no fix for {f.headline()}"
             if f.query is not None:
                 assert f.fixed is not None or f.refusal, f.headline()
     code, out, _ = cli(capsys, "lint", str(path))
@@ -395,3 +395,18 @@ def test_json_logic_files_as_written(record):
     for f in report.findings:
         if f.code == "jsonlogic-comments":
             assert lines[f.line - 1][f.col - 1 :].startswith("//")
+
+
+@pytest.mark.parametrize("record", [r for r in REAL_FILTERS if r["intended_query"]], ids=lambda r: r["id"])
+def test_an_intended_query_is_the_one_the_record_names(record):
+    """Where the linter names what the author meant, it is the record's ``intended_query`` (compared as parsed
+    trees); for a dropped ``true`` flag it always names it."""
+    service = record["service"]
+    if service != "jsonlogic" and not _have_importers(service):
+        pytest.skip(f"dqquery.importers.{service} is not here")
+    intended = {f.intended for f in _lint_record(record).findings} - {None}
+    assert len(intended) <= 1
+    if intended:
+        assert dqquery.parse(intended.pop()) == dqquery.parse(record["intended_query"])
+    else:
+        assert "client-drops-boolean-flag-value" not in {f["tag"] for f in record["findings"]}
