@@ -24,10 +24,16 @@ Decisions:
 * A finding is located at the part of the filter its ``where`` names (the longest known prefix), else at the
   filter. JSON positions come from reading the text as a Python expression (``true``/``false``/``null`` have
   the length of ``True``/``False``/``None``), values from the strict JSON reader.
-* The suggested query is the import's query (what the service selects); a finding whose ``fix`` is itself a
-  query is the intended one and is compiled instead. The fixed filter is compiled for the service's target
-  (``rr:runs``, ``rr:raw``, ``rr:datasets``, ``rr:datasets-raw``, ``dials:<endpoint>``, ``oms:<resource>``,
-  ``jsonlogic``).
+* The suggestion is the import's query (what the service selects) and, where a finding implies it, the intended
+  query (a finding's ``fix`` that is itself a query; an RR flag given ``true``, which the client drops, meant as
+  ``GOOD``: the real-filters records write it so). The fixed filter is the intended query, else the selected one,
+  compiled for the service's target (``rr:runs``, ``rr:raw``, ``rr:datasets``, ``rr:datasets-raw``,
+  ``dials:<endpoint>``, ``oms:<resource>``, ``jsonlogic``); a refusal is shown as such. A finding with neither a
+  fix nor a query gets the generic advice of :data:`GENERIC_FIXES`.
+* json-logic findings come from ``importers.jsonlogic.import_jsonlogic`` when that module has it, else from
+  :func:`jsonlogic_import` here (the rule's ``in`` clauses, the import's refusal of an unknown variable, the
+  ``is null`` tests the import writes out for RR's JavaScript reading). A rule whose variables are all bare names
+  is read as an RR component-classifier rule (those are evaluated on the run's and OMS lumisection's attributes).
 * Input that is no text (not UTF-8) or unreadable is a located :class:`LintInputError` (the CLI's exit 2);
   anything wrong inside the text is a finding (exit 1 for an error or a warning, 0 with notes only).
 """
