@@ -6,14 +6,15 @@ Decisions:
 * A query is a positional argument; ``@FILE`` reads it from a file and ``-`` (or ``@-``) from standard input,
   both as bytes decoded as UTF-8 (anything else is a one-line user error, not a traceback).
 * ``--max-age`` takes a finite number of days, 0 or more (``nan``, ``inf`` and negatives are refused).
-* Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``);
+* Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``) or ``lint``
+  found an error or a warning;
   2 a user error (bad query, bad file, unsupported clause, missing credential), printed on stderr as
   a one-screen message, never a traceback.
 * A closed standard output (``dqquery demo | head -2``) is not an error: the command finishes its file outputs
   (``-o``, ``--plot``), prints nothing more and exits quietly with status 141 (128 + SIGPIPE), as Unix tools
   killed by SIGPIPE do, so ``set -o pipefail`` scripts still see that the output was cut.
 * ``-`` reads standard input wherever a file is read (queries, golden JSONs, snapshots, json-logic rules).
-* ``check``, ``plan``, ``fields``, ``explain`` and ``runs`` print JSON with ``--json``/``--format json``;
+* ``check``, ``plan``, ``fields``, ``explain``, ``runs`` and ``lint`` print JSON with ``--json``/``--format json``;
   luminosity is in ``/pb`` and every text output that prints it names the unit.
 * ``fetch`` reports what it fetched (runs, datasets, lumisections, answers from the cache and from the
   network) and where the cache is and how big; progress goes to stderr when it is a terminal (a tqdm bar,
@@ -905,6 +906,7 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("--python", action="store_true", help="read FILE as Python whatever its name")
     s.add_argument("--raw", action="store_true", help="with --rr: the backend format (ignore_filter_transformation=True)")
     s.add_argument("--format", choices=["text", "json"], default="text", help="output layout (default text)")
+    s.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     s.set_defaults(func=cmd_lint)
 
     s = sub.add_parser("json", help="golden-JSON arithmetic: and, or, sub, diff, cmssw", description="Combine or compare golden JSON files (as CMSSW's compareJSON.py does).")
