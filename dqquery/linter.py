@@ -10,7 +10,8 @@ Decisions:
   finds the filters, reads them as data, locates what the importers report, and adds what only the file shows
   (JSON that does not parse, ``//`` comments, Python that does not parse, a DIALS filter object sent to another
   endpoint's client method, a SIMILAR TO dataset filter of ``create_json``, an argument that is not a literal).
-* A Python file is parsed with :mod:`ast` and never executed or imported. A filter is read only from literals
+* A Python file is parsed with :mod:`ast` and never executed or imported; a Jupyter notebook's code cells are read
+  as one file (magics as ``pass``), and its findings located in the ``.ipynb`` text where the source line is. A filter is read only from literals
   (dicts, lists, tuples, strings, numbers, booleans, ``None``, a negative number); a name counts as its value
   when the file binds it exactly once, by ``name = <literal>`` above the use. Anything else (a call, an
   f-string, a loop variable, ``**kwargs``) makes the whole filter "not checked" (a note): never guessed.
@@ -57,7 +58,7 @@ from .files import load_json_document
 from .importers.findings import FINDINGS, Finding, Imported, finding
 from .limits import MAX_FILE_BYTES, MAX_JSON_DEPTH
 
-__all__ = ["LintFinding", "LintInputError", "LintReport", "lint", "lint_filter", "lint_python"]
+__all__ = ["LintFinding", "LintInputError", "LintReport", "lint", "lint_filter", "lint_notebook", "lint_python"]
 
 SERVICES: tuple[str, ...] = ("rr", "dials", "oms", "jsonlogic")
 
@@ -239,6 +240,8 @@ def lint(
         label = name or str(source)
         raw_bytes = _read(Path(source))
     text = _decode(raw_bytes, label)
+    if label.endswith(".ipynb") and not python:
+        return lint_notebook(text, name=label)
     if python is None:
         python = label.endswith(".py") or (not label.endswith(".json") and _looks_like_python(text))
     if python:
@@ -691,7 +694,7 @@ def lint_python(text: str, *, name: str = "<input>") -> LintReport:
     try:
         with warnings.catch_warnings():  # the user's invalid escapes are not ours to warn about
             warnings.simplefilter("ignore")
-            tree = ast.parse(text, filename=name)
+            tree = ast.parse(text, filename="<dqquery lint>")  # not the path: Python would re-read that file for columns
     except SyntaxError as err:
         line, col = err.lineno or 1, err.offset or 1
         detail = (err.msg or "invalid syntax").split(" (")[0]
@@ -708,6 +711,62 @@ def lint_python(text: str, *, name: str = "<input>") -> LintReport:
                                                                   "not checked: the file is nested too deeply")),), 0)
     found = sorted(scanner.findings, key=lambda f: (f.filter_at if f.filter_at != (0, 0) else (f.line, f.col), f.line, f.col))
     return LintReport(name, tuple(found), scanner.filters)
+
+
+_MAGIC_PREFIXES = ("%", "!", "?")
+
+
+def lint_notebook(text: str, *, name: str = "<input>") -> LintReport:
+    """Lint the code cells of a Jupyter notebook as one Python file (names bound in one cell are seen by the next),
+    never executed; IPython magics (``%``, ``!``) read as ``pass``, a cell that is not Python is its own finding.
+    Findings are located in the ``.ipynb`` file itself (the line and column of the source text in its JSON)."""
+    notebook = load_json_document(text, lambda message: LintInputError(f"{name}: not a Jupyter notebook: {message}"))
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise LintInputError(f"{name}: not a Jupyter notebook (no list of cells)")
+    positions = _json_positions(text)
+    lines: list[str] = []
+    origin: list[tuple[int, int, str] | None] = []  # combined line -> (cell, source line, its text)
+    findings: list[LintFinding] = []
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        cell_lines = [str(x) for x in source] if isinstance(source, list) else str(source).splitlines(keepends=True)
+        code = [line.rstrip("\r\n") for line in cell_lines]
+        code = [line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(_MAGIC_PREFIXES) else line for line in code]
+        alone = lint_python("\n".join(code), name=name) if code else None
+        if alone is not None and any(f.code == "readme-snippet-invalid-python" for f in alone.findings):
+            findings.extend(_in_notebook(f, [(index, i, line) for i, line in enumerate(code)], positions, isinstance(source, list))
+                            for f in alone.findings)
+            continue
+        origin.extend((index, i, line) for i, line in enumerate(code))
+        lines.extend(code)
+        origin.append(None)
+        lines.append("")
+    report = lint_python("\n".join(lines), name=name)
+    findings.extend(_in_notebook(f, origin, positions, True) for f in report.findings)
+    findings.sort(key=lambda f: (f.filter_at if f.filter_at != (0, 0) else (f.line, f.col), f.line, f.col))
+    return LintReport(name, tuple(findings), report.filters)
+
+
+def _in_notebook(f: LintFinding, origin: list[tuple[int, int, str] | None], positions: dict[str, tuple[int, int]],
+                 listed: bool) -> LintFinding:
+    """A finding of the cells' code, located in the notebook's JSON text."""
+
+    def place(line: int, col: int) -> tuple[int, int]:
+        where = origin[line - 1] if 0 < line <= len(origin) else None
+        if where is None:
+            return line, col
+        cell, index, text = where
+        at = positions.get(f"cells[{cell}].source[{index}]" if listed else f"cells[{cell}].source")
+        if at is None:
+            return line, col
+        escaped = len(json.dumps(text[: max(col - 1, 0)], ensure_ascii=False)) - 2  # the characters before col, as JSON
+        return at[0], at[1] + 1 + escaped
+
+    line, col = place(f.line, f.col)
+    return replace(f, line=line, col=col, filter_at=place(*f.filter_at) if f.filter_at != (0, 0) else (0, 0))
 
 
 def _last_name(func: ast.AST) -> str:

@@ -62,7 +62,7 @@ class Recorder:
     def _importer(self, service: str):
         def imported(value: Any, kind: str, raw: bool) -> Imported:
             self.calls.append((service, kind, raw, value))
-            keys = list(value) if isinstance(value, dict) else []
+            keys = list(value["kwargs"] if "kwargs" in value else value) if isinstance(value, dict) else []
             return Imported(dqquery.parse("run_number > 1"), service, kind,
                             tuple(finding("redundant-condition", where=str(k)) for k in keys))
         return imported
@@ -410,3 +410,24 @@ def test_an_intended_query_is_the_one_the_record_names(record):
         assert dqquery.parse(intended.pop()) == dqquery.parse(record["intended_query"])
     else:
         assert "client-drops-boolean-flag-value" not in {f["tag"] for f in record["findings"]}
+
+
+def test_a_notebook_is_linted_cell_by_cell_and_located_in_its_json(tmp_path, monkeypatch):
+    recorder = Recorder().install(monkeypatch)
+    cells = [
+        {"cell_type": "markdown", "source": ["get_runs(filter={'run_number': 1})"]},  # not code: not read
+        {"cell_type": "code", "source": ["%matplotlib inline\n", "runnb = 380238\n"]},
+        {"cell_type": "code", "source": ["data = dials.h1d.list_all(\n", "    LumisectionHistogram1DFilters(run_number = runnb, me=\"é/x\"))\n"]},
+        {"cell_type": "code", "source": ["def broken(:\n"]},
+    ]
+    path = tmp_path / "explore.ipynb"
+    text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1, ensure_ascii=False)
+    path.write_text(text, encoding="utf-8")
+    report = lint(path)
+    assert recorder.calls == [("dials", "th1", False, {"class": "LumisectionHistogram1DFilters", "kwargs": {"run_number": 380238, "me": "é/x"}})]
+    lines = text.splitlines()
+    located = {f.code if f.code != "redundant-condition" else f.finding.where: lines[f.line - 1][f.col - 1 :] for f in report.findings}
+    assert located["run_number"].startswith("runnb, me=")  # the value's place in the .ipynb text
+    assert located["me"].startswith('\\"é/x\\"')
+    assert located["readme-snippet-invalid-python"].startswith(':\\n"')
+    assert report.filters == 1
