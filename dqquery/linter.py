@@ -318,8 +318,14 @@ def lint_filter(
     if service == "jsonlogic" and isinstance(value, dict) and "json_logic" in value:  # a portal request or saved config
         dataset_filter = value.get("dataset_name_filter")
         value = value["json_logic"]
-        if isinstance(value, str):
-            value = load_json_document(value, lambda m: LintInputError(f"{name}: the json_logic text: {m}"))
+        if isinstance(value, str):  # a portal request carries the rule as JSON text
+            try:
+                value = load_json_document(value, ValueError)
+            except ValueError as exc:
+                at = positions.get("json_logic", (1, 1))
+                findings.append(LintFinding(name, *at, finding("jsonlogic-file-not-json", f"the json_logic text is not valid JSON: "
+                                                                f"{_short(exc)}")))
+                return LintReport(name, tuple(findings), 1)
         positions = {**{k[len("json_logic."):]: v for k, v in positions.items() if k.startswith("json_logic.")},
                      "": positions.get("json_logic", (1, 1)), "dataset_name_filter": positions.get("dataset_name_filter", (1, 1))}
     line, col = positions.get("", (1, 1))
