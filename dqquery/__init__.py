@@ -37,6 +37,8 @@ _LAZY = {
     "from_jsonlogic": "dqquery.importers.jsonlogic",
     "from_jsonlogic_report": "dqquery.importers.jsonlogic",
     "from_rr": "dqquery.importers.rr",
+    "from_dials": "dqquery.importers.dials",
+    "from_oms": "dqquery.importers.oms",
     "Imported": "dqquery.importers.findings",
     "Finding": "dqquery.importers.findings",
     "rr_portal_request": "dqquery.targets.rr_portal",

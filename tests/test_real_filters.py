@@ -24,13 +24,17 @@ SOURCE_TEXT_TAGS = {"readme-snippet-invalid-python"}
 """Findings about the source text around a filter (a README snippet that does not parse): the linter's, which reads
 the Python file; an importer gets the filter as data and cannot see them."""
 
-IMPLEMENTED = {"rr"}
+IMPLEMENTED = {"rr", "dials", "oms"}
 
 
 def import_record(record: dict[str, Any]) -> Any:
     service, fmt, kind = record["service"], record["format"], record["endpoint_or_kind"]
     if service == "rr":
         return dqquery.from_rr(record["filter"], kind=kind, raw=fmt.endswith("-raw"))
+    if service == "dials":
+        return dqquery.from_dials(record["filter"], kind)
+    if service == "oms":
+        return dqquery.from_oms(record["filter"], kind)
     raise AssertionError(fmt)  # pragma: no cover
 
 
