@@ -31,7 +31,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import ast as A
-from ..dials_api import ENDPOINTS, GENERATIONS, DeclaredParam, Endpoint, endpoint as endpoint_record
+from ..dials_api import ENDPOINTS, GENERATIONS, DeclaredParam, Endpoint
+from ..dials_api import endpoint as endpoint_record
 from ..emulate import dials as E
 from ..errors import QueryError
 from .common import NotExpressible, checked, field_ref, guard_input, literal, regex_findings

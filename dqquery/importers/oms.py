@@ -41,7 +41,7 @@ from .common import NotExpressible, checked, field_ref, guard_input
 from .findings import Finding, Imported, finding
 from .jsonlogic import merge_ranges
 
-__all__ = ["OMSAPI_OPERATORS", "CMSDIALS_OMS_OPERATORS", "from_oms", "omsapi_params"]
+__all__ = ["CMSDIALS_OMS_OPERATORS", "OMSAPI_OPERATORS", "from_oms", "omsapi_params"]
 
 TARGET = "oms"
 
@@ -181,7 +181,7 @@ def _value_node(field: A.FieldRef, row_type: str, op: str, text: str, where: str
             raise NotExpressible(f"{op} {json.dumps(text)} on the boolean {field.name} never matches", where)
         value = A.BoolValue(value=truth)
     elif row_type == "datetime" and _STORED_TIME.fullmatch(text):
-        value = A.DateTimeValue(value=_dt.datetime.strptime(text, OMS_DATETIME_FORMAT).replace(tzinfo=_dt.timezone.utc))
+        value = A.DateTimeValue(value=_dt.datetime.strptime(text, OMS_DATETIME_FORMAT).replace(tzinfo=_dt.UTC))
     elif row_type == "string":
         value = A.StringValue(value=text)
     else:
