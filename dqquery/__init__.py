@@ -39,6 +39,7 @@ _LAZY = {
     "from_rr": "dqquery.importers.rr",
     "from_dials": "dqquery.importers.dials",
     "from_oms": "dqquery.importers.oms",
+    "import_jsonlogic": "dqquery.importers.jsonlogic",
     "Imported": "dqquery.importers.findings",
     "Finding": "dqquery.importers.findings",
     "rr_portal_request": "dqquery.targets.rr_portal",
