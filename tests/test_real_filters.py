@@ -24,13 +24,24 @@ SOURCE_TEXT_TAGS = {"readme-snippet-invalid-python"}
 """Findings about the source text around a filter (a README snippet that does not parse): the linter's, which reads
 the Python file; an importer gets the filter as data and cannot see them."""
 
-IMPLEMENTED = {"rr"}
+IMPLEMENTED = {"rr", "dials", "oms", "jsonlogic"}
+RULE_FILES = (".json", ".txt")
+"""json-logic records quoted from a rule file are imported from the file's text (``verbatim``), as the linter
+reads it; those quoted from Python or Markdown from the rule as data."""
 
 
 def import_record(record: dict[str, Any]) -> Any:
     service, fmt, kind = record["service"], record["format"], record["endpoint_or_kind"]
     if service == "rr":
         return dqquery.from_rr(record["filter"], kind=kind, raw=fmt.endswith("-raw"))
+    if service == "dials":
+        return dqquery.from_dials(record["filter"], kind)
+    if service == "oms":
+        return dqquery.from_oms(record["filter"], kind)
+    if service == "jsonlogic":
+        text = record["verbatim"] if record["source"]["path"].endswith(RULE_FILES) else None
+        dataset = (record["context"].get("kwargs") or {}).get("dataset_name_filter")
+        return dqquery.import_jsonlogic(text if text is not None else record["filter"], kind, dataset_name_filter=dataset)
     raise AssertionError(fmt)  # pragma: no cover
 
 

@@ -25,7 +25,7 @@ from ..limits import MAX_JSON_DEPTH, MAX_LIST_ITEMS
 from ..semantics import selects
 from .findings import Finding, finding
 
-__all__ = ["NotExpressible", "checked", "field_ref", "guard_input", "literal", "redundant_conditions", "where_join"]
+__all__ = ["NotExpressible", "checked", "field_ref", "guard_input", "literal", "redundant_conditions", "regex_findings", "where_join"]
 
 
 class NotExpressible(Exception):
@@ -127,3 +127,86 @@ def redundant_conditions(query: Any) -> list[Finding]:
                     )
                 )
     return found
+
+
+# ------------------------------------------------------------------------------------------------ regex heuristics
+
+_LITERAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ -/")
+_PLUS_NEIGHBOURS = frozenset(" /_")
+
+
+def _regex_atoms(pattern: str) -> list[tuple[int, str, bool]]:
+    """The pattern's top-level characters as ``(offset, char, literal)``, one pass: an escape pair is one
+    non-literal atom, a bracket expression one non-literal ``]`` atom (``literal``: an ordinary character)."""
+    atoms: list[tuple[int, str, bool]] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            atoms.append((i, "\\", False))
+            i += 2
+            continue
+        if ch == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            atoms.append((i, "]", False))
+            i = j + 1
+            continue
+        atoms.append((i, ch, ch in _LITERAL_CHARS))
+        i += 1
+    return atoms
+
+
+def _excerpt(pattern: str, offset: int) -> str:
+    """The pattern around ``offset`` (at most 20 characters each side), quoted."""
+    left, right = max(0, offset - 20), offset + 21
+    return ("..." if left else "") + json.dumps(pattern[left:right]) + ("..." if right < len(pattern) else "")
+
+
+def regex_findings(pattern: str, where: str) -> list[Finding]:
+    """Linear-time heuristics for regular expressions written with another language in mind.
+
+    * ``regex-looks-like-glob``: a ``*`` right after an ordinary character (``.../Track*``): a glob's "anything",
+      which a regex reads as "the previous character, zero or more times" (write ``.*`` or nothing: a DIALS regex
+      is a search).
+    * ``regex-unescaped-metachar``: a ``+`` right after an ordinary character when a space stands before it or
+      the pattern ends, a space, ``/`` or ``_`` follows (``EE +``, ``EE+``): a plus sign meant literally, which
+      a regex reads as "one or more" (write ``\\+``).
+
+    One pass over the pattern; each finding quotes an excerpt, and the fix (every such place rewritten) is built
+    once per kind, so the work stays linear in the pattern's length.
+    """
+    atoms = _regex_atoms(pattern)
+    places: dict[str, list[tuple[int, str]]] = {"regex-looks-like-glob": [], "regex-unescaped-metachar": []}
+    for k, (offset, ch, _) in enumerate(atoms):
+        if ch not in "*+" or k == 0 or not atoms[k - 1][2]:
+            continue
+        before = atoms[k - 1][1]
+        after = atoms[k + 1][1] if k + 1 < len(atoms) else ""
+        if ch == "*":
+            places["regex-looks-like-glob"].append((offset, before))
+        elif before == " " or after == "" or after in _PLUS_NEIGHBOURS:
+            places["regex-unescaped-metachar"].append((offset, before))
+    found: list[Finding] = []
+    for code, spots in places.items():
+        if not spots:
+            continue
+        replacement = ".*" if code == "regex-looks-like-glob" else "\\+"
+        pieces, last = [], 0
+        for offset, _ in spots:
+            pieces += [pattern[last:offset], replacement]
+            last = offset + 1
+        fixed = json.dumps("".join(pieces) + pattern[last:])
+        fix = f"write {fixed}" + (" (or drop the '*': the search is unanchored)" if code == "regex-looks-like-glob" else "")
+        for offset, before in spots:
+            if code == "regex-looks-like-glob":
+                message = f"'{before}*' at offset {offset} of {_excerpt(pattern, offset)} repeats '{before}' (zero or more times): it is not a glob's 'anything'"
+            else:
+                message = f"'+' at offset {offset} of {_excerpt(pattern, offset)} means '{before}' one or more times, not a plus sign"
+            found.append(finding(code, message, where, fix=fix))
+    return sorted(found, key=lambda f: int(f.message.split(" at offset ", 1)[1].split(" ", 1)[0]))

@@ -52,6 +52,8 @@ FINDINGS: dict[str, tuple[Severity, str]] = {
     "cmsdials-unknown-kwarg-ignored": ("error", "cmsdials ignores a keyword argument its filter model does not declare"),
     "dials-undeclared-parameter": ("error", "the DIALS endpoint does not declare this parameter: django-filter ignores it"),
     "dials-ls-number-typo": ("error", "cmsdials' th1/th2 filter models send ls_number__lte as ls_numbet__lte, which DIALS ignores"),
+    "dials-rejects": ("error", "DIALS answers this request with an error (HTTP 400: not a number; HTTP 500: an invalid regex)"),
+    "dials-value-ignored": ("error", "DIALS reads this value as no filter (a boolean other than true/false/1/0, a blank string)"),
     "h1d-filter-on-h2d-endpoint": ("error", "a filter object of one DIALS endpoint is sent to another"),
     "regex-looks-like-glob": ("warning", "a regular expression written like a glob ('*' repeats the previous character)"),
     "regex-unescaped-metachar": ("warning", "a regular-expression metacharacter that seems meant literally"),
@@ -59,6 +61,7 @@ FINDINGS: dict[str, tuple[Severity, str]] = {
     "oms-filter-without-operator": ("note", "an OMS filter without an operator segment (equality)"),
     "oms-lowercase-operator": ("warning", "a lower-case OMS operator: cmsdials rejects it, omsapi upper-cases it"),
     "omsapi-drops-unknown-attribute": ("error", "omsapi skips a filter on an attribute the resource does not have"),
+    "oms-rejects": ("error", "OMS (or the client) refuses this filter: an unknown operator"),
     "oms-operator-not-in-cmsdials": ("warning", "an OMS operator (CT) that omsapi accepts and cmsdials' OMSFilter does not"),
     # json-logic (RR JSON portal, json-logic-js 1.2.3)
     "jsonlogic-file-not-json": ("error", "the json-logic rule is not valid JSON"),
