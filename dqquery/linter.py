@@ -31,10 +31,9 @@ Decisions:
   compiled for the service's target (``rr:runs``, ``rr:raw``, ``rr:datasets``, ``rr:datasets-raw``,
   ``dials:<endpoint>``, ``oms:<resource>``, ``jsonlogic``); a refusal is shown as such. A finding with neither a
   fix nor a query gets the generic advice of :data:`GENERIC_FIXES`.
-* json-logic findings come from ``importers.jsonlogic.import_jsonlogic`` when that module has it, else from
-  :func:`jsonlogic_import` here (the rule's ``in`` clauses, the import's refusal of an unknown variable, the
-  ``is null`` tests the import writes out for RR's JavaScript reading). A rule whose variables are all bare names
-  is read as an RR component-classifier rule (those are evaluated on the run's and OMS lumisection's attributes).
+* A json-logic rule whose variables are all bare names is read as an RR component-classifier rule (those are
+  evaluated on the run's and OMS lumisection's attributes); the dataset filter of ``create_json`` (or of a stored
+  portal config) is checked here, so that its finding points at the argument.
 * Input that is no text (not UTF-8) or unreadable is a located :class:`LintInputError` (the CLI's exit 2);
   anything wrong inside the text is a finding (exit 1 for an error or a warning, 0 with notes only).
 """
@@ -99,6 +98,23 @@ GENERIC_FIXES: dict[str, str] = {
     "jsonlogic-malformed": "write the rule as a dqquery query and compile it: dqquery compile --to jsonlogic '...'",
     "readme-snippet-invalid-python": "fix the syntax at this place (a missing comma between dict entries is the usual cause)",
     "lint-filter-not-read": "write the selection as a dqquery query and compile it for the service",
+    "raw-key-passthrough": "use the attribute's own name (the client adds the prefix), or send the whole filter in the "
+    "backend format with ignore_filter_transformation=True",
+    "flag-means-some-lumisection": "to require the status on every lumisection, evaluate the query on the lumisections "
+    "(dqquery golden; dqquery plan shows the request and the local residual)",
+    "rr-flags-checked-separately": "evaluate the query on the lumisections (dqquery golden; dqquery plan shows the residual)",
+    "rr-backend-rejects": "write the selection as a dqquery query: dqquery compile --to rr:raw writes a filter the backend reads",
+    "like-without-percent": "surround the value with % for a substring match, or use = for an exact one",
+    "dataset-filter-similar-to-wildcard": r"write '\_' for a literal underscore, or keep it if any character will do",
+    "dials-ls-number-typo": "send ls_number__lte as a query parameter yourself, or filter the rows by ls_number after fetching",
+    "dials-rejects": "give the parameter a value of its type (a number, a valid regular expression)",
+    "dials-value-ignored": "give a boolean as true or false, a string not blank",
+    "regex-looks-like-glob": "a regular expression is a search: drop the trailing '*', anchor with '^' and '$' where meant",
+    "regex-unescaped-metachar": "escape the character with a backslash where it is meant literally",
+    "oms-lowercase-operator": "write the operator in upper case (EQ, NEQ, LT, LE, GT, GE, LIKE)",
+    "oms-rejects": "use an operator OMS knows: EQ, NEQ, LT, LE, GT, GE, LIKE, CT",
+    "oms-operator-not-in-cmsdials": "with cmsdials' OMSFilter use LIKE with % around the value",
+    "jsonlogic-missing-value-passes": "add a clause that requires the value where it must be present",
 }
 """What to do about a finding whose importer gave no fix, when there is no query to suggest either."""
 
@@ -533,49 +549,9 @@ def _import_oms(value: Any, kind: str, raw: bool) -> Imported:
 
 
 def _import_jsonlogic(value: Any, kind: str, raw: bool) -> Imported:
-    from .importers import jsonlogic as importer
+    from .importers.jsonlogic import import_jsonlogic
 
-    imported = getattr(importer, "import_jsonlogic", None)
-    if imported is not None:  # the importer's own findings, when it reports them
-        return imported(value, kind)
-    return jsonlogic_import(value, kind)
-
-
-def jsonlogic_import(rule: Any, kind: str = "json_portal") -> Imported:
-    """A json-logic rule imported with :func:`~dqquery.importers.jsonlogic.from_jsonlogic_report`, and the findings
-    read off the rule and the query: ``in`` with the variable first (never a substring test) or second (a
-    case-sensitive substring test), a variable the portal does not provide (or an RR component-classifier rule,
-    ``kind="rr-component-classifier"``, whose variables are bare attribute names), and each value whose absence
-    lets a lumisection pass in RR's JavaScript reading where the query had to say so (``or x is null``)."""
-    from . import ast as A
-    from .importers.jsonlogic import from_jsonlogic_report
-
-    found: list[Finding] = []
-    for where, clause in _jsonlogic_clauses(rule):
-        operator = next(iter(clause))
-        arguments = clause[operator]
-        if operator == "in" and isinstance(arguments, list) and len(arguments) == 2:
-            first, second = arguments
-            if isinstance(first, dict) and "var" in first and isinstance(second, str):
-                found.append(finding("jsonlogic-in-args-reversed", f"{json.dumps(clause)} is true only for values inside "
-                                     f"{second!r}", where, fix=json.dumps({"in": [second, first]})))
-            elif isinstance(first, str) and isinstance(second, dict) and "var" in second:
-                found.append(finding("jsonlogic-in-substring", f"{json.dumps(clause)}: a case-sensitive substring test", where))
-    classifier = kind == "rr-component-classifier"
-    if classifier:
-        found.append(finding("jsonlogic-classifier-context", "an RR component-classifier rule: its variables are the run's and "
-                             "the OMS lumisection's attributes, not JSON-portal variables"))
-        return Imported(None, "jsonlogic", kind, tuple(found))
-    try:
-        query, _ = from_jsonlogic_report(rule)
-    except QueryError as err:
-        code = "jsonlogic-unknown-var" if err.category == "unknown-field" else "jsonlogic-malformed"
-        return Imported(None, "jsonlogic", kind, (*found, finding(code, err.message)))
-    missing = sorted({n.field.path for n in _walk(query) if isinstance(n, A.IsNull) and not n.negated})
-    found.extend(finding("jsonlogic-missing-value-passes", f"RR lets a lumisection without {path} pass its clause: the query "
-                         f"says so with 'is null'", fix=f"delete the 'or ... is null' in the query to require {path}")
-                 for path in missing)
-    return Imported(query, "jsonlogic", kind, tuple(found))
+    return import_jsonlogic(value, kind)
 
 
 def _jsonlogic_clauses(rule: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -590,20 +566,6 @@ def _jsonlogic_clauses(rule: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 stack.append((f"{where}.{key}" if where else str(key), value))
         elif isinstance(node, list):
             stack.extend((f"{where}[{i}]", item) for i, item in enumerate(node))
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    """Every node of a query tree (iteratively)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        for name in ("operand", "operands", "left", "right"):
-            child = getattr(current, name, None)
-            if isinstance(child, (list, tuple)):
-                stack.extend(child)
-            elif child is not None and hasattr(child, "kind"):
-                stack.append(child)
 
 
 _IMPORTERS: dict[str, Callable[[Any, str, bool], Imported]] = {
@@ -675,7 +637,7 @@ def _dataset_filter_findings(site: _Site, pattern: str, service: str, position: 
     line, col = position or (site.line, site.col)
     return [LintFinding(site.path, line, col, finding(
         "dataset-filter-similar-to-wildcard", f"dataset_name_filter {pattern!r}: RR matches it with SIMILAR TO, where each '_' "
-        "is any one character", fix=r"write '\_' for a literal underscore, or keep it if any character will do"), site.call,
+        "is any one character", fix=GENERIC_FIXES["dataset-filter-similar-to-wildcard"]), site.call,
         filter_at=(site.line, site.col))]
 
 

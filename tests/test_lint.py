@@ -431,3 +431,11 @@ def test_a_notebook_is_linted_cell_by_cell_and_located_in_its_json(tmp_path, mon
     assert located["me"].startswith('\\"é/x\\"')
     assert located["readme-snippet-invalid-python"].startswith(':\\n"')
     assert report.filters == 1
+
+
+def test_every_error_and_warning_code_has_a_fix():
+    """A finding whose importer gives no fix, and that has no query to suggest, still says what to do."""
+    from dqquery.importers.findings import FINDINGS
+
+    assert {code for code, (severity, _) in FINDINGS.items() if severity != "note"} <= set(linter.GENERIC_FIXES)
+    assert set(linter.GENERIC_FIXES) <= set(FINDINGS)
