@@ -439,3 +439,26 @@ def test_every_error_and_warning_code_has_a_fix():
 
     assert {code for code, (severity, _) in FINDINGS.items() if severity != "note"} <= set(linter.GENERIC_FIXES)
     assert set(linter.GENERIC_FIXES) <= set(FINDINGS)
+
+
+TARGET_FIELDS = {  # fields each target can filter on, so that generated queries often compile
+    "dials:lumisection": (["run.run_number", "lumisection.lumisection_number", "dataset.name"], {"dials": "lumisection"}),
+    "dials:th1": (["run.run_number", "lumisection.lumisection_number", "dataset.name", "dials.me", "dials.entries"], {"dials": "th1"}),
+    "oms:runs": (["run.run_number", "run.oms.energy", "run.oms.fill_number", "run.oms.b_field"], {"oms": "runs"}),
+    "oms:lumisections": (["run.run_number", "lumisection.lumisection_number", "lumisection.oms.cms_active"], {"oms": "lumisections"}),
+    "jsonlogic": (["run.oms.energy", "lumisection.rr.tracker-strip", "run.oms.hlt_key", "lumisection.oms.cms_active"], {"jsonlogic": True}),
+}
+
+
+@needs_importers
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.sampled_from(sorted(TARGET_FIELDS)).flatmap(lambda t: st.tuples(st.just(t), queries(fields=TARGET_FIELDS[t][0], max_leaves=4))))
+def test_dials_oms_and_jsonlogic_filters_dqquery_compiled_lint_without_errors(target_and_query):
+    target, query = target_and_query
+    try:
+        request = dqquery.compile(query, target).request
+    except dqquery.QueryError:
+        return  # not expressible for this target: nothing to lint
+    report = lint_filter(json.dumps(dict(request)), **TARGET_FIELDS[target][1])
+    assert report.filters == 1
+    assert not [f for f in report.findings if f.severity == "error"], (target, dqquery.unparse(query), request, report.render())
