@@ -208,12 +208,15 @@ def test_golden_json_whitespace_and_huge_numbers_are_linear() -> None:
 
 def _script_with_calls(n: int) -> str:
     calls = "".join(f"runs = runregistry.get_runs(filter={{'run_number': {{'or': [{r}, {r + 1}]}}, 'class': {{'like': 'C%'}}}})\n"
-                    f"other = runregistry.get_datasets(filter=make({r}))\n" for r in range(n))
+                    f"other = runregistry.get_datasets(filter=make({r}))\n"
+                    f"f{r} = LumisectionHistogram1DFilters(run_number__gte={r}, me__regex='PXBarrel')\ndials.h2d.list_all(f{r})\n"
+                    f"q{r} = omsapi.query('runs')\nq{r}.filter('run_number', {r}, operator='GE')\n" for r in range(n))
     return "import runregistry\n" + calls
 
 
 def test_lint_of_a_script_is_linear_in_its_calls():
-    pytest.importorskip("dqquery.importers.rr")
+    for service in ("rr", "dials", "oms"):
+        pytest.importorskip(f"dqquery.importers.{service}")
     from dqquery.linter import lint_python
 
     assert_linear(lambda text: lint_python(text), _script_with_calls, 50)
