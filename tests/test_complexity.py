@@ -220,3 +220,18 @@ def test_lint_of_a_script_is_linear_in_its_calls():
     from dqquery.linter import lint_python
 
     assert_linear(lambda text: lint_python(text), _script_with_calls, 50)
+
+
+def test_rr_compile_of_a_long_run_list_is_linear():
+    """Repeated items of an and/or were found by scanning the items kept: quadratic in a run list."""
+    from dqquery.targets.base import compile as compile_query
+
+    assert_linear(lambda text: compile_query(text, "rr:runs"), lambda n: f"run_number in [{', '.join(map(str, range(1, n + 1)))}]", 2000)
+
+
+def test_lint_of_one_long_filter_is_linear_in_its_length():
+    pytest.importorskip("dqquery.importers.rr")
+    from dqquery.linter import lint_filter
+
+    assert_linear(lambda text: lint_filter(text, rr="runs"),
+                  lambda n: json.dumps({"run_number": {"or": list(range(n))}, "class": {"like": "%C%"}}), 2000)
