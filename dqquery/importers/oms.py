@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -174,7 +175,14 @@ def _value_node(field: A.FieldRef, row_type: str, op: str, text: str, where: str
             raise NotExpressible(f"{json.dumps(text)} is not a number: {field.name} never matches", where) from None
         if not number.is_finite():
             raise NotExpressible(f"{json.dumps(text)} is not a number: {field.name} never matches", where)
-        value: Any = A.IntValue(value=int(number)) if number == number.to_integral_value() and abs(number) < 2**63 else A.FloatValue(value=float(number))
+        if number == number.to_integral_value() and row_type == "int":
+            if not A.MIN_INT <= number <= A.MAX_INT:
+                raise NotExpressible(f"{json.dumps(text)} does not fit in 64 bits", where)
+            value: Any = A.IntValue(value=int(number))
+        elif math.isfinite(float(number)) and decimal.Decimal(repr(float(number))) == number:  # OMS compares repr's decimal
+            value = A.IntValue(value=int(number)) if number == number.to_integral_value() and abs(number) < 2**63 else A.FloatValue(value=float(number))
+        else:
+            raise NotExpressible(f"{json.dumps(text)} is not a number a float holds exactly", where)
     elif row_type == "bool":
         truth = {"true": True, "false": False}.get(text.lower())
         if truth is None or op not in ("EQ", "NEQ"):
