@@ -123,11 +123,13 @@ def _did_you_mean(resource: str, attribute: str) -> str:
 
 def _cmsdials_params(query: Mapping[str, Any]) -> tuple[str, dict[str, Any], list[Finding], bool]:
     """``(resource, parameters, findings, raises)`` of ``dials.oms.query(endpoint, filters=[...], pages=[...])``."""
-    resource = str(query.get("endpoint", ""))
+    resource, filters = query.get("endpoint"), query.get("filters")
+    if not isinstance(resource, str) or not resource or not isinstance(filters, list):
+        raise QueryError("syntax", "dials.oms.query takes an endpoint name and a list of OMSFilter", target=TARGET)
     params: dict[str, Any] = {}
     findings: list[Finding] = []
     raises = False
-    for i, item in enumerate(query.get("filters") or []):
+    for i, item in enumerate(filters):
         where = f"filters[{i}]"
         kwargs = item.get("kwargs", item) if isinstance(item, Mapping) else None
         if not isinstance(kwargs, Mapping) or not isinstance(kwargs.get("attribute_name"), str) or "value" not in kwargs:
