@@ -191,7 +191,7 @@ def test_imported_query_selects_the_rows_the_server_model_returns(case: tuple) -
     assert [r for r in rows if selects(imp.query, _paths(name, r))] == served
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=150)
 @given(st.sampled_from(sorted(ENDPOINTS)), st.data())
 def test_round_trip_through_the_compiler(name: str, data: Any) -> None:
     fields = filterable_paths(name, "v1.12.0")

@@ -4,6 +4,7 @@ backend format read as the backend reads it, and round trips through the compile
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
@@ -185,3 +186,49 @@ def test_round_trips_import_most_compiled_filters() -> None:
             imported += imp.query is not None
             refused += imp.query is None
     assert imported > 3 * refused, (imported, refused)
+
+
+# ------------------------------------------------------------------------------------------------ recorded answers
+
+from conformance import FILTERS, TRAPS  # noqa: E402
+from conformance import snapshot as corpus_snapshot  # noqa: E402
+
+from dqquery.testing.fake_rr import SnapshotData  # noqa: E402
+
+CORPUS = FILTERS + TRAPS
+
+
+@functools.cache
+def _corpus_rows(name: str, kind: str) -> list[dict[str, Any]]:
+    data = SnapshotData(corpus_snapshot(name))
+    return data.run_rows() if kind == "runs" else data.dataset_rows()
+
+
+def _keys(kind: str, selected: list[dict[str, Any]]) -> list[Any]:
+    if kind == "runs":
+        return sorted(r["run_number"] for r in selected)
+    return sorted([d["run_number"], d["name"]] for d in selected)
+
+
+def test_imports_select_what_the_real_run_registry_answered() -> None:
+    """Every filter recorded from the real RR (conformance corpus, filters.jsonl and traps.jsonl): a recorded
+    HTTP 500 is found as rr-backend-rejects; otherwise the imported query, compiled back to the backend format,
+    selects exactly the recorded runs/datasets on the recorded snapshot."""
+    compared = rejected = without_query = 0
+    for record in CORPUS:
+        kind, real = record["kind"], record["real"]
+        imp = dqquery.from_rr(copy.deepcopy(record["filter"]), kind=kind, raw=record["format"] == "raw")
+        codes = {f.code for f in imp.findings}
+        if isinstance(real, dict):
+            assert "rr-backend-rejects" in codes, (record, imp.findings)
+            rejected += 1
+            continue
+        assert "rr-backend-rejects" not in codes, (record, imp.findings)
+        if imp.query is None:
+            without_query += 1
+            continue
+        back = dict(to_rr(imp.query, kind=kind, raw=True))
+        select = select_runs if kind == "runs" else select_datasets
+        assert _keys(kind, select(back, _corpus_rows(record["snapshot"], kind))) == real, (record, imp.text, back)
+        compared += 1
+    assert compared > 4 * without_query and rejected >= 3, (compared, rejected, without_query)

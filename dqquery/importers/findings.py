@@ -1,6 +1,6 @@
 """What an importer or the linter finds wrong or surprising in a filter someone already wrote.
 
-An importer (``dqquery.from_rr``, ``from_dials``, ``from_oms``, ``from_jsonlogic``) returns an :class:`Imported`:
+An importer (``dqquery.from_rr``, ``from_dials``, ``from_oms``, ``import_jsonlogic``) returns an :class:`Imported`:
 the query that selects what the real service selects for the filter (quirks included) and the
 :class:`Finding` s met on the way. ``dqquery lint`` prints the same findings with their places.
 

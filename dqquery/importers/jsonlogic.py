@@ -41,7 +41,9 @@ from ..files import load_json_document
 from ..jsonlogic_engine import REFUSED_OPERATORS, js_truthy, validate_rule
 from ..limits import MAX_LIST_ITEMS, MAX_QUERY_CHARS
 
-__all__ = ["CONTEXTS", "LEGACY_PATH_PREFIXES", "ImportNote", "from_jsonlogic", "from_jsonlogic_report", "import_jsonlogic", "merge_ranges"]
+# The names dqquery.targets.jsonlogic re-exports (tests/test_target_jsonlogic.py); import_jsonlogic and CONTEXTS are
+# exported by dqquery itself.
+__all__ = ["LEGACY_PATH_PREFIXES", "ImportNote", "from_jsonlogic", "from_jsonlogic_report", "merge_ranges"]
 
 TARGET = "jsonlogic"
 
@@ -424,6 +426,15 @@ CONTEXTS: tuple[str, ...] = ("json_portal", "rr-component-classifier")
 component classifier (per lumisection on ``{...run, ...oms_lumisection}``: bare names, ``gemp_ready``)."""
 
 
+class _NotJson(Exception):
+    pass
+
+
+def _strict_json(text: str) -> Any:
+    """Strict JSON (a key twice, NaN, deep nesting refused: :func:`dqquery.files.load_json_document`)."""
+    return load_json_document(text, _NotJson)
+
+
 def _rule_text(text: str | bytes) -> tuple[Any, list[Any]]:
     """A rule given as text: strict JSON, else (reported) without its ``//`` comment lines, else from its first
     ``{`` (a file that carries a line before the rule); ``None`` when none of these parses."""
@@ -434,9 +445,9 @@ def _rule_text(text: str | bytes) -> tuple[Any, list[Any]]:
     if len(text) > _MAX_RULE_CHARS:
         raise QueryError("syntax", f"the rule is {len(text):,} characters long; the limit is {_MAX_RULE_CHARS:,}", target=TARGET)
     try:
-        return json.loads(text), []
-    except ValueError as err:
-        findings = [finding("jsonlogic-file-not-json", f"the rule is not valid JSON: {err}", fix="remove what is not JSON")]
+        return _strict_json(text), []
+    except _NotJson as err:
+        findings = [finding("jsonlogic-file-not-json", f"the rule is not JSON dqquery reads: {err}", fix="remove what is not JSON")]
     lines = text.splitlines()
     comments = [i for i, line in enumerate(lines, start=1) if line.lstrip().startswith("//")]
     if comments:
@@ -444,8 +455,8 @@ def _rule_text(text: str | bytes) -> tuple[Any, list[Any]]:
         text = "\n".join(line for line in lines if not line.lstrip().startswith("//"))
     for candidate in (text, text[text.find("{") :] if "{" in text else ""):
         try:
-            return json.loads(candidate), findings
-        except ValueError:
+            return _strict_json(candidate), findings
+        except _NotJson:
             continue
     return None, findings
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -122,11 +123,13 @@ def _did_you_mean(resource: str, attribute: str) -> str:
 
 def _cmsdials_params(query: Mapping[str, Any]) -> tuple[str, dict[str, Any], list[Finding], bool]:
     """``(resource, parameters, findings, raises)`` of ``dials.oms.query(endpoint, filters=[...], pages=[...])``."""
-    resource = str(query.get("endpoint", ""))
+    resource, filters = query.get("endpoint"), query.get("filters")
+    if not isinstance(resource, str) or not resource or not isinstance(filters, list):
+        raise QueryError("syntax", "dials.oms.query takes an endpoint name and a list of OMSFilter", target=TARGET)
     params: dict[str, Any] = {}
     findings: list[Finding] = []
     raises = False
-    for i, item in enumerate(query.get("filters") or []):
+    for i, item in enumerate(filters):
         where = f"filters[{i}]"
         kwargs = item.get("kwargs", item) if isinstance(item, Mapping) else None
         if not isinstance(kwargs, Mapping) or not isinstance(kwargs.get("attribute_name"), str) or "value" not in kwargs:
@@ -174,7 +177,14 @@ def _value_node(field: A.FieldRef, row_type: str, op: str, text: str, where: str
             raise NotExpressible(f"{json.dumps(text)} is not a number: {field.name} never matches", where) from None
         if not number.is_finite():
             raise NotExpressible(f"{json.dumps(text)} is not a number: {field.name} never matches", where)
-        value: Any = A.IntValue(value=int(number)) if number == number.to_integral_value() and abs(number) < 2**63 else A.FloatValue(value=float(number))
+        if number == number.to_integral_value() and row_type == "int":
+            if not A.MIN_INT <= number <= A.MAX_INT:
+                raise NotExpressible(f"{json.dumps(text)} does not fit in 64 bits", where)
+            value: Any = A.IntValue(value=int(number))
+        elif math.isfinite(float(number)) and decimal.Decimal(repr(float(number))) == number:  # OMS compares repr's decimal
+            value = A.IntValue(value=int(number)) if number == number.to_integral_value() and abs(number) < 2**63 else A.FloatValue(value=float(number))
+        else:
+            raise NotExpressible(f"{json.dumps(text)} is not a number a float holds exactly", where)
     elif row_type == "bool":
         truth = {"true": True, "false": False}.get(text.lower())
         if truth is None or op not in ("EQ", "NEQ"):

@@ -326,6 +326,8 @@ def _flag(key: str, value: Any, where: str) -> Any:
     field, row = field_ref("lumisection.rr." + flag, where)
     if row.type == "status" and status == _NO_VALUE_FOUND and value in ({">": 0}, {">=": 1}):
         return _NoValueFound(field, where)
+    if status == "EMPTY":  # lumisections without a triplet for the flag, plus RR's gaps: no query counts them
+        raise NotExpressible(f"'{key}' counts lumisections without a {flag} status (and RR's gaps): dqquery has no query for it", where)
     if row.type != "status" or status not in STATUSES:
         raise NotExpressible(f"'{key}' counts '{status}', which is not a status of {flag}", where)
     if not isinstance(value, dict) or len(value) != 1:
@@ -392,7 +394,9 @@ def backend_query(backend_filter: Any, kind: Kind) -> tuple[Any, list[Finding]]:
     except NotExpressible as err:
         return None, [*findings, finding("not-expressible", str(err), err.where)]
     node = _and(converted)
-    if node is _TRUE or node is _FALSE:
+    if node is _FALSE:
+        return None, [*findings, finding("not-expressible", "the backend selects nothing for this filter (an empty 'or', or a comparison with null)")]
+    if node is _TRUE:
         return None, findings
     flags = _lumisection_conjuncts(node)
     if len(flags) > 1:
