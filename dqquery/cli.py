@@ -6,14 +6,15 @@ Decisions:
 * A query is a positional argument; ``@FILE`` reads it from a file and ``-`` (or ``@-``) from standard input,
   both as bytes decoded as UTF-8 (anything else is a one-line user error, not a traceback).
 * ``--max-age`` takes a finite number of days, 0 or more (``nan``, ``inf`` and negatives are refused).
-* Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``);
+* Exit status: 0 success; 1 a comparison found differences (``json diff``, ``golden --compare``) or ``lint``
+  found an error or a warning;
   2 a user error (bad query, bad file, unsupported clause, missing credential), printed on stderr as
   a one-screen message, never a traceback.
 * A closed standard output (``dqquery demo | head -2``) is not an error: the command finishes its file outputs
   (``-o``, ``--plot``), prints nothing more and exits quietly with status 141 (128 + SIGPIPE), as Unix tools
   killed by SIGPIPE do, so ``set -o pipefail`` scripts still see that the output was cut.
 * ``-`` reads standard input wherever a file is read (queries, golden JSONs, snapshots, json-logic rules).
-* ``check``, ``plan``, ``fields``, ``explain`` and ``runs`` print JSON with ``--json``/``--format json``;
+* ``check``, ``plan``, ``fields``, ``explain``, ``runs`` and ``lint`` print JSON with ``--json``/``--format json``;
   luminosity is in ``/pb`` and every text output that prints it names the unit.
 * ``fetch`` reports what it fetched (runs, datasets, lumisections, answers from the cache and from the
   network) and where the cache is and how big; progress goes to stderr when it is a terminal (a tqdm bar,
@@ -66,6 +67,7 @@ DOCS_PAGES = {
     "cache": "cli/#cache",
     "serve": "cli/#serve",
     "snapshot": "columnar/",
+    "lint": "workflows/check-and-migrate-a-filter/",
 }
 """The docs page each sub-command's help points to (relative to :data:`DOCS_URL`)."""
 
@@ -743,6 +745,23 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Lint a Python file's filters or one JSON filter; exit 1 on an error or a warning."""
+    from .linter import LintInputError, lint
+
+    source: Any = sys.stdin.buffer.read() if args.file == "-" else args.file
+    try:
+        report = lint(source, name="<stdin>" if args.file == "-" else None, python=True if args.python else None,
+                      rr=args.rr, raw=args.raw, dials=args.dials, oms=args.oms, jsonlogic=args.jsonlogic)
+    except LintInputError as err:
+        raise UserError(str(err)) from None
+    if args.format == "json":
+        _print_json(report.to_json())
+    else:
+        print(report.render())
+    return report.exit_status
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .testing.__main__ import main as serve_main
 
@@ -879,6 +898,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=9500, help="port (default 9500)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser(
+        "lint", help="check filters you already have (Python scripts, RR/DIALS/OMS/json-logic filters)",
+        description="Report what is wrong or surprising in existing filters, each finding located (file:line:col) with a fix: "
+        "the dqquery query that selects what the service really selects (or what was meant) and the filter compiled from it. "
+        "A Python file (.py) is read with Python's parser, never run: runregistry get_runs/get_datasets/create_json calls, "
+        "cmsdials filter objects and the client methods they are sent to, dials.oms.query and omsapi .filter chains, with "
+        "literal arguments. Anything else is one filter as JSON, for the service given by an option (a json-logic rule is "
+        "recognised by its shape). Exit 0: no error or warning; 1: errors or warnings found; 2: the input cannot be read.",
+        epilog="examples: dqquery lint old_script.py; dqquery lint --rr runs filter.json; dqquery lint --dials th2 params.json; "
+        "dqquery lint rule.json --format json",
+    )
+    s.add_argument("file", metavar="FILE", help="a Python file or a JSON filter; - for standard input")
+    service = s.add_mutually_exclusive_group()
+    service.add_argument("--rr", choices=["runs", "datasets"], help="a Run Registry filter for get_runs or get_datasets")
+    service.add_argument("--dials", metavar="ENDPOINT", help="DIALS query parameters (or {\"class\": ..., \"kwargs\": ...}) of an endpoint")
+    service.add_argument("--oms", metavar="RESOURCE", help="OMS filter parameters, or an omsapi chain [[attribute, value, operator], ...]")
+    service.add_argument("--jsonlogic", action="store_true", help="an RR json-logic rule (or a JSON-portal request)")
+    service.add_argument("--python", action="store_true", help="read FILE as Python whatever its name")
+    s.add_argument("--raw", action="store_true", help="with --rr: the backend format (ignore_filter_transformation=True)")
+    s.add_argument("--format", choices=["text", "json"], default="text", help="output layout (default text)")
+    s.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
+    s.set_defaults(func=cmd_lint)
 
     s = sub.add_parser("json", help="golden-JSON arithmetic: and, or, sub, diff, cmssw", description="Combine or compare golden JSON files (as CMSSW's compareJSON.py does).")
     s.add_argument("op", choices=["and", "or", "sub", "diff", "cmssw"], help="and/or/sub: combine A and B; diff: what each has alone (exit 1 if different); cmssw: print A as a CMSSW lumi string")

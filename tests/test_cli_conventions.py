@@ -92,7 +92,7 @@ def _every_printing_command(folder: Path) -> list[list[str]]:
             ["golden", QUERY, "--snapshot", str(snap)], ["explain", QUERY, "--snapshot", str(snap)],
             ["runs", QUERY, "--snapshot", str(snap)], ["cache", "info", "--cache", str(folder / "c.sqlite")],
             *(["json", op, str(a), str(b)] for op in ("and", "or", "sub", "diff")), ["json", "cmssw", str(a)],
-            ["demo"], ["examples", str(folder / "examples")]]
+            ["demo"], ["examples", str(folder / "examples")], ["lint", str(rule)]]
 
 
 def test_every_printing_command_exits_quietly_on_a_closed_pipe(tmp_path):

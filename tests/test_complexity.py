@@ -203,3 +203,35 @@ def test_golden_json_whitespace_and_huge_numbers_are_linear() -> None:
     assert_linear(GoldenJSON.from_json, lambda n: "{" + " " * n + '"1": [[1, 2]]}', 20_000)
     assert_linear(GoldenJSON.from_json, lambda n: '{"1": [[1, ' + "9" * n + "]]}", 20_000)
     assert_linear(GoldenJSON.from_cmssw, lambda n: "1:" + "9" * n, 20_000)
+
+
+
+def _script_with_calls(n: int) -> str:
+    calls = "".join(f"runs = runregistry.get_runs(filter={{'run_number': {{'or': [{r}, {r + 1}]}}, 'class': {{'like': 'C%'}}}})\n"
+                    f"other = runregistry.get_datasets(filter=make({r}))\n"
+                    f"f{r} = LumisectionHistogram1DFilters(run_number__gte={r}, me__regex='PXBarrel')\ndials.h2d.list_all(f{r})\n"
+                    f"q{r} = omsapi.query('runs')\nq{r}.filter('run_number', {r}, operator='GE')\n" for r in range(n))
+    return "import runregistry\n" + calls
+
+
+def test_lint_of_a_script_is_linear_in_its_calls():
+    for service in ("rr", "dials", "oms"):
+        pytest.importorskip(f"dqquery.importers.{service}")
+    from dqquery.linter import lint_python
+
+    assert_linear(lambda text: lint_python(text), _script_with_calls, 50)
+
+
+def test_rr_compile_of_a_long_run_list_is_linear():
+    """Repeated items of an and/or were found by scanning the items kept: quadratic in a run list."""
+    from dqquery.targets.base import compile as compile_query
+
+    assert_linear(lambda text: compile_query(text, "rr:runs"), lambda n: f"run_number in [{', '.join(map(str, range(1, n + 1)))}]", 2000)
+
+
+def test_lint_of_one_long_filter_is_linear_in_its_length():
+    pytest.importorskip("dqquery.importers.rr")
+    from dqquery.linter import lint_filter
+
+    assert_linear(lambda text: lint_filter(text, rr="runs"),
+                  lambda n: json.dumps({"run_number": {"or": list(range(n))}, "class": {"like": "%C%"}}), 2000)

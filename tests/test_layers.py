@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("planning and evaluation", ("dqquery.planning", "dqquery.support", "dqquery.evaluator", "dqquery.explanation",
                                  "dqquery.luminosity", "dqquery.vectorized", "dqquery.snapshot", "dqquery.columnar",
                                  "dqquery.runlists", "dqquery.plots", "dqquery.notebook", "dqquery.tables",
-                                 "dqquery.engines")),
+                                 "dqquery.engines", "dqquery.linter")),
     ("sources and fetch", ("dqquery.sources.*", "dqquery.fetch")),
     ("CLI and testing", ("dqquery", "dqquery.__main__", "dqquery.cli", "dqquery.demo", "dqquery.testing.*",
                          "dqquery.strategies", "dqquery.strategies_snapshot")),

@@ -1,6 +1,6 @@
 """What an importer or the linter finds wrong or surprising in a filter someone already wrote.
 
-An importer (``dqquery.from_rr``, ``from_dials``, ``from_oms``, ``from_jsonlogic``) returns an :class:`Imported`:
+An importer (``dqquery.from_rr``, ``from_dials``, ``from_oms``, ``import_jsonlogic``) returns an :class:`Imported`:
 the query that selects what the real service selects for the filter (quirks included) and the
 :class:`Finding` s met on the way. ``dqquery lint`` prints the same findings with their places.
 
@@ -16,6 +16,8 @@ Decisions:
 * ``Imported.query`` is ``None`` when the service selects no well-defined set of lumisections for the filter (the
   client raises before any request, the request is unfiltered, or no per-lumisection query is exact); a finding
   then says why. A filter dqquery cannot read at all raises a located :class:`~dqquery.errors.QueryError`.
+* The linter's own codes (``lint-*``) are in the same table: a filter it did not check (not a literal) is a note,
+  one an importer refused (:class:`~dqquery.errors.QueryError`) an error.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ Severity = Literal["error", "warning", "note"]
 SEVERITIES: tuple[str, ...] = ("error", "warning", "note")
 
 FINDINGS: dict[str, tuple[Severity, str]] = {
+    # the linter (dqquery lint): what it could not check
+    "lint-not-checked": ("note", "a filter argument that is not a literal: not checked"),
+    "lint-filter-not-read": ("error", "dqquery cannot read this filter"),
     # Run Registry client (runregistry 3.1.2) and backend
     "client-drops-boolean-flag-value": ("error", "the runregistry client drops a flag whose value is not a status string"),
     "client-ignores-non-dict-filter": ("error", "the runregistry client turns a filter that is not a dict into no filter"),
@@ -47,6 +52,8 @@ FINDINGS: dict[str, tuple[Severity, str]] = {
     "cmsdials-unknown-kwarg-ignored": ("error", "cmsdials ignores a keyword argument its filter model does not declare"),
     "dials-undeclared-parameter": ("error", "the DIALS endpoint does not declare this parameter: django-filter ignores it"),
     "dials-ls-number-typo": ("error", "cmsdials' th1/th2 filter models send ls_number__lte as ls_numbet__lte, which DIALS ignores"),
+    "dials-rejects": ("error", "DIALS answers this request with an error (HTTP 400: not a number; HTTP 500: an invalid regex)"),
+    "dials-value-ignored": ("error", "DIALS reads this value as no filter (a boolean other than true/false/1/0, a blank string)"),
     "h1d-filter-on-h2d-endpoint": ("error", "a filter object of one DIALS endpoint is sent to another"),
     "regex-looks-like-glob": ("warning", "a regular expression written like a glob ('*' repeats the previous character)"),
     "regex-unescaped-metachar": ("warning", "a regular-expression metacharacter that seems meant literally"),
@@ -54,6 +61,7 @@ FINDINGS: dict[str, tuple[Severity, str]] = {
     "oms-filter-without-operator": ("note", "an OMS filter without an operator segment (equality)"),
     "oms-lowercase-operator": ("warning", "a lower-case OMS operator: cmsdials rejects it, omsapi upper-cases it"),
     "omsapi-drops-unknown-attribute": ("error", "omsapi skips a filter on an attribute the resource does not have"),
+    "oms-rejects": ("error", "OMS (or the client) refuses this filter: an unknown operator"),
     "oms-operator-not-in-cmsdials": ("warning", "an OMS operator (CT) that omsapi accepts and cmsdials' OMSFilter does not"),
     # json-logic (RR JSON portal, json-logic-js 1.2.3)
     "jsonlogic-file-not-json": ("error", "the json-logic rule is not valid JSON"),
@@ -66,6 +74,7 @@ FINDINGS: dict[str, tuple[Severity, str]] = {
     "jsonlogic-classifier-context": ("note", "an RR component-classifier rule: bare attribute names, not portal variables"),
     # any service
     "unfiltered-request": ("error", "the request carries no constraint: the service returns everything"),
+    "not-expressible": ("note", "dqquery has no query that selects exactly what the service selects for this clause"),
 }
 """code -> (severity, one-line meaning). Codes of ``shared/data/real-filters`` are used unchanged."""
 

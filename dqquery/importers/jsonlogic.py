@@ -17,6 +17,11 @@ Decisions:
   everything in place of a rule it could not read.
 * Variables of RR's legacy SQL compiler (``dataset.dataset_attributes.*``) are read as the JSON portal's
   (:data:`LEGACY_PATH_PREFIXES`).
+* :func:`import_jsonlogic` is the importers' common form (:class:`~dqquery.importers.findings.Imported` with
+  findings) built on :func:`from_jsonlogic`, whose API is unchanged: a scan of the rule reports what needs no
+  import (unknown variables, ``in`` with reversed arguments, substring tests), and a rule with such an error gets
+  no query rather than one that selects something else. ``jsonlogic-missing-value-passes`` is read off the import
+  itself: each ``(L or x is null)`` leaf it had to write.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from ..files import load_json_document
 from ..jsonlogic_engine import REFUSED_OPERATORS, js_truthy, validate_rule
 from ..limits import MAX_LIST_ITEMS, MAX_QUERY_CHARS
 
+# The names dqquery.targets.jsonlogic re-exports (tests/test_target_jsonlogic.py); import_jsonlogic and CONTEXTS are
+# exported by dqquery itself.
 __all__ = ["LEGACY_PATH_PREFIXES", "ImportNote", "from_jsonlogic", "from_jsonlogic_report", "merge_ranges"]
 
 TARGET = "jsonlogic"
@@ -410,3 +417,188 @@ def from_jsonlogic(rule: Any) -> A.Query:
     """Import an RR json-logic rule as a checked query tree (see :func:`from_jsonlogic_report` for the
     caveat on missing data)."""
     return from_jsonlogic_report(rule)[0]
+
+
+# ------------------------------------------------------------------------------------------------ with findings
+
+CONTEXTS: tuple[str, ...] = ("json_portal", "rr-component-classifier")
+"""Where an RR json-logic rule is evaluated: the JSON portal (qualified variables, ``run.oms.energy``) or a
+component classifier (per lumisection on ``{...run, ...oms_lumisection}``: bare names, ``gemp_ready``)."""
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _strict_json(text: str) -> Any:
+    """Strict JSON (a key twice, NaN, deep nesting refused: :func:`dqquery.files.load_json_document`)."""
+    return load_json_document(text, _NotJson)
+
+
+def _rule_text(text: str | bytes) -> tuple[Any, list[Any]]:
+    """A rule given as text: strict JSON, else (reported) without its ``//`` comment lines, else from its first
+    ``{`` (a file that carries a line before the rule); ``None`` when none of these parses."""
+    from .findings import finding
+
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if len(text) > _MAX_RULE_CHARS:
+        raise QueryError("syntax", f"the rule is {len(text):,} characters long; the limit is {_MAX_RULE_CHARS:,}", target=TARGET)
+    try:
+        return _strict_json(text), []
+    except _NotJson as err:
+        findings = [finding("jsonlogic-file-not-json", f"the rule is not JSON dqquery reads: {err}", fix="remove what is not JSON")]
+    lines = text.splitlines()
+    comments = [i for i, line in enumerate(lines, start=1) if line.lstrip().startswith("//")]
+    if comments:
+        findings.append(finding("jsonlogic-comments", f"// comment lines at line {', '.join(map(str, comments[:5]))}", fix="delete the // lines"))
+        text = "\n".join(line for line in lines if not line.lstrip().startswith("//"))
+    for candidate in (text, text[text.find("{") :] if "{" in text else ""):
+        try:
+            return _strict_json(candidate), findings
+        except _NotJson:
+            continue
+    return None, findings
+
+
+def _json_nodes(rule: Any) -> list[tuple[str, Any]]:
+    """Every dict of the rule with its place (``and[3].in``), iteratively (the rule is already bounded)."""
+    out, stack = [], [("", rule)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            out.append((where, node))
+            stack.extend(((f"{where}.{k}" if where else k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
+    return sorted(out, key=lambda item: item[0])
+
+
+def _portal_path(name: str) -> str | None:
+    """The catalog path of a JSON-portal variable, ``None`` when the portal never provides it."""
+    for old, new in LEGACY_PATH_PREFIXES.items():
+        if name.startswith(old):
+            name = new + name[len(old) :]
+    row = lookup(name)
+    return name if row is not None and row.path == name and name.startswith(RR_VARIABLE_PREFIXES) else None
+
+
+def _classifier_path(name: str) -> str | None:
+    """The catalog path of a component-classifier variable (a bare lumisection or run attribute name)."""
+    row = lookup(name)
+    if row is None or "." in name or row.type == "any":
+        return None
+    return row.path if row.path.startswith(("lumisection.oms.", "run.oms.", "run.rr.", "run.run_number")) else None
+
+
+def _scan(rule: Any, context: str) -> tuple[list[Any], dict[str, str]]:
+    """Findings that need no import (unknown variables, ``in``'s argument order) and the classifier's renames."""
+    from .findings import finding
+
+    findings, renames = [], {}
+    resolve = _portal_path if context == "json_portal" else _classifier_path
+    for where, node in _json_nodes(rule):
+        if len(node) != 1:
+            continue
+        ((op, args),) = node.items()
+        if op == "var":
+            name = (args[0] if args else None) if isinstance(args, list) else args
+            if isinstance(name, str):
+                path = resolve(name)
+                if path is None:
+                    hint = "" if context != "json_portal" else "the portal provides run.oms.*, run.rr.*, run.run_number, dataset.*, lumisection.*"
+                    findings.append(finding("jsonlogic-unknown-var", f"'{name}' is not a variable the rule is given: it reads null", where, fix=hint))
+                else:
+                    renames[name] = path
+        elif op == "in" and isinstance(args, list) and len(args) == 2:
+            needle, haystack = args
+            if _is_var(needle) and isinstance(haystack, str):
+                findings.append(
+                    finding(
+                        "jsonlogic-in-args-reversed",
+                        f"{json.dumps(node)} tests whether the value is a substring of {json.dumps(haystack)}",
+                        where,
+                        fix=json.dumps({"in": [haystack, needle]}),
+                    )
+                )
+            elif isinstance(needle, str) and _is_var(haystack):
+                findings.append(finding("jsonlogic-in-substring", f"{json.dumps(node)} is a case-sensitive substring test", where))
+    return findings, renames
+
+
+def _renamed(rule: Any, renames: dict[str, str]) -> Any:
+    if isinstance(rule, dict):
+        if len(rule) == 1 and "var" in rule and isinstance(rule["var"], str):
+            return {"var": renames.get(rule["var"], rule["var"])}
+        return {k: _renamed(v, renames) for k, v in rule.items()}
+    if isinstance(rule, list):
+        return [_renamed(v, renames) for v in rule]
+    return rule
+
+
+def _missing_passes(node: Any) -> list[str]:
+    """Fields whose missing value the query (like RR) lets pass: the ``(L or x is null)`` leaves of the import."""
+    out = []
+    for sub in A.walk(node):
+        if (
+            isinstance(sub, A.Or)
+            and len(sub.operands) == 2
+            and isinstance(sub.operands[1], A.IsNull)
+            and not sub.operands[1].negated
+            and {f.path for f in A.fields_of(sub.operands[0])} == {sub.operands[1].field.path}
+        ):
+            out.append(sub.operands[1].field.path)
+    return out
+
+
+def import_jsonlogic(rule: Any, context: str = "json_portal", dataset_name_filter: str | None = None) -> Any:
+    """Import an RR json-logic rule (dict or text) as an :class:`~dqquery.importers.findings.Imported`: the query
+    :func:`from_jsonlogic` makes of it (RR's reading of missing values written out) and the findings.
+
+    ``context``: ``"json_portal"`` (qualified variables) or ``"rr-component-classifier"`` (bare names, evaluated per
+    lumisection). ``dataset_name_filter``: the portal's dataset filter sent with the rule (matched with SIMILAR
+    TO, so ``_`` is a wildcard). Text that is not JSON is reported and read without its ``//`` comment lines
+    (or from its first ``{``) when that parses. ``query`` is ``None`` when the rule has an error finding or cannot
+    be imported (a ``jsonlogic-malformed`` or ``not-expressible`` finding says why)."""
+    from ..errors import CATEGORIES
+    from .common import guard_input
+    from .findings import Imported, finding
+
+    if context not in CONTEXTS:
+        raise QueryError("unknown-value", f"context must be one of {', '.join(CONTEXTS)}, not {context!r}", target=TARGET)
+    findings: list[Any] = []
+    if isinstance(rule, (str, bytes)):
+        rule, findings = _rule_text(rule)
+        if rule is None:
+            return Imported(None, "jsonlogic", context, tuple(findings))
+    guard_input(rule, TARGET)
+    if context != "json_portal":
+        findings.append(finding("jsonlogic-classifier-context", "a component-classifier rule: its variables are bare attribute names"))
+    if dataset_name_filter is not None and "_" in dataset_name_filter:
+        findings.append(
+            finding(
+                "dataset-filter-similar-to-wildcard",
+                f"in {json.dumps(dataset_name_filter)} each '_' matches any one character (SIMILAR TO)",
+                "dataset_name_filter",
+                fix="escape '_' as '\\_' to match it literally, or keep it knowing it matches any character",
+            )
+        )
+    scanned, renames = _scan(rule, context)
+    findings += scanned
+    if any(f.severity == "error" for f in findings if f.code not in ("jsonlogic-file-not-json", "jsonlogic-comments")):
+        return Imported(None, "jsonlogic", context, tuple(findings))
+    try:
+        query = from_jsonlogic(_renamed(rule, renames) if context != "json_portal" else rule)
+    except QueryError as err:
+        code = "jsonlogic-malformed" if err.category in ("syntax",) else "not-expressible"
+        assert err.category in CATEGORIES
+        return Imported(None, "jsonlogic", context, (*findings, finding(code, err.message, fix=err.hint)))
+    for path in _missing_passes(query):
+        findings.append(
+            finding(
+                "jsonlogic-missing-value-passes",
+                f"RR (json-logic-js) lets a lumisection without {path} pass this clause; the import writes it as 'or {lookup(path).name if lookup(path) else path} is null'",
+                path,
+            )
+        )
+    return Imported(query, "jsonlogic", context, tuple(findings))

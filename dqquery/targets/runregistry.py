@@ -355,10 +355,17 @@ _IR = Union[_Cond, _Group]
 def _group(kind: Literal["and", "or"], items: Iterable[_IR], node: Any) -> _IR:
     """``and``/``or`` of IR items, flattened, without repeated items; one item stands alone."""
     flat: list[_IR] = []
+    seen: set[_IR] = set()  # repeated items found by hash: a list of thousands of runs stays linear
     for item in items:
         for sub in item.items if isinstance(item, _Group) and item.kind == kind else (item,):
-            if sub not in flat:
-                flat.append(sub)
+            try:
+                if sub in seen:
+                    continue
+                seen.add(sub)
+            except TypeError:  # an unhashable value (a list): compared with every item kept
+                if sub in flat:
+                    continue
+            flat.append(sub)
     return flat[0] if len(flat) == 1 else _Group(kind, tuple(flat), node)
 
 
