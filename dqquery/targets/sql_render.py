@@ -144,17 +144,22 @@ class _Compiler:
         low = self.compare_value(node, column, ftype, ">=", node.low)
         high = self.compare_value(node, column, ftype, "<=", node.high)
         inside: exp.Expression = exp.Between(this=column, low=low.expression, high=high.expression)
-        if not (isinstance(low, exp.GTE) and isinstance(high, exp.LTE)):  # unknown, or a test without one literal bound
+        if not (isinstance(low, exp.GTE) and isinstance(high, exp.LTE)) or _beyond_int64(low.expression) or _beyond_int64(high.expression):
+            # unknown, a test without one literal bound, or (DuckDB) an integer beyond 64 bits, which its BETWEEN refuses
+            # to mix with a DECIMAL bound: two comparisons
             inside = exp.Paren(this=exp.and_(low, high))
         return exp.Not(this=inside) if node.negated else inside
 
     def in_set(self, node: A.InSet, column: exp.Expression, ftype: str) -> exp.Expression:
         values = list(dict.fromkeys(node.values))
         tests = [self.compare_value(node, column, ftype, "==", v) for v in values]
-        plain = [isinstance(t, exp.EQ) and not isinstance(t.expression, exp.Column) for t in tests]  # not column = column
-        usable = [t.expression for t, ok in zip(tests, plain) if ok]
+        listed = [isinstance(t, exp.EQ) and not isinstance(t.expression, exp.Column) and not _beyond_int64(t.expression)
+                  for t in tests]
+        usable = [t.expression for t, ok in zip(tests, listed) if ok]
         parts: list[exp.Expression] = [exp.In(this=column, expressions=usable)] if usable else []
-        parts += [t for t, ok in zip(tests, plain) if not ok]  # NULL (a value of another kind), or a big-integer test
+        # NULL (a value of another kind), a big-integer test, column = column, or an integer beyond 64 bits (DuckDB's IN
+        # cannot mix it with a DECIMAL)
+        parts += [t for t, ok in zip(tests, listed) if not ok]
         found = parts[0] if len(parts) == 1 else exp.Paren(this=exp.or_(*parts))
         return exp.Not(this=found) if node.negated else found
 
@@ -223,6 +228,16 @@ def _int_column_beyond(column: exp.Expression, op: str, n: int) -> exp.Expressio
     the order is known, so the test is ``column = column`` (true) or ``column <> column`` (false), NULL on NULL."""
     holds = {"<": n > 0, "<=": n > 0, ">": n < 0, ">=": n < 0, "==": False, "!=": True}[op]
     return (exp.EQ if holds else exp.NEQ)(this=column, expression=column.copy())
+
+
+def _beyond_int64(literal: Any) -> bool:
+    """An integer literal no 64-bit integer holds (an integral float literal such as 1e300 sent as an integer)."""
+    if isinstance(literal, exp.Neg):
+        literal = literal.this
+    if not isinstance(literal, exp.Literal) or literal.is_string:
+        return False
+    text = str(literal.this)
+    return text.isdigit() and int(text) >= 2**63
 
 
 def _float_column_against(column: exp.Expression, op: str, n: int) -> exp.Expression:
