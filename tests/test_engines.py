@@ -367,6 +367,8 @@ def test_engine_errors_are_translated() -> None:
     with pytest.raises(TableError, match="^DuckDB: ") as err:
         golden_from_table("dt-dt == GOOD", table)
     assert "Traceback" not in str(err.value)
+    with pytest.raises(TableError, match="column 'ls_number' holds string, not integers"):
+        golden_from_table("run_number > 0", pa.table({"run_number": [1], "ls_number": ["1"]}))
     with pytest.raises(TableError, match="NULL run or lumisection number"):
         golden_from_table("run_number > 0", pa.table({"run_number": [1], "ls_number": pa.array([None], pa.int64())}))
 
