@@ -38,6 +38,8 @@ _LAZY = {
     "from_jsonlogic_report": "dqquery.importers.jsonlogic",
     "rr_portal_request": "dqquery.targets.rr_portal",
     "to_sql": "dqquery.targets.sql",
+    "golden_from_table": "dqquery.engines",
+    "filter": "dqquery.engines",
     "plan": "dqquery.planning",
     "Plan": "dqquery.planning",
     "GoldenJSON": "dqquery.lumiranges",

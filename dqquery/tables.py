@@ -62,7 +62,7 @@ from .files import atomic_write_bytes
 from .snapshot import Snapshot, SnapshotError
 from .vectorized import build_segments, evaluated_view, selected_units
 
-__all__ = ["LEVELS", "LUMISECTION_FILE", "export_tables", "lumisection_table", "read_range_tables"]
+__all__ = ["LEVELS", "LUMISECTION_FILE", "export_tables", "lumisection_table", "range_rows_table", "read_range_tables"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 LEVELS = ("range", "lumisection")
@@ -177,6 +177,30 @@ def _luminosity_arrow(key: str, view: Any, oms_row: np.ndarray, unit: np.ndarray
     return pc.if_else(pa.array(covered), from_block, from_range)
 
 
+def _value_columns(snap: ColumnarSnapshot, view: Any, unit: np.ndarray, run: np.ndarray, rr_row: np.ndarray,
+                   oms_row: np.ndarray, ls: np.ndarray, stride: int) -> dict[str, Any]:
+    """The catalog-named value columns of rows given by their unit, run, RR row, OMS row and (first) lumisection."""
+    import pyarrow as pa
+
+    names = pa.array(list(snap.names), type=pa.string())
+    columns: dict[str, Any] = {
+        "dataset": pa.DictionaryArray.from_arrays(pa.array(snap.units["name"][unit].astype(np.int32)), names),
+    }
+    sources: list[tuple[str, Column | None, np.ndarray]] = []
+    sources += [(path, col, run) for path, col in snap.runs.items() if path.startswith(("run.oms.", "run.rr."))]
+    sources += [(path, col, unit) for path, col in snap.units.items() if path.startswith("dataset.") and path != "dataset.name"]
+    sources += [(f"lumisection.rr.{flag}", snap.rr[flag], rr_row) for flag in snap.rr_flags()]
+    sources += [(f"lumisection.oms.{key}", view.oms[key], oms_row) for key in snap.oms_keys() if key not in LUMINOSITY_KEYS]
+    for path, col, rows in sources:
+        name = _column_name(path)
+        if name in columns or name in ("run_number", "ls_number", "ls_first", "ls_last"):
+            raise SnapshotError(f"{path}: its column name {name!r} is taken by another field")
+        columns[name] = _arrow_of(col, rows, path)
+    for key in LUMINOSITY_KEYS:
+        columns[key] = _luminosity_arrow(key, view, oms_row, unit, ls, stride)
+    return columns
+
+
 def lumisection_table(snapshot: ColumnarSnapshot | Snapshot, dataset: str | None = "%") -> Any:
     """One row per lumisection dqquery evaluates in the datasets matching ``dataset`` (a pattern as for ``golden``;
     ``None``: ``online``; default every dataset), as a ``pyarrow.Table`` with catalog-named columns.
@@ -193,25 +217,32 @@ def lumisection_table(snapshot: ColumnarSnapshot | Snapshot, dataset: str | None
     of_seg = np.repeat(np.arange(len(lengths)), lengths)
     ls = seg.ls[of_seg] + (np.arange(len(of_seg)) - np.repeat(np.cumsum(lengths) - lengths, lengths))
     unit, run, rr_row, oms_row = seg.unit[of_seg], seg.run[of_seg], seg.rr[of_seg], seg.oms[of_seg]
-    names = pa.array(list(snap.names), type=pa.string())
     columns: dict[str, Any] = {
         "run_number": pa.array(snap.runs["run_number"][run]),
         "ls_number": pa.array(ls.astype(np.int64)),
-        "dataset": pa.DictionaryArray.from_arrays(pa.array(snap.units["name"][unit].astype(np.int32)), names),
+        **_value_columns(snap, view, unit, run, rr_row, oms_row, ls, seg.stride),
     }
-    sources: list[tuple[str, Column | None, np.ndarray]] = []
-    sources += [(path, col, run) for path, col in snap.runs.items() if path.startswith(("run.oms.", "run.rr."))]
-    sources += [(path, col, unit) for path, col in snap.units.items() if path.startswith("dataset.") and path != "dataset.name"]
-    sources += [(f"lumisection.rr.{flag}", snap.rr[flag], rr_row) for flag in snap.rr_flags()]
-    sources += [(f"lumisection.oms.{key}", view.oms[key], oms_row) for key in snap.oms_keys() if key not in LUMINOSITY_KEYS]
-    for path, col, rows in sources:
-        name = _column_name(path)
-        if name in columns:
-            raise SnapshotError(f"{path}: its column name {name!r} is taken by another field")
-        columns[name] = _arrow_of(col, rows, path)
-    for key in LUMINOSITY_KEYS:
-        columns[key] = _luminosity_arrow(key, view, oms_row, unit, ls, seg.stride)
     meta = {b"dqquery.level": b"lumisection", b"dqquery.luminosity_unit": b"/pb"}
+    return pa.table(columns).replace_schema_metadata(meta)
+
+
+def range_rows_table(snapshot: ColumnarSnapshot | Snapshot, dataset: str | None = "%") -> Any:
+    """The rows of :func:`lumisection_table` compressed into runs of constant values: one row per elementary segment
+    of :func:`~dqquery.vectorized.build_segments` (RR x OMS pieces, each lumisection of a luminosity block on its own),
+    with ``ls_first``/``ls_last`` (inclusive) instead of ``ls_number``; the other columns are the same."""
+    import pyarrow as pa
+
+    snap = _as_columnar(snapshot)
+    units = selected_units(snap, dataset)
+    view = evaluated_view(snap, units)
+    seg = build_segments(snap, view, None, True)
+    columns: dict[str, Any] = {
+        "run_number": pa.array(snap.runs["run_number"][seg.run]),
+        "ls_first": pa.array(seg.ls.astype(np.int64)),
+        "ls_last": pa.array(seg.ls_end.astype(np.int64)),
+        **_value_columns(snap, view, seg.unit, seg.run, seg.rr, seg.oms, seg.ls, seg.stride),
+    }
+    meta = {b"dqquery.level": b"range", b"dqquery.luminosity_unit": b"/pb"}
     return pa.table(columns).replace_schema_metadata(meta)
 
 
