@@ -13,20 +13,21 @@ nulls: ramp-ups, trips, runs without OMS data) and ``recorded`` (float64, /pb). 
 more than one chunk), zstd-compressed, cached as ``DIR/lumisections-ROWS-v1.parquet`` (default DIR: the system's
 temporary folder).
 
-Query (:data:`QUERY`): the ZeroBias dataset, strip tracker GOOD, BPix ready, more than 100 entries, a pixel
-monitoring element; a lumisection is selected when any of its rows matches (a lumisection is in the golden JSON or
-not), and the selected lumisections are compressed into ranges (gaps and islands).
+Query (:data:`QUERY`): strip tracker GOOD, BPix ready, more than 100 entries, a pixel monitoring element, on the
+ZeroBias dataset (:data:`DATASET`: ``golden_from_table``'s ``dataset=`` argument, as for ``dqquery.golden``; the
+hand-written competitors compare the ``dataset`` column). A lumisection is selected when any of its rows matches (a
+lumisection is in the golden JSON or not), and the selected lumisections are compressed into ranges (gaps and
+islands).
 
 Competitors, each in a fresh child process per measurement (rounds interleaved A B C D A B C D ...), each writing the
 golden JSON {run: [[first, last], ...]} of the same file:
-* ``dqquery duckdb``: ``dqquery.golden_from_table(QUERY, path)`` (when the installed dqquery has it; otherwise the
-  condition of ``dqquery.to_sql(QUERY, "duckdb")`` inside the same gaps-and-islands SQL as the floor below);
+* ``dqquery duckdb``: ``dqquery.golden_from_table(QUERY, path, dataset=DATASET)`` (the default engine, DuckDB);
 * ``polars``: a hand-written lazy polars query (``scan_parquet``, filter, unique run/lumisection, islands with
   polars expressions): the named baseline, every ratio is against it;
 * ``pandas``: ``read_parquet`` of the needed columns only (nullable dtypes, so no column of Python objects), boolean
   masks, ``drop_duplicates``, islands by ``diff``/``cumsum``, ``groupby``;
-* ``spark``: Spark local mode (``local[2]``) through ``dqquery.golden_from_table(..., engine="spark")`` when
-  available, else the same query hand-written with the PySpark DataFrame API and a window;
+* ``spark``: Spark local mode (``local[2]``, 4 GB driver) through ``dqquery.golden_from_table(..., engine="spark")``
+  when ``dqquery.engines.ENGINES`` has it, else the query hand-written with the PySpark DataFrame API and a window;
 * ``duckdb SQL``: the query hand-written as DuckDB SQL (the floor: what the engine does with no library around it).
 
 Printed: per competitor the median query time (after imports and session start-up), the median whole-process time,
@@ -87,7 +88,8 @@ MONITORING_ELEMENTS = (
 )
 STATUSES = ("GOOD", "BAD", "STANDBY", "EXCLUDED", "NOTSET")
 PIXEL_PREFIX = "^PixelPhase1/"
-QUERY = f'dataset == "{DATASETS[0]}" and tracker-strip == GOOD and bpix_ready and entries > 100 and me ~ "{PIXEL_PREFIX}"'
+DATASET = DATASETS[0]
+QUERY = f'tracker-strip == GOOD and bpix_ready and entries > 100 and me ~ "{PIXEL_PREFIX}"'
 ROWS_PER_LUMISECTION = len(DATASETS) * len(MONITORING_ELEMENTS)
 ROW_GROUP = 1_000_000
 FIRST_RUN = 378_000
@@ -260,7 +262,7 @@ numbered AS (
 SELECT run_number, MIN(ls_number) AS first, MAX(ls_number) AS last FROM numbered GROUP BY run_number, island ORDER BY 1, 2
 """
 HAND_WRITTEN_CONDITION = (
-    f"dataset = '{DATASETS[0]}' AND \"tracker-strip\" = 'GOOD' AND bpix_ready AND entries > 100"
+    f"dataset = '{DATASET}' AND \"tracker-strip\" = 'GOOD' AND bpix_ready AND entries > 100"
     f" AND regexp_matches(me, '{PIXEL_PREFIX}')"
 )
 
@@ -276,12 +278,7 @@ def prepare_duckdb_sql(path: str) -> Callable[[], Golden]:
 def prepare_dqquery_duckdb(path: str) -> Callable[[], Golden]:
     import dqquery
 
-    if hasattr(dqquery, "golden_from_table"):
-        return lambda: _from_golden_json(dqquery.golden_from_table(QUERY, path, engine="duckdb"))
-    import duckdb
-
-    con = duckdb.connect()
-    return lambda: _islands(con.execute(ISLANDS_SQL.format(condition=dqquery.to_sql(QUERY, "duckdb")), [path]).fetchall())
+    return lambda: _from_golden_json(dqquery.golden_from_table(QUERY, path, engine="duckdb", dataset=DATASET))
 
 
 def prepare_polars(path: str) -> Callable[[], Golden]:
@@ -293,7 +290,7 @@ def prepare_polars(path: str) -> Callable[[], Golden]:
         ranges = (
             pl.scan_parquet(path)
             .filter(
-                (pl.col("dataset") == DATASETS[0])
+                (pl.col("dataset") == DATASET)
                 & (pl.col("tracker-strip") == "GOOD")
                 & pl.col("bpix_ready")
                 & (pl.col("entries") > 100)
@@ -323,7 +320,7 @@ def prepare_pandas(path: str) -> Callable[[], Golden]:
     def query() -> Golden:
         df = pd.read_parquet(path, columns=PANDAS_COLUMNS, dtype_backend="numpy_nullable")
         mask = (
-            (df["dataset"] == DATASETS[0])
+            (df["dataset"] == DATASET)
             & (df["tracker-strip"] == "GOOD")
             & df["bpix_ready"].fillna(False)
             & (df["entries"] > 100)
@@ -356,13 +353,19 @@ def _spark_session() -> Any:
     )
 
 
+def spark_engine_available() -> bool:
+    from dqquery.engines import ENGINES
+
+    return "spark" in ENGINES
+
+
 def prepare_spark(path: str) -> Callable[[], Golden]:
     import dqquery
 
     spark = _spark_session()
     spark.sparkContext.setLogLevel("ERROR")
-    if getattr(dqquery, "SPARK_ENGINE_AVAILABLE", False):
-        return lambda: _from_golden_json(dqquery.golden_from_table(QUERY, path, engine="spark"))
+    if spark_engine_available():
+        return lambda: _from_golden_json(dqquery.golden_from_table(QUERY, path, engine="spark", dataset=DATASET))
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -370,7 +373,7 @@ def prepare_spark(path: str) -> Callable[[], Golden]:
         selected = (
             spark.read.parquet(path)
             .where(
-                (F.col("dataset") == DATASETS[0])
+                (F.col("dataset") == DATASET)
                 & (F.col("`tracker-strip`") == "GOOD")
                 & F.col("bpix_ready")
                 & (F.col("entries") > 100)
@@ -487,8 +490,7 @@ def main() -> int:
     import dqquery
 
     print(f"query: {QUERY}\n  as DuckDB SQL: {dqquery.to_sql(QUERY, 'duckdb')}\n  as Spark SQL:  {dqquery.to_sql(QUERY, 'spark')}")
-    print(f"dqquery duckdb: {'golden_from_table' if hasattr(dqquery, 'golden_from_table') else 'to_sql condition (no golden_from_table)'};"
-          f" spark: {'golden_from_table' if getattr(dqquery, 'SPARK_ENGINE_AVAILABLE', False) else 'hand-written PySpark'}")
+    print(f"dataset: {DATASET}; spark: {'golden_from_table' if spark_engine_available() else 'hand-written PySpark'}")
     path = cached_table(rows, args.data_dir)
     print(f"table: {path} ({path.stat().st_size / 1e6:.0f} MB); {rounds} interleaved rounds, a fresh process per measurement")
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
