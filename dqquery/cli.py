@@ -40,6 +40,7 @@ examples:
   dqquery compile --to rr-raw 'class like "Collisions%" and energy in 6000..7000'
   dqquery compile --to dials:lumisection 'run_number >= 367100 and dataset ~ "ZeroBias"'
   dqquery golden 'tracker-strip == GOOD and bpix_ready' --snapshot demo -o golden.json
+  dqquery golden 'dt-dt == GOOD' --table lumisections.parquet -o golden.json
   dqquery explain @my-selection.dq --snapshot snapshot.json.gz --dataset '%Collisions2018%'
   dqquery demo
   dqquery json diff A.json B.json
@@ -455,7 +456,16 @@ def cmd_golden(args: argparse.Namespace) -> int:
     _check_output(args.output)
     dataset = _default_dataset(args.snapshot or "", args.dataset)
     snapshot = None
-    if args.remote:
+    if args.table:
+        if args.snapshot or args.remote or args.compare_remote or args.fetch or args.rr:
+            raise UserError("--table computes the golden JSON from a table: it does not go with --snapshot, --fetch, --rr, "
+                            "--remote or --compare-remote")
+        from .engines import golden_from_table
+
+        result = golden_from_table(node, args.table, engine=args.engine, dataset=dataset)
+    elif args.engine:
+        raise UserError("--engine runs the query on a table: give the table with --table FILE")
+    elif args.remote:
         from .fetch import remote_golden
 
         rr, _ = _clients(args)
@@ -822,6 +832,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--compare", metavar="FILE", help="compare with an existing golden JSON (exit 1 if different)")
     s.add_argument("--remote", action="store_true", help="ask RR's JSON portal to compute it (slow) instead of computing locally")
     s.add_argument("--compare-remote", action="store_true", help="compute locally and also remotely, and report any lumisection where they differ")
+    s.add_argument("--table", metavar="PATH", help="instead: run the query on a table inside an SQL engine: a Parquet file or glob "
+                   "(one row per lumisection, or ranges with ls_first/ls_last) or a folder written by 'dqquery snapshot export'")
+    s.add_argument("--engine", metavar="NAME", help="the engine for --table (default duckdb; see docs/engines.md)")
     s.set_defaults(func=cmd_golden)
 
     s = sub.add_parser("explain", help="luminosity lost per clause", description="For each clause of a top-level 'and', the lumisections and recorded luminosity it removes, inclusively and exclusively.")

@@ -45,6 +45,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -387,8 +388,8 @@ def _dataset_filter(session: Session, layout: _Layout, dataset: str | None) -> A
                              "(leave dataset=None, or map the dataset column with columns={'dataset': ...})")
         return None
     column = exp.column(layout.dataset, quoted=True)
-    names = session.run(f"SELECT DISTINCT {column.sql(dialect=session.dialect)} AS v FROM {TABLE}").column(0).to_pylist()
-    names = [n for n in names if n is not None]
+    found = session.run(f"SELECT DISTINCT {column.sql(dialect=session.dialect)} AS v FROM {TABLE}").column(0).to_pylist()
+    names = [n for n in found if n is not None]  # a row without a dataset name belongs to no dataset
     if not names:
         return False
     matches = dataset_matcher(dataset)
@@ -399,7 +400,7 @@ def _dataset_filter(session: Session, layout: _Layout, dataset: str | None) -> A
             f"no dataset of the table matches {ONLINE if dataset is None else dataset!r}"
             f" (dataset names are matched with SQL SIMILAR TO: % any text, _ one character); the table has {shown}"
         )
-    if len(chosen) == len(names):
+    if len(chosen) == len(found):
         return None
     return exp.In(this=column, expressions=[exp.Literal.string(n) for n in chosen])
 
@@ -407,7 +408,6 @@ def _dataset_filter(session: Session, layout: _Layout, dataset: str | None) -> A
 def _golden_sql(session: Session, condition: _Condition, layout: _Layout, restriction: Any, breaks: list[int]) -> str:
     from sqlglot import exp
 
-    sqlglot = _sqlglot()
     first, last = exp.column(layout.first, quoted=True), exp.column(layout.last, quoted=True)
     where = condition.tree if restriction is None else exp.and_(exp.Paren(this=condition.tree), restriction)
     lo: Any = first
@@ -433,11 +433,26 @@ def _golden_sql(session: Session, condition: _Condition, layout: _Layout, restri
     for other, on in joined:
         source = source.join(other, on=on)
     source = source.where(where)
-    tree = sqlglot.parse_one(_ISLANDS, read="duckdb")
+    return _islands_sql(session.dialect).replace(_MARKER, source.sql(dialect=session.dialect), 1)
+
+
+_MARKER = "SELECT 'dqquery selected rows' AS r"
+
+
+@functools.lru_cache(maxsize=None)
+def _islands_sql(dialect: str) -> str:
+    """:data:`_ISLANDS` rendered for ``dialect`` once (sqlglot), the ``selected`` CTE's body a marker that
+    :func:`_golden_sql` replaces by the rendered selection."""
+    from sqlglot import exp
+
+    tree = _sqlglot().parse_one(_ISLANDS, read="duckdb")
     for cte in tree.find_all(exp.CTE):
         if cte.alias == "selected":
-            cte.set("this", source)
-    return tree.sql(dialect=session.dialect)  # type: ignore[no-any-return]
+            cte.set("this", exp.select(exp.Literal.string("dqquery selected rows").as_("r")))
+    text = tree.sql(dialect=dialect)
+    if text.count(_MARKER) != 1:  # pragma: no cover - a dialect that renders the marker differently
+        raise AssertionError(f"the islands SQL for {dialect} does not hold the marker once: {text}")
+    return text  # type: ignore[no-any-return]
 
 
 def _golden_of_islands(result: Any) -> GoldenJSON:
@@ -468,6 +483,14 @@ def _snapshot_folder(table: Any) -> Path | None:
     return None
 
 
+def _refusals_first(query: A.QueryLike, engine: Engine) -> None:
+    """What the sql target refuses is refused before any data is read (the same located error)."""
+    from .targets.sql import where_expression
+
+    _sqlglot()
+    where_expression(query, engine.dialect)
+
+
 def _open(engine: Engine, table: Any) -> Session:
     _sqlglot()
     try:
@@ -486,6 +509,7 @@ def golden_from_table(query: A.QueryLike, table: Any, engine: str = "duckdb", da
     target's mapping), structural columns included (see the module docstring)."""
     chosen = _engine(engine)
     node = as_node(query)
+    _refusals_first(query, chosen)
     folder = _snapshot_folder(table)
     if folder is not None:
         if columns:
@@ -528,6 +552,7 @@ def filter(table: Any, query: A.QueryLike, columns: Mapping[str, str] | None = N
     """The rows of ``table`` the query selects, in the table's own type and order (pandas -> pandas, polars -> polars,
     Arrow -> Arrow, DuckDB relation -> relation, Parquet path -> Arrow), through the same SQL condition."""
     chosen = _engine(engine)
+    _refusals_first(query, chosen)
     if _snapshot_folder(table) is not None:
         raise TableError(f"{table}: a snapshot folder has no rows to filter; filter its lumisection export "
                          "(dqquery snapshot export --level lumisection) or use golden_from_table")
