@@ -42,6 +42,9 @@ Decisions:
 * Filtering keeps the table's type and rows as they are: for pandas, polars and Arrow the engine computes one
   boolean per row (``COALESCE(condition, FALSE)``, in table order) and the table itself is indexed with it (index,
   dtypes and order kept); a DuckDB relation gets a relation, a Parquet path an Arrow table.
+* DuckDB: one in-memory connection per thread, kept (a new one costs tens of milliseconds, as much as a small
+  query); each table is a relation queried under the name :data:`TABLE` for one statement, so nothing is left
+  registered in it. A DuckDB relation given by the user is queried in its own connection.
 * Engine errors are :class:`TableError` (a ``ValueError``) with the engine's message, never the engine's traceback;
   a missing extra is an ``ImportError`` naming it.
 """
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,11 +136,7 @@ class DuckDBSession:
         if self.kind == "relation":
             self.relation = table
             return
-        self.connection = duckdb.connect()
-        try:
-            self.connection.execute("SET TimeZone = 'UTC'")
-        except duckdb.Error:  # pragma: no cover - DuckDB built without ICU: timestamps without time zone anyway
-            pass
+        self.connection = _connection(duckdb)
         if self.kind == "path":
             try:
                 self.relation = self.connection.read_parquet(_parquet_glob(table))
@@ -174,8 +174,24 @@ class DuckDBSession:
         return self.table.filter(pa.array(mask))
 
     def close(self) -> None:
-        if self.kind != "relation":
-            self.connection.close()
+        self.relation = None  # the connection stays (one per thread); the table is released with its relation
+
+
+_LOCAL = threading.local()
+
+
+def _connection(duckdb: Any) -> Any:
+    """This thread's in-memory DuckDB connection, made on first use (a connection costs tens of milliseconds; the
+    tables are relations of one query each, so nothing stays registered in it)."""
+    connection = getattr(_LOCAL, "connection", None)
+    if connection is None:
+        connection = duckdb.connect()
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error:  # pragma: no cover - DuckDB built without ICU: timestamps without time zone anyway
+            pass
+        _LOCAL.connection = connection
+    return connection
 
 
 def _first_line(exc: BaseException) -> str:
@@ -442,7 +458,7 @@ def _golden_sql(session: Session, condition: _Condition, layout: _Layout, restri
 _MARKER = "SELECT 'dqquery selected rows' AS r"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _islands_sql(dialect: str) -> str:
     """:data:`_ISLANDS` rendered for ``dialect`` once (sqlglot), the ``selected`` CTE's body a marker that
     :func:`_golden_sql` replaces by the rendered selection."""

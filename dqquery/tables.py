@@ -29,6 +29,10 @@ Decisions:
   (``run.oms.my_key``), which the query language accepts too. A dataset attribute called ``name`` is left out
   (``dataset.name`` is the dataset's name; the evaluator never reads the attribute). ``recorded`` and
   ``delivered`` are always present (in /pb).
+* :func:`range_rows_table` is the lumisection table compressed into rows of constant values (``ls_first``/``ls_last``
+  instead of ``ls_number``): the segments of :func:`~dqquery.vectorized.build_segments` (RR x OMS pieces, each
+  lumisection of a luminosity block on its own), with the same value columns built by the same code
+  (``_value_columns``), so the two levels cannot drift apart. :mod:`dqquery.engines` runs queries on it.
 * Every file is written atomically (:func:`dqquery.files.atomic_write_bytes`); the folder is created when missing.
 """
 

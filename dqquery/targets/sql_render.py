@@ -133,16 +133,20 @@ class _Compiler:
         low = self.compare_value(node, column, ftype, ">=", node.low)
         high = self.compare_value(node, column, ftype, "<=", node.high)
         inside: exp.Expression = exp.Between(this=column, low=low.expression, high=high.expression)
-        if isinstance(low, exp.Cast) or isinstance(high, exp.Cast):
+        if isinstance(low, exp.Cast) or isinstance(high, exp.Cast) or _beyond_int64(low.expression) or _beyond_int64(high.expression):
+            # two comparisons: DuckDB's BETWEEN refuses to mix an integer beyond 64 bits (BIGNUM) with a DECIMAL bound
             inside = exp.Paren(this=exp.and_(low, high))
         return exp.Not(this=inside) if node.negated else inside
 
     def in_set(self, node: A.InSet, column: exp.Expression, ftype: str) -> exp.Expression:
         values = list(dict.fromkeys(node.values))
         tests = [self.compare_value(node, column, ftype, "==", v) for v in values]
-        usable = [t.expression for t in tests if isinstance(t, exp.EQ)]
+        listed = [isinstance(t, exp.EQ) and not _beyond_int64(t.expression) for t in tests]
+        usable = [t.expression for t, ok in zip(tests, listed) if ok]
         parts: list[exp.Expression] = [exp.In(this=column, expressions=usable)] if usable else []
-        parts += [t for t in tests if not isinstance(t, exp.EQ)]  # NULL (a value of another kind), or a big-integer test
+        # NULL (a value of another kind), a big-integer test, or an integer beyond 64 bits (DuckDB's IN cannot mix
+        # it with a DECIMAL)
+        parts += [t for t, ok in zip(tests, listed) if not ok]
         found = parts[0] if len(parts) == 1 else exp.Paren(this=exp.or_(*parts))
         return exp.Not(this=found) if node.negated else found
 
@@ -195,6 +199,16 @@ class _Compiler:
     def is_null(self, node: A.IsNull, column: exp.Expression, ftype: str) -> exp.Expression:
         test = exp.Is(this=column, expression=exp.Null())
         return exp.Not(this=test) if node.negated else test
+
+
+def _beyond_int64(literal: Any) -> bool:
+    """An integer literal no 64-bit integer holds (an integral float literal such as 1e300 sent as an integer)."""
+    if isinstance(literal, exp.Neg):
+        literal = literal.this
+    if not isinstance(literal, exp.Literal) or literal.is_string:
+        return False
+    text = str(literal.this)
+    return text.isdigit() and int(text) >= 2**63
 
 
 def _float_column_against(column: exp.Expression, op: str, n: int) -> exp.Expression:
