@@ -834,7 +834,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--compare-remote", action="store_true", help="compute locally and also remotely, and report any lumisection where they differ")
     s.add_argument("--table", metavar="PATH", help="instead: run the query on a table inside an SQL engine: a Parquet file or glob "
                    "(one row per lumisection, or ranges with ls_first/ls_last) or a folder written by 'dqquery snapshot export'")
-    s.add_argument("--engine", metavar="NAME", help="the engine for --table (default duckdb; see docs/engines.md)")
+    s.add_argument("--engine", metavar="NAME", help="the engine for --table (default duckdb; the engines are listed on the docs site's Engines page)")
     s.set_defaults(func=cmd_golden)
 
     s = sub.add_parser("explain", help="luminosity lost per clause", description="For each clause of a top-level 'and', the lumisections and recorded luminosity it removes, inclusively and exclusively.")

@@ -98,7 +98,11 @@ class Session(Protocol):
 @dataclass(frozen=True)
 class Engine:
     """One engine: its name, its sqlglot dialect and how it opens a table (``open`` raises ``TypeError`` for a table
-    type it does not take, and ``ImportError`` naming the extra when its library is missing)."""
+    type it does not take, and ``ImportError`` naming the extra when its library is missing).
+
+    Adding an engine is one entry: ``ENGINES["name"] = Engine("name", "sqlglot dialect", SessionClass, "what it
+    takes")``, where ``SessionClass(table)`` implements :class:`Session`; :func:`golden_from_table` and
+    :func:`filter` then build the same SQL, rendered in that dialect."""
 
     name: str
     dialect: str
@@ -123,8 +127,9 @@ def _arrow_of_relation(relation: Any) -> Any:
 
 
 class DuckDBSession:
-    """A table in DuckDB: a Parquet path or glob, an Arrow table, a pandas or polars DataFrame (handed over through
-    Arrow, zero-copy), or a DuckDB relation (queried in its own connection)."""
+    """A table in DuckDB: a Parquet path or glob (read by DuckDB), an Arrow table or a polars DataFrame (through
+    Arrow, zero-copy), a pandas DataFrame (DuckDB's scan of its arrays), or a DuckDB relation (queried in its own
+    connection). Never a Python object per row."""
 
     dialect = "duckdb"
 
@@ -142,10 +147,14 @@ class DuckDBSession:
                 self.relation = self.connection.read_parquet(_parquet_glob(table))
             except duckdb.Error as exc:
                 raise TableError(f"{table}: not readable as Parquet: {_first_line(exc)}") from None
-        elif self.kind == "pandas":
-            self.relation = self.connection.from_df(table)
         else:
-            self.relation = self.connection.from_arrow(table.to_arrow() if self.kind == "polars" else table)
+            try:
+                if self.kind == "pandas":
+                    self.relation = self.connection.from_df(table)
+                else:
+                    self.relation = self.connection.from_arrow(table.to_arrow() if self.kind == "polars" else table)
+            except duckdb.Error as exc:
+                raise TableError(f"DuckDB cannot read the {self.kind} table: {_first_line(exc)}") from None
 
     def _select(self, sql: str) -> Any:
         try:
@@ -389,11 +398,22 @@ def _layout(schema: Any, columns: Mapping[str, str] | None) -> _Layout:
     if run not in names:
         raise TableError(f"the table has no run number column {run!r} (its columns: {shown or 'none'}); map it with columns={{'run_number': ...}}")
     if first in names and last in names:
-        return _Layout(run, first, last, True, dataset if dataset in names else None)
+        return _integers(schema, _Layout(run, first, last, True, dataset if dataset in names else None))
     if ls in names:
-        return _Layout(run, ls, ls, False, dataset if dataset in names else None)
+        return _integers(schema, _Layout(run, ls, ls, False, dataset if dataset in names else None))
     raise TableError(f"the table has neither a lumisection number column {ls!r} nor range columns {first!r} and {last!r} "
                      f"(its columns: {shown or 'none'}); map them with columns={{'ls_number': ...}} or {{'ls_first': ..., 'ls_last': ...}}")
+
+
+def _integers(schema: Any, layout: _Layout) -> _Layout:
+    """The layout, once its run and lumisection columns are known to hold integers (a golden JSON holds nothing else)."""
+    import pyarrow as pa
+
+    for column in dict.fromkeys((layout.run, layout.first, layout.last)):
+        kind = schema.field(column).type
+        if not (pa.types.is_integer(kind) or pa.types.is_null(kind)):
+            raise TableError(f"column {column!r} holds {kind}, not integers: run and lumisection numbers must be integers")
+    return layout
 
 
 def _dataset_filter(session: Session, layout: _Layout, dataset: str | None) -> Any:

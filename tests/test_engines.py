@@ -249,6 +249,31 @@ def test_every_input_type_gives_the_same_golden(tmp_path: Any) -> None:
     assert expected.n_lumisections == 5
 
 
+def test_only_the_islands_come_back_from_the_engine(monkeypatch: Any) -> None:
+    """100,000 lumisections in 3 datasets: what DuckDB returns to Python is the schema, the dataset names and one row
+    per island, never the table's rows."""
+    from dqquery.engines import DuckDBSession
+
+    n = 100_000
+    ls = np.arange(n, dtype=np.int64) % 2000 + 1
+    table = pa.table({"run_number": np.arange(n, dtype=np.int64) // 2000, "ls_number": ls,
+                      "dataset": pa.array(np.array(["online", "a", "b"])[np.arange(n) % 3]),
+                      "dt-dt": pa.array(np.where(ls % 500 == 0, "BAD", "GOOD"))})
+    returned: list[int] = []
+    original = DuckDBSession.run
+
+    def counting(self: Any, sql: str) -> Any:
+        result = original(self, sql)
+        returned.append(result.num_rows)
+        return result
+
+    monkeypatch.setattr(DuckDBSession, "run", counting)
+    got = golden_from_table("dt-dt == GOOD", table, dataset="%")
+    assert got.n_ranges == 50 * 4 and got.n_lumisections == n - 50 * 4  # 50 runs, 4 BAD lumisections each
+    assert returned == [0, 3, got.n_ranges]
+    assert filter(pl.from_arrow(table), "dt-dt == BAD").height == 50 * 4
+
+
 def test_column_mapping_covers_the_structural_columns() -> None:
     table = pa.table({"run": [1, 1, 2], "first": [1, 4, 1], "last": [3, 6, 2], "ds": ["online", "online", "x"], "dt": ["GOOD", "GOOD", "BAD"]})
     columns = {"run_number": "run", "ls_first": "first", "ls_last": "last", "dataset": "ds", "lumisection.rr.dt-dt": "dt"}
@@ -341,6 +366,8 @@ def test_engine_errors_are_translated() -> None:
     with pytest.raises(TableError, match="^DuckDB: ") as err:
         golden_from_table("dt-dt == GOOD", table)
     assert "Traceback" not in str(err.value)
+    with pytest.raises(TableError, match="column 'ls_number' holds string, not integers"):
+        golden_from_table("run_number > 0", pa.table({"run_number": [1], "ls_number": ["1"]}))
     with pytest.raises(TableError, match="NULL run or lumisection number"):
         golden_from_table("run_number > 0", pa.table({"run_number": [1], "ls_number": pa.array([None], pa.int64())}))
 
