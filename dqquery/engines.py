@@ -45,6 +45,10 @@ Decisions:
 * DuckDB: one in-memory connection per thread, kept (a new one costs tens of milliseconds, as much as a small
   query); each table is a relation queried under the name :data:`TABLE` for one statement, so nothing is left
   registered in it. A DuckDB relation given by the user is queried in its own connection.
+* Spark (``engine="spark"``, :class:`SparkTableSession`): the same SQL in the spark dialect, run through
+  ``SparkSession.getActiveSession()`` (under ``spark-submit``, the cluster's) or a new ``local[*]`` session; a Spark
+  DataFrame or a Parquet path stays in Spark, and ``filter`` returns a lazy Spark DataFrame (picked by default for
+  a Spark DataFrame). The session time zone is UTC while a query runs, restored afterwards.
 * Engine errors are :class:`TableError` (a ``ValueError``) with the engine's message, never the engine's traceback;
   a missing extra is an ``ImportError`` naming it.
 """
@@ -233,8 +237,80 @@ def _parquet_glob(table: Any) -> str:
     return str(table)
 
 
+# ------------------------------------------------------------------------------------------ Spark
+
+
+def _spark_session() -> Any:
+    """The active SparkSession (a cluster's, under ``spark-submit``), else a new ``local[*]`` one."""
+    try:
+        from pyspark.sql import SparkSession as _Spark
+    except ImportError as missing:
+        raise ImportError('running queries on Spark needs pyspark and sqlglot: pip install "dqquery[spark]"') from missing
+    return _Spark.getActiveSession() or _Spark.builder.master("local[*]").appName("dqquery").getOrCreate()
+
+
+def _is_spark_frame(table: Any) -> bool:
+    return type(table).__module__.split(".")[0] == "pyspark" and type(table).__name__ == "DataFrame"
+
+
+class SparkTableSession:
+    """A table in Spark: a Spark DataFrame, a Parquet path or glob (``spark.read.parquet``: HDFS, S3 or local; a
+    folder is its Parquet files), or an Arrow table (sent to the session). The table is the temporary view
+    :data:`TABLE` while the session is open (one query at a time per SparkSession), and the session time zone is UTC
+    meanwhile (the sql target's timestamps are UTC), restored on close. Results come back as Arrow (``toArrow``):
+    only the schema, the dataset names and the islands."""
+
+    dialect = "spark"
+
+    def __init__(self, table: Any) -> None:
+        self.spark = _spark_session()
+        from pyspark.errors import PySparkException
+
+        self._errors = (PySparkException,)
+        if _is_spark_frame(table):
+            self.kind, self.frame = "spark", table
+        elif isinstance(table, (str, os.PathLike)):
+            self.kind = "path"
+            try:
+                self.frame = self.spark.read.parquet(os.fspath(table))
+            except PySparkException as exc:
+                raise TableError(f"{table}: not readable as Parquet by Spark: {_first_line(exc)}") from None
+        elif type(table).__module__.split(".")[0] == "pyarrow" and type(table).__name__ == "Table":
+            self.kind, self.frame = "arrow", self.spark.createDataFrame(table)
+        else:
+            raise TypeError(f"not {type(table).__module__}.{type(table).__name__}")
+        self._time_zone = self.spark.conf.get("spark.sql.session.timeZone")
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+        self.frame.createOrReplaceTempView(TABLE)
+
+    def _select(self, sql: str) -> Any:
+        try:
+            return self.spark.sql(sql)
+        except self._errors as exc:
+            raise TableError(f"Spark: {_first_line(exc)}") from None
+
+    def run(self, sql: str) -> Any:
+        try:
+            return self._select(sql).toArrow()
+        except self._errors as exc:
+            raise TableError(f"Spark: {_first_line(exc)}") from None
+
+    def rows_where(self, condition: str) -> Any:
+        """A Spark DataFrame (lazy: nothing is collected) for a DataFrame or a path; Arrow for an Arrow table."""
+        try:
+            rows = self.frame.where(condition)
+            return rows.toArrow() if self.kind == "arrow" else rows
+        except self._errors as exc:
+            raise TableError(f"Spark: {_first_line(exc)}") from None
+
+    def close(self) -> None:
+        self.spark.catalog.dropTempView(TABLE)
+        self.spark.conf.set("spark.sql.session.timeZone", self._time_zone)
+
+
 ENGINES: dict[str, Engine] = {
     "duckdb": Engine("duckdb", "duckdb", DuckDBSession, "a Parquet path or glob, a pyarrow Table, a pandas or polars DataFrame, a DuckDB relation"),
+    "spark": Engine("spark", "spark", SparkTableSession, "a Spark DataFrame, a Parquet path or glob, a pyarrow Table"),
 }
 """Engine name -> :class:`Engine` (``golden_from_table(..., engine=name)``); the first is the default."""
 
@@ -589,8 +665,9 @@ def _folder_rows(folder: Path, node: Any, dataset: str | None) -> Any:
 
 def filter(table: Any, query: A.QueryLike, columns: Mapping[str, str] | None = None, engine: str | None = None) -> Any:
     """The rows of ``table`` the query selects, in the table's own type and order (pandas -> pandas, polars -> polars,
-    Arrow -> Arrow, DuckDB relation -> relation, Parquet path -> Arrow), through the same SQL condition."""
-    chosen = _engine(engine)
+    Arrow -> Arrow, DuckDB relation -> relation, Parquet path -> Arrow; Spark DataFrame -> Spark DataFrame), through the
+    same SQL condition. ``engine``: ``None`` is ``spark`` for a Spark DataFrame, else ``duckdb``."""
+    chosen = _engine(engine or ("spark" if _is_spark_frame(table) else None))
     _refusals_first(query, chosen)
     if _snapshot_folder(table) is not None:
         raise TableError(f"{table}: a snapshot folder has no rows to filter; filter its lumisection export "

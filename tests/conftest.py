@@ -41,3 +41,14 @@ def dqquery_wheel(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from wheel_venv import build_wheel
 
     return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local SparkSession (``local[2]``) for the whole run (tests/spark_session.py); skipped without pyspark or
+    Java, except under ``CI=true``, where that fails."""
+    from spark_session import start_local_spark
+
+    session = start_local_spark()
+    yield session
+    session.stop()

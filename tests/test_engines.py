@@ -84,20 +84,21 @@ def _outcome(fn: Any) -> Any:
         return ("QueryError", str(exc))
 
 
-def _sql_refusal(query: Any) -> Any:
+def _sql_refusal(query: Any, dialect: str = "duckdb") -> Any:
     try:
-        dqquery.to_sql(query, "duckdb")
+        dqquery.to_sql(query, dialect)
     except QueryError as exc:
         return ("QueryError", str(exc))
     return None
 
 
-def _check_table(table: pa.Table, query: Any, snap: Snapshot, dataset: str | None) -> None:
-    """golden_from_table on a table made from ``snap`` equals the reference golden JSON, with the documented
-    difference: a table knows only the datasets it has rows for."""
+def _check_table(table: pa.Table, query: Any, snap: Snapshot, dataset: str | None, engine: str = "duckdb",
+                 given: Any = None) -> None:
+    """golden_from_table on a table made from ``snap`` (``given``: the same table in the engine's own type) equals the
+    reference golden JSON, with the documented difference: a table knows only the datasets it has rows for."""
     expected = _outcome(lambda: evaluator.golden(query, snap, dataset))
-    got = _outcome(lambda: golden_from_table(query, table, dataset=dataset))
-    refusal = _sql_refusal(query)
+    got = _outcome(lambda: golden_from_table(query, table if given is None else given, engine=engine, dataset=dataset))
+    refusal = _sql_refusal(query, engine)
     if refusal is not None:
         assert got == refusal
     elif isinstance(expected, tuple):  # no alive dataset matches: the table has no row of a matching one either

@@ -1,7 +1,8 @@
 """The sql target: conditions EXECUTED in SQLite (stdlib) and DuckDB select exactly the rows dqquery.semantics selects.
 
 Rows are generated per example with NULLs and with values taken from the query's own literals (and their neighbours,
-and case variants of its strings), so equality and boundary cases are hit; Spark and PostgreSQL are checked as text.
+and case variants of its strings), so equality and boundary cases are hit; PostgreSQL is checked as text here, and
+Spark runs these generators and the corpus' Spark texts in tests/test_spark_sql.py.
 """
 
 from __future__ import annotations
@@ -233,7 +234,8 @@ def test_where_expression_is_a_sqlglot_tree_rendered_per_dialect() -> None:
     ('dataset ~ "^/Prompt"', "spark", "`dataset` RLIKE '(?d)^/Prompt'"),
     ('components contains "DT"', "postgres", "\"components\" @> ARRAY['DT']"),
     ('components contains "DT"', "spark", "ARRAY_CONTAINS(`components`, 'DT')"),
-    ('dataset like "%2018_"', "spark", "`dataset` ILIKE '%2018_' ESCAPE '\\\\'"),
+    # Spark lower-cases 'İ' to two characters, which one '_' does not match (tests/test_spark_sql.py ran it)
+    ('dataset like "%2018_"', "spark", "REPLACE(`dataset`, 'İ', 'i') ILIKE '%2018_' ESCAPE '\\\\'"),
     ('dataset like "%Cosmics%"', "duckdb",
      "REPLACE(REPLACE(REPLACE(\"dataset\", 'İ', 'i'), 'ı', 'i'), 'ſ', 's') ILIKE '%Cosmics%' ESCAPE '\\'"),
     ('dataset like "%2018%"', "postgres", "\"dataset\" ILIKE '%2018%' ESCAPE '\\'"),
@@ -305,14 +307,7 @@ def test_corpus_duckdb_conditions_execute_in_duckdb(query: str, condition: str) 
     con = duckdb.connect(":memory:")
     try:
         con.execute("CREATE TABLE t (id INTEGER, " + ", ".join(f"{_quoted(n)} {_DUCKDB_TYPES[r.type]}" for n, r in refs.items()) + ")")
-        pool = _literals(node)
-        rows: list[dict[str, Any]] = [dict.fromkeys(refs)]
-        for pick in range(4):
-            row = {}
-            for name, r in refs.items():
-                candidates = [v for v in pool if _fits(r.type, v)] or [None]
-                row[name] = _cell(r.type, candidates[pick % len(candidates)], pick)
-            rows.append(row)
+        rows = corpus_rows(node, {name: r.type for name, r in refs.items()})
         con.executemany(f"INSERT INTO t VALUES ({', '.join('?' for _ in range(len(refs) + 1))})",
                         [[i, *row.values()] for i, row in enumerate(rows)])
         got = {r[0] for r in con.execute(f"SELECT id FROM t WHERE {condition}").fetchall()}
@@ -321,6 +316,19 @@ def test_corpus_duckdb_conditions_execute_in_duckdb(query: str, condition: str) 
     paths = {name: r.path for name, r in refs.items()}
     expected = {i for i, row in enumerate(rows) if selects(node, {paths[k]: v for k, v in row.items()})}
     assert got == expected
+
+
+def corpus_rows(node: Any, types: dict[str, str]) -> list[dict[str, Any]]:
+    """Rows for a corpus case (column -> catalog type): all NULL, then the query's literals and their neighbours."""
+    pool = _literals(node)
+    rows: list[dict[str, Any]] = [dict.fromkeys(types)]
+    for pick in range(4):
+        row = {}
+        for name, ctype in types.items():
+            candidates = [v for v in pool if _fits(ctype, v)] or [None]
+            row[name] = _cell(ctype, candidates[pick % len(candidates)], pick)
+        rows.append(row)
+    return rows
 
 
 def _fits(ctype: str, v: Any) -> bool:

@@ -28,7 +28,12 @@ Decisions:
   as Python's ``re.IGNORECASE``: an ASCII letter also matches ``İ ı`` (i), ``K`` (Kelvin sign, k) and ``ſ`` (s),
   which no engine's ILIKE does, so when the pattern holds i, k or s the value is first mapped with ``REPLACE``
   (``ſ`` -> ``s``...). A pattern with a non-ASCII cased letter (``é``) is refused: the engines fold those by
-  their own (locale or Unicode lower-case) rules.
+  their own (locale or Unicode lower-case) rules. Spark's ILIKE lower-cases with Java, where ``İ`` becomes two
+  characters (``i`` and a combining dot) that one ``_`` does not match: for Spark a pattern with ``_`` maps ``İ``
+  to ``i`` first (found by running the conditions on Spark, tests/test_spark_sql.py).
+* Spark reads a number literal of more than 38 digits as an error (DECIMAL's precision): an integer column compared
+  with such an integer (or an integral float such as ``1e300``) is ``column = column`` (always true, NULL on NULL)
+  or ``column <> column`` (always false), since no integer column holds it.
 * ``~`` passes the same portability check as DIALS, then: DuckDB ``REGEXP_MATCHES`` (RE2, the engine dqquery
   evaluates with: lookaheads refused, RE2 has none); Spark ``RLIKE`` (Java) with ``(?d)`` so that only ``\\n``
   ends a line, refusing ``$``, ``\\Z`` and ``\\s`` (they differ in Java); PostgreSQL ``~`` with ``(?p)`` when the

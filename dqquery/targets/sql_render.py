@@ -34,6 +34,14 @@ _FOLD_TO_ASCII: dict[str, str] = {
     if not other.isascii()
 }
 
+# Dialect -> characters its ILIKE lower-cases to two characters (Java: 'İ' -> 'i' + U+0307), so that '_' would not
+# match them as it does in dqquery: mapped to their ASCII letter first whenever the pattern has a '_'.
+_LOWERS_TO_TWO: dict[str, str] = {"spark": "İ"}
+
+# Spark reads a number literal of more than 38 digits as an error (DECIMAL's maximum precision).
+_SPARK_MAX_DIGITS = 38
+
+
 def _null() -> exp.Expression:
     return exp.cast(exp.Null(), "BOOLEAN")
 
@@ -119,6 +127,9 @@ class _Compiler:
             return _null()  # dqquery: always unknown
         if isinstance(value, (A.DateValue, A.DateTimeValue)) and self.dialect == "sqlite":
             raise self.refuse.unsupported(node, self.table["compare"].reason)
+        if ftype == "int" and self.dialect == "spark" and _integral(value) is not None \
+                and len(str(abs(_integral(value)))) > _SPARK_MAX_DIGITS:
+            return _int_column_beyond(column, op, _integral(value))
         if ftype == "int" and isinstance(value, A.FloatValue) and value.value.is_integer():
             # the same number as an integer: the engine then compares integers exactly (not both rounded to DOUBLE)
             return _SQL_OPS[op](this=column, expression=exp.Literal.number(int(value.value)))
@@ -133,19 +144,21 @@ class _Compiler:
         low = self.compare_value(node, column, ftype, ">=", node.low)
         high = self.compare_value(node, column, ftype, "<=", node.high)
         inside: exp.Expression = exp.Between(this=column, low=low.expression, high=high.expression)
-        if isinstance(low, exp.Cast) or isinstance(high, exp.Cast) or _beyond_int64(low.expression) or _beyond_int64(high.expression):
-            # two comparisons: DuckDB's BETWEEN refuses to mix an integer beyond 64 bits (BIGNUM) with a DECIMAL bound
+        if not (isinstance(low, exp.GTE) and isinstance(high, exp.LTE)) or _beyond_int64(low.expression) or _beyond_int64(high.expression):
+            # unknown, a test without one literal bound, or (DuckDB) an integer beyond 64 bits, which its BETWEEN refuses
+            # to mix with a DECIMAL bound: two comparisons
             inside = exp.Paren(this=exp.and_(low, high))
         return exp.Not(this=inside) if node.negated else inside
 
     def in_set(self, node: A.InSet, column: exp.Expression, ftype: str) -> exp.Expression:
         values = list(dict.fromkeys(node.values))
         tests = [self.compare_value(node, column, ftype, "==", v) for v in values]
-        listed = [isinstance(t, exp.EQ) and not _beyond_int64(t.expression) for t in tests]
+        listed = [isinstance(t, exp.EQ) and not isinstance(t.expression, exp.Column) and not _beyond_int64(t.expression)
+                  for t in tests]
         usable = [t.expression for t, ok in zip(tests, listed) if ok]
         parts: list[exp.Expression] = [exp.In(this=column, expressions=usable)] if usable else []
-        # NULL (a value of another kind), a big-integer test, or an integer beyond 64 bits (DuckDB's IN cannot mix
-        # it with a DECIMAL)
+        # NULL (a value of another kind), a big-integer test, column = column, or an integer beyond 64 bits (DuckDB's IN
+        # cannot mix it with a DECIMAL)
         parts += [t for t, ok in zip(tests, listed) if not ok]
         found = parts[0] if len(parts) == 1 else exp.Paren(this=exp.or_(*parts))
         return exp.Not(this=found) if node.negated else found
@@ -163,7 +176,7 @@ class _Compiler:
             )
         subject: exp.Expression = column
         for other, letter in _FOLD_TO_ASCII.items():
-            if letter in node.pattern.lower():
+            if letter in node.pattern.lower() or ("_" in node.pattern and other in _LOWERS_TO_TWO.get(self.dialect, "")):
                 subject = exp.Anonymous(this="REPLACE", expressions=[subject, exp.Literal.string(other), exp.Literal.string(letter)])
         pattern = exp.Literal.string(_like_sql_pattern(node.pattern))
         match_class = exp.Like if self.dialect == "sqlite" else exp.ILike
@@ -199,6 +212,22 @@ class _Compiler:
     def is_null(self, node: A.IsNull, column: exp.Expression, ftype: str) -> exp.Expression:
         test = exp.Is(this=column, expression=exp.Null())
         return exp.Not(this=test) if node.negated else test
+
+
+def _integral(value: Any) -> int | None:
+    """The integer a literal is (an integer, or an integral float), else None."""
+    if isinstance(value, A.IntValue):
+        return int(value.value)
+    if isinstance(value, A.FloatValue) and value.value.is_integer():
+        return int(value.value)
+    return None
+
+
+def _int_column_beyond(column: exp.Expression, op: str, n: int) -> exp.Expression:
+    """``column op n`` for an integer column and an ``n`` beyond any integer column (more digits than Spark reads):
+    the order is known, so the test is ``column = column`` (true) or ``column <> column`` (false), NULL on NULL."""
+    holds = {"<": n > 0, "<=": n > 0, ">": n < 0, ">=": n < 0, "==": False, "!=": True}[op]
+    return (exp.EQ if holds else exp.NEQ)(this=column, expression=column.copy())
 
 
 def _beyond_int64(literal: Any) -> bool:
