@@ -97,3 +97,24 @@ def test_spark_errors_are_table_errors(spark: Any, tmp_path: Any) -> None:
     with pytest.raises(QueryError, match="Java"):
         golden_from_table('dataset ~ "a$"', spark.createDataFrame(pa.table({"run_number": [1]})), engine="spark")
     assert dqquery.golden_from_table is golden_from_table
+
+
+SMALL_QUERIES = ["dt-dt == GOOD", "lumisection_number in 3..7 and cms_active", "not (dt-dt == BAD) or lumisection_number > 10",
+                 "energy > 6000 and class like \"collisions%\""]
+
+
+@pytest.mark.parametrize("layout", ["lumisection", "range"])
+def test_spark_golden_on_a_known_snapshot(spark: Any, layout: str) -> None:
+    """Non-empty goldens (the generated sample above is small and often selects nothing), both layouts: Spark's
+    islands are the reference's, query by query."""
+    from test_columnar import _small_snapshot
+
+    from dqquery import evaluator
+
+    snap = _small_snapshot()
+    table = (lumisection_table if layout == "lumisection" else range_rows_table)(snap, "%")
+    frame = spark.createDataFrame(table)
+    goldens = [evaluator.golden(query, snap, None) for query in SMALL_QUERIES]
+    assert all(g.to_dict() for g in goldens)  # each query selects something here
+    for query, expected in zip(SMALL_QUERIES, goldens):
+        assert golden_from_table(query, frame, engine="spark") == expected, query

@@ -184,3 +184,17 @@ def test_corpus_spark_conditions_execute_on_spark(query: str, condition: str, co
 
 def test_corpus_has_spark_texts() -> None:
     assert len(CORPUS_SPARK) >= 50  # the corpus is the registry's: every case has a sql_spark column
+
+
+def test_without_pyspark_ci_fails_and_a_developer_machine_skips(monkeypatch: Any) -> None:
+    import sys
+
+    from spark_session import start_local_spark
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # an import of pyspark now fails as if it were not installed
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true but Spark cannot start: pyspark is not installed"):
+        start_local_spark()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="pyspark is not installed"):
+        start_local_spark()
