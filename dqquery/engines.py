@@ -178,7 +178,7 @@ class DuckDBSession:
             return self._select(f"SELECT * FROM {TABLE} WHERE {condition}")
         if self.kind == "path":
             return self.run(f"SELECT * FROM {TABLE} WHERE {condition}")
-        mask = self.run(f"SELECT COALESCE({condition}, FALSE) AS keep FROM {TABLE}").column(0).to_numpy(zero_copy_only=False)
+        mask = _numpy(self.run(f"SELECT COALESCE({condition}, FALSE) AS keep FROM {TABLE}").column(0), "int8").astype(bool)
         if self.kind == "pandas":
             return self.table[mask]
         if self.kind == "polars":
@@ -571,6 +571,20 @@ def _islands_sql(dialect: str) -> str:
     return text  # type: ignore[no-any-return]
 
 
+def _numpy(column: Any, dtype: str) -> Any:
+    """A chunked Arrow column without nulls as one numpy array of ``dtype`` (``int64`` or ``int8``), read from the
+    chunks' buffers: pyarrow's ``to_numpy`` imports pandas, half a second on the first call."""
+    import numpy as np
+    import pyarrow as pa
+
+    arrow_type = {"int64": pa.int64(), "int8": pa.int8()}[dtype]
+    parts = []
+    for chunk in column.chunks:
+        chunk = chunk.cast(arrow_type)
+        parts.append(np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk), offset=chunk.offset * np.dtype(dtype).itemsize))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
 def _golden_of_islands(result: Any) -> GoldenJSON:
     """The engine's islands (sorted by run then first lumisection, disjoint, not adjacent) as a GoldenJSON."""
     import numpy as np
@@ -579,7 +593,7 @@ def _golden_of_islands(result: Any) -> GoldenJSON:
         return GoldenJSON()
     if any(result.column(i).null_count for i in range(3)):
         raise TableError("selected rows have a NULL run or lumisection number: a golden JSON cannot hold them")
-    runs, firsts, lasts = (np.asarray(result.column(i).to_numpy(zero_copy_only=False), dtype=np.int64) for i in range(3))
+    runs, firsts, lasts = (_numpy(result.column(i), "int64") for i in range(3))
     if int(runs.min()) < 0 or int(firsts.min()) < 0 or int(runs.max()) > MAX_NUMBER or int(lasts.max()) > MAX_NUMBER \
             or bool((firsts > lasts).any()):
         mapping: dict[int, list[list[int]]] = {}

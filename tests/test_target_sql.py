@@ -420,3 +420,12 @@ def test_sets_mixing_plain_and_big_integers_on_float_columns(engine: str, negate
     query = A.InSet(field=A.FieldRef(name="energy", path=PATHS["energy"]), values=values, negated=negated)
     rows = [dict.fromkeys(FIELDS) | {"energy": v} for v in (float(2**60 + 3), 1.5, 2.0, None)]
     assert SELECTORS[engine](dqquery.to_sql(query, engine), rows) == _expected(query, rows)
+
+
+def test_the_fold_table_is_every_non_ascii_character_python_equates_with_an_ascii_letter() -> None:
+    from dqquery.patterns import case_insensitive_class
+    from dqquery.targets.sql_render import _FOLD_TO_ASCII
+
+    scanned = {other: letter for letter in "abcdefghijklmnopqrstuvwxyz"
+               for other in case_insensitive_class(letter) if not other.isascii()}
+    assert scanned == _FOLD_TO_ASCII
