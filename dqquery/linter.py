@@ -30,7 +30,8 @@ Decisions:
   ``GOOD``: the real-filters records write it so). The fixed filter is the intended query, else the selected one,
   compiled for the service's target (``rr:runs``, ``rr:raw``, ``rr:datasets``, ``rr:datasets-raw``,
   ``dials:<endpoint>``, ``oms:<resource>``, ``jsonlogic``); a refusal is shown as such. A finding with neither a
-  fix nor a query gets the generic advice of :data:`GENERIC_FIXES`.
+  fix nor an intended query gets the generic advice of :data:`GENERIC_FIXES`: the query of what the filter selects
+  now is no fix (it repeats the filter), so a warning such as ``flag-means-some-lumisection`` still says what to do.
 * A json-logic rule whose variables are all bare names is read as an RR component-classifier rule (those are
   evaluated on the run's and OMS lumisection's attributes); the dataset filter of ``create_json`` (or of a stored
   portal config) is checked here, so that its finding points at the argument.
@@ -116,7 +117,7 @@ GENERIC_FIXES: dict[str, str] = {
     "oms-operator-not-in-cmsdials": "with cmsdials' OMSFilter use LIKE with % around the value",
     "jsonlogic-missing-value-passes": "add a clause that requires the value where it must be present",
 }
-"""What to do about a finding whose importer gave no fix, when there is no query to suggest either."""
+"""What to do about a finding whose importer gave no fix, when there is no intended query to suggest either."""
 
 _NOT_CHECKED = "lint-not-checked"
 _NOT_READ = "lint-filter-not-read"
@@ -507,7 +508,7 @@ class _Site:
 
     def at(self, f: Finding, **suggestion: Any) -> LintFinding:
         line, col = self.locate(f.where) if f.where else (self.line, self.col)
-        if not f.fix and suggestion.get("query") is None and suggestion.get("intended") is None and f.code in GENERIC_FIXES:
+        if not f.fix and suggestion.get("intended") is None and f.code in GENERIC_FIXES:
             f = replace(f, fix=GENERIC_FIXES[f.code])
         return LintFinding(self.path, line, col, f, self.call, filter_at=(self.line, self.col), **suggestion)
 
