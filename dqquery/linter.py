@@ -36,7 +36,8 @@ Decisions:
   evaluated on the run's and OMS lumisection's attributes); the dataset filter of ``create_json`` (or of a stored
   portal config) is checked here, so that its finding points at the argument.
 * Input that is no text (not UTF-8) or unreadable is a located :class:`LintInputError` (the CLI's exit 2);
-  anything wrong inside the text is a finding (exit 1 for an error or a warning, 0 with notes only).
+  anything wrong inside the text is a finding (exit 1 for an error or a warning, 0 with notes only). Text that is not
+  JSON (an empty file too) given for ``--rr``/``--dials``/``--oms`` is ``lint-filter-not-read``, not a json-logic code.
 """
 
 from __future__ import annotations
@@ -327,7 +328,7 @@ def lint_filter(
         value = load_json_document(body, ValueError)
     except ValueError as exc:
         line, col = _json_error_position(body)
-        findings.append(LintFinding(name, line, col, finding("jsonlogic-file-not-json", f"not valid JSON: {_short(exc)}")))
+        findings.append(LintFinding(name, line, col, _not_json(exc, body, rr is not None or dials is not None or oms is not None)))
         return LintReport(name, tuple(findings), 1)
     service, kind, raw_format, call = _service_of(value, rr, raw, dials, oms, jsonlogic)
     positions = _json_positions(body)
@@ -352,6 +353,21 @@ def lint_filter(
         checked.extend(_dataset_filter_findings(site, dataset_filter, service, positions["dataset_name_filter"]))
     findings.extend(sorted(checked, key=lambda f: (f.line, f.col)))
     return LintReport(name, tuple(findings), 1)
+
+
+def _not_json(exc: ValueError, body: str, other_service: bool) -> Finding:
+    """The finding for a filter text that is not JSON: ``jsonlogic-file-not-json`` for a rule (or a file of unknown
+    service), ``lint-filter-not-read`` for an RR, DIALS or OMS filter (not a json-logic matter); always with a fix."""
+    message = _short(exc)
+    fix = "give the filter as JSON (true/false/null, double quotes); dqquery compile writes one from a query"
+    if not message.startswith("not valid JSON"):  # valid JSON dqquery does not read (too deep, duplicate keys ...)
+        message = f"not read: {message}"
+        fix = "write each key once and nest the filter only as deep as it needs; dqquery compile writes one from a query"
+    if not body.strip():
+        message = "the input is empty: there is no filter"
+    if other_service:
+        return finding("lint-filter-not-read", message, fix=fix)
+    return finding("jsonlogic-file-not-json", message, fix=GENERIC_FIXES["jsonlogic-file-not-json"])
 
 
 def _service_of(value: Any, rr: str | None, raw: bool, dials: str | None, oms: str | None,

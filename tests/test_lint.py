@@ -463,3 +463,19 @@ def test_dials_oms_and_jsonlogic_filters_dqquery_compiled_lint_without_errors(ta
     report = lint_filter(json.dumps(dict(request)), **TARGET_FIELDS[target][1])
     assert report.filters == 1
     assert not [f for f in report.findings if f.severity == "error"], (target, dqquery.unparse(query), request, report.render())
+
+
+@pytest.mark.parametrize("option", [{"rr": "runs"}, {"rr": "datasets", "raw": True}, {"dials": "th1"}, {"oms": "runs"}])
+@pytest.mark.parametrize("text", ["", "  \n", "{'run_number': 1}", '{"run_number": 1,}', "[" * 5000 + "]" * 5000, '{"a": 1, "a": 2}'])
+def test_text_that_is_not_a_json_filter_of_a_service_is_one_located_error_with_a_fix(option, text):
+    """Not a json-logic matter when the service is RR, DIALS or OMS; the message is not doubled; an empty input says so."""
+    report = lint_filter(text, name="f.json", **option)
+    (f,) = report.findings
+    assert f.code == "lint-filter-not-read" and f.severity == "error" and f.finding.fix and report.exit_status == 1
+    assert f.finding.message.count("not valid JSON") <= 1
+    assert ("empty" in f.finding.message) == (not text.strip())
+    try:
+        json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            assert (f.line, f.col) == (exc.lineno, exc.colno)
