@@ -479,3 +479,22 @@ def test_text_that_is_not_a_json_filter_of_a_service_is_one_located_error_with_a
     except (json.JSONDecodeError, RecursionError) as exc:
         if isinstance(exc, json.JSONDecodeError):
             assert (f.line, f.col) == (exc.lineno, exc.colno)
+
+
+def _documented_keys(table_header: str) -> list[str]:
+    """The keys of the docs/cli.md table that starts with ``table_header`` (first column, backquoted, comma-split)."""
+    text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    rows = text.split(table_header, 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    return [key.strip().strip("`") for row in rows for key in row.split("|")[1].split(",")]
+
+
+def test_the_json_format_is_the_documented_one(capsys):
+    """Every key docs/cli.md lists is printed and nothing else, for a clean file and one with every finding."""
+    for path in (DATA / "every_finding.py", DATA / "clean_filters.py"):
+        code, out, _ = cli(capsys, "lint", str(path), "--format", "json")
+        printed = json.loads(out)
+        assert list(printed) == _documented_keys("| key | value |")
+        assert printed["clean"] == (code == 0) == (printed["counts"]["error"] + printed["counts"]["warning"] == 0)
+        for f in printed["findings"]:
+            assert list(f) == _documented_keys("| finding key | value |")
+            assert f["severity"] in ("error", "warning", "note") and f["code"] in linter.FINDINGS
