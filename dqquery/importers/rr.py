@@ -13,7 +13,8 @@ Decisions:
   lumisections, so one flag condition and-ed with attributes is exact. Two flag conditions in one conjunction
   are counted separately by RR (different lumisections may satisfy them): no query, ``rr-flags-checked-separately``.
 * The backend's own errors are found by its emulator (planning errors: ``text >= integer`` for a number inside an
-  ``and``/``or`` list of a JSON attribute), reported as ``rr-backend-rejects`` with the backend's message.
+  ``and``/``or`` list of a JSON attribute), reported as ``rr-backend-rejects`` with the backend's message, located
+  at the smallest part refused alone; an ``and`` list of one attribute gets its conditions in one object as the fix.
 * A comparison the emulator reads as text on a numeric, boolean or list attribute, a ``::`` cast dqquery cannot
   mirror, or a key outside the catalog gives ``query=None`` and a ``not-expressible`` note: dqquery has no query for
   it, and a near one would select something else.
@@ -372,9 +373,43 @@ def _lumisection_conjuncts(node: Any) -> list[Any]:
     return [o for o in operands if any(f.path.startswith("lumisection.") for f in A.fields_of(o))]
 
 
+def _rejected_part(piece: Any, columns: Any, where: str = "") -> str:
+    """The path of the smallest part of ``piece`` the backend refuses (``oms_attributes.energy``), "" if none alone."""
+    if not isinstance(piece, dict):
+        return ""
+    for key, value in piece.items():
+        at = where_join(where, key)
+        try:
+            E.compile_where({key: value}, columns)
+        except E.RRBackendError:
+            if key in E.COMBINATORS and isinstance(value, list):
+                for i, member in enumerate(value):
+                    if (inner := _rejected_part(member, columns, where_join(at, i))):
+                        return inner
+            return at
+    return ""
+
+
+def _one_object_fix(backend_filter: Any, where: str) -> str:
+    """For ``{attr: {"and": [{op: v}, ...]}}`` (a number in an and-list of a JSON attribute, compared as text): the
+    same conditions written in one object, which the backend compares as numbers; "" when that is not the case."""
+    value = backend_filter.get(where) if isinstance(backend_filter, dict) else None
+    if not (isinstance(value, dict) and list(value) in (["and"], ["AND"]) and isinstance(value[next(iter(value))], list)):
+        return ""
+    members = value[next(iter(value))]
+    if not all(isinstance(m, dict) and len(m) == 1 for m in members):
+        return ""
+    merged = {op: v for m in members for op, v in m.items()}
+    if len(merged) != len(members):
+        return ""
+    return f"write the conditions in one object, not in an and-list: {json.dumps(merged)}"
+
+
 def backend_query(backend_filter: Any, kind: Kind) -> tuple[Any, list[Finding]]:
     """What RR's backend selects for a backend-format filter, as a query (``None`` with a finding when no query
     says it), and the findings on the way."""
+    pieces: list[Any] = []
+    tables: list[Any] = []
     try:
         if kind == "runs":
             pieces = list(E.split_run_filter(backend_filter))
@@ -387,7 +422,9 @@ def backend_query(backend_filter: Any, kind: Kind) -> tuple[Any, list[Finding]]:
     except E.RRBackendError as err:
         if "not emulated" in str(err):
             return None, [finding("not-expressible", f"dqquery does not model this backend filter: {err}")]
-        return None, [finding("rr-backend-rejects", f"the Run Registry backend answers HTTP 500: {err}")]
+        where = next((w for piece, columns in zip(pieces, tables) if (w := _rejected_part(piece, columns))), "")
+        return None, [finding("rr-backend-rejects", f"the Run Registry backend answers HTTP 500: {err}", where,
+                              fix=_one_object_fix(backend_filter, where))]
     findings = _likes_without_percent(backend_filter)
     try:
         converted = [_where(piece, dict(columns)) for piece, columns in zip(pieces, tables)]
