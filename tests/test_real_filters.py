@@ -134,3 +134,99 @@ def test_imported_query_selects_what_the_service_selects(record: dict[str, Any])
         assert selects(imported, row) == selects(expected, row), row
 
     same()
+
+
+# ------------------------------------------------------------------------------------------------ through the RR emulator
+
+from dqquery.emulate.runregistry import COMBINATORS, select_runs  # noqa: E402
+from dqquery.importers.rr import client_transform  # noqa: E402
+from dqquery.targets.runregistry import to_rr  # noqa: E402
+
+RR_RUN_RECORDS = [r for r in WITH_QUERY if r["service"] == "rr" and r["endpoint_or_kind"] == "runs"]
+
+
+_OPERATORS = {"=", "<>", "!=", ">", ">=", "<", "<=", "like", "notlike", "ilike", "in", "notin"}
+
+
+def _backend_literals(backend: Any, key: str = "") -> dict[str, list[Any]]:
+    """Backend key (``oms_attributes.energy``, ``triplet_summary.dt-dt.GOOD``, ``run_number``) -> the literals the
+    filter compares it with."""
+    out: dict[str, list[Any]] = {}
+    if isinstance(backend, list):
+        for item in backend:
+            for k, v in _backend_literals(item, key).items():
+                out.setdefault(k, []).extend(v)
+    elif isinstance(backend, dict):
+        for k, v in backend.items():
+            inner = key if k in COMBINATORS or k in _OPERATORS else k
+            for kk, vv in _backend_literals(v, inner).items():
+                out.setdefault(kk, []).extend(vv)
+    elif key:
+        out.setdefault(key, []).append(backend)
+    return out
+
+
+def _around(value: Any) -> list[Any]:
+    if isinstance(value, bool):
+        return [True, False]
+    if isinstance(value, (int, float)):
+        return [value - 1, value, value + 1]
+    if isinstance(value, str):
+        plain = value.replace("%", "")
+        return [value, plain, plain.lower(), "x" + plain + "y", plain[:-1]]
+    return [value]
+
+
+@st.composite
+def _raw_runs(draw: Any, literals: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Raw RR run objects whose attributes take values around the filter's literals (or are missing)."""
+    runs = []
+    numbers = sorted({n for v in literals.get("run_number", [1]) if isinstance(v, int) for n in _around(v)})
+    for number in draw(st.lists(st.sampled_from(numbers), min_size=1, max_size=6, unique=True)):
+        run: dict[str, Any] = {"run_number": number, "oms_attributes": {}, "rr_attributes": {},
+                               "DatasetTripletCache": {"triplet_summary": {}}}
+        for key, values in literals.items():
+            choices = [None] + [x for v in values for x in _around(v)]
+            value = draw(st.sampled_from(choices))
+            if value is None or key == "run_number":
+                continue
+            head, _, rest = key.partition(".")
+            if head in ("oms_attributes", "rr_attributes"):
+                run[head][rest] = value
+            elif head == "triplet_summary":
+                flag, _, status = rest.rpartition(".")
+                run["DatasetTripletCache"]["triplet_summary"].setdefault(flag, {})[status] = draw(st.integers(0, 2))
+        runs.append(run)
+    return runs
+
+
+def _sent(record: dict[str, Any]) -> dict[str, Any]:
+    return dict(record["filter"]) if record["format"].endswith("-raw") else client_transform(record["filter"], "runs")[0]
+
+
+def _recompiled(query: Any) -> dict[str, Any]:
+    try:
+        return client_transform(dict(to_rr(query, kind="runs")), "runs")[0]
+    except dqquery.QueryError:
+        return dict(to_rr(query, kind="runs", raw=True))
+
+
+@pytest.mark.parametrize("record", RR_RUN_RECORDS, ids=_ids(RR_RUN_RECORDS))
+def test_the_imported_rr_query_compiled_back_selects_the_same_runs_in_the_emulator(record: dict[str, Any]) -> None:
+    """The filter as the client sends it and the imported query compiled back select the same runs from RR's
+    backend emulator, on runs whose attributes sit on, beside and off the filter's literals."""
+    imported = import_record(record)
+    sent, again = _sent(record), _recompiled(imported.query)
+    literals = _backend_literals(sent)
+    assert literals, sent
+    selected = lambda f, runs: sorted(r["run_number"] for r in select_runs(f, runs))  # noqa: E731
+    hits = []
+
+    @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(_raw_runs(literals))
+    def same(runs: list[dict[str, Any]]) -> None:
+        assert selected(again, runs) == selected(sent, runs), (again, runs)
+        hits.append(bool(selected(sent, runs)))
+
+    same()
+    assert any(hits), "no generated run was selected: the comparison proved nothing"
