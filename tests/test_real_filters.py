@@ -219,7 +219,7 @@ def test_the_imported_rr_query_compiled_back_selects_the_same_runs_in_the_emulat
     sent, again = _sent(record), _recompiled(imported.query)
     literals = _backend_literals(sent)
     assert literals, sent
-    selected = lambda f, runs: sorted(r["run_number"] for r in select_runs(f, runs))  # noqa: E731
+    selected = lambda f, runs: sorted(r["run_number"] for r in select_runs(f, runs))
     hits = []
 
     @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
