@@ -230,3 +230,103 @@ def test_the_imported_rr_query_compiled_back_selects_the_same_runs_in_the_emulat
 
     same()
     assert any(hits), "no generated run was selected: the comparison proved nothing"
+
+
+# ------------------------------------------------------------------------------------------------ through the DIALS emulator
+
+from dqquery.dials_api import ENDPOINTS  # noqa: E402
+from dqquery.emulate.dials import apply_dials_filters  # noqa: E402
+from dqquery.importers.dials import cmsdials_params  # noqa: E402
+from dqquery.targets.dials import to_dials  # noqa: E402
+
+DIALS_RECORDS = [r for r in WITH_QUERY if r["format"] == "cmsdials-object"]
+
+
+def _text_around(value: str) -> list[str]:
+    """Names on and off a DIALS literal (also the literal read as a regex: its metacharacters dropped or doubled)."""
+    plain = "".join(c for c in value if c.isalnum() or c in "/_ -")
+    return [value, plain, "x" + value + "y", plain + "k", plain.replace(" +", " -"), value.lower(), "other"]
+
+
+@st.composite
+def _dials_rows(draw: Any, endpoint: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    declared = {p.name: p for p in ENDPOINTS[endpoint].params}
+    choices: dict[str, list[Any]] = {}
+    for name, value in params.items():
+        p = declared.get(name)
+        if p is None:
+            continue
+        choices.setdefault(p.column, [None]).extend(
+            _text_around(str(value)) if p.kind == "string" else [True, False] if p.kind == "bool" else
+            [int(value) - 1, int(value), int(value) + 1])
+    row = st.fixed_dictionaries({c: st.sampled_from(v) for c, v in choices.items()})
+    return draw(st.lists(row, min_size=1, max_size=8))
+
+
+@pytest.mark.parametrize("record", DIALS_RECORDS, ids=_ids(DIALS_RECORDS))
+def test_the_imported_dials_query_compiled_back_selects_the_same_rows_in_the_emulator(record: dict[str, Any]) -> None:
+    """What cmsdials sends for the record and the imported query compiled back select the same rows from the DIALS
+    server emulator (django-filter semantics), on rows on, beside and off the filter's literals."""
+    endpoint = record["endpoint_or_kind"]
+    sent, _ = cmsdials_params(record["filter"]["class"], record["filter"]["kwargs"])
+    again = to_dials(import_record(record).query, endpoint)
+    hits = []
+
+    @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(_dials_rows(endpoint, sent))
+    def same(rows: list[dict[str, Any]]) -> None:
+        served = apply_dials_filters(endpoint, sent, rows)
+        assert apply_dials_filters(endpoint, again, rows) == served, (again, rows)
+        hits.append(bool(served))
+
+    same()
+    assert any(hits), "no generated row was selected: the comparison proved nothing"
+
+
+# ------------------------------------------------------------------------------------------------ through the OMS emulator
+
+from dqquery.emulate.oms import apply_oms_filters, parse_filters  # noqa: E402
+from dqquery.importers.oms import omsapi_params  # noqa: E402
+from dqquery.targets.oms import to_oms  # noqa: E402
+
+OMS_NOT_COMPILED = {"ml4dqmdc-oms-lumisections-fill"}
+"""Known gap: OMS lumisections carry fill_number (the record filters on it) but oms:lumisections does not compile
+run.oms.fill_number; the import is right (test above), the compile-back is refused. Remove when the compiler learns it."""
+
+OMS_RECORDS = [r for r in WITH_QUERY if r["service"] == "oms" and r["endpoint_or_kind"] in ("runs", "lumisections")]
+
+
+def _oms_sent(record: dict[str, Any]) -> dict[str, Any]:
+    if record["format"] == "omsapi-chain":
+        return omsapi_params(record["filter"], record["endpoint_or_kind"])[0]
+    return {k: v for k, v in record["filter"].items()}
+
+
+@pytest.mark.parametrize("record", OMS_RECORDS, ids=_ids(OMS_RECORDS))
+def test_the_imported_oms_query_compiled_back_selects_the_same_rows_in_the_emulator(record: dict[str, Any]) -> None:
+    """What the client sends for the record and the imported query compiled back select the same rows from the OMS
+    emulator, on rows whose attributes sit on, beside and off the filter's literals."""
+    resource = record["endpoint_or_kind"]
+    sent = {k.replace("][eq]", "][EQ]"): v for k, v in _oms_sent(record).items()}  # omsapi upper-cases; as OMS reads it
+    if record["id"] in OMS_NOT_COMPILED:
+        with pytest.raises(dqquery.QueryError, match="is not an attribute of OMS lumisections"):
+            to_oms(import_record(record).query, resource)
+        return
+    again = to_oms(import_record(record).query, resource)
+    choices: dict[str, list[Any]] = {}
+    for attribute, _, value in parse_filters(sent):
+        literal = value if not isinstance(value, str) else (value.lower() == "true" if value.lower() in ("true", "false") else
+                                                             int(value) if value.lstrip("-").isdigit() else value)
+        choices.setdefault(attribute, [None]).extend(_around(literal))
+    rows_strategy = st.lists(st.fixed_dictionaries({a: st.sampled_from(v) for a, v in choices.items()}), min_size=1, max_size=8)
+    hits = []
+
+    @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(rows_strategy)
+    def same(rows: list[dict[str, Any]]) -> None:
+        served = apply_oms_filters(resource, sent, rows)
+        assert apply_oms_filters(resource, again, rows) == served, (again, rows)
+        hits.append(bool(served))
+
+    same()
+    assert any(hits), "no generated row was selected: the comparison proved nothing"
