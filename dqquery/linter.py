@@ -38,6 +38,7 @@ Decisions:
 * Input that is no text (not UTF-8) or unreadable is a located :class:`LintInputError` (the CLI's exit 2);
   anything wrong inside the text is a finding (exit 1 for an error or a warning, 0 with notes only). Text that is not
   JSON (an empty file too) given for ``--rr``/``--dials``/``--oms`` is ``lint-filter-not-read``, not a json-logic code.
+  A service option with a ``.py``/``.ipynb`` file (or ``--python``) is refused (exit 2), not silently ignored.
 """
 
 from __future__ import annotations
@@ -258,6 +259,11 @@ def lint(
         label = name or str(source)
         raw_bytes = _read(Path(source))
     text = _decode(raw_bytes, label)
+    scanned = python or (python is None and label.endswith((".py", ".ipynb")))
+    options = [o for o, given in (("--rr", rr), ("--raw", raw), ("--dials", dials), ("--oms", oms), ("--jsonlogic", jsonlogic)) if given]
+    if scanned and options:  # a script's calls name their services; an option that would be ignored is refused
+        raise LintInputError(f"{' and '.join(options)} {'describes' if len(options) == 1 else 'describe'} one JSON filter, but {label} is read as Python (each call names "
+                             "its service): drop the option")
     if label.endswith(".ipynb") and not python:
         return lint_notebook(text, name=label)
     if python is None:

@@ -498,3 +498,11 @@ def test_the_json_format_is_the_documented_one(capsys):
         for f in printed["findings"]:
             assert list(f) == _documented_keys("| finding key | value |")
             assert f["severity"] in ("error", "warning", "note") and f["code"] in linter.FINDINGS
+
+
+@pytest.mark.parametrize("option", [["--rr", "runs"], ["--rr", "datasets", "--raw"], ["--dials", "th1"], ["--oms", "runs"], ["--jsonlogic"]])
+def test_a_service_option_with_a_python_file_is_refused_not_ignored(capsys, option):
+    code, out, err = cli(capsys, "lint", *option, str(DATA / "clean_filters.py"))
+    assert code == 2 and out == "" and option[0] in err and "drop the option" in err and "Traceback" not in err
+    with pytest.raises(LintInputError):
+        lint(b"x = 1\n", name="s.py", **{option[0].lstrip("-"): option[1] if len(option) > 1 else True})
