@@ -325,10 +325,12 @@ def lint_filter(
     findings: list[LintFinding] = []
     comments = list(_json_comments(text))
     for line, col in comments:
-        findings.append(LintFinding(name, line, col, finding("jsonlogic-comments", "a // comment: JSON has no comments")))
+        findings.append(LintFinding(name, line, col, finding("jsonlogic-comments", "a // comment: JSON has no comments",
+                                                             fix=GENERIC_FIXES["jsonlogic-comments"])))
     if comments:  # as written the file is not JSON; it is checked with the comments blanked out
         findings.append(LintFinding(name, *comments[0], finding(
-            "jsonlogic-file-not-json", "not valid JSON as written (// comments); checked with the comments removed")))
+            "jsonlogic-file-not-json", "not valid JSON as written (// comments); checked with the comments removed",
+            fix=GENERIC_FIXES["jsonlogic-comments"])))
     body = _without_comments(text) if comments else text
     try:
         value = load_json_document(body, ValueError)

@@ -506,3 +506,20 @@ def test_a_service_option_with_a_python_file_is_refused_not_ignored(capsys, opti
     assert code == 2 and out == "" and option[0] in err and "drop the option" in err and "Traceback" not in err
     with pytest.raises(LintInputError):
         lint(b"x = 1\n", name="s.py", **{option[0].lstrip("-"): option[1] if len(option) > 1 else True})
+
+
+def test_every_error_and_warning_of_a_json_rule_with_comments_says_what_to_write():
+    report = lint(DATA / "rule_with_comments.json")
+    assert report.findings
+    for f in report.findings:
+        if f.severity != "note":
+            assert f.finding.fix or f.intended is not None, f.headline()
+
+
+@pytest.mark.parametrize(("variable", "meant"), [("run.name", "dataset.name"), ("lumisection.energy", "run.oms.energy")])
+def test_an_unknown_portal_variable_is_given_the_variable_of_the_same_name(variable, meant):
+    """The suggestion is itself a variable the portal provides: linting the rule rewritten with it finds nothing."""
+    rule = json.dumps({"==": [{"var": variable}, "x"]})
+    (f,) = lint_filter(rule, jsonlogic=True).findings
+    assert f.code == "jsonlogic-unknown-var" and f.finding.fix.startswith(f"did you mean {meant}?")
+    assert lint_filter(rule.replace(variable, meant), jsonlogic=True).clean
