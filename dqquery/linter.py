@@ -83,7 +83,7 @@ DIALS_LIST_METHODS: tuple[str, ...] = ("list", "list_all")
 
 GENERIC_FIXES: dict[str, str] = {
     "client-raises-unknown-attribute": "use a key the runregistry client lists (runregistry/attributes.py), or write the "
-    "selection as a dqquery query and compile it: dqquery compile --to rr:runs '...'",
+    "selection as a dqquery query and compile it: dqquery compile --to rr:runs (or rr:datasets) '...'",
     "client-rejects-invalid-status": "use one of GOOD, BAD, STANDBY, EXCLUDED, NOTSET, EMPTY",
     "client-ignores-non-dict-filter": "pass a dict, e.g. {\"run_number\": 355374}; dqquery compile --to rr:runs writes one from a query",
     "client-drops-boolean-flag-value": "give the flag a status string: {\"tracker-strip\": \"GOOD\"}",

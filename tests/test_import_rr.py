@@ -263,3 +263,22 @@ def test_a_number_in_an_and_list_is_located_and_its_fix_is_accepted(attribute: s
     wanted = [r["run_number"] for r in listed if r["run_number"] > 1 and (v := (r.get("oms_attributes") or {}).get(attribute)) is not None
               and all(ops[op](v, n) for op, n in conditions)]
     assert sorted(_runs_selected(sent, runs)) == sorted(wanted)
+
+
+@pytest.mark.parametrize(("kind", "key", "written"), [
+    ("datasets", "rr_attributes.class", "class"), ("datasets", "dataset_attributes.global_state", "global_state"),
+    ("runs", "dt", "dt-dt"), ("runs", "energie", "energy"), ("datasets", "clas", "class"),
+])
+def test_a_key_the_client_does_not_list_is_given_one_it_does(kind: str, key: str, written: str) -> None:
+    """The suggested key is accepted by the real client (runregistry 3.1.2) for the same value."""
+    value = "GOOD" if written == "dt-dt" else 1
+    (f,) = dqquery.from_rr({key: value}, kind=kind).findings
+    assert f.code == "client-raises-unknown-attribute" and (f'"{written}"' in f.fix or f"mean {written}" in f.fix), f.fix
+    assert isinstance(real_client({key: value}, kind), str)  # the client raises on the key written
+    assert isinstance(real_client({written: value}, kind), dict)  # and accepts the one suggested
+
+
+def test_a_run_filter_on_a_name_points_at_get_datasets() -> None:
+    (f,) = dqquery.from_rr({"name": {"or": ["a", "b"]}}, kind="runs").findings
+    assert f.code == "client-raises-unknown-attribute" and "get_datasets" in f.fix and "dataset_name" in f.fix
+    assert isinstance(real_client({"dataset_name": "a"}, "datasets"), dict)

@@ -21,12 +21,15 @@ Decisions:
 * ``flag-means-some-lumisection`` is reported for the user format (``{"tracker-strip": "GOOD"}`` reads like "the
   flag is GOOD"); the backend's ``triplet_summary.F.S > 0`` says the count itself.
 * The client's whitelists are the compiler's data (:mod:`dqquery.targets.runregistry`), read here, not copied.
+  A key they lack gets what to write instead: the bare name of a prefixed key they list, ``get_datasets`` for a
+  run filter on a name, else the closest listed keys.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as _dt
+import difflib
 import json
 import re
 from typing import Any, Literal
@@ -61,10 +64,32 @@ class _NoValueFound:
 class ClientRaises(Exception):
     """The runregistry client raises before any request (its message, and the finding code)."""
 
-    def __init__(self, code: str, message: str, where: str) -> None:
+    def __init__(self, code: str, message: str, where: str, fix: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.where = where
+        self.fix = fix
+
+
+def _listed_keys(kind: Kind) -> tuple[str, ...]:
+    """The keys the client's transform accepts for ``kind`` (its lists, read from the compiler's data)."""
+    if kind == "runs":
+        return (T.RUN_TABLE_ATTRIBUTES, *T.RUN_RR_ATTRIBUTES, *T.RUN_TRIPLET_ATTRIBUTES, *T.RUN_OMS_ATTRIBUTES)
+    return (*T.DATASET_TABLE_ATTRIBUTES, *T.DATASET_ATTRIBUTES, *T.DATASET_TRIPLET_ATTRIBUTES, *T.RUN_RR_ATTRIBUTES,
+            *T.RUN_OMS_ATTRIBUTES)
+
+
+def _unknown_key_fix(key: str, kind: Kind) -> str:
+    """What to write for a key the client does not list: the bare name of a prefixed backend key the client lists
+    (``rr_attributes.class`` -> ``class`` in get_datasets), the dataset name's key, else the closest listed keys."""
+    listed = _listed_keys(kind)
+    bare = key.split(".", 1)[1] if "." in key else ""
+    if bare in listed:
+        return f'write "{bare}": the client adds the prefix itself'
+    if kind == "runs" and key in ("name", "dataset_name", "dataset"):
+        return 'a run has no name: filter datasets by name with get_datasets(filter={"dataset_name": ...})'
+    close = [k for k in listed if k.startswith(key + "-")] or difflib.get_close_matches(key, listed, n=3, cutoff=0.6)  # dt -> dt-dt
+    return f"did you mean {', '.join(close[:3])}?" if close else ""
 
 
 # ------------------------------------------------------------------------------------------------ client transform
@@ -140,6 +165,7 @@ def _run_entry(key: str, value: Any, out: dict[str, Any], findings: list[Finding
             "client-raises-unknown-attribute",
             f"filter attribute {key} not found within the listed attributes in runregistry/attributes.py",
             key,
+            _unknown_key_fix(key, "runs"),
         )
 
 
@@ -178,6 +204,7 @@ def _dataset_entry(key: str, value: Any, out: dict[str, Any], findings: list[Fin
             f"filter attribute {key} not found within the listed attributes in runregistry/attributes.py. "
             "If this attribute does exist, please make a PR to this client.",
             key,
+            _unknown_key_fix(key, "datasets"),
         )
 
 
@@ -493,7 +520,7 @@ def from_rr(filter: Any, kind: Kind = "runs", raw: bool = False) -> Imported:
         try:
             backend, findings = client_transform(filter, kind)
         except ClientRaises as err:
-            return Imported(None, "rr", kind, (finding(err.code, f"the runregistry client raises: {err}", err.where),))
+            return Imported(None, "rr", kind, (finding(err.code, f"the runregistry client raises: {err}", err.where, fix=err.fix),))
     if raw and not isinstance(backend, dict):
         return Imported(None, "rr", kind, (finding("rr-backend-rejects", f"the backend format is a JSON object, not {type(backend).__name__}"),))
     query, more = backend_query(backend, kind)
