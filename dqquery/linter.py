@@ -349,8 +349,9 @@ def lint_filter(
                 value = load_json_document(value, ValueError)
             except ValueError as exc:
                 at = positions.get("json_logic", (1, 1))
-                findings.append(LintFinding(name, *at, finding("jsonlogic-file-not-json", f"the json_logic text is not valid JSON: "
-                                                                f"{_short(exc)}")))
+                findings.append(LintFinding(name, *at, finding("jsonlogic-file-not-json", "the json_logic text is not valid JSON: "
+                                                                + _short(exc).removeprefix("not valid JSON: "),
+                                                                fix=GENERIC_FIXES["jsonlogic-file-not-json"])))
                 return LintReport(name, tuple(findings), 1)
         positions = {**{k[len("json_logic."):]: v for k, v in positions.items() if k.startswith("json_logic.")},
                      "": positions.get("json_logic", (1, 1)), "dataset_name_filter": positions.get("dataset_name_filter", (1, 1))}
@@ -965,10 +966,19 @@ class _Scanner:
             self._not_checked(label, "the json_logic", err)
             return
         if isinstance(value, str):  # the rule as JSON text
+            text = value
+            if any(_json_comments(text)):  # reported, then checked with the comments removed (as a rule file is)
+                self.findings.append(site.at(finding("jsonlogic-comments", "the json_logic text has // comments: JSON has none",
+                                                     fix=GENERIC_FIXES["jsonlogic-comments"])))
+                self.findings.append(site.at(finding(
+                    "jsonlogic-file-not-json", "the json_logic text is not valid JSON as written (RR's portal refuses it); checked "
+                    "with the comments removed", fix=GENERIC_FIXES["jsonlogic-comments"])))
+                text = _without_comments(text)
             try:
-                value = load_json_document(value, ValueError)
+                value = load_json_document(text, ValueError)
             except ValueError as exc:
-                self.findings.append(site.at(finding("jsonlogic-file-not-json", f"the json_logic text is not valid JSON: {_short(exc)}")))
+                self.findings.append(site.at(finding("jsonlogic-file-not-json", "the json_logic text is not valid JSON: "
+                                                     + _short(exc).removeprefix("not valid JSON: "))))
                 return
         self._run(site, "jsonlogic", "json_portal", False, value)
         dataset = _keyword(call, "dataset_name_filter", 1)
