@@ -183,6 +183,11 @@ class LintReport:
     findings: tuple[LintFinding, ...]
     filters: int
 
+    def __post_init__(self) -> None:
+        """Every error or warning says what to do: one found without a fix or an intended query gets the generic
+        advice of :data:`GENERIC_FIXES`, wherever in the linter it was made."""
+        object.__setattr__(self, "findings", tuple(_with_fix(f) for f in self.findings))
+
     @property
     def clean(self) -> bool:
         """No error and no warning (notes allowed)."""
@@ -222,6 +227,12 @@ class LintReport:
     def to_json(self) -> dict[str, Any]:
         return {"file": self.path, "filters": self.filters, "counts": self.counts(), "clean": self.clean,
                 "findings": [f.to_json() for f in self.findings]}
+
+
+def _with_fix(f: LintFinding) -> LintFinding:
+    if f.finding.fix or f.intended is not None or f.severity == "note" or f.code not in GENERIC_FIXES:
+        return f
+    return replace(f, finding=replace(f.finding, fix=GENERIC_FIXES[f.code]))
 
 
 def _suggestion_lines(f: LintFinding) -> list[str]:

@@ -539,3 +539,12 @@ def test_every_finding_py_has_an_example_of_each_finding_a_python_file_can_show(
     expected = {c.strip() for line in re.findall(r"^# expect: (.*)", text, flags=re.MULTILINE) for c in line.split(",")}
     assert expected <= set(linter.FINDINGS)
     assert set(linter.FINDINGS) - expected == set(NOT_IN_EVERY_FINDING)
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in DATA.iterdir()))
+def test_every_error_and_warning_in_every_lint_sample_says_what_to_write(path):
+    """Whatever part of the linter made it (a file that does not parse, a comment, an import's finding)."""
+    report = lint(DATA / path)
+    for f in report.findings:
+        if f.severity != "note":
+            assert f.finding.fix or f.intended is not None, f.headline()
