@@ -30,12 +30,15 @@ Decisions:
   ``GOOD``: the real-filters records write it so). The fixed filter is the intended query, else the selected one,
   compiled for the service's target (``rr:runs``, ``rr:raw``, ``rr:datasets``, ``rr:datasets-raw``,
   ``dials:<endpoint>``, ``oms:<resource>``, ``jsonlogic``); a refusal is shown as such. A finding with neither a
-  fix nor a query gets the generic advice of :data:`GENERIC_FIXES`.
+  fix nor an intended query gets the generic advice of :data:`GENERIC_FIXES`: the query of what the filter selects
+  now is no fix (it repeats the filter), so a warning such as ``flag-means-some-lumisection`` still says what to do.
 * A json-logic rule whose variables are all bare names is read as an RR component-classifier rule (those are
   evaluated on the run's and OMS lumisection's attributes); the dataset filter of ``create_json`` (or of a stored
   portal config) is checked here, so that its finding points at the argument.
 * Input that is no text (not UTF-8) or unreadable is a located :class:`LintInputError` (the CLI's exit 2);
-  anything wrong inside the text is a finding (exit 1 for an error or a warning, 0 with notes only).
+  anything wrong inside the text is a finding (exit 1 for an error or a warning, 0 with notes only). Text that is not
+  JSON (an empty file too) given for ``--rr``/``--dials``/``--oms`` is ``lint-filter-not-read``, not a json-logic code.
+  A service option with a ``.py``/``.ipynb`` file (or ``--python``) is refused (exit 2), not silently ignored.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ DIALS_LIST_METHODS: tuple[str, ...] = ("list", "list_all")
 
 GENERIC_FIXES: dict[str, str] = {
     "client-raises-unknown-attribute": "use a key the runregistry client lists (runregistry/attributes.py), or write the "
-    "selection as a dqquery query and compile it: dqquery compile --to rr:runs '...'",
+    "selection as a dqquery query and compile it: dqquery compile --to rr:runs (or rr:datasets) '...'",
     "client-rejects-invalid-status": "use one of GOOD, BAD, STANDBY, EXCLUDED, NOTSET, EMPTY",
     "client-ignores-non-dict-filter": "pass a dict, e.g. {\"run_number\": 355374}; dqquery compile --to rr:runs writes one from a query",
     "client-drops-boolean-flag-value": "give the flag a status string: {\"tracker-strip\": \"GOOD\"}",
@@ -116,7 +119,7 @@ GENERIC_FIXES: dict[str, str] = {
     "oms-operator-not-in-cmsdials": "with cmsdials' OMSFilter use LIKE with % around the value",
     "jsonlogic-missing-value-passes": "add a clause that requires the value where it must be present",
 }
-"""What to do about a finding whose importer gave no fix, when there is no query to suggest either."""
+"""What to do about a finding whose importer gave no fix, when there is no intended query to suggest either."""
 
 _NOT_CHECKED = "lint-not-checked"
 _NOT_READ = "lint-filter-not-read"
@@ -180,6 +183,11 @@ class LintReport:
     findings: tuple[LintFinding, ...]
     filters: int
 
+    def __post_init__(self) -> None:
+        """Every error or warning says what to do: one found without a fix or an intended query gets the generic
+        advice of :data:`GENERIC_FIXES`, wherever in the linter it was made."""
+        object.__setattr__(self, "findings", tuple(_with_fix(f) for f in self.findings))
+
     @property
     def clean(self) -> bool:
         """No error and no warning (notes allowed)."""
@@ -221,6 +229,12 @@ class LintReport:
                 "findings": [f.to_json() for f in self.findings]}
 
 
+def _with_fix(f: LintFinding) -> LintFinding:
+    if f.finding.fix or f.intended is not None or f.severity == "note" or f.code not in GENERIC_FIXES:
+        return f
+    return replace(f, finding=replace(f.finding, fix=GENERIC_FIXES[f.code]))
+
+
 def _suggestion_lines(f: LintFinding) -> list[str]:
     lines = [f"  query: {f.query}"] if f.query is not None else []
     if f.intended is not None:
@@ -256,6 +270,11 @@ def lint(
         label = name or str(source)
         raw_bytes = _read(Path(source))
     text = _decode(raw_bytes, label)
+    scanned = python or (python is None and label.endswith((".py", ".ipynb")))
+    options = [o for o, given in (("--rr", rr), ("--raw", raw), ("--dials", dials), ("--oms", oms), ("--jsonlogic", jsonlogic)) if given]
+    if scanned and options:  # a script's calls name their services; an option that would be ignored is refused
+        raise LintInputError(f"{' and '.join(options)} {'describes' if len(options) == 1 else 'describe'} one JSON filter, but {label} is read as Python (each call names "
+                             "its service): drop the option")
     if label.endswith(".ipynb") and not python:
         return lint_notebook(text, name=label)
     if python is None:
@@ -317,16 +336,18 @@ def lint_filter(
     findings: list[LintFinding] = []
     comments = list(_json_comments(text))
     for line, col in comments:
-        findings.append(LintFinding(name, line, col, finding("jsonlogic-comments", "a // comment: JSON has no comments")))
+        findings.append(LintFinding(name, line, col, finding("jsonlogic-comments", "a // comment: JSON has no comments",
+                                                             fix=GENERIC_FIXES["jsonlogic-comments"])))
     if comments:  # as written the file is not JSON; it is checked with the comments blanked out
         findings.append(LintFinding(name, *comments[0], finding(
-            "jsonlogic-file-not-json", "not valid JSON as written (// comments); checked with the comments removed")))
+            "jsonlogic-file-not-json", "not valid JSON as written (// comments); checked with the comments removed",
+            fix=GENERIC_FIXES["jsonlogic-comments"])))
     body = _without_comments(text) if comments else text
     try:
         value = load_json_document(body, ValueError)
     except ValueError as exc:
         line, col = _json_error_position(body)
-        findings.append(LintFinding(name, line, col, finding("jsonlogic-file-not-json", f"not valid JSON: {_short(exc)}")))
+        findings.append(LintFinding(name, line, col, _not_json(exc, body, rr is not None or dials is not None or oms is not None)))
         return LintReport(name, tuple(findings), 1)
     service, kind, raw_format, call = _service_of(value, rr, raw, dials, oms, jsonlogic)
     positions = _json_positions(body)
@@ -339,8 +360,9 @@ def lint_filter(
                 value = load_json_document(value, ValueError)
             except ValueError as exc:
                 at = positions.get("json_logic", (1, 1))
-                findings.append(LintFinding(name, *at, finding("jsonlogic-file-not-json", f"the json_logic text is not valid JSON: "
-                                                                f"{_short(exc)}")))
+                findings.append(LintFinding(name, *at, finding("jsonlogic-file-not-json", "the json_logic text is not valid JSON: "
+                                                                + _short(exc).removeprefix("not valid JSON: "),
+                                                                fix=GENERIC_FIXES["jsonlogic-file-not-json"])))
                 return LintReport(name, tuple(findings), 1)
         positions = {**{k[len("json_logic."):]: v for k, v in positions.items() if k.startswith("json_logic.")},
                      "": positions.get("json_logic", (1, 1)), "dataset_name_filter": positions.get("dataset_name_filter", (1, 1))}
@@ -351,6 +373,21 @@ def lint_filter(
         checked.extend(_dataset_filter_findings(site, dataset_filter, service, positions["dataset_name_filter"]))
     findings.extend(sorted(checked, key=lambda f: (f.line, f.col)))
     return LintReport(name, tuple(findings), 1)
+
+
+def _not_json(exc: ValueError, body: str, other_service: bool) -> Finding:
+    """The finding for a filter text that is not JSON: ``jsonlogic-file-not-json`` for a rule (or a file of unknown
+    service), ``lint-filter-not-read`` for an RR, DIALS or OMS filter (not a json-logic matter); always with a fix."""
+    message = _short(exc)
+    fix = "give the filter as JSON (true/false/null, double quotes); dqquery compile writes one from a query"
+    if not message.startswith("not valid JSON"):  # valid JSON dqquery does not read (too deep, duplicate keys ...)
+        message = f"not read: {message}"
+        fix = "write each key once and nest the filter only as deep as it needs; dqquery compile writes one from a query"
+    if not body.strip():
+        message = "the input is empty: there is no filter"
+    if other_service:
+        return finding("lint-filter-not-read", message, fix=fix)
+    return finding("jsonlogic-file-not-json", message, fix=GENERIC_FIXES["jsonlogic-file-not-json"])
 
 
 def _service_of(value: Any, rr: str | None, raw: bool, dials: str | None, oms: str | None,
@@ -507,7 +544,7 @@ class _Site:
 
     def at(self, f: Finding, **suggestion: Any) -> LintFinding:
         line, col = self.locate(f.where) if f.where else (self.line, self.col)
-        if not f.fix and suggestion.get("query") is None and suggestion.get("intended") is None and f.code in GENERIC_FIXES:
+        if not f.fix and suggestion.get("intended") is None and f.code in GENERIC_FIXES:
             f = replace(f, fix=GENERIC_FIXES[f.code])
         return LintFinding(self.path, line, col, f, self.call, filter_at=(self.line, self.col), **suggestion)
 
@@ -940,10 +977,19 @@ class _Scanner:
             self._not_checked(label, "the json_logic", err)
             return
         if isinstance(value, str):  # the rule as JSON text
+            text = value
+            if any(_json_comments(text)):  # reported, then checked with the comments removed (as a rule file is)
+                self.findings.append(site.at(finding("jsonlogic-comments", "the json_logic text has // comments: JSON has none",
+                                                     fix=GENERIC_FIXES["jsonlogic-comments"])))
+                self.findings.append(site.at(finding(
+                    "jsonlogic-file-not-json", "the json_logic text is not valid JSON as written (RR's portal refuses it); checked "
+                    "with the comments removed", fix=GENERIC_FIXES["jsonlogic-comments"])))
+                text = _without_comments(text)
             try:
-                value = load_json_document(value, ValueError)
+                value = load_json_document(text, ValueError)
             except ValueError as exc:
-                self.findings.append(site.at(finding("jsonlogic-file-not-json", f"the json_logic text is not valid JSON: {_short(exc)}")))
+                self.findings.append(site.at(finding("jsonlogic-file-not-json", "the json_logic text is not valid JSON: "
+                                                     + _short(exc).removeprefix("not valid JSON: "))))
                 return
         self._run(site, "jsonlogic", "json_portal", False, value)
         dataset = _keyword(call, "dataset_name_filter", 1)

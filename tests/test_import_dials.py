@@ -209,3 +209,43 @@ def test_round_trip_through_the_compiler(name: str, data: Any) -> None:
         assert served == rows or any(f.code == "not-expressible" for f in imp.findings)
         return
     assert apply_dials_filters(name, to_dials(imp.query, name, generation="v1.12.0"), rows) == served
+
+
+# ------------------------------------------------------------------------------------------------ what to write instead
+
+@pytest.mark.parametrize("class_name", ["LumisectionHistogram1DFilters", "LumisectionHistogram2DFilters"])
+def test_the_correct_ls_number_lte_on_a_th_class_says_the_bound_is_lost(class_name: str) -> None:
+    """cmsdials' th1/th2 classes declare only the misspelling: the right name is ignored by the client, and the
+    finding says how to keep the bound instead of suggesting the misspelling."""
+    endpoint = next(e.name for e in ENDPOINTS.values() if e.cmsdials_filters == class_name)
+    imp = dqquery.from_dials({"class": class_name, "kwargs": {"run_number": 380238, "ls_number__lte": 100}}, endpoint)
+    (f,) = [f for f in imp.findings if f.code == "cmsdials-unknown-kwarg-ignored"]
+    assert f.where == "ls_number__lte" and "ls_numbet__lte" in f.message and "lost" in f.message
+    assert f"'{endpoint}'" in f.fix and "ls_number <= 100" in f.fix and "ls_numbet" not in f.fix
+    assert imp.query == dqquery.parse("run_number == 380238")  # what DIALS selects: the bound is not sent
+    assert params_of(class_name, {"run_number": 380238, "ls_number__lte": 100}) == cmsdials_filters.__dict__[class_name](
+        run_number=380238, ls_number__lte=100).cleandict()
+
+
+def params_of(class_name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return cmsdials_params(class_name, kwargs)[0]
+
+
+@pytest.mark.parametrize("old", sorted(dqquery.importers.dials.CMSDIALS_0X_NAMES))
+def test_a_cmsdials_0x_keyword_is_named_with_its_2x_field(old: str) -> None:
+    """The fix names a field the 2.x class declares and that cmsdials really sends (not ignored in its turn)."""
+    class_name = "LumisectionHistogram2DFilters"
+    value = "EEOT" if dqquery.importers.dials.CMSDIALS_0X_NAMES[old].endswith("__regex") else 100
+    (f,) = cmsdials_params(class_name, {old: value})[1]
+    new = f.fix.split()[4]
+    assert f.code == "cmsdials-unknown-kwarg-ignored" and f.where == old
+    assert new in CMSDIALS_FIELDS[class_name]
+    assert getattr(cmsdials_filters, class_name)(**{new: value}).cleandict() == {new: value}
+    assert cmsdials_params(class_name, {new: value}) == ({new: value}, [])
+
+
+def test_an_unknown_keyword_gets_the_closest_declared_fields() -> None:
+    (f,) = cmsdials_params("LumisectionHistogram1DFilters", {"run_numbr__gte": 1})[1]
+    assert f.fix.startswith("did you mean run_number__gte")
+    (g,) = cmsdials_params("LumisectionHistogram1DFilters", {"zzzz": 1})[1]
+    assert g.fix == ""

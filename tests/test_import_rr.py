@@ -232,3 +232,53 @@ def test_imports_select_what_the_real_run_registry_answered() -> None:
         assert _keys(kind, select(back, _corpus_rows(record["snapshot"], kind))) == real, (record, imp.text, back)
         compared += 1
     assert compared > 4 * without_query and rejected >= 3, (compared, rejected, without_query)
+
+
+# ------------------------------------------------------------------------------------------------ backend refusals
+
+@settings(PROPERTY, max_examples=100)
+@given(
+    st.sampled_from(["energy", "b_field", "fill_number"]),
+    st.lists(st.tuples(st.sampled_from([">", ">=", "<", "<="]), st.integers(0, 10_000)), min_size=1, max_size=4,
+             unique_by=lambda c: c[0]),
+    st.booleans(),
+    rr_runs(),
+)
+def test_a_number_in_an_and_list_is_located_and_its_fix_is_accepted(attribute: str, conditions: list, raw: bool,
+                                                                       runs: list[dict]) -> None:
+    """RR fails on {attr: {"and": [{op: n}, ...]}} (text >= integer): the finding points at the attribute, and the
+    one-object form its fix writes is read by the backend and selects the runs meeting every condition."""
+    key = f"oms_attributes.{attribute}" if raw else attribute
+    refused = dqquery.from_rr({"run_number": {">": 1}, key: {"and": [{op: n} for op, n in conditions]}}, raw=raw)
+    (f,) = refused.findings
+    assert refused.query is None and f.code == "rr-backend-rejects" and f.where == f"oms_attributes.{attribute}"
+    merged = json.loads(f.fix.split(": ", 1)[1])
+    assert merged == dict(conditions)
+    fixed = {"run_number": {">": 1}, key: merged}
+    imported = dqquery.from_rr(fixed, raw=raw)
+    assert imported.query is not None and "rr-backend-rejects" not in {g.code for g in imported.findings}
+    sent = _backend(fixed, "runs", raw)
+    ops = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
+    listed = [r for r in runs if not r.get("deleted") and isinstance(r.get("DatasetTripletCache"), dict)]  # RR lists these
+    wanted = [r["run_number"] for r in listed if r["run_number"] > 1 and (v := (r.get("oms_attributes") or {}).get(attribute)) is not None
+              and all(ops[op](v, n) for op, n in conditions)]
+    assert sorted(_runs_selected(sent, runs)) == sorted(wanted)
+
+
+@pytest.mark.parametrize(("kind", "key", "written"), [
+    ("datasets", "rr_attributes.class", "class"), ("datasets", "dataset_attributes.global_state", "global_state"),
+    ("runs", "dt", "dt-dt"), ("runs", "energie", "energy"), ("datasets", "clas", "class"),
+])
+def test_a_key_the_client_does_not_list_is_given_one_it_does(kind: str, key: str, written: str) -> None:
+    """The suggested key is accepted by the real client (runregistry 3.1.2) for the same value."""
+    value = "GOOD" if written == "dt-dt" else 1
+    (f,) = dqquery.from_rr({key: value}, kind=kind).findings
+    assert f.code == "client-raises-unknown-attribute" and (f'"{written}"' in f.fix or f"mean {written}" in f.fix), f.fix
+    assert isinstance(real_client({key: value}, kind), str)  # the client raises on the key written
+    assert isinstance(real_client({written: value}, kind), dict)  # and accepts the one suggested
+
+
+def test_a_run_filter_on_a_name_points_at_get_datasets() -> None:
+    (f,) = dqquery.from_rr({"name": {"or": ["a", "b"]}}, kind="runs").findings
+    assert f.code == "client-raises-unknown-attribute" and "get_datasets" in f.fix and "dataset_name" in f.fix
+    assert isinstance(real_client({"dataset_name": "a"}, "datasets"), dict)

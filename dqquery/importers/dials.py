@@ -16,6 +16,8 @@ Decisions:
 * cmsdials 2.4.1's filter models ignore unknown keyword arguments (pydantic ``extra='ignore'``): the record form
   drops them and reports ``cmsdials-unknown-kwarg-ignored``. Their fields are kept as data
   (:data:`CMSDIALS_FIELDS`, a test compares them with the installed client), so the record form needs no cmsdials.
+  The finding names a close field (``did you mean``); a correctly spelled ``ls_number__lte`` on a th1/th2 class
+  (whose field is the typo) says that the class cannot send the bound at all.
 * A filter class of one endpoint sent to another (``LumisectionHistogram1DFilters`` to ``th2``) is reported
   (``h1d-filter-on-h2d-endpoint``); the query is what the endpoint it is sent to selects for those parameters.
 * Values the server answers with HTTP 400 (not a number) or 500 (an invalid regex) give ``query=None`` and
@@ -26,6 +28,7 @@ Decisions:
 from __future__ import annotations
 
 import decimal
+import difflib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -76,6 +79,13 @@ CMSDIALS_FIELDS: dict[str, tuple[str, ...]] = {
 }
 """cmsdials 2.4.1 filter class -> its fields (``model_fields``, in order; the th1/th2 typo included)."""
 
+CMSDIALS_0X_NAMES: dict[str, str] = {
+    "title_contains": "me__regex", "min_entries": "entries__gte", "min_run_number": "run_number__gte",
+    "max_run_number": "run_number__lte", "min_ls_number": "ls_number__gte",
+}
+"""Filter keywords of the cmsdials 0.x API (still in old READMEs, e.g. real-filters ``dialspy-0x-readme-h2d-title-contains``)
+-> the 2.x field that means the same; 2.x ignores the old names without a word."""
+
 PAGINATION_PARAMS: frozenset[str] = frozenset({"next_token", "page_size"})
 _CLASS_ENDPOINTS: dict[str, Endpoint] = {record.cmsdials_filters: record for record in ENDPOINTS.values()}
 _TYPOS: dict[str, str] = {typo: right for record in ENDPOINTS.values() for right, typo in record.cmsdials_misspelled.items()}
@@ -96,17 +106,36 @@ def cmsdials_params(class_name: str, kwargs: Mapping[str, Any]) -> tuple[dict[st
     fields = CMSDIALS_FIELDS.get(class_name)
     if fields is None:
         raise QueryError("unknown-value", f"{class_name!r} is not a cmsdials filter class", hint=f"one of {', '.join(CMSDIALS_FIELDS)}", target=TARGET)
-    findings = [
-        finding("cmsdials-unknown-kwarg-ignored", f"{class_name} has no field '{key}': cmsdials ignores {key}={json.dumps(value, default=str)}", key)
-        for key, value in kwargs.items()
-        if key not in fields
-    ]
+    findings = [_unknown_kwarg(class_name, fields, key, value) for key, value in kwargs.items() if key not in fields]
     params = {
         key: ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else value
         for key in fields
         if (value := kwargs.get(key)) is not None
     }
     return params, findings
+
+
+def _unknown_kwarg(class_name: str, fields: tuple[str, ...], key: str, value: Any) -> Finding:
+    """``cmsdials-unknown-kwarg-ignored`` for ``key``, with what to write instead: the correctly spelled
+    ``ls_number__lte`` of the th1/th2 classes (whose own field is the typo) cannot be sent through the class at all."""
+    shown = f"{key}={json.dumps(value, default=str)}"
+    typo = next((t for t, right in _TYPOS.items() if right == key and t in fields), None)
+    if typo is not None:
+        return finding(
+            "cmsdials-unknown-kwarg-ignored",
+            f"{class_name} has no field '{key}' (it declares the misspelling '{typo}', which DIALS ignores too): cmsdials "
+            f"ignores {shown}, the bound is lost",
+            key,
+            fix=f"the class cannot send this bound: pass {key} as a query parameter yourself (dqquery.to_dials(query, "
+            f"'{_CLASS_ENDPOINTS[class_name].name}') writes it), or keep the rows with ls_number <= {json.dumps(value, default=str)} after fetching",
+        )
+    renamed = CMSDIALS_0X_NAMES.get(key)
+    if renamed is not None and renamed in fields:
+        fix = f"cmsdials 2.x names it {renamed}" + (" (a regular expression: escape + ( ) . * ? [ ] with a backslash)" if renamed.endswith("__regex") else "")
+    else:
+        close = difflib.get_close_matches(key, [f for f in fields if f not in PAGINATION_PARAMS and f not in _TYPOS], n=3, cutoff=0.6)
+        fix = f"did you mean {', '.join(close)}?" if close else ""
+    return finding("cmsdials-unknown-kwarg-ignored", f"{class_name} has no field '{key}': cmsdials ignores {shown}", key, fix=fix)
 
 
 def _object_params(obj: Any) -> tuple[str | None, dict[str, Any], list[Finding]]:

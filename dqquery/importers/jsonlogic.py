@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ast as A
-from ..catalog import lookup
+from ..catalog import FIELDS, lookup
 from ..check import check
 from ..emulate.jsonlogic_js import RR_VARIABLE_PREFIXES, NotModelled, js_apply, passes_on_missing
 from ..errors import QueryError, unsupported
@@ -483,6 +483,15 @@ def _portal_path(name: str) -> str | None:
     return name if row is not None and row.path == name and name.startswith(RR_VARIABLE_PREFIXES) else None
 
 
+def _portal_hint(name: str) -> str:
+    """What to write for an unknown portal variable: the portal variables with the same last name (``run.name`` ->
+    ``dataset.name``) first, then what the portal provides."""
+    last = name.rsplit(".", 1)[-1]
+    same = [f.path for f in FIELDS if f.path.rsplit(".", 1)[-1] == last and f.path != name and _portal_path(f.path) == f.path]
+    listing = "the portal provides run.oms.*, run.rr.*, run.run_number, dataset.*, lumisection.*"
+    return f"did you mean {', '.join(same[:3])}? {listing}" if same else listing
+
+
 def _classifier_path(name: str) -> str | None:
     """The catalog path of a component-classifier variable (a bare lumisection or run attribute name)."""
     row = lookup(name)
@@ -506,7 +515,7 @@ def _scan(rule: Any, context: str) -> tuple[list[Any], dict[str, str]]:
             if isinstance(name, str):
                 path = resolve(name)
                 if path is None:
-                    hint = "" if context != "json_portal" else "the portal provides run.oms.*, run.rr.*, run.run_number, dataset.*, lumisection.*"
+                    hint = "" if context != "json_portal" else _portal_hint(name)
                     findings.append(finding("jsonlogic-unknown-var", f"'{name}' is not a variable the rule is given: it reads null", where, fix=hint))
                 else:
                     renames[name] = path

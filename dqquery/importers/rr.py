@@ -13,19 +13,23 @@ Decisions:
   lumisections, so one flag condition and-ed with attributes is exact. Two flag conditions in one conjunction
   are counted separately by RR (different lumisections may satisfy them): no query, ``rr-flags-checked-separately``.
 * The backend's own errors are found by its emulator (planning errors: ``text >= integer`` for a number inside an
-  ``and``/``or`` list of a JSON attribute), reported as ``rr-backend-rejects`` with the backend's message.
+  ``and``/``or`` list of a JSON attribute), reported as ``rr-backend-rejects`` with the backend's message, located
+  at the smallest part refused alone; an ``and`` list of one attribute gets its conditions in one object as the fix.
 * A comparison the emulator reads as text on a numeric, boolean or list attribute, a ``::`` cast dqquery cannot
   mirror, or a key outside the catalog gives ``query=None`` and a ``not-expressible`` note: dqquery has no query for
   it, and a near one would select something else.
 * ``flag-means-some-lumisection`` is reported for the user format (``{"tracker-strip": "GOOD"}`` reads like "the
   flag is GOOD"); the backend's ``triplet_summary.F.S > 0`` says the count itself.
 * The client's whitelists are the compiler's data (:mod:`dqquery.targets.runregistry`), read here, not copied.
+  A key they lack gets what to write instead: the bare name of a prefixed key they list, ``get_datasets`` for a
+  run filter on a name, else the closest listed keys.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as _dt
+import difflib
 import json
 import re
 from typing import Any, Literal
@@ -60,10 +64,32 @@ class _NoValueFound:
 class ClientRaises(Exception):
     """The runregistry client raises before any request (its message, and the finding code)."""
 
-    def __init__(self, code: str, message: str, where: str) -> None:
+    def __init__(self, code: str, message: str, where: str, fix: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.where = where
+        self.fix = fix
+
+
+def _listed_keys(kind: Kind) -> tuple[str, ...]:
+    """The keys the client's transform accepts for ``kind`` (its lists, read from the compiler's data)."""
+    if kind == "runs":
+        return (T.RUN_TABLE_ATTRIBUTES, *T.RUN_RR_ATTRIBUTES, *T.RUN_TRIPLET_ATTRIBUTES, *T.RUN_OMS_ATTRIBUTES)
+    return (*T.DATASET_TABLE_ATTRIBUTES, *T.DATASET_ATTRIBUTES, *T.DATASET_TRIPLET_ATTRIBUTES, *T.RUN_RR_ATTRIBUTES,
+            *T.RUN_OMS_ATTRIBUTES)
+
+
+def _unknown_key_fix(key: str, kind: Kind) -> str:
+    """What to write for a key the client does not list: the bare name of a prefixed backend key the client lists
+    (``rr_attributes.class`` -> ``class`` in get_datasets), the dataset name's key, else the closest listed keys."""
+    listed = _listed_keys(kind)
+    bare = key.split(".", 1)[1] if "." in key else ""
+    if bare in listed:
+        return f'write "{bare}": the client adds the prefix itself'
+    if kind == "runs" and key in ("name", "dataset_name", "dataset"):
+        return 'a run has no name: filter datasets by name with get_datasets(filter={"dataset_name": ...})'
+    close = [k for k in listed if k.startswith(key + "-")] or difflib.get_close_matches(key, listed, n=3, cutoff=0.6)  # dt -> dt-dt
+    return f"did you mean {', '.join(close[:3])}?" if close else ""
 
 
 # ------------------------------------------------------------------------------------------------ client transform
@@ -139,6 +165,7 @@ def _run_entry(key: str, value: Any, out: dict[str, Any], findings: list[Finding
             "client-raises-unknown-attribute",
             f"filter attribute {key} not found within the listed attributes in runregistry/attributes.py",
             key,
+            _unknown_key_fix(key, "runs"),
         )
 
 
@@ -177,6 +204,7 @@ def _dataset_entry(key: str, value: Any, out: dict[str, Any], findings: list[Fin
             f"filter attribute {key} not found within the listed attributes in runregistry/attributes.py. "
             "If this attribute does exist, please make a PR to this client.",
             key,
+            _unknown_key_fix(key, "datasets"),
         )
 
 
@@ -372,9 +400,43 @@ def _lumisection_conjuncts(node: Any) -> list[Any]:
     return [o for o in operands if any(f.path.startswith("lumisection.") for f in A.fields_of(o))]
 
 
+def _rejected_part(piece: Any, columns: Any, where: str = "") -> str:
+    """The path of the smallest part of ``piece`` the backend refuses (``oms_attributes.energy``), "" if none alone."""
+    if not isinstance(piece, dict):
+        return ""
+    for key, value in piece.items():
+        at = where_join(where, key)
+        try:
+            E.compile_where({key: value}, columns)
+        except E.RRBackendError:
+            if key in E.COMBINATORS and isinstance(value, list):
+                for i, member in enumerate(value):
+                    if (inner := _rejected_part(member, columns, where_join(at, i))):
+                        return inner
+            return at
+    return ""
+
+
+def _one_object_fix(backend_filter: Any, where: str) -> str:
+    """For ``{attr: {"and": [{op: v}, ...]}}`` (a number in an and-list of a JSON attribute, compared as text): the
+    same conditions written in one object, which the backend compares as numbers; "" when that is not the case."""
+    value = backend_filter.get(where) if isinstance(backend_filter, dict) else None
+    if not (isinstance(value, dict) and list(value) in (["and"], ["AND"]) and isinstance(value[next(iter(value))], list)):
+        return ""
+    members = value[next(iter(value))]
+    if not all(isinstance(m, dict) and len(m) == 1 for m in members):
+        return ""
+    merged = {op: v for m in members for op, v in m.items()}
+    if len(merged) != len(members):
+        return ""
+    return f"write the conditions in one object, not in an and-list: {json.dumps(merged)}"
+
+
 def backend_query(backend_filter: Any, kind: Kind) -> tuple[Any, list[Finding]]:
     """What RR's backend selects for a backend-format filter, as a query (``None`` with a finding when no query
     says it), and the findings on the way."""
+    pieces: list[Any] = []
+    tables: list[Any] = []
     try:
         if kind == "runs":
             pieces = list(E.split_run_filter(backend_filter))
@@ -387,7 +449,9 @@ def backend_query(backend_filter: Any, kind: Kind) -> tuple[Any, list[Finding]]:
     except E.RRBackendError as err:
         if "not emulated" in str(err):
             return None, [finding("not-expressible", f"dqquery does not model this backend filter: {err}")]
-        return None, [finding("rr-backend-rejects", f"the Run Registry backend answers HTTP 500: {err}")]
+        where = next((w for piece, columns in zip(pieces, tables) if (w := _rejected_part(piece, columns))), "")
+        return None, [finding("rr-backend-rejects", f"the Run Registry backend answers HTTP 500: {err}", where,
+                              fix=_one_object_fix(backend_filter, where))]
     findings = _likes_without_percent(backend_filter)
     try:
         converted = [_where(piece, dict(columns)) for piece, columns in zip(pieces, tables)]
@@ -456,7 +520,7 @@ def from_rr(filter: Any, kind: Kind = "runs", raw: bool = False) -> Imported:
         try:
             backend, findings = client_transform(filter, kind)
         except ClientRaises as err:
-            return Imported(None, "rr", kind, (finding(err.code, f"the runregistry client raises: {err}", err.where),))
+            return Imported(None, "rr", kind, (finding(err.code, f"the runregistry client raises: {err}", err.where, fix=err.fix),))
     if raw and not isinstance(backend, dict):
         return Imported(None, "rr", kind, (finding("rr-backend-rejects", f"the backend format is a JSON object, not {type(backend).__name__}"),))
     query, more = backend_query(backend, kind)

@@ -7,7 +7,7 @@ Never run this file: the names it uses are not defined.
 """
 
 import runregistry
-from cmsdials.filters import LumisectionHistogram1DFilters, LumisectionHistogram2DFilters, OMSFilter
+from cmsdials.filters import LumisectionHistogram1DFilters, LumisectionHistogram2DFilters, MLModelsIndexFilters, OMSFilter
 
 # striptkmaps-2020-02-bool-flags
 # expect: client-drops-boolean-flag-value
@@ -103,6 +103,64 @@ generated = runregistry.create_json(
     json_logic={"and": [{"==": [{"var": "run.name"}, "/PromptReco/Collisions18A/DQM"]}, {"in": [{"var": "run.oms.injection_scheme"}, "25ns"]}]},
     dataset_name_filter="/PromptReco/Collisions18A/DQM",
 )
+
+# cmsdials' own th1 field, misspelled (cmsdials 2.4.1 LumisectionHistogram1DFilters.ls_numbet__lte)
+# expect: dials-ls-number-typo
+dials.h1d.list_all(LumisectionHistogram1DFilters(run_number=380238, ls_numbet__lte=100))
+
+# a regular expression PostgreSQL refuses
+# expect: dials-rejects
+dials.h1d.list_all(LumisectionHistogram1DFilters(run_number=380238, me__regex="(unclosed"))
+
+# a boolean DIALS reads as no filter
+# expect: dials-value-ignored
+dials.ml_models_index.list_all(MLModelsIndexFilters(active="yes"))
+
+# a cmsdials 2.4.1 field the v1.12.0 server does not declare
+# expect: dials-undeclared-parameter
+dials.ml_models_index.list_all(MLModelsIndexFilters(id=3))
+
+# a number inside an and-list of an OMS attribute: RR fails with text >= integer
+# expect: rr-backend-rejects
+runs = runregistry.get_runs(filter={"run_number": {">": 300000}, "energy": {"and": [{">=": 6000}, {"<=": 7000}]}})
+
+# a lower-case operator, which cmsdials' OMSFilter refuses
+# expect: oms-lowercase-operator
+dials.oms.query("runs", filters=[OMSFilter(attribute_name="run_number", value=355374, operator="eq")])
+
+# an operator OMS does not know
+# expect: oms-rejects
+q2 = omsapi.query("runs")
+q2.filter("run_number", 355374, "XX")
+
+# omsapi's CT, which cmsdials' OMSFilter does not have
+# expect: oms-operator-not-in-cmsdials
+dials.oms.query("runs", filters=[OMSFilter(attribute_name="hlt_key", value="collisions", operator="CT")])
+
+# an operator json-logic does not have
+# expect: jsonlogic-malformed
+generated = runregistry.create_json(json_logic={"and": [{"foo": [1]}]}, dataset_name_filter="/PromptReco/Collisions2018A/DQM")
+
+# a rule given as JSON text with a // comment (rr-backend-test-jsonlogic-2020 keeps its comments in a file)
+# expect: jsonlogic-comments, jsonlogic-file-not-json
+generated = runregistry.create_json(json_logic="""{"and": [
+  // the energy cut
+  {">=": [{"var": "run.oms.energy"}, 6000]}
+]}""", dataset_name_filter="/PromptReco/Collisions2018A/DQM")
+
+# an omsapi chain with CT (undocumented by OMS: not imported)
+# expect: oms-operator-not-in-cmsdials, not-expressible
+q3 = omsapi.query("runs")
+q3.filter("hlt_key", "collisions", "CT")
+
+# dials-backend-rr-editable-datasets: the second name condition is implied by the first
+# expect: redundant-condition
+raw = runregistry.get_datasets(filter={"and": [{"rr_attributes.class": {"=": "Collisions24"}}, {"name": {"=": "/PromptReco/Collisions2024/DQM"}},
+                                               {"name": {"<>": "online"}}]}, ignore_filter_transformation=True)
+
+# a filter dqquery cannot read (a key that is not a string)
+# expect: lint-filter-not-read
+runs = runregistry.get_runs(filter={"run_number": {1: 2}})
 
 # a filter that is not a literal
 # expect: lint-not-checked
