@@ -87,7 +87,6 @@ GENERIC_FIXES: dict[str, str] = {
     "client-rejects-invalid-status": "use one of GOOD, BAD, STANDBY, EXCLUDED, NOTSET, EMPTY",
     "client-ignores-non-dict-filter": "pass a dict, e.g. {\"run_number\": 355374}; dqquery compile --to rr:runs writes one from a query",
     "client-drops-boolean-flag-value": "give the flag a status string: {\"tracker-strip\": \"GOOD\"}",
-    "unfiltered-request": "add the constraints meant; dqquery compile writes them from a query",
     "omsapi-drops-unknown-attribute": "use an attribute of the resource (dqquery fields --grep NAME lists dqquery's names)",
     "cmsdials-unknown-kwarg-ignored": "use the keywords the cmsdials 2.x filter class declares (dqquery compile --to dials:ENDPOINT "
     "writes them from a query)",

@@ -529,7 +529,6 @@ NOT_IN_EVERY_FINDING = {
     "readme-snippet-invalid-python": "a file that does not parse holds nothing else: tests/data/lint/invalid_snippet.py",
     "oms-filter-without-operator": "neither omsapi nor cmsdials writes filter[attr]=value; only raw parameters (lint --oms)",
     "jsonlogic-classifier-context": "RR's component-classifier rules live in the RR backend, not in create_json calls (lint --jsonlogic)",
-    "unfiltered-request": "declared in FINDINGS, never reported yet: the records tag the unfiltered cases by their cause",
 }
 
 

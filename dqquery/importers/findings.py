@@ -72,8 +72,6 @@ FINDINGS: dict[str, tuple[Severity, str]] = {
     "jsonlogic-in-substring": ("note", "json-logic 'in' on a string is a case-sensitive substring test"),
     "jsonlogic-missing-value-passes": ("warning", "RR (JavaScript) lets a lumisection without the value pass this clause"),
     "jsonlogic-classifier-context": ("note", "an RR component-classifier rule: bare attribute names, not portal variables"),
-    # any service
-    "unfiltered-request": ("error", "the request carries no constraint: the service returns everything"),
     "not-expressible": ("note", "dqquery has no query that selects exactly what the service selects for this clause"),
 }
 """code -> (severity, one-line meaning). Codes of ``shared/data/real-filters`` are used unchanged."""
