@@ -54,6 +54,10 @@ Decisions:
   as text or 0/1) is a located :class:`ColumnTypeError` (a ``QueryError`` and a ``TableError``) before the engine
   runs: engines would fail with a message naming neither the field nor the column, or cast silently
   (DuckDB reads ``'true'`` as TRUE, dqquery reads text as no boolean).
+* A selected row with a NULL run or lumisection bound is an error, never dropped or merged: an island holding one
+  has a NULL first lumisection (MIN and MAX skip NULLs), and on range rows cut into pieces a NULL bound gives the
+  piece a NULL lumisection number (the predicate on it is unknown, as in ``golden``). Numbers a golden JSON cannot
+  hold (0, negative) raise the golden JSON's own error.
 * Engine errors are :class:`TableError` (a ``ValueError``) with the engine's message, never the engine's traceback;
   a missing extra is an ``ImportError`` naming it.
 """
@@ -524,9 +528,12 @@ numbered AS (
   SELECT r, lo, hi, SUM(starts) OVER (PARTITION BY r ORDER BY lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
   FROM flagged
 )
-SELECT r, MIN(lo) AS first_ls, MAX(hi) AS last_ls FROM numbered GROUP BY r, island ORDER BY r, first_ls
+SELECT r, CASE WHEN COUNT(lo) = COUNT(*) AND COUNT(hi) = COUNT(*) THEN MIN(lo) END AS first_ls, MAX(hi) AS last_ls
+FROM numbered GROUP BY r, island ORDER BY r, first_ls
 """
-"""Gaps and islands over the selected ranges (the ``selected`` CTE is replaced by the selection)."""
+"""Gaps and islands over the selected ranges (the ``selected`` CTE is replaced by the selection). An island holding
+a row with a NULL bound has a NULL first lumisection, which :func:`_golden_of_islands` refuses: MIN and MAX skip
+NULLs, so a range row ``[1, NULL]`` after ``[1, 10]`` would otherwise vanish into the island ``[1, 10]``."""
 
 
 @dataclass(frozen=True)
@@ -610,9 +617,15 @@ def _golden_sql(session: Session, condition: _Condition, layout: _Layout, restri
         pieces = exp.Values(expressions=rows, alias=exp.TableAlias(this=exp.to_identifier("dqquery_pieces"),
                                                                    columns=[exp.to_identifier("p_lo"), exp.to_identifier("p_hi")]))
         p_lo, p_hi = exp.column("p_lo", table="dqquery_pieces"), exp.column("p_hi", table="dqquery_pieces")
-        joined.append((pieces, exp.and_(exp.LTE(this=p_lo, expression=last), exp.GTE(this=p_hi, expression=first))))
-        lo = exp.Greatest(this=first, expressions=[p_lo])
-        hi = exp.Least(this=last, expressions=[p_hi])
+        # a row with a NULL bound joins every piece with a NULL lo or hi (GREATEST and LEAST skip NULLs): the
+        # predicate then reads an unknown lumisection number, and a selected row is refused by the islands' check
+        overlaps = exp.and_(exp.or_(exp.LTE(this=p_lo, expression=last), exp.Is(this=last.copy(), expression=exp.Null())),
+                            exp.or_(exp.GTE(this=p_hi, expression=first), exp.Is(this=first.copy(), expression=exp.Null())))
+        joined.append((pieces, overlaps))
+        lo = exp.Case().when(exp.Is(this=first.copy(), expression=exp.Null()), exp.Null()).else_(
+            exp.Greatest(this=first.copy(), expressions=[p_lo.copy()]))
+        hi = exp.Case().when(exp.Is(this=last.copy(), expression=exp.Null()), exp.Null()).else_(
+            exp.Least(this=last.copy(), expressions=[p_hi.copy()]))
         piece_ls = lo
 
         def swap(node: Any) -> Any:

@@ -404,6 +404,22 @@ def test_columns_of_the_schema_types_and_their_arrow_variants_are_accepted() -> 
     assert golden_from_table(query.replace(" and not beam1_present", ""), table) == GoldenJSON({1: [[1, 1]]})
 
 
+NULL_BOUNDS = [([1, 1], [10, None]), ([None, 1], [50, 10]), ([1, 1], [None, None]), ([5, None], [5, None])]
+
+
+@pytest.mark.parametrize(("firsts", "lasts"), NULL_BOUNDS)
+def test_a_selected_range_row_with_a_null_bound_is_an_error_not_dropped(firsts: list[Any], lasts: list[Any], engine: str = "duckdb") -> None:
+    """MIN and MAX skip NULLs: [1, NULL] after [1, 10] would vanish into the island [1, 10]."""
+    table = pa.table({"run_number": [1, 1], "ls_first": pa.array(firsts, pa.int64()), "ls_last": pa.array(lasts, pa.int64()),
+                      "dt-dt": ["GOOD", "GOOD"]})
+    for query in ("dt-dt == GOOD", "dt-dt == GOOD and (lumisection_number > 3 or run_number == 1)"):  # the second cuts pieces
+        with pytest.raises(TableError, match="NULL run or lumisection number"):
+            golden_from_table(query, table, engine=engine)
+    assert golden_from_table("dt-dt == BAD", table, engine=engine) == GoldenJSON()  # not selected: no error
+    if None in firsts:  # an unknown lumisection number: the predicate on it is unknown, the row not selected
+        assert golden_from_table("lumisection_number > 3", table.filter(pa.compute.is_null(table["ls_first"])), engine=engine) == GoldenJSON()
+
+
 @pytest.mark.parametrize(("run", "ls"), [(0, 1), (1, 0), (-1, 1), (1, -5)])
 def test_run_and_lumisection_numbers_a_golden_json_cannot_hold_are_refused(run: int, ls: int) -> None:
     with pytest.raises(GoldenJSONError, match="must be"):
@@ -413,6 +429,16 @@ def test_run_and_lumisection_numbers_a_golden_json_cannot_hold_are_refused(run: 
 def test_tables_of_other_engines_and_lazy_frames_say_what_to_do() -> None:
     with pytest.raises(TypeError, match="not a polars LazyFrame: collect it"):
         golden_from_table("run_number > 0", pl.DataFrame({"run_number": [1], "ls_number": [1]}).lazy())
+
+
+def test_without_the_spark_extra_the_message_says_how_to_install(monkeypatch: Any) -> None:
+    for name in ("pyspark", "pyspark.sql"):
+        monkeypatch.setitem(sys.modules, name, None)
+    table = pa.table({"run_number": [1], "ls_number": [1]})
+    for call in (lambda: golden_from_table("run_number > 0", table, engine="spark"),
+                 lambda: filter(table, "run_number > 0", engine="spark")):
+        with pytest.raises(ImportError, match=r'pip install "dqquery\[spark\]"'):
+            call()
 
 
 def test_without_the_sql_extra_the_message_says_how_to_install(monkeypatch: Any) -> None:

@@ -22,12 +22,14 @@ from test_engines import (
     ANY_QUERY,
     ANY_SNAPSHOT,
     DATASETS,
+    NULL_BOUNDS,
     _all_datasets,
     _check_table,
     _selected_rows,
     _sql_refusal,
     _with_query_columns,
 )
+from test_engines import test_a_selected_range_row_with_a_null_bound_is_an_error_not_dropped as _null_bound_check
 
 import dqquery
 from dqquery import QueryError
@@ -155,3 +157,8 @@ def test_the_executors_run_no_python(spark: Any, monkeypatch: Any) -> None:
     plans.append(picked._jdf.queryExecution().executedPlan().toString())
     assert len(plans) >= 4 and any("Window" in plan for plan in plans)
     assert not [plan for plan in plans if "Python" in plan or "ArrowEval" in plan]
+
+
+@pytest.mark.parametrize(("firsts", "lasts"), NULL_BOUNDS)
+def test_spark_refuses_a_selected_range_row_with_a_null_bound(spark: Any, firsts: list[Any], lasts: list[Any]) -> None:
+    _null_bound_check(firsts, lasts, engine="spark")
