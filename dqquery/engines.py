@@ -162,7 +162,8 @@ class DuckDBSession:
         self.connection = _connection(duckdb)
         if self.kind == "path":
             try:
-                self.relation = self.connection.read_parquet(_parquet_glob(table))
+                folder = Path(table).is_dir()  # Spark's reading of a folder: key=value subfolders are columns
+                self.relation = self.connection.read_parquet(_parquet_glob(table), **({"hive_partitioning": True} if folder else {}))
             except duckdb.Error as exc:
                 raise TableError(f"{table}: not readable as Parquet: {_first_line(exc)}") from None
         else:
@@ -247,10 +248,11 @@ def _kind_of(table: Any) -> str:
 
 
 def _parquet_glob(table: Any) -> str:
-    """A path as DuckDB reads it: a folder is its ``*.parquet`` files (an export folder's ``lumisections.parquet``)."""
+    """A path as DuckDB reads it: a folder is its ``*.parquet`` files, in its subfolders too (as Spark reads a folder;
+    a ``key=value`` subfolder is a Hive partition, read as a column), not only the top level's."""
     path = Path(table)
     if path.is_dir():
-        return str(path / "*.parquet")
+        return str(path / "**" / "*.parquet")
     return str(table)
 
 

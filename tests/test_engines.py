@@ -431,6 +431,19 @@ def test_tables_of_other_engines_and_lazy_frames_say_what_to_do() -> None:
         golden_from_table("run_number > 0", pl.DataFrame({"run_number": [1], "ls_number": [1]}).lazy())
 
 
+def test_a_folder_is_read_with_its_subfolders_and_hive_partitions(tmp_path: Any) -> None:
+    """As Spark reads a folder: files in subfolders count (they were silently left out), key=value folders are columns."""
+    for where, run in (("a.parquet", 1), ("2019/b.parquet", 2), ("2019/deeper/c.parquet", 3)):
+        (tmp_path / "nested" / where).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"run_number": [run], "ls_number": [1], "dt-dt": ["GOOD"]}), tmp_path / "nested" / where)
+    assert golden_from_table("dt-dt == GOOD", tmp_path / "nested") == GoldenJSON({1: [[1, 1]], 2: [[1, 1]], 3: [[1, 1]]})
+    assert filter(str(tmp_path / "nested"), "run_number > 1").num_rows == 2
+    for name, run in (("A", 1), ("B", 2)):
+        (tmp_path / "hive" / f"dataset={name}").mkdir(parents=True)
+        pq.write_table(pa.table({"run_number": [run], "ls_number": [1], "dt-dt": ["GOOD"]}), tmp_path / "hive" / f"dataset={name}" / "p.parquet")
+    assert golden_from_table("dt-dt == GOOD", tmp_path / "hive", dataset="B") == GoldenJSON({2: [[1, 1]]})
+
+
 def test_without_the_spark_extra_the_message_says_how_to_install(monkeypatch: Any) -> None:
     for name in ("pyspark", "pyspark.sql"):
         monkeypatch.setitem(sys.modules, name, None)
