@@ -45,7 +45,8 @@ Decisions:
   dtypes and order kept); a DuckDB relation gets a relation, a Parquet path an Arrow table.
 * DuckDB: one in-memory connection per thread, kept (a new one costs tens of milliseconds, as much as a small
   query); each table is a relation queried under the name :data:`TABLE` for one statement, so nothing is left
-  registered in it. A DuckDB relation given by the user is queried in its own connection.
+  registered in it. A DuckDB relation given by the user is queried in its own connection. A folder is read as
+  Spark reads one: its Parquet files in every subfolder, ``key=value`` subfolders as Hive partition columns.
 * Spark (``engine="spark"``, :class:`SparkTableSession`): the same SQL in the spark dialect, run through
   ``SparkSession.getActiveSession()`` (under ``spark-submit``, the cluster's) or a new ``local[*]`` session; a Spark
   DataFrame or a Parquet path stays in Spark, and ``filter`` returns a lazy Spark DataFrame (picked by default for
