@@ -45,11 +45,20 @@ Decisions:
   dtypes and order kept); a DuckDB relation gets a relation, a Parquet path an Arrow table.
 * DuckDB: one in-memory connection per thread, kept (a new one costs tens of milliseconds, as much as a small
   query); each table is a relation queried under the name :data:`TABLE` for one statement, so nothing is left
-  registered in it. A DuckDB relation given by the user is queried in its own connection.
+  registered in it. A DuckDB relation given by the user is queried in its own connection. A folder is read as
+  Spark reads one: its Parquet files in every subfolder, ``key=value`` subfolders as Hive partition columns.
 * Spark (``engine="spark"``, :class:`SparkTableSession`): the same SQL in the spark dialect, run through
   ``SparkSession.getActiveSession()`` (under ``spark-submit``, the cluster's) or a new ``local[*]`` session; a Spark
   DataFrame or a Parquet path stays in Spark, and ``filter`` returns a lazy Spark DataFrame (picked by default for
   a Spark DataFrame). The session time zone is UTC while a query runs, restored afterwards.
+* A column whose Arrow type cannot hold its field's catalog type (a status column of integers, a boolean flag held
+  as text or 0/1) is a located :class:`ColumnTypeError` (a ``QueryError`` and a ``TableError``) before the engine
+  runs: engines would fail with a message naming neither the field nor the column, or cast silently
+  (DuckDB reads ``'true'`` as TRUE, dqquery reads text as no boolean).
+* A selected row with a NULL run or lumisection bound is an error, never dropped or merged: an island holding one
+  has a NULL first lumisection (MIN and MAX skip NULLs), and on range rows cut into pieces a NULL bound gives the
+  piece a NULL lumisection number (the predicate on it is unknown, as in ``golden``). Numbers a golden JSON cannot
+  hold (0, negative) raise the golden JSON's own error.
 * Engine errors are :class:`TableError` (a ``ValueError``) with the engine's message, never the engine's traceback;
   a missing extra is an ``ImportError`` naming it.
 """
@@ -71,7 +80,7 @@ from .lumiranges import MAX_NUMBER, GoldenJSON
 from .query import as_node
 from .snapshot import ONLINE, UnknownDataset, dataset_matcher
 
-__all__ = ["ENGINES", "TABLE", "Engine", "Session", "TableError", "filter", "golden_from_table"]
+__all__ = ["ENGINES", "TABLE", "ColumnTypeError", "Engine", "Session", "TableError", "filter", "golden_from_table"]
 
 TABLE = "dqquery_table"
 """The name a session gives its table in the SQL it runs."""
@@ -83,6 +92,11 @@ _PIECE_LS = "dqquery_piece_ls"  # the lumisection number of a range row's piece,
 
 class TableError(ValueError):
     """A table that cannot be read or queried (bad type, layout, engine error), with the reason."""
+
+
+class ColumnTypeError(QueryError, TableError):
+    """A column the query reads holds another type than its field's (a status column of numbers): located in the
+    query, raised before the engine runs (which would fail with a message naming neither field nor column)."""
 
 
 class Session(Protocol):
@@ -149,7 +163,8 @@ class DuckDBSession:
         self.connection = _connection(duckdb)
         if self.kind == "path":
             try:
-                self.relation = self.connection.read_parquet(_parquet_glob(table))
+                folder = Path(table).is_dir()  # Spark's reading of a folder: key=value subfolders are columns
+                self.relation = self.connection.read_parquet(_parquet_glob(table), **({"hive_partitioning": True} if folder else {}))
             except duckdb.Error as exc:
                 raise TableError(f"{table}: not readable as Parquet: {_first_line(exc)}") from None
         else:
@@ -226,15 +241,19 @@ def _kind_of(table: Any) -> str:
         return "polars"
     if module in ("duckdb", "_duckdb") and name == "DuckDBPyRelation":
         return "relation"
-    raise TypeError(f"a table must be a Parquet path or glob, a pyarrow Table, a pandas or polars DataFrame or a DuckDB "
-                    f"relation, not {type(table).__module__}.{name}")
+    if _is_spark_frame(table):
+        raise TypeError("not a Spark DataFrame: it stays in Spark, pass engine=\"spark\"")
+    if module == "polars" and name == "LazyFrame":
+        raise TypeError("not a polars LazyFrame: collect it, or write it to Parquet and pass the path")
+    raise TypeError(f"not {type(table).__module__}.{name}")
 
 
 def _parquet_glob(table: Any) -> str:
-    """A path as DuckDB reads it: a folder is its ``*.parquet`` files (an export folder's ``lumisections.parquet``)."""
+    """A path as DuckDB reads it: a folder is its ``*.parquet`` files, in its subfolders too (as Spark reads a folder;
+    a ``key=value`` subfolder is a Hive partition, read as a column), not only the top level's."""
     path = Path(table)
     if path.is_dir():
-        return str(path / "*.parquet")
+        return str(path / "**" / "*.parquet")
     return str(table)
 
 
@@ -248,6 +267,18 @@ def _spark_session() -> Any:
     except ImportError as missing:
         raise ImportError('running queries on Spark needs pyspark and sqlglot: pip install "dqquery[spark]"') from missing
     return _Spark.getActiveSession() or _Spark.builder.master("local[*]").appName("dqquery").getOrCreate()
+
+
+def _spark_message(exc: BaseException) -> str:
+    """The first line of a Spark error; for a Java exception py4j passes through (its first line is only "An error
+    occurred while calling o122.parquet."), the Java exception's own message without its class name."""
+    import re
+
+    for line in str(exc).splitlines():
+        found = re.match(r"^: (?:[\w.$]+(?:Exception|Error): )?(.+)", line)
+        if found:
+            return found.group(1).strip()
+    return _first_line(exc)
 
 
 def _is_spark_frame(table: Any) -> bool:
@@ -265,17 +296,18 @@ class SparkTableSession:
 
     def __init__(self, table: Any) -> None:
         self.spark = _spark_session()
+        from py4j.protocol import Py4JError
         from pyspark.errors import PySparkException
 
-        self._errors = (PySparkException,)
+        self._errors = (PySparkException, Py4JError)  # a Java exception pyspark does not convert (a file that is not Parquet)
         if _is_spark_frame(table):
             self.kind, self.frame = "spark", table
         elif isinstance(table, (str, os.PathLike)):
             self.kind = "path"
             try:
                 self.frame = self.spark.read.parquet(os.fspath(table))
-            except PySparkException as exc:
-                raise TableError(f"{table}: not readable as Parquet by Spark: {_first_line(exc)}") from None
+            except self._errors as exc:
+                raise TableError(f"{table}: not readable as Parquet by Spark: {_spark_message(exc)}") from None
         elif type(table).__module__.split(".")[0] == "pyarrow" and type(table).__name__ == "Table":
             self.kind, self.frame = "arrow", self.spark.createDataFrame(table)
         else:
@@ -288,13 +320,13 @@ class SparkTableSession:
         try:
             return self.spark.sql(sql)
         except self._errors as exc:
-            raise TableError(f"Spark: {_first_line(exc)}") from None
+            raise TableError(f"Spark: {_spark_message(exc)}") from None
 
     def run(self, sql: str) -> Any:
         try:
             return self._select(sql).toArrow()
         except self._errors as exc:
-            raise TableError(f"Spark: {_first_line(exc)}") from None
+            raise TableError(f"Spark: {_spark_message(exc)}") from None
 
     def rows_where(self, condition: str) -> Any:
         """A Spark DataFrame (lazy: nothing is collected) for a DataFrame or a path; Arrow for an Arrow table."""
@@ -302,7 +334,7 @@ class SparkTableSession:
             rows = self.frame.where(condition)
             return rows.toArrow() if self.kind == "arrow" else rows
         except self._errors as exc:
-            raise TableError(f"Spark: {_first_line(exc)}") from None
+            raise TableError(f"Spark: {_spark_message(exc)}") from None
 
     def close(self) -> None:
         self.spark.catalog.dropTempView(TABLE)
@@ -361,7 +393,52 @@ def _is_text(arrow_type: Any) -> bool:
 
     if pa.types.is_dictionary(arrow_type):
         arrow_type = arrow_type.value_type
-    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type))
+    string_view = getattr(pa.types, "is_string_view", lambda _t: False)
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or string_view(arrow_type)
+                or pa.types.is_null(arrow_type))
+
+
+def _holds_catalog_type(arrow_type: Any, catalog_type: str) -> bool:
+    """Whether a column of ``arrow_type`` can hold a field of ``catalog_type`` (the snapshot schema's types; a column
+    of NULLs holds any). Numbers are integers, floats or decimals; datetimes are timestamps, dates or text (read as
+    dqquery reads text); lists hold text."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_null(arrow_type):
+        return True
+    if catalog_type in ("int", "float"):
+        return bool(pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type))
+    if catalog_type in ("string", "status"):
+        return _is_text(arrow_type)
+    if catalog_type == "bool":
+        return bool(pa.types.is_boolean(arrow_type))
+    if catalog_type in ("datetime", "date"):
+        return bool(pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type) or _is_text(arrow_type))
+    if catalog_type == "string-list":
+        is_list = pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+        return bool(is_list and _is_text(arrow_type.value_type))
+    return True
+
+
+def _wrong_type(query: Any, field: A.FieldRef, column: str, arrow_type: Any, catalog_type: str) -> QueryError:
+    span = getattr(field, "span", None) if isinstance(query, str) else None
+    return ColumnTypeError(
+        "type-mismatch",
+        f"the column {column!r} of the field '{field.name}' holds {arrow_type}; the field is a {catalog_type}",
+        query=query if isinstance(query, str) else "",
+        offset=span.start if span is not None else None,
+        end=span.end if span is not None and span.end > span.start else None,
+        hint=f"store it with the snapshot schema's type ({_SCHEMA_TYPE_HINT[catalog_type]}), or map the field to another column",
+    )
+
+
+_SCHEMA_TYPE_HINT = {
+    "int": "an integer or float column", "float": "an integer or float column", "string": "a text column",
+    "status": "a text column of upper-case statuses", "bool": "a boolean column", "datetime": "a timestamp column",
+    "date": "a date or timestamp column", "string-list": "a list of text",
+}
 
 
 def _datetime_case(session: Session, column: str, sqlglot: Any) -> Any:
@@ -421,6 +498,10 @@ def _condition(session: Session, query: Any, columns: Mapping[str, str] | None, 
             info = lookup(field.path)
             if info is not None and info.type in ("int", "float", "string", "status", "bool", "datetime", "date", "string-list"):
                 raise _missing_column(query, field, column, names)
+            continue
+        info = lookup(field.path)
+        if info is not None and info.type in _SCHEMA_TYPE_HINT and not _holds_catalog_type(schema.field(column).type, info.type):
+            raise _wrong_type(query, field, column, schema.field(column).type, info.type)
     replacements: dict[str, Any] = {}
     for field in A.fields_of(node):
         info = lookup(field.path)
@@ -450,9 +531,12 @@ numbered AS (
   SELECT r, lo, hi, SUM(starts) OVER (PARTITION BY r ORDER BY lo, hi ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
   FROM flagged
 )
-SELECT r, MIN(lo) AS first_ls, MAX(hi) AS last_ls FROM numbered GROUP BY r, island ORDER BY r, first_ls
+SELECT r, CASE WHEN COUNT(lo) = COUNT(*) AND COUNT(hi) = COUNT(*) THEN MIN(lo) END AS first_ls, MAX(hi) AS last_ls
+FROM numbered GROUP BY r, island ORDER BY r, first_ls
 """
-"""Gaps and islands over the selected ranges (the ``selected`` CTE is replaced by the selection)."""
+"""Gaps and islands over the selected ranges (the ``selected`` CTE is replaced by the selection). An island holding
+a row with a NULL bound has a NULL first lumisection, which :func:`_golden_of_islands` refuses: MIN and MAX skip
+NULLs, so a range row ``[1, NULL]`` after ``[1, 10]`` would otherwise vanish into the island ``[1, 10]``."""
 
 _ISLANDS_OF_LUMISECTIONS = """
 WITH selected AS (SELECT 1 AS r, 1 AS lo, 1 AS hi),
@@ -544,9 +628,15 @@ def _golden_sql(session: Session, condition: _Condition, layout: _Layout, restri
         pieces = exp.Values(expressions=rows, alias=exp.TableAlias(this=exp.to_identifier("dqquery_pieces"),
                                                                    columns=[exp.to_identifier("p_lo"), exp.to_identifier("p_hi")]))
         p_lo, p_hi = exp.column("p_lo", table="dqquery_pieces"), exp.column("p_hi", table="dqquery_pieces")
-        joined.append((pieces, exp.and_(exp.LTE(this=p_lo, expression=last), exp.GTE(this=p_hi, expression=first))))
-        lo = exp.Greatest(this=first, expressions=[p_lo])
-        hi = exp.Least(this=last, expressions=[p_hi])
+        # a row with a NULL bound joins every piece with a NULL lo or hi (GREATEST and LEAST skip NULLs): the
+        # predicate then reads an unknown lumisection number, and a selected row is refused by the islands' check
+        overlaps = exp.and_(exp.or_(exp.LTE(this=p_lo, expression=last), exp.Is(this=last.copy(), expression=exp.Null())),
+                            exp.or_(exp.GTE(this=p_hi, expression=first), exp.Is(this=first.copy(), expression=exp.Null())))
+        joined.append((pieces, overlaps))
+        lo = exp.Case().when(exp.Is(this=first.copy(), expression=exp.Null()), exp.Null()).else_(
+            exp.Greatest(this=first.copy(), expressions=[p_lo.copy()]))
+        hi = exp.Case().when(exp.Is(this=last.copy(), expression=exp.Null()), exp.Null()).else_(
+            exp.Least(this=last.copy(), expressions=[p_hi.copy()]))
         piece_ls = lo
 
         def swap(node: Any) -> Any:
@@ -603,7 +693,7 @@ def _golden_of_islands(result: Any) -> GoldenJSON:
     if any(result.column(i).null_count for i in range(3)):
         raise TableError("selected rows have a NULL run or lumisection number: a golden JSON cannot hold them")
     runs, firsts, lasts = (_numpy(result.column(i), "int64") for i in range(3))
-    if int(runs.min()) < 0 or int(firsts.min()) < 0 or int(runs.max()) > MAX_NUMBER or int(lasts.max()) > MAX_NUMBER \
+    if int(runs.min()) < 1 or int(firsts.min()) < 1 or int(runs.max()) > MAX_NUMBER or int(lasts.max()) > MAX_NUMBER \
             or bool((firsts > lasts).any()):
         mapping: dict[int, list[list[int]]] = {}
         for r, a, b in zip(runs.tolist(), firsts.tolist(), lasts.tolist()):

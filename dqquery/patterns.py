@@ -360,6 +360,12 @@ class _UserRegex:
         return self.body is not None and self.body.search(text) is not None
 
 
+def re2_text(pattern: str) -> str:
+    """The RE2 text of a user regex without lookaheads (what an engine with RE2, DuckDB's ``regexp_matches``, is
+    given): dqquery's reading in RE2 syntax (``\\Z`` -> ``\\z``). Raises :class:`PatternError` as :func:`compile_regex`."""
+    return _scan(pattern)[1]
+
+
 @functools.lru_cache(maxsize=_CACHED)
 def compile_regex(pattern: str, dot_matches_newline: bool = False) -> _UserRegex:
     """A user regex, checked and compiled (see the module docstring); raises :class:`PatternError`."""

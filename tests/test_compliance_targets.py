@@ -40,7 +40,8 @@ def _compile_fn(spec: str) -> Callable[[str], Any]:
 # a target registered without a corpus column has no case here, and test_every_corpus_column_is_a_target fails on a
 # column that names no target.
 TARGETS: dict[str, tuple[Callable[[str], Any], str]] = {column(spec): (_compile_fn(spec), spec) for spec in registry.specs()}
-REQUIRED_TARGETS = ("rr", "rr_raw", "dials_run", "dials_lumisection", "dials_th2", "oms_runs", "oms_lumisections", "jsonlogic")
+REQUIRED_TARGETS = ("rr", "rr_raw", "dials_run", "dials_lumisection", "dials_th2", "oms_runs", "oms_lumisections", "jsonlogic",
+                    "sql_duckdb", "sql_spark")
 # (query, corpus key) -> why the corpus is right and the compiler is not (reported to the lead).
 KNOWN_COMPILER_BUGS: dict[tuple[str, str], str] = {}
 

@@ -171,7 +171,7 @@ NOT_EXECUTED = {
     ("fetching.md", "dqquery golden @query.dq --rr \"$DQQUERY_RR_URL\" --dataset '/PromptReco/Collisions2018A/DQM' --compare-remote"):
         "needs the production Run Registry's JSON portal",
     ("language.md", '--8<-- "grammar/dqquery.lark"'): "the grammar file, included by the docs site",
-    ("engines.md", 'pip install "dqquery[spark]"  # or: pip wheel dqquery -w deps/ and add --py-files deps/dqquery-*.whl below'):
+    ("engines.md", 'pip install "dqquery[spark]"  # on the machine that runs spark-submit: the driver, in client mode'):
         "installing and spark-submit to a cluster; the same script runs in local mode in the python block below it",
     ("columnar.md", 'pip install "dqquery[fast]"     # numpy and pyarrow'):
         "an install line and the user's own snapshot file; tests/test_columnar.py runs both conversions and golden on a columnar file",

@@ -39,7 +39,8 @@ import dqquery
 from dqquery import GoldenJSON, QueryError, evaluator
 from dqquery.catalog import lookup
 from dqquery.cli import main
-from dqquery.engines import ENGINES, TableError, filter, golden_from_table
+from dqquery.engines import ENGINES, ColumnTypeError, TableError, filter, golden_from_table
+from dqquery.lumiranges import GoldenJSONError
 from dqquery.semantics import selects
 from dqquery.snapshot import Snapshot
 from dqquery.strategies import queries
@@ -257,7 +258,7 @@ def test_only_the_islands_come_back_from_the_engine(monkeypatch: Any) -> None:
 
     n = 100_000
     ls = np.arange(n, dtype=np.int64) % 2000 + 1
-    table = pa.table({"run_number": np.arange(n, dtype=np.int64) // 2000, "ls_number": ls,
+    table = pa.table({"run_number": np.arange(n, dtype=np.int64) // 2000 + 1, "ls_number": ls,
                       "dataset": pa.array(np.array(["online", "a", "b"])[np.arange(n) % 3]),
                       "dt-dt": pa.array(np.where(ls % 500 == 0, "BAD", "GOOD"))})
     returned: list[int] = []
@@ -363,14 +364,94 @@ def test_bad_table_type_unknown_engine_and_unknown_dataset(tmp_path: Any) -> Non
 
 
 def test_engine_errors_are_translated() -> None:
-    table = pa.table({"run_number": [1], "ls_number": [1], "dt-dt": [3]})  # a status column holding numbers
+    connection = duckdb.connect()
+    relation = connection.sql("SELECT 1::BIGINT AS run_number, 1::BIGINT AS ls_number")
+    connection.close()  # the engine itself fails
     with pytest.raises(TableError, match="^DuckDB: ") as err:
-        golden_from_table("dt-dt == GOOD", table)
+        golden_from_table("run_number > 0", relation)
     assert "Traceback" not in str(err.value)
     with pytest.raises(TableError, match="column 'ls_number' holds string, not integers"):
         golden_from_table("run_number > 0", pa.table({"run_number": [1], "ls_number": ["1"]}))
     with pytest.raises(TableError, match="NULL run or lumisection number"):
         golden_from_table("run_number > 0", pa.table({"run_number": [1], "ls_number": pa.array([None], pa.int64())}))
+
+
+@pytest.mark.parametrize(("query", "column", "values", "holds"), [
+    ("dt-dt == GOOD", "dt-dt", [3], "int64"),  # a status column of numbers
+    ("energy > 3", "energy", ["7"], "string"),  # DuckDB would say only: cannot compare VARCHAR and INTEGER_LITERAL
+    ("bpix_ready", "bpix_ready", ["true"], "string"),  # DuckDB would cast 'true' to TRUE silently
+    ("bpix_ready", "bpix_ready", [1], "int64"),
+    ("components contains \"dt\"", "components", [[1]], "list<.*int64>"),
+])
+@pytest.mark.parametrize("call", ["golden", "filter"])
+def test_a_column_of_the_wrong_type_is_a_located_error(query: str, column: str, values: list[Any], holds: str, call: str) -> None:
+    table = pa.table({"run_number": [1], "ls_number": [1], column: values})
+    with pytest.raises(ColumnTypeError, match=f"the column '{column}' of the field '{column}' holds {holds}") as err:
+        golden_from_table(query, table) if call == "golden" else filter(table, query)
+    assert isinstance(err.value, TableError) and err.value.category == "type-mismatch"
+    assert (err.value.line, err.value.column) == (1, 1) and "^" in str(err.value)
+
+
+def test_columns_of_the_schema_types_and_their_arrow_variants_are_accepted() -> None:
+    table = pa.table({
+        "run_number": pa.array([1, 1], pa.int32()), "ls_number": pa.array([1, 2], pa.int16()),
+        "dt-dt": pa.array(["GOOD", "BAD"]).dictionary_encode(), "class": pa.array(["a", "b"], pa.large_string()),
+        "energy": pa.array([6800, 6500], pa.int32()), "bpix_ready": pa.array([True, None]),
+        "components": pa.array([["dt"], []], pa.large_list(pa.string())), "beam1_present": pa.nulls(2),
+    })
+    query = 'dt-dt == GOOD and class == "a" and energy > 6600 and bpix_ready and components contains "dt" and not beam1_present'
+    assert golden_from_table(query, table) == GoldenJSON()  # beam1_present is NULL: unknown
+    assert golden_from_table(query.replace(" and not beam1_present", ""), table) == GoldenJSON({1: [[1, 1]]})
+
+
+NULL_BOUNDS = [([1, 1], [10, None]), ([None, 1], [50, 10]), ([1, 1], [None, None]), ([5, None], [5, None])]
+
+
+@pytest.mark.parametrize(("firsts", "lasts"), NULL_BOUNDS)
+def test_a_selected_range_row_with_a_null_bound_is_an_error_not_dropped(firsts: list[Any], lasts: list[Any], engine: str = "duckdb") -> None:
+    """MIN and MAX skip NULLs: [1, NULL] after [1, 10] would vanish into the island [1, 10]."""
+    table = pa.table({"run_number": [1, 1], "ls_first": pa.array(firsts, pa.int64()), "ls_last": pa.array(lasts, pa.int64()),
+                      "dt-dt": ["GOOD", "GOOD"]})
+    for query in ("dt-dt == GOOD", "dt-dt == GOOD and (lumisection_number > 3 or run_number == 1)"):  # the second cuts pieces
+        with pytest.raises(TableError, match="NULL run or lumisection number"):
+            golden_from_table(query, table, engine=engine)
+    assert golden_from_table("dt-dt == BAD", table, engine=engine) == GoldenJSON()  # not selected: no error
+    if None in firsts:  # an unknown lumisection number: the predicate on it is unknown, the row not selected
+        assert golden_from_table("lumisection_number > 3", table.filter(pa.compute.is_null(table["ls_first"])), engine=engine) == GoldenJSON()
+
+
+@pytest.mark.parametrize(("run", "ls"), [(0, 1), (1, 0), (-1, 1), (1, -5)])
+def test_run_and_lumisection_numbers_a_golden_json_cannot_hold_are_refused(run: int, ls: int) -> None:
+    with pytest.raises(GoldenJSONError, match="must be"):
+        golden_from_table("run_number < 10", pa.table({"run_number": [run], "ls_number": [ls]}))
+
+
+def test_tables_of_other_engines_and_lazy_frames_say_what_to_do() -> None:
+    with pytest.raises(TypeError, match="not a polars LazyFrame: collect it"):
+        golden_from_table("run_number > 0", pl.DataFrame({"run_number": [1], "ls_number": [1]}).lazy())
+
+
+def test_a_folder_is_read_with_its_subfolders_and_hive_partitions(tmp_path: Any) -> None:
+    """As Spark reads a folder: files in subfolders count (they were silently left out), key=value folders are columns."""
+    for where, run in (("a.parquet", 1), ("2019/b.parquet", 2), ("2019/deeper/c.parquet", 3)):
+        (tmp_path / "nested" / where).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"run_number": [run], "ls_number": [1], "dt-dt": ["GOOD"]}), tmp_path / "nested" / where)
+    assert golden_from_table("dt-dt == GOOD", tmp_path / "nested") == GoldenJSON({1: [[1, 1]], 2: [[1, 1]], 3: [[1, 1]]})
+    assert filter(str(tmp_path / "nested"), "run_number > 1").num_rows == 2
+    for name, run in (("A", 1), ("B", 2)):
+        (tmp_path / "hive" / f"dataset={name}").mkdir(parents=True)
+        pq.write_table(pa.table({"run_number": [run], "ls_number": [1], "dt-dt": ["GOOD"]}), tmp_path / "hive" / f"dataset={name}" / "p.parquet")
+    assert golden_from_table("dt-dt == GOOD", tmp_path / "hive", dataset="B") == GoldenJSON({2: [[1, 1]]})
+
+
+def test_without_the_spark_extra_the_message_says_how_to_install(monkeypatch: Any) -> None:
+    for name in ("pyspark", "pyspark.sql"):
+        monkeypatch.setitem(sys.modules, name, None)
+    table = pa.table({"run_number": [1], "ls_number": [1]})
+    for call in (lambda: golden_from_table("run_number > 0", table, engine="spark"),
+                 lambda: filter(table, "run_number > 0", engine="spark")):
+        with pytest.raises(ImportError, match=r'pip install "dqquery\[spark\]"'):
+            call()
 
 
 def test_without_the_sql_extra_the_message_says_how_to_install(monkeypatch: Any) -> None:

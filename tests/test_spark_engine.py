@@ -22,16 +22,18 @@ from test_engines import (
     ANY_QUERY,
     ANY_SNAPSHOT,
     DATASETS,
+    NULL_BOUNDS,
     _all_datasets,
     _check_table,
     _selected_rows,
     _sql_refusal,
     _with_query_columns,
 )
+from test_engines import test_a_selected_range_row_with_a_null_bound_is_an_error_not_dropped as _null_bound_check
 
 import dqquery
 from dqquery import QueryError
-from dqquery.engines import ENGINES, TableError, filter, golden_from_table
+from dqquery.engines import ENGINES, ColumnTypeError, TableError, filter, golden_from_table
 from dqquery.snapshot import Snapshot
 from dqquery.tables import lumisection_table, range_rows_table
 
@@ -96,6 +98,16 @@ def test_spark_errors_are_table_errors(spark: Any, tmp_path: Any) -> None:
         golden_from_table("run_number > 1", [1, 2], engine="spark")
     with pytest.raises(QueryError, match="Java"):
         golden_from_table('dataset ~ "a$"', spark.createDataFrame(pa.table({"run_number": [1]})), engine="spark")
+    not_parquet = tmp_path / "notes.parquet"
+    not_parquet.write_text("run_number,ls_number\n1,1\n")
+    with pytest.raises(TableError, match=r"notes.parquet: not readable as Parquet by Spark: \[FAILED_READ_FILE") as err:
+        golden_from_table("run_number > 1", str(not_parquet), engine="spark")  # a Java exception pyspark does not convert
+    assert "An error occurred while calling" not in str(err.value)
+    frame = spark.createDataFrame(pa.table({"run_number": [1], "ls_number": [1], "dt-dt": [3]}))
+    with pytest.raises(ColumnTypeError, match="the column 'dt-dt' of the field 'dt-dt' holds int64"):
+        golden_from_table("dt-dt == GOOD", frame, engine="spark")  # Spark alone: CAST_INVALID_INPUT, naming no column
+    with pytest.raises(TypeError, match='not a Spark DataFrame: it stays in Spark, pass engine="spark"'):
+        golden_from_table("dt-dt == GOOD", frame, engine="duckdb")
     assert dqquery.golden_from_table is golden_from_table
 
 
@@ -118,3 +130,35 @@ def test_spark_golden_on_a_known_snapshot(spark: Any, layout: str) -> None:
     assert all(g.to_dict() for g in goldens)  # each query selects something here
     for query, expected in zip(SMALL_QUERIES, goldens):
         assert golden_from_table(query, frame, engine="spark") == expected, query
+
+
+def test_the_executors_run_no_python(spark: Any, monkeypatch: Any) -> None:
+    """Every statement golden_from_table and filter run is Spark SQL without a Python node in its physical plan (no
+    UDF, no Python worker): on a cluster only the driver needs dqquery (docs/engines.md, 'On a cluster')."""
+    from test_columnar import _small_snapshot
+
+    from dqquery.engines import SparkTableSession
+
+    plans: list[str] = []
+    original = SparkTableSession._select
+
+    def planned(self: Any, sql: str) -> Any:
+        frame = original(self, sql)
+        plans.append(frame._jdf.queryExecution().executedPlan().toString())
+        return frame
+
+    monkeypatch.setattr(SparkTableSession, "_select", planned)
+    rows = range_rows_table(_small_snapshot(), "%")
+    rows = rows.append_column("start_time", pa.array(["2018-05-01T10:00:00Z"] * rows.num_rows))  # datetime text: a CASE
+    frame = spark.createDataFrame(rows)
+    assert golden_from_table("dt-dt == GOOD and lumisection_number in 3..7 and start_time > 2018-01-01", frame,
+                             engine="spark", dataset="%").to_dict()
+    picked = filter(frame, 'dt-dt == GOOD and class like "collisions%"')
+    plans.append(picked._jdf.queryExecution().executedPlan().toString())
+    assert len(plans) >= 4 and any("Window" in plan for plan in plans)
+    assert not [plan for plan in plans if "Python" in plan or "ArrowEval" in plan]
+
+
+@pytest.mark.parametrize(("firsts", "lasts"), NULL_BOUNDS)
+def test_spark_refuses_a_selected_range_row_with_a_null_bound(spark: Any, firsts: list[Any], lasts: list[Any]) -> None:
+    _null_bound_check(firsts, lasts, engine="spark")

@@ -176,14 +176,14 @@ def like_cases(draw: Any) -> tuple[Any, list[dict[str, Any]]]:
     return query, rows
 
 
-REGEX_ALPHABET = ["a", "b", ".", "^", "$", "*", "+", "?", "[ab]", "[^a]", "(a|b)", "\\d", "\\.", "1"]
+REGEX_ALPHABET = ["a", "b", ".", "^", "$", "*", "+", "?", "[ab]", "[^a]", "(a|b)", "\\d", "\\.", "1", "\\Z", "\\A", "\\s", "\\w"]
 
 
 @st.composite
 def regex_cases(draw: Any) -> tuple[Any, list[dict[str, Any]]]:
     pattern = "".join(draw(st.lists(st.sampled_from(REGEX_ALPHABET), max_size=5)))
     query = A.Regex(field=A.FieldRef(name="dataset", path=PATHS["dataset"]), pattern=pattern, negated=draw(st.booleans()))
-    subjects = st.lists(st.one_of(st.none(), st.lists(st.sampled_from(["a", "b", "1", "\n", ".", "A", "é"]), max_size=5).map("".join)),
+    subjects = st.lists(st.one_of(st.none(), st.lists(st.sampled_from(["a", "b", "1", "\n", ".", "A", "é", " ", "\x0b", "\u00a0", "_"]), max_size=5).map("".join)),
                         min_size=1, max_size=8)
     return query, [{f: None for f in FIELDS} | {"dataset": s} for s in draw(subjects)]
 
@@ -264,6 +264,10 @@ def test_literals_are_quoted_by_sqlglot() -> None:
     ('dataset like "%é%"', "duckdb", "non-ASCII letters"),
     ('dataset ~ "^(?=a)b"', "duckdb", "no lookaheads"),
     ('dataset ~ "a$"', "spark", "Java"),
+    ('dataset ~ "a\\\\Z"', "spark", "Java"),
+    ('dataset ~ "a\\\\sb"', "spark", "Java"),
+    ('dataset like "%é%"', "spark", "non-ASCII letters"),
+    ('dataset like "%é%"', "postgres", "non-ASCII letters"),
     ('dataset ~ "a.[^b]"', "postgres", "(?p)"),
     ('dataset ~ "\\\\bx"', "postgres", "differs between Python and PostgreSQL"),
     ("run.oms.notes == 1", "duckdb", "does not give a type"),

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..catalog import lookup as catalog_lookup
-from ..patterns import case_insensitive_class
+from ..patterns import case_insensitive_class, re2_text
 from ..patterns_postgres import regex_portability_problem
 from ..query import as_node
 from .base import Refusals
@@ -186,7 +186,9 @@ class _Compiler:
         if problem:
             raise self.refuse.unsupported(node, f"{problem} ({self.dialect})")
         pattern = node.pattern
-        if self.dialect == "spark":
+        if self.dialect == "duckdb":  # RE2, as dqquery: its own RE2 text (\Z is RE2's \z)
+            pattern = re2_text(pattern)
+        elif self.dialect == "spark":
             pattern = "(?d)" + pattern
         elif self.dialect == "postgres" and "." in pattern:
             pattern = "(?p)" + pattern
