@@ -289,10 +289,6 @@ from dqquery.emulate.oms import apply_oms_filters, parse_filters  # noqa: E402
 from dqquery.importers.oms import omsapi_params  # noqa: E402
 from dqquery.targets.oms import to_oms  # noqa: E402
 
-OMS_NOT_COMPILED = {"ml4dqmdc-oms-lumisections-fill"}
-"""Known gap: OMS lumisections carry fill_number (the record filters on it) but oms:lumisections does not compile
-run.oms.fill_number; the import is right (test above), the compile-back is refused. Remove when the compiler learns it."""
-
 OMS_RECORDS = [r for r in WITH_QUERY if r["service"] == "oms" and r["endpoint_or_kind"] in ("runs", "lumisections")]
 
 
@@ -308,10 +304,6 @@ def test_the_imported_oms_query_compiled_back_selects_the_same_rows_in_the_emula
     emulator, on rows whose attributes sit on, beside and off the filter's literals."""
     resource = record["endpoint_or_kind"]
     sent = {k.replace("][eq]", "][EQ]"): v for k, v in _oms_sent(record).items()}  # omsapi upper-cases; as OMS reads it
-    if record["id"] in OMS_NOT_COMPILED:
-        with pytest.raises(dqquery.QueryError, match="is not an attribute of OMS lumisections"):
-            to_oms(import_record(record).query, resource)
-        return
     again = to_oms(import_record(record).query, resource)
     choices: dict[str, list[Any]] = {}
     for attribute, _, value in parse_filters(sent):

@@ -7,7 +7,9 @@ Decisions:
 * Fields: on ``runs``, ``run.run_number`` and ``run.oms.<attr>``; on ``lumisections``, ``run.run_number``,
   ``lumisection.lumisection_number`` and ``lumisection.oms.<attr>``. The OMS attribute is the last path
   component, except for the renames in :data:`OMS_RENAMES` (RR's ``recorded``/``delivered`` are OMS'
-  ``*_per_lumisection``). Anything else (RR flags, DIALS fields, run attributes on lumisections) is
+  ``*_per_lumisection``). OMS lumisection rows also carry their run's ``fill_number`` (OMS's lumisection
+  attributes, ``shared/reference/dials-and-oms.md``; CMS code filters lumisections on it), so ``fill_number`` is
+  one on both resources. Anything else (RR flags, DIALS fields, other run attributes on lumisections) is
   unsupported.
 * The query is put in negation normal form (exact in Kleene logic), then must be a conjunction.
   ``==``/``!=``/``<``/``<=``/``>``/``>=`` map one to one (``!=`` is ``NEQ``; SQL drops nulls for both, as
@@ -60,7 +62,8 @@ RESOURCES: tuple[str, ...] = ("runs", "lumisections")
 # Fixed paths per resource, then prefixes whose last component is the OMS attribute.
 _FIXED: dict[str, dict[str, str]] = {
     "runs": {"run.run_number": "run_number"},
-    "lumisections": {"run.run_number": "run_number", "lumisection.lumisection_number": "lumisection_number"},
+    "lumisections": {"run.run_number": "run_number", "lumisection.lumisection_number": "lumisection_number",
+                     "run.oms.fill_number": "fill_number"},
 }
 _PREFIXES: dict[str, str] = {"runs": "run.oms.", "lumisections": "lumisection.oms."}
 

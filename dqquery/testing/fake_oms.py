@@ -41,9 +41,11 @@ def derive_oms_rows(data: SnapshotData) -> dict[str, list[dict[str, Any]]]:
     for (run, name), rows in sorted(data.oms_ls.items()):
         if name != "online":
             continue
+        run_attributes = data.runs[run]["oms_attributes"] if run in data.runs else {}
+        fill = {"fill_number": run_attributes["fill_number"]} if "fill_number" in run_attributes else {}  # as OMS
         for ls in sorted(rows):
             attrs = {RENAMED.get(k, k): v for k, v in rows[ls].items()}
-            lumis.append({"run_number": run, "lumisection_number": ls, **attrs})
+            lumis.append({"run_number": run, "lumisection_number": ls, **fill, **attrs})
     return {"runs": runs, "lumisections": lumis}
 
 
