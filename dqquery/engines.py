@@ -375,17 +375,24 @@ def _column(path: str, columns: Mapping[str, str] | None) -> str:
     return column_of(A.FieldRef(name=name, path=path), columns)
 
 
-def _missing_column(query: Any, field: A.FieldRef, column: str, schema: list[str]) -> QueryError:
+def _located(error: type[QueryError], category: str, message: str, query: Any, field: A.FieldRef, hint: str) -> QueryError:
+    """An error about ``field``, located at its place in ``query`` when the query is text."""
     span = getattr(field, "span", None) if isinstance(query, str) else None
-    shown = ", ".join(repr(c) for c in schema[:30]) + (", ..." if len(schema) > 30 else "")
-    return QueryError(
-        "unknown-field",
-        f"the table has no column {column!r} for the field '{field.name}' (its columns: {shown or 'none'})",
+    return error(
+        category,  # type: ignore[arg-type]
+        message,
         query=query if isinstance(query, str) else "",
         offset=span.start if span is not None else None,
         end=span.end if span is not None and span.end > span.start else None,
-        hint=f"map the field to a column: columns={{'{field.name}': 'COLUMN'}}",
+        hint=hint,
     )
+
+
+def _missing_column(query: Any, field: A.FieldRef, column: str, schema: list[str]) -> QueryError:
+    shown = ", ".join(repr(c) for c in schema[:30]) + (", ..." if len(schema) > 30 else "")
+    return _located(QueryError, "unknown-field",
+                    f"the table has no column {column!r} for the field '{field.name}' (its columns: {shown or 'none'})",
+                    query, field, f"map the field to a column: columns={{'{field.name}': 'COLUMN'}}")
 
 
 def _is_text(arrow_type: Any) -> bool:
@@ -423,15 +430,10 @@ def _holds_catalog_type(arrow_type: Any, catalog_type: str) -> bool:
 
 
 def _wrong_type(query: Any, field: A.FieldRef, column: str, arrow_type: Any, catalog_type: str) -> QueryError:
-    span = getattr(field, "span", None) if isinstance(query, str) else None
-    return ColumnTypeError(
-        "type-mismatch",
-        f"the column {column!r} of the field '{field.name}' holds {arrow_type}; the field is a {catalog_type}",
-        query=query if isinstance(query, str) else "",
-        offset=span.start if span is not None else None,
-        end=span.end if span is not None and span.end > span.start else None,
-        hint=f"store it with the snapshot schema's type ({_SCHEMA_TYPE_HINT[catalog_type]}), or map the field to another column",
-    )
+    return _located(ColumnTypeError, "type-mismatch",
+                    f"the column {column!r} of the field '{field.name}' holds {arrow_type}; the field is a {catalog_type}",
+                    query, field,
+                    f"store it with the snapshot schema's type ({_SCHEMA_TYPE_HINT[catalog_type]}), or map the field to another column")
 
 
 _SCHEMA_TYPE_HINT = {
